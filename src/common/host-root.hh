@@ -1,0 +1,60 @@
+#pragma once
+// Every host path the programs read goes through a HostRoot, so that tests and benchmarks run on a
+// fake NixOS tree (`--path.root`). Paths handed in and out are "host paths": absolute, as the host
+// would see them ("/run/current-system"). Symlinks are followed inside the root, never out of it:
+// an absolute link target is re-rooted.
+//
+// Thread-safety: immutable after construction; all methods may be called from any thread.
+#include <sys/stat.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nixmon {
+
+class HostRoot {
+ public:
+  explicit HostRoot(std::filesystem::path root = "/");
+
+  const std::filesystem::path& root() const { return root_; }
+
+  // Where the host path `host_path` is on this machine.
+  std::filesystem::path local(std::string_view host_path) const;
+
+  // The target text of a symlink; nullopt when nothing is there. Throws SysError when the path
+  // exists but is no symlink or cannot be read.
+  std::optional<std::string> read_link(std::string_view host_path) const;
+
+  // Follows every symlink on the way, inside the root, like `realpath -m`: components that do not
+  // exist are kept as written. Throws SysError on loops (ELOOP) and unreadable directories.
+  std::string resolve(std::string_view host_path) const;
+
+  // lstat/stat (the latter following links inside the root); nullopt when the path does not exist.
+  // Other failures throw SysError.
+  std::optional<struct stat> lstat(std::string_view host_path) const;
+  std::optional<struct stat> stat(std::string_view host_path) const;
+
+  // A small file's contents, following links inside the root; nullopt when it does not exist.
+  // Throws SysError when unreadable and Error when it is larger than `max_bytes`.
+  std::optional<std::string> read_file(std::string_view host_path,
+                                       std::size_t max_bytes = 1 << 20) const;
+
+  // Names in a directory (following links inside the root), without "." and "..", sorted.
+  // nullopt when the directory does not exist; throws SysError when it cannot be read.
+  std::optional<std::vector<std::string>> list_dir(std::string_view host_path) const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+// "/nix/store/abc-foo/bin" -> "abc-foo"; nullopt for a path outside the store.
+std::optional<std::string_view> store_path_name(std::string_view host_path);
+
+// "abc...-linux-6.6.30" -> "linux-6.6.30": a store path name without its hash part.
+std::string_view strip_store_hash(std::string_view name);
+
+}  // namespace nixmon

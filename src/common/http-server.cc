@@ -1,0 +1,110 @@
+#include "common/http-server.hh"
+
+#include <httplib.h>
+
+#include "common/error.hh"
+#include "common/exposition.hh"
+#include "common/log.hh"
+
+namespace nixmon {
+
+ListenAddress parse_listen_address(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return UsageError(
+        fmt::format("invalid listen address '{}': {} (expected host:port or :port)", text, why));
+  };
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) throw bad("no port");
+  std::string_view host = text.substr(0, colon);
+  std::string_view port = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    throw bad("an IPv6 address must be written in brackets");
+  }
+  if (port.empty() || port.size() > 5) throw bad("bad port");
+  int p = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') throw bad("bad port");
+    p = p * 10 + (c - '0');
+  }
+  if (p > 65535) throw bad("port out of range");
+  return {std::string(host), p};
+}
+
+struct HttpServer::Impl {
+  Options options;
+  Producer produce;
+  httplib::Server server;
+};
+
+HttpServer::HttpServer(Options options, Producer produce_metrics)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->produce = std::move(produce_metrics);
+  auto& svr = impl_->server;
+  int threads = impl_->options.worker_threads;
+  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+
+  std::string landing = fmt::format(
+      "<!DOCTYPE html>\n<html><head><title>{0}</title></head>\n<body><h1>{0}</h1>\n"
+      "<p><a href=\"{1}\">Metrics</a></p>\n</body></html>\n",
+      impl_->options.title, impl_->options.metrics_path);
+
+  svr.Get("/", [landing](const httplib::Request&, httplib::Response& res) {
+    res.set_content(landing, "text/html; charset=utf-8");
+  });
+  Impl* impl = impl_.get();
+  svr.Get(impl_->options.metrics_path, [impl](const httplib::Request&, httplib::Response& res) {
+    try {
+      res.set_content(impl->produce(), std::string(exposition_content_type));
+    } catch (const std::exception& e) {
+      // A collector failure never reaches here (the scraper catches per collector); this is the
+      // last line of defence for a bug in rendering itself.
+      log::error("scrape failed: {}", e.what());
+      res.status = 500;
+      res.set_content(std::string("scrape failed: ") + e.what() + "\n", "text/plain");
+    }
+  });
+  svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.status == 404) res.set_content("404 page not found\n", "text/plain; charset=utf-8");
+  });
+  svr.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        res.status = 500;
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          res.set_content(std::string("internal error: ") + e.what() + "\n", "text/plain");
+        } catch (...) {
+          res.set_content("internal error\n", "text/plain");
+        }
+      });
+}
+
+HttpServer::~HttpServer() {
+  stop();
+}
+
+int HttpServer::bind(const ListenAddress& address) {
+  std::string host = address.host.empty() ? "0.0.0.0" : address.host;
+  int port = address.port;
+  if (port == 0) {
+    port = impl_->server.bind_to_any_port(host);
+    if (port < 0) throw Error(fmt::format("cannot listen on {}:0", host));
+  } else if (!impl_->server.bind_to_port(host, port)) {
+    throw Error(fmt::format(
+        "cannot listen on {}:{} (address in use, or not an address of this host)", host, port));
+  }
+  return port;
+}
+
+void HttpServer::serve() {
+  impl_->server.listen_after_bind();
+}
+
+void HttpServer::stop() {
+  if (impl_ && impl_->server.is_running()) impl_->server.stop();
+}
+
+}  // namespace nixmon

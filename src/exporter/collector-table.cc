@@ -1,0 +1,27 @@
+#include "exporter/collector.hh"
+#include "exporter/collectors/collectors.hh"
+
+namespace nixmon::exporter {
+
+namespace {
+// The one registration table: explicit, because a static library drops self-registering objects
+// nobody references.
+constexpr CollectorEntry table[] = {
+    {"generation", true, "NixOS system generations: count, current, booted, age, pending boot",
+     make_generation_collector},
+    {"system", true,
+     "nixos_system_info: NixOS version, nixpkgs and configuration revisions, kernel",
+     make_system_collector},
+    {"reboot", true,
+     "Why a reboot is needed: booted vs current kernel, initrd, modules, params, systemd",
+     make_reboot_collector},
+    {"boot", true, "Boot loader entries and the free space of the filesystem holding /boot",
+     make_boot_collector},
+};
+}  // namespace
+
+std::span<const CollectorEntry> collector_table() {
+  return table;
+}
+
+}  // namespace nixmon::exporter

@@ -1,0 +1,77 @@
+// nixos-exporter: Prometheus metrics of a NixOS host. A thin shell over the exporter library.
+#include <CLI/CLI.hpp>
+#include <chrono>
+
+#include "common/duration.hh"
+#include "common/error.hh"
+#include "common/http-server.hh"
+#include "common/log.hh"
+#include "common/shutdown.hh"
+#include "common/version.hh"
+#include "exporter/collector.hh"
+#include "exporter/options.hh"
+#include "exporter/scraper.hh"
+
+using namespace nixmon;
+using namespace nixmon::exporter;
+
+namespace {
+
+int run(const ExporterOptions& o) {
+  log::set_level(log::parse_level(o.log_level));
+  auto timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(parse_duration(o.scrape_timeout));
+  if (timeout.count() <= 0) throw UsageError("--scrape.timeout must be positive");
+  auto address = parse_listen_address(o.listen);
+
+  // Before any thread starts, so every thread inherits the blocked signals.
+  ShutdownSignals signals;
+
+  CollectorContext ctx{HostRoot(o.root)};
+  std::vector<Scraper::Named> enabled;
+  std::string names;
+  for (const auto& entry : collector_table()) {
+    if (!o.collectors.at(std::string(entry.name))) continue;
+    enabled.push_back({std::string(entry.name), entry.make(ctx)});
+    names += (names.empty() ? "" : ",") + std::string(entry.name);
+  }
+  Scraper scraper(std::move(enabled), timeout, build_info_metrics());
+
+  HttpServer server({.title = "NixOS Exporter"}, [&scraper] { return scraper.scrape(); });
+  int port = server.bind(address);
+  signals.on_signal([&server](int sig) {
+    log::info("received signal {}, shutting down", sig);
+    server.stop();
+  });
+  log::info("nixos-exporter {} listening on {}:{} root={} collectors={}", version,
+            address.host.empty() ? "0.0.0.0" : address.host, port, o.root, names);
+  server.serve();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nixos-exporter: Prometheus metrics of a NixOS host", "nixos-exporter"};
+  ExporterOptions options;
+  add_exporter_flags(app, options);
+  app.set_version_flag("--version", std::string(version));
+  std::vector<std::string> args(argv + 1, argv + argc);
+  args = normalize_go_style_flags(app, std::move(args));
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return run(options);
+  } catch (const UsageError& e) {
+    log::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    log::error("{}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,27 @@
+#pragma once
+// nixos-exporter's command line: the seed exporter's flags, node_exporter's collector switches.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace nixmon::exporter {
+
+struct ExporterOptions {
+  std::string listen = ":9971";
+  std::string root = "/";
+  std::string scrape_timeout = "10s";
+  std::string log_level = "info";
+  std::map<std::string, bool> collectors;  // name -> enabled, every collector of the table
+};
+
+// Declares every flag on `app`, bound to `options` (filled with the table's defaults).
+void add_exporter_flags(CLI::App& app, ExporterOptions& options);
+
+// Go's flag package also accepts one dash ("-listen=:9971"); the seed exporter's users may have
+// written that. Rewrites such arguments to two dashes when they name a long flag of `app`.
+std::vector<std::string> normalize_go_style_flags(const CLI::App& app,
+                                                  std::vector<std::string> args);
+
+}  // namespace nixmon::exporter

@@ -1,0 +1,42 @@
+#pragma once
+// Runs the enabled collectors for one scrape, each on its own thread with a deadline, and renders
+// the exposition. A collector that throws or overruns is reported with
+// nixos_exporter_collector_success 0; the scrape still answers with everything else.
+//
+// Thread-safety: scrape() may be called from several HTTP workers at once. A collector that
+// overran keeps running detached; until it returns, later scrapes report it failed at once instead
+// of piling up more threads behind it.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/exposition.hh"
+#include "exporter/collector.hh"
+
+namespace nixmon::exporter {
+
+class Scraper {
+ public:
+  struct Named {
+    std::string name;
+    std::shared_ptr<Collector> collector;
+  };
+
+  // `fixed` is rendered first in every scrape (build info).
+  Scraper(std::vector<Named> collectors, std::chrono::milliseconds timeout, MetricSet fixed);
+  ~Scraper();
+
+  std::string scrape();
+
+ private:
+  struct Slot;
+  std::vector<std::shared_ptr<Slot>> slots_;
+  std::chrono::milliseconds timeout_;
+  std::string fixed_;
+};
+
+// nixos_exporter_build_info{version,revision,compiler} 1.
+MetricSet build_info_metrics();
+
+}  // namespace nixmon::exporter
