@@ -45,6 +45,12 @@ HttpServer::HttpServer(Options options, Producer produce_metrics)
   auto& svr = impl_->server;
   int threads = impl_->options.worker_threads;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // The library's default adds SO_REUSEPORT, which lets a second exporter bind the same port and
+  // silently take half the scrapes. Keep only SO_REUSEADDR (fast restarts).
+  svr.set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
 
   std::string landing = fmt::format(
       "<!DOCTYPE html>\n<html><head><title>{0}</title></head>\n<body><h1>{0}</h1>\n"

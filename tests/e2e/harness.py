@@ -1,0 +1,215 @@
+"""What every end-to-end test needs: free loopback ports, temporary directories, real processes
+started and always stopped, scrapes, golden files with an accept switch (NIXMON_ACCEPT=1).
+
+Standard library only, so a clean Debian 12 machine needs nothing but python3.
+"""
+import contextlib
+import gzip
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+SOURCE_DIR = os.environ.get("NIXMON_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD_DIR = os.environ.get("NIXMON_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+ACCEPT = os.environ.get("NIXMON_ACCEPT") == "1"
+
+
+def binary(name):
+    """Path of a built program of ours."""
+    for sub in ("src/exporter", "src/nod", "src"):
+        p = os.path.join(BUILD_DIR, sub, name)
+        if os.path.exists(p):
+            return p
+    raise FileNotFoundError(f"{name} is not built under {BUILD_DIR}")
+
+
+def fixture(*parts):
+    return os.path.join(SOURCE_DIR, "tests", "fixtures", *parts)
+
+
+def free_port():
+    """A port the kernel says is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc=None, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+class Process:
+    """A child process that is stopped (SIGTERM, then SIGKILL) when the block ends, whatever
+    happened. Its stderr and stdout go to a log file in `workdir`, shown when a test fails."""
+
+    def __init__(self, argv, workdir, name=None, env=None, port=None, preexec_fn=None):
+        self.argv = [str(a) for a in argv]
+        self.name = name or os.path.basename(self.argv[0])
+        self.log_path = os.path.join(workdir, f"{self.name}-{time.monotonic_ns()}.log")
+        self.env = env
+        self.port = port
+        self.preexec_fn = preexec_fn
+        self.proc = None
+        self.returncode = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        self._log = open(self.log_path, "wb")
+        env = dict(os.environ)
+        env.update(self.env or {})
+        self.proc = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+                                     stdin=subprocess.DEVNULL, preexec_fn=self.preexec_fn)
+        if self.port:
+            try:
+                wait_for_port(self.port, self.proc)
+            except Exception:
+                self.stop()
+                raise RuntimeError(f"{self.name} did not start:\n{self.log()}")
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc is None:
+            return self.returncode
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.returncode = self.proc.returncode
+        self.proc = None
+        self._log.close()
+        return self.returncode
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+class TempDir:
+    def __enter__(self):
+        self.path = tempfile.mkdtemp(prefix="nixmon-e2e-")
+        return self.path
+
+    def __exit__(self, *exc):
+        for dirpath, dirnames, _ in os.walk(self.path):
+            for d in dirnames:
+                p = os.path.join(dirpath, d)
+                if not os.path.islink(p):
+                    os.chmod(p, 0o755)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def http_get(url, headers=None, timeout=10):
+    """(status, headers, body bytes); never raises for HTTP error statuses."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def scrape(port, path="/metrics"):
+    status, headers, body = http_get(f"http://127.0.0.1:{port}{path}")
+    if status != 200:
+        raise AssertionError(f"scrape answered {status}: {body[:500]!r}")
+    if headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    return body.decode()
+
+
+def samples(text):
+    """{'name{labels}': value} of an exposition."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, value = line.rsplit(" ", 1)
+        out[key] = float(value)
+    return out
+
+
+def mask(text, patterns):
+    """Replaces the value of each series whose name matches one of `patterns` with <volatile>."""
+    out = []
+    rx = [re.compile(p) for p in patterns]
+    for line in text.splitlines():
+        if line and not line.startswith("#") and any(r.match(line) for r in rx):
+            line = line.rsplit(" ", 1)[0] + " <volatile>"
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def check_golden(testcase, relative, actual):
+    path = os.path.join(SOURCE_DIR, relative)
+    if ACCEPT:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(actual)
+        return
+    if not os.path.exists(path):
+        testcase.fail(f"golden file {relative} is missing; run with NIXMON_ACCEPT=1 to create it")
+    with open(path) as f:
+        expected = f.read()
+    testcase.maxDiff = None
+    testcase.assertEqual(expected, actual, f"differs from {relative} (NIXMON_ACCEPT=1 rewrites it)")
+
+
+def copy_root(name, dest):
+    """Copies a fixture root (symlinks kept) and pins every link's mtime."""
+    shutil.copytree(fixture("roots", name), dest, symlinks=True)
+    for dirpath, dirnames, filenames in os.walk(dest):
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            if os.path.islink(p):
+                os.utime(p, (1700000000, 1700000000), follow_symlinks=False)
+    return dest
+
+
+def tool(name):
+    """Path of a Debian-packaged tool the tests use, or a clear failure."""
+    p = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
+    if not p:
+        raise FileNotFoundError(f"{name} is not installed: run scripts/setup.sh")
+    return p
+
+
+# Names the archived Go exporter used that promtool's linter dislikes; kept for drop-in compatibility
+# (users' rules and dashboards query them).
+SEED_NAMES = ("nixos_generation_count",)
+
+
+def promtool_check_metrics(text, allowed=SEED_NAMES):
+    """Runs the real `promtool check metrics`; returns its problems, less the lint notes about the
+    seed's names (which must not be renamed). A parse error is never excused."""
+    r = subprocess.run([tool("promtool"), "check", "metrics"], input=text, capture_output=True, text=True)
+    problems = [l for l in (r.stdout + r.stderr).splitlines() if l.strip()]
+    if r.returncode not in (0, 3):  # 3: lint problems only; anything else: it could not parse
+        return problems or [f"promtool exited {r.returncode}"]
+    return [l for l in problems if not any(l.startswith(n + " ") for n in allowed)]

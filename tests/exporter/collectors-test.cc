@@ -1,0 +1,104 @@
+// Each collector on each fake root, compared as whole text against a golden file
+// (NIXMON_ACCEPT=1 rewrites them). The roots are copied so that link mtimes can be pinned.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <sstream>
+
+#include "common/error.hh"
+#include "exporter/collector.hh"
+#include "support/test-support.hh"
+
+using namespace nixmon;
+using namespace nixmon::exporter;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr long fixture_mtime = 1700000000;  // 2023-11-14T22:13:20Z
+constexpr long clock_now = 1700086400;      // one day later
+
+struct FakeHost {
+  test::TempDir tmp;
+  fs::path root;
+  explicit FakeHost(std::string_view fixture) : root(tmp.path() / "root") {
+    test::copy_tree(test::fixture_root(fixture), root);
+    for (auto& e : fs::recursive_directory_iterator(root)) {
+      if (e.is_symlink()) test::set_link_mtime(e.path(), fixture_mtime);
+    }
+  }
+  CollectorContext context() const {
+    return {HostRoot(root), [] { return std::chrono::system_clock::from_time_t(clock_now); }};
+  }
+};
+
+const CollectorEntry& entry(std::string_view name) {
+  for (const auto& e : collector_table()) {
+    if (e.name == name) return e;
+  }
+  throw std::logic_error("no collector " + std::string(name));
+}
+
+// Runs one collector; a failure is rendered as a comment so the golden file records it too.
+std::string run(std::string_view collector, const FakeHost& host) {
+  auto c = entry(collector).make(host.context());
+  MetricSet m;
+  try {
+    c->collect(m);
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    auto pos = msg.find(host.root.string());
+    if (pos != std::string::npos) msg.replace(pos, host.root.string().size(), "<root>");
+    return "# collector failed: " + msg + "\n";
+  }
+  return render(m);
+}
+
+// statvfs figures of the test machine's disk change from run to run.
+std::string without_filesystem_bytes(const std::string& text) {
+  std::istringstream in(text);
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("nixos_boot_filesystem_", 0) == 0) line = line.substr(0, line.find(' ')) + " <bytes>";
+    out += line + "\n";
+  }
+  return out;
+}
+
+class CollectorGolden : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
+
+}  // namespace
+
+TEST_P(CollectorGolden, MatchesGolden) {
+  auto [collector, fixture] = GetParam();
+  FakeHost host(fixture);
+  std::string text = without_filesystem_bytes(run(collector, host));
+  test::expect_golden(fmt::format("tests/exporter/golden/{}-{}.prom", collector, fixture), text);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllRoots, CollectorGolden,
+    ::testing::Combine(::testing::Values("generation", "system", "reboot", "boot"),
+                       ::testing::Values("nixos-basic", "nixos-awkward", "non-nixos")),
+    [](const auto& info) {
+      std::string n = std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
+      std::replace(n.begin(), n.end(), '-', '_');
+      return n;
+    });
+
+TEST(GenerationCollector, AgeFollowsTheCurrentGenerationsLink) {
+  FakeHost host("nixos-basic");
+  test::set_link_mtime(host.root / "nix/var/nix/profiles/system-3-link", clock_now - 3600);
+  std::string text = run("generation", host);
+  EXPECT_NE(text.find("nixos_generation_age_seconds 3600\n"), std::string::npos) << text;
+}
+
+TEST(RebootCollector, SameSystemNeedsNoReboot) {
+  FakeHost host("nixos-basic");
+  fs::remove(host.root / "run/booted-system");
+  fs::create_symlink(fs::read_symlink(host.root / "run/current-system"), host.root / "run/booted-system");
+  std::string text = run("reboot", host);
+  EXPECT_EQ(text.find("} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("nixos_reboot_required{reason=\"kernel\"} 0"), std::string::npos) << text;
+}

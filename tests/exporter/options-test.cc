@@ -1,0 +1,40 @@
+#include "exporter/options.hh"
+
+#include <gtest/gtest.h>
+
+using namespace nixmon::exporter;
+
+namespace {
+ExporterOptions parse(std::vector<std::string> args) {
+  CLI::App app;
+  ExporterOptions o;
+  add_exporter_flags(app, o);
+  args = normalize_go_style_flags(app, std::move(args));
+  std::reverse(args.begin(), args.end());
+  app.parse(args);
+  return o;
+}
+}  // namespace
+
+TEST(Options, SeedDefaults) {
+  auto o = parse({});
+  EXPECT_EQ(o.listen, ":9971");
+  EXPECT_EQ(o.root, "/");
+  EXPECT_TRUE(o.collectors.at("generation"));
+}
+
+TEST(Options, ListenAliasAndGoStyleSingleDash) {
+  EXPECT_EQ(parse({"--web.listen-address=127.0.0.1:1"}).listen, "127.0.0.1:1");
+  EXPECT_EQ(parse({"-listen=:9100"}).listen, ":9100");
+  EXPECT_EQ(parse({"-listen", ":9101"}).listen, ":9101");
+}
+
+TEST(Options, CollectorSwitches) {
+  auto o = parse({"--no-collector.boot", "--collector.reboot"});
+  EXPECT_FALSE(o.collectors.at("boot"));
+  EXPECT_TRUE(o.collectors.at("reboot"));
+}
+
+TEST(Options, UnknownFlagIsAnError) {
+  EXPECT_THROW(parse({"--collector.nonesuch"}), CLI::ParseError);
+}

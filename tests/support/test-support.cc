@@ -1,0 +1,91 @@
+#include "support/test-support.hh"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace nixmon::test {
+
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "nixmon-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  // Tests make unreadable directories; make them removable again first.
+  for (auto it = fs::recursive_directory_iterator(path_, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+  }
+  fs::remove_all(path_, ec);
+}
+
+fs::path source_dir() { return NIXMON_SOURCE_DIR; }
+
+fs::path fixture_root(std::string_view name) {
+  return source_dir() / "tests" / "fixtures" / "roots" / std::string(name);
+}
+
+void copy_tree(const fs::path& from, const fs::path& to) {
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+}
+
+void set_link_mtime(const fs::path& link, long seconds) {
+  struct timespec times[2] = {{seconds, 0}, {seconds, 0}};
+  if (utimensat(AT_FDCWD, link.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+    throw std::runtime_error("utimensat " + link.string());
+  }
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+namespace {
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+}  // namespace
+
+void expect_golden(std::string_view relative, const std::string& actual) {
+  fs::path path = source_dir() / std::string(relative);
+  const char* accept = std::getenv("NIXMON_ACCEPT");
+  if (accept && std::string(accept) == "1") {
+    fs::create_directories(path.parent_path());
+    std::ofstream(path, std::ios::binary) << actual;
+    return;
+  }
+  if (!fs::exists(path)) {
+    ADD_FAILURE() << "golden file " << relative << " is missing; run with NIXMON_ACCEPT=1 to create it";
+    return;
+  }
+  std::string expected = read_text(path);
+  if (expected == actual) return;
+  auto e = lines(expected), a = lines(actual);
+  std::ostringstream diff;
+  std::size_t n = std::max(e.size(), a.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string el = i < e.size() ? e[i] : "<none>";
+    std::string al = i < a.size() ? a[i] : "<none>";
+    if (el != al) diff << "line " << i + 1 << ":\n  - " << el << "\n  + " << al << "\n";
+  }
+  ADD_FAILURE() << "output differs from " << relative
+                << " (NIXMON_ACCEPT=1 rewrites it; review the diff):\n" << diff.str();
+}
+
+}  // namespace nixmon::test

@@ -1,0 +1,38 @@
+#pragma once
+// Helpers every test uses: a temporary directory removed afterwards, golden-file comparison with
+// an accept switch, and copying a fixture root to a scratch place.
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace nixmon::test {
+
+// A fresh directory under $TMPDIR, removed (recursively) by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::filesystem::path source_dir();
+std::filesystem::path fixture_root(std::string_view name);  // tests/fixtures/roots/<name>
+
+// Copies a directory tree, symlinks as symlinks.
+void copy_tree(const std::filesystem::path& from, const std::filesystem::path& to);
+
+// Sets a symlink's own mtime (not its target's).
+void set_link_mtime(const std::filesystem::path& link, long seconds_since_epoch);
+
+// Compares `actual` with the golden file at `relative` (from the source dir). With NIXMON_ACCEPT=1
+// in the environment it rewrites the file instead and passes. Reports a readable diff otherwise.
+void expect_golden(std::string_view relative, const std::string& actual);
+
+std::string read_text(const std::filesystem::path& path);
+
+}  // namespace nixmon::test
