@@ -47,6 +47,9 @@ HttpServer::HttpServer(Options options, Producer produce_metrics)
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   // The library's default adds SO_REUSEPORT, which lets a second exporter bind the same port and
   // silently take half the scrapes. Keep only SO_REUSEADDR (fast restarts).
+  // Headers and body go out in separate writes; with Nagle on, each response waits ~40 ms for the
+  // scraper's delayed ACK.
+  svr.set_tcp_nodelay(true);
   svr.set_socket_options([](int sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);

@@ -24,7 +24,7 @@ class HttpServer {
   struct Options {
     std::string title;  // shown on the landing page
     std::string metrics_path = "/metrics";
-    int worker_threads = 4;  // scrapes are short; a few workers serve many scrapers
+    int worker_threads = 16;  // one keep-alive connection holds a worker; idle ones cost little
   };
   using Producer = std::function<std::string()>;  // the exposition body; may throw
 

@@ -1,5 +1,6 @@
 // nixos-exporter: Prometheus metrics of a NixOS host. A thin shell over the exporter library.
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 #include <chrono>
 
 #include "common/duration.hh"
@@ -53,6 +54,9 @@ int run(const ExporterOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc gives each thread that allocates its own arena (64 MiB reserved, pages kept after use);
+  // an exporter's allocations are small and short, so two arenas serve all workers.
+  mallopt(M_ARENA_MAX, 2);
   CLI::App app{"nixos-exporter: Prometheus metrics of a NixOS host", "nixos-exporter"};
   ExporterOptions options;
   add_exporter_flags(app, options);

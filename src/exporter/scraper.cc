@@ -9,27 +9,31 @@
 
 namespace nixmon::exporter {
 
-struct Scraper::Slot {
-  std::string name;
-  std::shared_ptr<Collector> collector;
-  std::mutex mutex;
-  bool overrunning = false;  // a run that passed its deadline has not returned yet
-  std::string last_error;    // to log a failure when it starts or changes, not every scrape
-};
-
 namespace {
 
+// One run of one collector. Immutable once `done` is set (under `mutex`), so any number of scrapes
+// may render its metrics afterwards without locking.
 struct Run {
   std::mutex mutex;
   std::condition_variable done_cv;
+  std::chrono::steady_clock::time_point deadline;
   bool done = false;
-  bool abandoned = false;  // the scrape stopped waiting for it
   MetricSet metrics;
   std::string error;
   double seconds = 0;
 };
 
 }  // namespace
+
+struct Scraper::Slot {
+  std::string name;
+  std::shared_ptr<Collector> collector;
+  std::mutex mutex;
+  // The run in flight, if any. Scrapes that arrive while it runs share it (single flight): a
+  // hundred concurrent scrapers cost one collection, and a stuck collector holds one thread.
+  std::shared_ptr<Run> in_flight;
+  std::string last_error;  // to log a failure when it starts or changes, not every scrape
+};
 
 Scraper::Scraper(std::vector<Named> collectors, std::chrono::milliseconds timeout, MetricSet fixed)
     : timeout_(timeout), fixed_(render(fixed)) {
@@ -44,20 +48,19 @@ Scraper::Scraper(std::vector<Named> collectors, std::chrono::milliseconds timeou
 Scraper::~Scraper() = default;
 
 std::string Scraper::scrape() {
-  auto deadline = std::chrono::steady_clock::now() + timeout_;
+  auto now = std::chrono::steady_clock::now();
   std::vector<std::shared_ptr<Run>> runs;
   runs.reserve(slots_.size());
   for (auto& slot : slots_) {
-    auto run = std::make_shared<Run>();
-    runs.push_back(run);
-    {
-      std::lock_guard lock(slot->mutex);
-      if (slot->overrunning) {
-        run->done = true;
-        run->error = "the previous run passed the scrape timeout and has not returned";
-        continue;
-      }
+    std::lock_guard lock(slot->mutex);
+    if (slot->in_flight) {
+      runs.push_back(slot->in_flight);  // join it, or, past its deadline, report it stuck
+      continue;
     }
+    auto run = std::make_shared<Run>();
+    run->deadline = now + timeout_;
+    slot->in_flight = run;
+    runs.push_back(run);
     std::thread([slot, run] {
       MetricSet metrics;
       std::string error;
@@ -70,61 +73,53 @@ std::string Scraper::scrape() {
       } catch (...) {
         error = "failed with an unknown exception";
       }
-      double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      {
+        std::lock_guard slot_lock(slot->mutex);
+        if (slot->in_flight == run) slot->in_flight.reset();
+      }
       std::lock_guard lock(run->mutex);
       run->done = true;
       run->metrics = std::move(metrics);
       run->error = std::move(error);
       run->seconds = seconds;
-      if (run->abandoned) {
-        std::lock_guard slot_lock(slot->mutex);
-        slot->overrunning = false;
-      }
       run->done_cv.notify_all();
     }).detach();
   }
 
-  MetricSet body;
+  std::string out = fixed_;
   MetricSet status;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     auto& slot = *slots_[i];
     auto& run = *runs[i];
-    std::unique_lock lock(run.mutex);
-    bool finished = run.done_cv.wait_until(lock, deadline, [&] { return run.done; });
     std::string error;
     double seconds;
-    if (finished) {
-      error = run.error;
-      seconds = run.seconds;
-      if (error.empty()) body.append(std::move(run.metrics));
-    } else {
-      run.abandoned = true;
-      std::lock_guard slot_lock(slot.mutex);
-      slot.overrunning = true;
-      error = "timed out";
-      seconds = std::chrono::duration<double>(timeout_).count();
+    {
+      std::unique_lock lock(run.mutex);
+      if (run.done_cv.wait_until(lock, run.deadline, [&] { return run.done; })) {
+        error = run.error;
+        seconds = run.seconds;
+      } else {
+        bool stuck = run.deadline < now;  // it had overrun before this scrape began
+        error = stuck ? "the previous run passed the scrape timeout and has not returned" : "timed out";
+        seconds = std::chrono::duration<double>(timeout_).count();
+      }
     }
-    lock.unlock();
+    if (error.empty()) render_to(out, run.metrics);  // immutable once done
     {
       std::lock_guard slot_lock(slot.mutex);
       if (error != slot.last_error) {
-        if (!error.empty())
-          log::warn("collector {} failed: {}", slot.name, error);
-        else
-          log::info("collector {} recovered", slot.name);
+        if (!error.empty()) log::warn("collector {} failed: {}", slot.name, error);
+        else log::info("collector {} recovered", slot.name);
         slot.last_error = error;
       }
     }
     status.gauge("nixos_exporter_collector_success",
                  "1 if the collector's last run succeeded, 0 if it failed or timed out",
                  error.empty() ? 1 : 0, {{"collector", slot.name}});
-    status.gauge("nixos_exporter_collector_duration_seconds", "How long the collector's run took",
-                 seconds, {{"collector", slot.name}});
+    status.gauge("nixos_exporter_collector_duration_seconds",
+                 "How long the collector's run took", seconds, {{"collector", slot.name}});
   }
-
-  std::string out = fixed_;
-  render_to(out, body);
   render_to(out, status);
   return out;
 }

@@ -3,9 +3,10 @@
 // the exposition. A collector that throws or overruns is reported with
 // nixos_exporter_collector_success 0; the scrape still answers with everything else.
 //
-// Thread-safety: scrape() may be called from several HTTP workers at once. A collector that
-// overran keeps running detached; until it returns, later scrapes report it failed at once instead
-// of piling up more threads behind it.
+// Thread-safety: scrape() may be called from several HTTP workers at once. Concurrent scrapes share
+// a collector's run in flight (single flight). A collector that overran keeps running detached;
+// until it returns, later scrapes report it failed at once instead of piling up threads behind it.
+// Collectors must put distinct metric names (families are rendered per collector, not merged).
 #include <chrono>
 #include <memory>
 #include <string>
