@@ -155,13 +155,18 @@ def samples(text):
     return out
 
 
-def mask(text, patterns):
-    """Replaces the value of each series whose name matches one of `patterns` with <volatile>."""
+def mask(text, patterns, whole=()):
+    """Replaces the value of each series matching one of `patterns` with <volatile>; for those
+    matching `whole`, the labels too (build revisions, versions)."""
     out = []
     rx = [re.compile(p) for p in patterns]
+    rx_whole = [re.compile(p) for p in whole]
     for line in text.splitlines():
-        if line and not line.startswith("#") and any(r.match(line) for r in rx):
-            line = line.rsplit(" ", 1)[0] + " <volatile>"
+        if line and not line.startswith("#"):
+            if any(r.match(line) for r in rx_whole):
+                line = re.split(r"[{ ]", line, 1)[0] + "{<volatile>} <volatile>"
+            elif any(r.match(line) for r in rx):
+                line = line.rsplit(" ", 1)[0] + " <volatile>"
         out.append(line)
     return "\n".join(out) + "\n"
 
