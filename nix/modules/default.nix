@@ -1,0 +1,8 @@
+# Every nixmon module: the nixos exporter, nod, and the monitoring stack (services.nixmon).
+{
+  imports = [
+    ./nixos-exporter.nix
+    ./nod.nix
+    ./nixmon.nix
+  ];
+}

@@ -1,0 +1,289 @@
+# services.prometheus.exporters.nixos: the nixos-exporter as a NixOS service.
+#
+# Drop-in for the archived Go exporter's module (seed 000): every option it had keeps its name,
+# type, default and meaning, and its two assertions stay. New: one switch per collector, scrape
+# timeout, log level, web config (TLS/basic auth), extra flags, and a hardened unit.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+
+let
+  inherit (lib)
+    mkOption
+    mkEnableOption
+    mkIf
+    types
+    ;
+  h = import ./lib.nix { inherit lib; };
+  cfg = config.services.prometheus.exporters.nixos;
+
+  # Collectors the binary knows besides `flake` (which the seed's flake.enable switches).
+  collectorNames = [
+    "generation"
+    "system"
+    "reboot"
+    "boot"
+    "store"
+    "gc"
+  ];
+
+  # Secrets reach the unit through systemd credentials: the service reads them from
+  # $CREDENTIALS_DIRECTORY (%d), never from the world-readable store or the caller's path.
+  credentials =
+    lib.optional (cfg.flake.nats.credentialsFile != null) "nats-credentials:${toString cfg.flake.nats.credentialsFile}"
+    ++ lib.optional (cfg.flake.nats.nkeySeedFile != null) "nats-nkey-seed:${toString cfg.flake.nats.nkeySeedFile}"
+    ++ lib.optional (cfg.webConfigFile != null) "web-config:${toString cfg.webConfigFile}";
+
+  collectorFlags = lib.concatLists (
+    lib.mapAttrsToList (
+      name: on:
+      if on == null then
+        [ ]
+      else if on then
+        [ "--collector.${name}" ]
+      else
+        [ "--no-collector.${name}" ]
+    ) cfg.collectors
+  );
+
+  flakeFlags = lib.optionals cfg.flake.enable (
+    [
+      "--collector.flake"
+      "--flake.url=${cfg.flake.url}"
+      "--flake.check-interval=${cfg.flake.checkInterval}"
+    ]
+    ++ lib.optionals cfg.flake.nats.enable [
+      "--flake.nats.enable"
+      "--flake.nats.url=${cfg.flake.nats.url}"
+      "--flake.nats.subject=${cfg.flake.nats.subject}"
+    ]
+  );
+
+  # Arguments that name a credential must keep their %d specifier: they are not escaped.
+  credentialFlags =
+    lib.optional (cfg.flake.enable && cfg.flake.nats.enable && cfg.flake.nats.credentialsFile != null) "--flake.nats.credentials-file=%d/nats-credentials"
+    ++ lib.optional (cfg.flake.enable && cfg.flake.nats.enable && cfg.flake.nats.nkeySeedFile != null) "--flake.nats.nkey-seed-file=%d/nats-nkey-seed"
+    ++ lib.optional (cfg.webConfigFile != null) "--web.config.file=%d/web-config";
+
+  args = [
+    "--listen=${h.hostPort cfg.listenAddress cfg.port}"
+    "--scrape.timeout=${cfg.scrapeTimeout}"
+    "--log.level=${cfg.logLevel}"
+  ]
+  ++ collectorFlags
+  ++ flakeFlags
+  ++ cfg.extraFlags;
+in
+{
+  options.services.prometheus.exporters.nixos = {
+    enable = mkEnableOption "the NixOS exporter (generations, reboot reasons, boot, store and flake metrics)";
+
+    package = mkOption {
+      type = types.package;
+      default = h.defaultPackage pkgs;
+      defaultText = lib.literalExpression "pkgs.nixmon";
+      description = "Package providing `bin/nixos-exporter`.";
+    };
+
+    port = mkOption {
+      type = types.port;
+      default = 9971;
+      description = "Port to listen on.";
+    };
+
+    listenAddress = mkOption {
+      type = types.str;
+      default = "0.0.0.0";
+      description = "Address to listen on (IPv4 or IPv6 literal, or a host name).";
+    };
+
+    openFirewall = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Open {option}`port` in the firewall for everyone. The monitoring stack
+        ({option}`services.nixmon`) opens it towards the monitoring server only; leave this off
+        when using it.
+      '';
+    };
+
+    collectors = lib.genAttrs collectorNames (
+      name:
+      mkOption {
+        type = types.nullOr types.bool;
+        default = null;
+        example = true;
+        description = ''
+          Switch the `${name}` collector on (`--collector.${name}`) or off
+          (`--no-collector.${name}`); `null` keeps the exporter's own default.
+        '';
+      }
+    );
+
+    scrapeTimeout = mkOption {
+      type = types.str;
+      default = "10s";
+      description = "How long a scrape waits for a collector before reporting it failed (Go duration).";
+    };
+
+    logLevel = mkOption {
+      type = types.enum [
+        "debug"
+        "info"
+        "warn"
+        "error"
+      ];
+      default = "info";
+      description = "Log level (logfmt on the journal).";
+    };
+
+    webConfigFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "/run/secrets/nixos-exporter-web.yml";
+      description = ''
+        Prometheus exporter-toolkit web configuration (TLS certificate and key, client CA,
+        `basic_auth_users`), passed as `--web.config.file`. Read through a systemd credential,
+        so the file may be readable by root only. Give a string, not a Nix path, or it is copied
+        into the world-readable store.
+      '';
+    };
+
+    extraFlags = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "--path.root=/host" ];
+      description = "Extra command-line arguments.";
+    };
+
+    flake = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Enable the flake collector (compares the running revision with the flake's latest).";
+      };
+      url = mkOption {
+        type = types.str;
+        default = "";
+        example = "github:myuser/myconfig";
+        description = "Flake URL for revision comparison (required if the flake collector is enabled).";
+      };
+      checkInterval = mkOption {
+        type = types.str;
+        default = "1h";
+        description = "Interval between remote flake checks (Go duration).";
+      };
+      nats = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+          description = "Share the remote revision with the other hosts through NATS.";
+        };
+        url = mkOption {
+          type = types.str;
+          default = "nats://localhost:4222";
+          description = "NATS server URL.";
+        };
+        subject = mkOption {
+          type = types.str;
+          default = "nixos-exporter.remote-rev";
+          description = "NATS subject for revision updates.";
+        };
+        credentialsFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+          description = "NATS credentials file (optional); handed to the unit as a systemd credential.";
+        };
+        nkeySeedFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+          description = "NATS NKey seed file (optional); handed to the unit as a systemd credential.";
+        };
+      };
+    };
+  };
+
+  config = mkIf cfg.enable {
+    assertions = [
+      {
+        assertion = cfg.flake.enable -> cfg.flake.url != "";
+        message = "services.prometheus.exporters.nixos.flake.url must be set when flake.enable is true";
+      }
+      {
+        assertion = cfg.flake.nats.enable -> cfg.flake.enable;
+        message = "services.prometheus.exporters.nixos.flake.nats.enable requires flake.enable";
+      }
+      {
+        # The exporter refuses both at once (one NATS identity per connection).
+        assertion = !(cfg.flake.nats.credentialsFile != null && cfg.flake.nats.nkeySeedFile != null);
+        message = "services.prometheus.exporters.nixos.flake.nats: set credentialsFile or nkeySeedFile, not both";
+      }
+    ];
+
+    networking.firewall.allowedTCPPorts = lib.optional cfg.openFirewall cfg.port;
+
+    systemd.services.prometheus-nixos-exporter = {
+      description = "Prometheus exporter for NixOS";
+      wantedBy = [ "multi-user.target" ];
+      after = [ "network.target" ];
+      # The flake collector runs `nix flake metadata`, which fetches with git.
+      path = lib.optionals cfg.flake.enable [
+        config.nix.package
+        pkgs.git
+      ];
+      environment = lib.optionalAttrs cfg.flake.enable {
+        # nix keeps its fetcher cache under $HOME/.cache; a dynamic user has no home of its own.
+        HOME = "/var/cache/nixos-exporter";
+        NIX_CONFIG = "extra-experimental-features = nix-command flakes";
+      };
+      serviceConfig = {
+        ExecStart = "${cfg.package}/bin/nixos-exporter ${
+          lib.concatStringsSep " " ([ (h.escapeSystemdArgs args) ] ++ credentialFlags)
+        }";
+        Restart = "on-failure";
+        RestartSec = "5s";
+
+        # Reads world-readable state only (profiles, /run/*-system, /boot, the store database).
+        DynamicUser = true;
+        LoadCredential = credentials;
+        CacheDirectory = "nixos-exporter";
+        CacheDirectoryMode = "0700";
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
+        PrivateDevices = true;
+        ProtectHostname = true;
+        ProtectClock = true;
+        ProtectKernelTunables = true;
+        ProtectKernelModules = true;
+        ProtectKernelLogs = true;
+        ProtectControlGroups = true;
+        ProtectProc = "invisible";
+        NoNewPrivileges = true;
+        CapabilityBoundingSet = "";
+        AmbientCapabilities = "";
+        RestrictAddressFamilies = [
+          "AF_UNIX"
+          "AF_INET"
+          "AF_INET6"
+        ];
+        RestrictNamespaces = true;
+        RestrictRealtime = true;
+        RestrictSUIDSGID = true;
+        LockPersonality = true;
+        MemoryDenyWriteExecute = true;
+        RemoveIPC = true;
+        SystemCallArchitectures = "native";
+        SystemCallFilter = [
+          "@system-service"
+          "~@privileged"
+        ];
+        SystemCallErrorNumber = "EPERM";
+        UMask = "0077";
+      };
+    };
+  };
+}

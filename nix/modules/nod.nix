@@ -1,0 +1,210 @@
+# services.nod: Nix build and substitution statistics from Nix's json-log-path stream.
+#
+# The seed's module (seed 004) had `enable` and `retainDays`, pinned the socket and the database to
+# fixed system paths, set nix.settings.json-log-path and exported NOD_SOCKET to every session.
+# This one keeps that and makes sure Nix never writes a regular file where the socket belongs.
+#
+# Why that can happen: when json-log-path does not name a Unix socket, Nix opens it as a regular
+# file (O_CREAT|O_APPEND) and appends to it forever. So:
+#  - the socket lives in a RuntimeDirectory= that systemd creates when nod starts and removes when
+#    it stops: with nod down there is no directory, Nix's open() fails (Nix prints an error and
+#    builds on), and no file is created;
+#  - nix-daemon is ordered after nod, and nod counts as started only once its socket exists
+#    (ExecStartPost waits for it), so daemon workers find the socket from their first connection;
+#  - nod itself removes a non-socket at its path before bind() (it must: see
+#    shared/reference/nix-log-format.md), which covers the instant between mkdir and bind.
+# Who connects: every nix-daemon worker (root) and every `nix` client run by a user (as that
+# user), so by default the socket is connectable by everyone (0666); `socketGroup` narrows it.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+
+let
+  inherit (lib) mkOption mkIf types;
+  h = import ./lib.nix { inherit lib; };
+  cfg = config.services.nod;
+  nixVersion = config.nix.package.version or "0";
+  # json-log-path exists from Nix 2.30 on; older Nix warns about an unknown setting on every
+  # command, so it is only set where it works.
+  nixHasJsonLogPath = lib.versionAtLeast nixVersion "2.30";
+
+  waitForSocket = pkgs.writeShellScript "nod-wait-socket" ''
+    # nod counts as started once its socket exists, so units ordered after nod (nix-daemon) can
+    # rely on it. 30 s at most: then the unit fails and systemd restarts it.
+    for _ in $(seq 300); do
+      [ -S ${cfg.socket} ] && exit 0
+      sleep 0.1
+    done
+    echo "nod did not create ${cfg.socket}" >&2
+    exit 1
+  '';
+
+  args = [
+    "daemon"
+    "--socket=${cfg.socket}"
+    "--db=${cfg.database}"
+    "--retain-days=${toString cfg.retainDays}"
+  ]
+  ++ lib.optional cfg.metrics.enable "--metrics.listen=${h.hostPort cfg.metrics.listenAddress cfg.metrics.port}"
+  ++ cfg.extraFlags;
+in
+{
+  options.services.nod = {
+    enable = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Run the nod daemon and point Nix's json-log-path at it.";
+    };
+
+    package = mkOption {
+      type = types.package;
+      default = h.defaultPackage pkgs;
+      defaultText = lib.literalExpression "pkgs.nixmon";
+      description = "Package providing `bin/nod`.";
+    };
+
+    retainDays = mkOption {
+      type = types.ints.positive;
+      default = 180;
+      description = "Days of events to keep; older ones are deleted by the daemon.";
+    };
+
+    socket = mkOption {
+      type = types.str;
+      default = "/run/nod/nod.sock";
+      readOnly = true;
+      description = "The daemon's socket (fixed): Nix writes its log stream there and `nod` queries it. Exported as `NOD_SOCKET`.";
+    };
+
+    database = mkOption {
+      type = types.str;
+      default = "/var/lib/nod/nod.db";
+      readOnly = true;
+      description = "The SQLite database (fixed). Exported as `NOD_DB` for the CLI's read-only fallback.";
+    };
+
+    socketGroup = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "wheel";
+      description = ''
+        `null`: every local user may connect to the socket (Nix clients run by users write to it,
+        users query it). A group name: only root and that group may; `nix` commands run by
+        other users then print an error about json-log-path (and still work).
+      '';
+    };
+
+    metrics = {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Serve Prometheus metrics (`--metrics.listen`).";
+      };
+      listenAddress = mkOption {
+        type = types.str;
+        default = "0.0.0.0";
+        description = "Address for the metrics endpoint.";
+      };
+      port = mkOption {
+        type = types.port;
+        default = 9972;
+        description = "Port for the metrics endpoint.";
+      };
+      openFirewall = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Open the metrics port for everyone ({option}`services.nixmon` opens it towards the server only).";
+      };
+    };
+
+    extraFlags = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "Extra arguments for `nod daemon`.";
+    };
+  };
+
+  config = mkIf cfg.enable {
+    warnings = lib.optional (!nixHasJsonLogPath) ''
+      services.nod: Nix ${nixVersion} has no json-log-path (Nix 2.30 added it), so nothing reaches
+      nod's socket. Upgrade nix.package, or feed it with `nix build --log-format internal-json 2>&1 | nod ingest`.
+    '';
+
+    nix.settings = mkIf nixHasJsonLogPath { json-log-path = cfg.socket; };
+
+    environment.systemPackages = [ cfg.package ];
+    environment.sessionVariables = {
+      NOD_SOCKET = cfg.socket;
+      NOD_DB = cfg.database;
+    };
+
+    users.users.nod = {
+      isSystemUser = true;
+      group = "nod";
+      description = "nod daemon";
+    };
+    users.groups.nod = { };
+
+    networking.firewall.allowedTCPPorts = lib.optional (cfg.metrics.enable && cfg.metrics.openFirewall) cfg.metrics.port;
+
+    systemd.services.nod = {
+      description = "nod: Nix build and substitution statistics";
+      wantedBy = [ "multi-user.target" ];
+      before = [ "nix-daemon.service" ];
+      serviceConfig = {
+        ExecStart = "${cfg.package}/bin/nod ${h.escapeSystemdArgs args}";
+        ExecStartPost = "${waitForSocket}";
+        Restart = "always";
+        RestartSec = "2s";
+        User = "nod";
+        # The runtime and state directories take the unit's group: with socketGroup set, that
+        # group (and root) can reach the socket and the database, nobody else.
+        Group = if cfg.socketGroup == null then "nod" else cfg.socketGroup;
+        # bind() creates the socket with 0777 & ~umask: 0777 for everyone, or 0770 for the group.
+        UMask = if cfg.socketGroup == null then "0000" else "0007";
+        RuntimeDirectory = "nod";
+        RuntimeDirectoryMode = if cfg.socketGroup == null then "0755" else "0750";
+        StateDirectory = "nod";
+        StateDirectoryMode = "0750";
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
+        PrivateDevices = true;
+        ProtectHostname = true;
+        ProtectClock = true;
+        ProtectKernelTunables = true;
+        ProtectKernelModules = true;
+        ProtectKernelLogs = true;
+        ProtectControlGroups = true;
+        ProtectProc = "invisible";
+        NoNewPrivileges = true;
+        CapabilityBoundingSet = "";
+        RestrictAddressFamilies = [
+          "AF_UNIX"
+          "AF_INET"
+          "AF_INET6"
+        ];
+        RestrictNamespaces = true;
+        RestrictRealtime = true;
+        RestrictSUIDSGID = true;
+        LockPersonality = true;
+        MemoryDenyWriteExecute = true;
+        SystemCallArchitectures = "native";
+        SystemCallFilter = [
+          "@system-service"
+          "~@privileged"
+        ];
+        SystemCallErrorNumber = "EPERM";
+      };
+    };
+
+    # Workers open json-log-path when a client connects: start them only once nod listens.
+    systemd.services.nix-daemon = {
+      after = [ "nod.service" ];
+      wants = [ "nod.service" ];
+    };
+  };
+}
