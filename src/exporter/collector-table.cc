@@ -17,6 +17,10 @@ constexpr CollectorEntry table[] = {
      make_reboot_collector},
     {"boot", true, "Boot loader entries and the free space of the filesystem holding /boot",
      make_boot_collector},
+    {"flake", false,
+     "The seed's flake collector: remote flake revision vs the running system's, input ages "
+     "(needs --flake.url; NATS sharing with --flake.nats.enable)",
+     make_flake_collector},
 };
 }  // namespace
 

@@ -8,6 +8,7 @@
 
 #include "common/exposition.hh"
 #include "common/host-root.hh"
+#include "exporter/flake/flake-config.hh"
 
 namespace nixmon::exporter {
 
@@ -18,6 +19,7 @@ using WallClock = std::function<std::chrono::system_clock::time_point()>;
 struct CollectorContext {
   HostRoot root;
   WallClock now = [] { return std::chrono::system_clock::now(); };
+  FlakeConfig flake;  // --flake.*, checked; used by the flake collector only
 };
 
 class Collector {

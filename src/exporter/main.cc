@@ -29,6 +29,11 @@ int run(const ExporterOptions& o) {
   ShutdownSignals signals;
 
   CollectorContext ctx{HostRoot(o.root)};
+  if (o.collectors.at("flake")) {
+    ctx.flake = make_flake_config(o.flake);
+  } else if (o.flake.nats_enable) {
+    log::warn("--flake.nats.enable has no effect without --collector.flake");
+  }
   std::vector<Scraper::Named> enabled;
   std::string names;
   for (const auto& entry : collector_table()) {

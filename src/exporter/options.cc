@@ -23,6 +23,7 @@ void add_exporter_flags(CLI::App& app, ExporterOptions& o) {
         "--collector." + name + ",!--no-collector." + name, o.collectors[name],
         std::string(c.help) + (c.enabled_by_default ? " (default: on)" : " (default: off)"));
   }
+  add_flake_flags(app, o.flake);
 }
 
 std::vector<std::string> normalize_go_style_flags(const CLI::App& app,

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "exporter/flake/flake-config.hh"
+
 namespace nixmon::exporter {
 
 struct ExporterOptions {
@@ -14,6 +16,7 @@ struct ExporterOptions {
   std::string scrape_timeout = "10s";
   std::string log_level = "info";
   std::map<std::string, bool> collectors;  // name -> enabled, every collector of the table
+  FlakeFlags flake;                        // --flake.*: checked by make_flake_config
 };
 
 // Declares every flag on `app`, bound to `options` (filled with the table's defaults).

@@ -10,5 +10,6 @@ std::unique_ptr<Collector> make_generation_collector(const CollectorContext& ctx
 std::unique_ptr<Collector> make_system_collector(const CollectorContext& ctx);
 std::unique_ptr<Collector> make_reboot_collector(const CollectorContext& ctx);
 std::unique_ptr<Collector> make_boot_collector(const CollectorContext& ctx);
+std::unique_ptr<Collector> make_flake_collector(const CollectorContext& ctx);
 
 }  // namespace nixmon::exporter

@@ -1,0 +1,123 @@
+// The seed's flake collector: is this host behind what is in git? The remote side comes from a
+// background refresher (nix flake metadata, shared on NATS); a scrape only reads its snapshot and
+// the running system's files, so a hanging nix never slows or fails a scrape.
+#include <cmath>
+
+#include "common/error.hh"
+#include "exporter/collectors/collectors.hh"
+#include "exporter/flake/flake-refresher.hh"
+#include "exporter/nixos-system.hh"
+#include "exporter/system-files.hh"
+
+namespace nixmon::exporter {
+
+namespace {
+
+double unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+class FlakeCollector final : public Collector {
+ public:
+  explicit FlakeCollector(const CollectorContext& ctx)
+      : ctx_(ctx), refresher_(ctx.flake, ctx.now) {}
+
+  void collect(MetricSet& out) override {
+    // The running system: its configuration revision is "current"; unknown when unset.
+    SystemVersion system;
+    if (auto current = resolve_system(ctx_.root, current_system_link))
+      system = read_system_version(ctx_.root, *current);
+    refresher_.note_current_revision(system.configuration_revision);
+    auto snap = refresher_.snapshot();
+    auto now = unix_seconds(ctx_.now());
+    auto unknown = [](const std::optional<std::string>& s) { return s.value_or("unknown"); };
+
+    std::optional<std::string> remote_rev;
+    if (snap.remote) {
+      remote_rev = snap.remote->metadata.revision;
+      for (const auto& in : snap.remote->metadata.inputs) {
+        if (!in.last_modified) continue;
+        out.gauge("nixos_flake_input_age_seconds",
+                  "Age of flake input in seconds (since its locked lastModified, remote flake)",
+                  now - static_cast<double>(*in.last_modified), {{"input", in.name}});
+      }
+      for (const auto& in : snap.remote->metadata.inputs) {
+        out.gauge("nixos_flake_input_info",
+                  "Info gauge with revision and type labels of each direct input of the remote "
+                  "flake's lock file",
+                  1, {{"input", in.name}, {"rev", unknown(in.rev)}, {"type", in.type}});
+      }
+    }
+    out.gauge("nixos_flake_info",
+              "Info gauge with system version details: current_rev is the running system's "
+              "configurationRevision, remote_rev the flake's latest revision",
+              1,
+              {{"current_rev", unknown(system.configuration_revision)},
+               {"remote_rev", unknown(remote_rev)},
+               {"nixpkgs_rev", unknown(system.nixpkgs_revision)},
+               {"nixos_version", unknown(system.nixos_version)}});
+    // As the seed documents: without a configuration revision there is nothing to compare, and
+    // behind is 0. Without a known remote revision the series is absent (unknown, not "not
+    // behind").
+    const char* behind_help =
+        "1 if current system revision differs from remote latest (0 when the system records no "
+        "configurationRevision; absent while the remote revision is unknown)";
+    if (!system.configuration_revision) {
+      out.gauge("nixos_flake_revision_behind", behind_help, 0);
+    } else if (remote_rev) {
+      out.gauge("nixos_flake_revision_behind", behind_help,
+                *system.configuration_revision != *remote_rev ? 1 : 0);
+    }
+
+    if (snap.remote) {
+      out.gauge("nixos_flake_last_check_success_timestamp_seconds",
+                "When the remote flake state this host serves was fetched (by this host or, with "
+                "NATS sharing, by a peer), Unix seconds",
+                unix_seconds(snap.remote->fetched_at));
+      out.gauge("nixos_flake_remote_from_nats",
+                "1 if the remote flake state was last learnt from a NATS peer, 0 if fetched here",
+                snap.remote->from_peer ? 1 : 0);
+    }
+    if (snap.last_check_failed) {
+      out.gauge("nixos_flake_last_check_failed",
+                "1 if this host's last remote check failed (the served state is then older)",
+                *snap.last_check_failed ? 1 : 0);
+    }
+    for (const auto& [result, n] : snap.checks) {
+      out.counter("nixos_flake_remote_checks_total",
+                  "Runs of `nix flake metadata` by this host, by result (success, failed, "
+                  "timeout, bad_output, error)",
+                  static_cast<double>(n), {{"result", result}});
+    }
+    if (snap.nats_enabled) {
+      out.gauge("nixos_flake_nats_connected", "1 if connected to the NATS server",
+                snap.nats_connected ? 1 : 0);
+      out.counter("nixos_flake_nats_reconnects_total", "Reconnections to the NATS server",
+                  static_cast<double>(snap.nats_reconnects));
+      out.counter("nixos_flake_nats_messages_published_total",
+                  "Remote revisions this host published on the NATS subject",
+                  static_cast<double>(snap.nats_published));
+      out.counter("nixos_flake_nats_messages_received_total",
+                  "Messages received on the NATS subject (accepted or not)",
+                  static_cast<double>(snap.nats_received));
+      for (const auto& [reason, n] : snap.nats_rejected) {
+        out.counter("nixos_flake_nats_messages_rejected_total",
+                    "Messages on the NATS subject that were not used, by reason (malformed, "
+                    "other_flake, own, stale)",
+                    static_cast<double>(n), {{"reason", reason}});
+      }
+    }
+  }
+
+ private:
+  CollectorContext ctx_;
+  FlakeRefresher refresher_;
+};
+
+}  // namespace
+
+std::unique_ptr<Collector> make_flake_collector(const CollectorContext& ctx) {
+  return std::make_unique<FlakeCollector>(ctx);
+}
+
+}  // namespace nixmon::exporter

@@ -1,0 +1,219 @@
+#include "exporter/flake/nats-share.hh"
+
+#include <nats/nats.h>
+#include <openssl/evp.h>
+
+#include <array>
+#include <memory>
+
+#include "common/error.hh"
+#include "common/log.hh"
+
+namespace nixmon::exporter {
+
+namespace {
+
+void check(natsStatus s, std::string_view what) {
+  if (s != NATS_OK)
+    throw Error(fmt::format("NATS: {}: {} ({})", what, natsStatus_GetText(s),
+                            nats_GetLastError(nullptr) ? nats_GetLastError(nullptr) : ""));
+}
+
+void on_disconnected(natsConnection*, void*) {
+  log::warn("NATS disconnected; checking the flake locally until it is back");
+}
+void on_reconnected(natsConnection* nc, void* closure) {
+  ++*static_cast<std::atomic<std::uint64_t>*>(closure);
+  char url[256] = "";
+  natsConnection_GetConnectedUrl(nc, url, sizeof url);
+  log::info("NATS reconnected to {}", url);
+}
+void on_connected(natsConnection* nc, void*) {
+  char url[256] = "";
+  natsConnection_GetConnectedUrl(nc, url, sizeof url);
+  log::info("NATS connected to {}", url);
+}
+void on_error(natsConnection*, natsSubscription*, natsStatus err, void*) {
+  log::warn("NATS: {}", natsStatus_GetText(err));
+}
+
+// NKeys: base32 (RFC 4648, no padding) of prefix bytes + key + CRC-16/XMODEM (little endian).
+constexpr std::string_view b32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+constexpr unsigned char prefix_seed = 18 << 3;
+constexpr unsigned char prefix_user = 20 << 3;
+
+std::uint16_t crc16(const unsigned char* p, std::size_t n) {
+  std::uint16_t crc = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    crc ^= static_cast<std::uint16_t>(p[i]) << 8;
+    for (int b = 0; b < 8; ++b) crc = (crc & 0x8000) ? (crc << 1) ^ 0x1021 : crc << 1;
+  }
+  return crc;
+}
+
+std::string base32_encode(const std::vector<unsigned char>& in) {
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    buffer = (buffer << 8) | c;
+    bits += 8;
+    while (bits >= 5) {
+      out += b32[(buffer >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += b32[(buffer << (5 - bits)) & 31];
+  return out;
+}
+
+std::vector<unsigned char> base32_decode(std::string_view in) {
+  std::vector<unsigned char> out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    auto v = b32.find(c);
+    if (v == std::string_view::npos) throw Error("NKey seed: not base32");
+    buffer = (buffer << 5) | static_cast<unsigned>(v);
+    bits += 5;
+    if (bits >= 8) {
+      out.push_back(static_cast<unsigned char>(buffer >> (bits - 8)));
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string nkey_public_from_seed(std::string_view text) {
+  auto b = text.find_first_not_of(" \t\r\n");
+  auto e = text.find_last_not_of(" \t\r\n");
+  if (b == std::string_view::npos) throw Error("NKey seed: empty");
+  auto raw = base32_decode(text.substr(b, e - b + 1));
+  if (raw.size() != 2 + 32 + 2) throw Error("NKey seed: wrong length");
+  std::uint16_t want = raw[34] | (raw[35] << 8);
+  if (crc16(raw.data(), 34) != want) throw Error("NKey seed: checksum mismatch");
+  if ((raw[0] & 0xf8) != prefix_seed) throw Error("NKey seed: not a seed");
+  unsigned char kind = static_cast<unsigned char>(((raw[0] & 7) << 5) | ((raw[1] & 0xf8) >> 3));
+  if (kind != prefix_user) throw Error("NKey seed: not a user seed (want \"SU...\")");
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, raw.data() + 2, 32), EVP_PKEY_free);
+  std::fill(raw.begin(), raw.end(), 0);
+  if (!key) throw Error("NKey seed: not an Ed25519 key");
+  std::array<unsigned char, 32> pub{};
+  std::size_t len = pub.size();
+  if (EVP_PKEY_get_raw_public_key(key.get(), pub.data(), &len) != 1 || len != 32)
+    throw Error("NKey seed: cannot derive the public key");
+  std::vector<unsigned char> out{prefix_user};
+  out.insert(out.end(), pub.begin(), pub.end());
+  std::uint16_t crc = crc16(out.data(), out.size());
+  out.push_back(crc & 0xff);
+  out.push_back(crc >> 8);
+  return base32_encode(out);
+}
+
+NatsShare::NatsShare(const FlakeConfig& c, OnMessage on_message)
+    : subject_(c.nats_subject), on_message_(std::move(on_message)) {
+  try {
+    check(natsOptions_Create(&options_), "creating options");
+    check(natsOptions_SetURL(options_, c.nats_url.c_str()), "setting the URL " + c.nats_url);
+    check(natsOptions_SetName(options_, "nixos-exporter"), "setting the name");
+    // Forever, every second: a fleet must come back on its own after a server restart.
+    check(natsOptions_SetMaxReconnect(options_, -1), "setting reconnects");
+    check(natsOptions_SetReconnectWait(options_, 1000), "setting the reconnect wait");
+    check(natsOptions_SetRetryOnFailedConnect(options_, true, on_connected, nullptr),
+          "setting retry on failed connect");
+    check(natsOptions_SetNoEcho(options_, true), "setting no-echo");
+    check(natsOptions_SetDisconnectedCB(options_, on_disconnected, nullptr), "setting callbacks");
+    check(natsOptions_SetReconnectedCB(options_, on_reconnected, &reconnects_),
+          "setting callbacks");
+    check(natsOptions_SetErrorHandler(options_, on_error, nullptr), "setting callbacks");
+    if (!c.nats_credentials_file.empty()) {
+      check(natsOptions_SetUserCredentialsFromFiles(options_, c.nats_credentials_file.c_str(),
+                                                    nullptr),
+            "using credentials file " + c.nats_credentials_file);
+    }
+    if (!c.nats_nkey_seed_file.empty()) {
+      std::FILE* f = std::fopen(c.nats_nkey_seed_file.c_str(), "r");
+      if (!f) throw SysError("reading NKey seed file " + c.nats_nkey_seed_file);
+      char buf[256] = {};
+      std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+      std::fclose(f);
+      std::string pub;
+      try {
+        pub = nkey_public_from_seed(std::string_view(buf, n));
+      } catch (const Error& e) {
+        throw Error(fmt::format("{}: {}", c.nats_nkey_seed_file, e.what()));
+      }
+      std::fill(std::begin(buf), std::end(buf), 0);
+      check(natsOptions_SetNKeyFromSeed(options_, pub.c_str(), c.nats_nkey_seed_file.c_str()),
+            "using NKey seed file " + c.nats_nkey_seed_file);
+    }
+    natsStatus s = natsConnection_Connect(&conn_, options_);
+    if (s == NATS_NOT_YET_CONNECTED) {
+      log::warn("NATS server {} not reachable yet; retrying in the background", c.nats_url);
+    } else {
+      check(s, "connecting to " + c.nats_url);
+    }
+    check(natsConnection_Subscribe(&sub_, conn_, subject_.c_str(), deliver, this),
+          "subscribing to " + subject_);
+    check(natsSubscription_SetOnCompleteCB(sub_, subscription_done, this),
+          "setting the completion callback");
+  } catch (...) {
+    if (sub_) natsSubscription_Destroy(sub_);
+    if (conn_) natsConnection_Destroy(conn_);
+    if (options_) natsOptions_Destroy(options_);
+    throw;
+  }
+}
+
+NatsShare::~NatsShare() {
+  // Unsubscribe, then wait until the delivery thread has returned from its last callback: it
+  // captures state that dies with our owner.
+  if (natsSubscription_Unsubscribe(sub_) == NATS_OK) {
+    std::unique_lock lock(done_mutex_);
+    done_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return done_; });
+  }
+  natsSubscription_Destroy(sub_);
+  natsConnection_Close(conn_);
+  natsConnection_Destroy(conn_);
+  natsOptions_Destroy(options_);
+}
+
+void NatsShare::deliver(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  auto* self = static_cast<NatsShare*>(closure);
+  std::string_view payload(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+  try {
+    self->on_message_(payload);
+  } catch (const std::exception& e) {
+    log::error("NATS message handler: {}", e.what());
+  }
+  natsMsg_Destroy(msg);
+}
+
+void NatsShare::subscription_done(void* closure) {
+  auto* self = static_cast<NatsShare*>(closure);
+  std::lock_guard lock(self->done_mutex_);
+  self->done_ = true;
+  self->done_cv_.notify_all();
+}
+
+bool NatsShare::connected() const {
+  return natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED;
+}
+
+bool NatsShare::publish(std::string_view payload) {
+  if (!connected()) return false;
+  natsStatus s = natsConnection_Publish(conn_, subject_.c_str(), payload.data(),
+                                        static_cast<int>(payload.size()));
+  if (s != NATS_OK) {
+    log::warn("NATS publish on {} failed: {}", subject_, natsStatus_GetText(s));
+    return false;
+  }
+  // Flush now: the message is only useful if peers get it before their own check is due.
+  natsConnection_FlushTimeout(conn_, 1000);
+  return true;
+}
+
+}  // namespace nixmon::exporter

@@ -1,0 +1,61 @@
+#pragma once
+// One NATS connection for sharing flake revisions: subscribes to the subject, publishes on it,
+// reconnects forever (also when the server is down at start), never echoes our own messages.
+//
+// Thread-safety: publish() and the state getters may be called from any thread. `on_message` runs
+// on the NATS client's delivery thread; it must not throw (exceptions are caught and logged) and
+// must not outlive what it captures: the destructor returns only after the last call finished.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "exporter/flake/flake-config.hh"
+
+struct __natsConnection;
+struct __natsSubscription;
+struct __natsOptions;
+struct __natsMsg;
+
+namespace nixmon::exporter {
+
+class NatsShare {
+ public:
+  using OnMessage = std::function<void(std::string_view payload)>;
+
+  // Throws Error when the options cannot be set (unreadable credentials or seed file, bad URL).
+  // Not being able to reach the server is no error: the client keeps trying in the background.
+  NatsShare(const FlakeConfig& config, OnMessage on_message);
+  ~NatsShare();
+  NatsShare(const NatsShare&) = delete;
+  NatsShare& operator=(const NatsShare&) = delete;
+
+  bool connected() const;
+  // Publishes when connected; false (nothing queued) otherwise, so a message never arrives late
+  // after a reconnect.
+  bool publish(std::string_view payload);
+  std::uint64_t reconnects() const { return reconnects_; }
+
+ private:
+  static void deliver(__natsConnection*, __natsSubscription*, __natsMsg*, void*);
+  static void subscription_done(void*);
+
+  std::string subject_;
+  OnMessage on_message_;
+  __natsOptions* options_ = nullptr;
+  __natsConnection* conn_ = nullptr;
+  __natsSubscription* sub_ = nullptr;
+  std::atomic<std::uint64_t> reconnects_{0};
+  std::mutex done_mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+};
+
+// The public key ("U...") of an NKey user seed ("SU..."), as natsOptions_SetNKeyFromSeed needs
+// it. Throws Error when the text is no valid user seed.
+std::string nkey_public_from_seed(std::string_view seed);
+
+}  // namespace nixmon::exporter
