@@ -63,7 +63,7 @@ let
   # (so a server listed in nixosConfigurations is scraped at its own address).
   fleet = self' // discovered // cfg.hosts;
   fleetNames = lib.attrNames fleet; # sorted
-  exporterNames = lib.unique (lib.concatMap (n: lib.attrNames fleet.${n}.targets) fleetNames);
+  exporterNames = lib.sort lib.lessThan (lib.unique (lib.concatMap (n: lib.attrNames fleet.${n}.targets) fleetNames));
 
   prometheusPrefix = if cfg.proxy.enable then "/prometheus" else "";
   alertmanagerPrefix = if cfg.proxy.enable then "/alertmanager" else "";
@@ -797,6 +797,11 @@ in
             message = "services.nixmon.alerting.email needs to, from and smarthost";
           }
         ]
+        ++ map (rw: {
+          # Prometheus refuses a remote_write with two kinds of credentials.
+          assertion = !(rw.basicAuth.username != null && rw.bearerTokenFile != null);
+          message = "services.nixmon.remoteWrite ${rw.url}: set basicAuth or bearerTokenFile, not both";
+        }) cfg.remoteWrite
         ++ map (w: {
           assertion = (w.url == null) != (w.urlFile == null);
           message = "services.nixmon.alerting: receiver ${w.name} needs exactly one of url and urlFile";

@@ -66,9 +66,17 @@ let
     r:
     let
       c = r.config;
-    in
-    {
       failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) c.assertions);
+    in
+    # Like NixOS, stop at failed assertions: values behind them may not evaluate.
+    if failedAssertions != [ ] then
+      {
+        inherit failedAssertions;
+        warnings = c.warnings;
+      }
+    else
+    {
+      inherit failedAssertions;
       warnings = c.warnings;
       units = lib.genAttrs [
         "prometheus-nixos-exporter"
@@ -108,7 +116,7 @@ let
     };
 in
 {
-  inherit lib eval summary;
+  inherit lib eval summary clean;
   # Shorthand for the tests: the summary of a configuration made of `modules`.
   run = modules: summary (eval modules);
 }

@@ -1,0 +1,117 @@
+"""The Prometheus and Alertmanager configurations services.nixmon generates, written to files and
+checked by Debian's real `promtool check config` (which also loads every rule file of rules/) and
+`amtool check-config`."""
+import json
+import os
+import re
+import subprocess
+import unittest
+
+import harness as h
+import nixeval as n
+import test_nix_modules as m
+
+
+def write(tmp, name, obj):
+    # JSON is YAML: both tools read it as it is.
+    p = os.path.join(tmp, name)
+    with open(p, "w") as f:
+        json.dump(obj, f, indent=1)
+    return p
+
+
+def check(argv):
+    r = subprocess.run(argv, capture_output=True, text=True)
+    return r.returncode, r.stdout + r.stderr
+
+
+def amtool_version():
+    _, out = check([h.tool("amtool"), "--version"])
+    found = re.search(r"version (\d+)\.(\d+)", out)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+def for_old_amtool(config):
+    """Webhook `url_file` is Alertmanager >= 0.26 (nixpkgs ships newer); Debian 12's amtool is
+    0.25 and rejects the key. For it, each url_file becomes a placeholder url: everything else
+    (routes, receivers, matchers, e-mail with smtp_auth_password_file) is still checked."""
+    if amtool_version() >= (0, 26):
+        return config
+    text = json.dumps(config)
+    return json.loads(re.sub(r'"url_file": "[^"]*"', '"url": "http://url-file.invalid/"', text))
+
+
+class GeneratedConfigsPassTheRealTools(unittest.TestCase):
+    def setUp(self):
+        self.lib = n.require_lib(self)
+
+    def configs(self, *modules):
+        s = n.run(list(modules), self.lib)
+        self.assertEqual(s["failedAssertions"], [])
+        return s
+
+    def promtool(self, tmp, yml):
+        return check([h.tool("promtool"), "check", "config", write(tmp, "prometheus.yml", yml)])
+
+    def amtool(self, tmp, cfg):
+        return check([h.tool("amtool"), "check-config", write(tmp, "alertmanager.yml", for_old_amtool(cfg))])
+
+    def test_default_server(self):
+        s = self.configs(m.SERVER)
+        with h.TempDir() as tmp:
+            rc, out = self.promtool(tmp, s["prometheus"]["yml"])
+            self.assertEqual(rc, 0, out)
+            self.assertIn("SUCCESS", out)
+            # promtool loaded and checked every rule file of rules/.
+            for f in s["prometheus"]["yml"]["rule_files"]:
+                self.assertIn(f"Checking {f}\n  SUCCESS", out)
+            self.assertEqual(len(s["prometheus"]["yml"]["rule_files"]),
+                             len([f for f in os.listdir(os.path.join(h.SOURCE_DIR, "rules"))
+                                  if f.endswith((".yml", ".yaml")) and not f.endswith("_test.yml")])
+                             if os.path.isdir(os.path.join(h.SOURCE_DIR, "rules")) else 0)
+            rc, out = self.amtool(tmp, s["alertmanager"]["configuration"])
+            self.assertEqual(rc, 0, out)
+
+    def test_every_option_set(self):
+        every = m.EveryOption.every(m.EveryOption())
+        s = self.configs(every)
+        with h.TempDir() as tmp:
+            rc, out = self.promtool(tmp, s["prometheus"]["yml"])
+            self.assertEqual(rc, 0, out)
+            # Both rule files were read and checked.
+            self.assertIn("fixture.yml", out)
+            self.assertIn("extra-rules.yml", out)
+            rc, out = self.amtool(tmp, s["alertmanager"]["configuration"])
+            self.assertEqual(rc, 0, out)
+            self.assertIn("4 receivers", out.replace(" - ", ""))
+
+    def test_alerting_with_every_receiver(self):
+        s = self.configs(m.SERVER, """{ services.nixmon.alerting = {
+          email = { enable = true; to = [ "ops@example.com" "me@example.com" ]; from = "am@example.com";
+                    smarthost = "smtp.example.com:587"; username = "am"; passwordFile = "/run/secrets/smtp"; };
+          homeAssistant = { enable = true; urlFile = "/run/secrets/ha"; };
+          nextcloudTalk = { enable = true; url = "http://relay.lan/talk"; };
+          webhooks = { a.url = "http://a.lan/"; b = { url = "http://b.lan/"; severities = [ "info" ]; }; };
+        }; }""")
+        with h.TempDir() as tmp:
+            rc, out = self.amtool(tmp, s["alertmanager"]["configuration"])
+            self.assertEqual(rc, 0, out)
+
+    def test_the_checks_can_fail(self):
+        # A second job named like a generated one, and a route to a receiver that does not exist:
+        # the real tools must refuse them, or the tests above prove nothing.
+        s = self.configs(m.SERVER, """{ services.nixmon.prometheus.extraScrapeConfigs = [
+            { job_name = "node"; static_configs = [ { targets = [ "127.0.0.1:1" ]; } ]; } ]; }""")
+        with h.TempDir() as tmp:
+            rc, out = self.promtool(tmp, s["prometheus"]["yml"])
+            self.assertNotEqual(rc, 0, out)
+            self.assertIn("node", out)
+            cfg = s["alertmanager"]["configuration"]
+            cfg["route"]["routes"][0]["receiver"] = "nobody"
+            rc, out = self.amtool(tmp, cfg)
+            self.assertNotEqual(rc, 0, out)
+            self.assertIn("nobody", out)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,583 @@
+"""The NixOS modules under nix/modules, evaluated with the real module system of nixpkgs' lib
+(NIXMON_NIXPKGS_LIB; see nixeval.py) by Debian's real nix-instantiate: defaults, every option set,
+assertions on bad combinations, and the generated units, scrape jobs, routes and provisioning."""
+import json
+import os
+import unittest
+
+import harness as h
+import nixeval as n
+
+PKG = "/nix/store/00000000000000000000000000000000-nixmon-0.1.0"
+
+# Every option of the seed's module (seed 000), with its default: the drop-in promise.
+SEED_OPTIONS = {
+    "enable": False,
+    "port": 9971,
+    "listenAddress": "0.0.0.0",
+    "openFirewall": False,
+    "flake.enable": False,
+    "flake.url": "",
+    "flake.checkInterval": "1h",
+    "flake.nats.enable": False,
+    "flake.nats.url": "nats://localhost:4222",
+    "flake.nats.subject": "nixos-exporter.remote-rev",
+    "flake.nats.credentialsFile": None,
+    "flake.nats.nkeySeedFile": None,
+}
+
+EVERY_EXPORTER_OPTION = """{
+          services.prometheus.exporters.nixos = {
+            enable = true;
+            package = { type = "derivation"; name = "x"; outPath = "/nix/store/11111111111111111111111111111111-x"; };
+            port = 9000;
+            listenAddress = "::";
+            openFirewall = true;
+            collectors = { generation = true; system = true; reboot = false; boot = true; store = true; gc = false; };
+            scrapeTimeout = "5s";
+            logLevel = "debug";
+            webConfigFile = "/run/secrets/web.yml";
+            extraFlags = [ "--path.root=/host" ];
+            flake = {
+              enable = true;
+              url = "github:me/cfg?dir=hosts&ref=a%2Fb";
+              checkInterval = "30m";
+              nats = {
+                enable = true;
+                url = "nats://nats.lan:4222";
+                subject = "fleet.rev";
+                credentialsFile = "/run/secrets/nats.creds";
+                nkeySeedFile = null;
+              };
+            };
+          };
+        }"""
+
+EVERY_NOD_OPTION = """{ services.nod = {
+          enable = true;
+          package = { type = "derivation"; name = "y"; outPath = "/nix/store/22222222222222222222222222222222-y"; };
+          retainDays = 30;
+          socketGroup = "wheel";
+          metrics = { enable = true; listenAddress = "127.0.0.1"; port = 9000; openFirewall = true; };
+          extraFlags = [ "--log.level=debug" ];
+        }; }"""
+
+CLIENT = """{
+  networking.hostName = "web";
+  services.nixmon = { enable = true; server.address = "10.0.0.1"; address = "10.0.0.2"; };
+  services.prometheus.exporters.nixos.port = 9999;
+  services.postgresql.enable = true;
+}"""
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.lib = n.require_lib(self)
+
+    def run_modules(self, *modules):
+        return n.run(list(modules), self.lib)
+
+    def assertNoFailures(self, s):
+        self.assertEqual(s["failedAssertions"], [])
+
+    def options_left_at_default(self, module_file, config_text):
+        """Options declared in nix/modules/<module_file> whose value in the configuration
+        `config_text` equals their value in an empty configuration: what an "every option set"
+        test forgot. Read-only options are left out."""
+        expr = f"""let
+          r = h.eval [ ({config_text}) ];
+          d = h.eval [ ];
+          ours = lib.filter (o: lib.any (x: lib.hasInfix "/nix/modules/{module_file}" (toString x)) o.declarations
+                                && !(o.readOnly or false)
+                                && !(lib.any (p: p == "<name>" || p == "*") o.loc))
+                   (lib.optionAttrSetToDocList r.options);
+          # Evaluated configurations (nixosConfigurations) hold functions: compare their names.
+          get = c: o: let v = lib.attrByPath o.loc "<missing>" c; in
+            builtins.toJSON (if lib.hasInfix "raw value" o.type then builtins.attrNames v else h.clean v);
+        in map (o: o.name) (lib.filter (o: get r.config o == get d.config o) ours)"""
+        return n.nix_eval(expr, self.lib)
+
+
+class ExporterModule(Base):
+    def test_defaults(self):
+        s = self.run_modules("{ services.prometheus.exporters.nixos.enable = true; }")
+        self.assertNoFailures(s)
+        u = s["units"]["prometheus-nixos-exporter"]
+        self.assertEqual(u["serviceConfig"]["ExecStart"],
+                         f'{PKG}/bin/nixos-exporter "--listen=0.0.0.0:9971" "--scrape.timeout=10s" "--log.level=info"')
+        self.assertEqual(u["wantedBy"], ["multi-user.target"])
+        sc = u["serviceConfig"]
+        for k, v in {"DynamicUser": True, "ProtectSystem": "strict", "ProtectHome": True, "NoNewPrivileges": True,
+                     "CapabilityBoundingSet": "", "PrivateDevices": True, "MemoryDenyWriteExecute": True}.items():
+            self.assertEqual(sc[k], v, k)
+        self.assertEqual(sc["LoadCredential"], [])
+        # Without the flake collector nothing is put on PATH.
+        self.assertEqual(u["path"], [])
+        self.assertEqual(s["firewall"]["allowedTCPPorts"], [])
+
+    def test_disabled_defines_nothing(self):
+        s = self.run_modules("{ }")
+        self.assertIsNone(s["units"]["prometheus-nixos-exporter"])
+
+    def test_seed_options_keep_names_and_defaults(self):
+        def nix_list(path):
+            return "[ " + " ".join(n.string(p) for p in path.split(".")) + " ]"
+        # nixpkgs declares services.prometheus.exporters as one submodule option (so do the stubs):
+        # the exporter's options are that submodule's.
+        expr = "let o = ((h.eval [ ]).options.services.prometheus.exporters.type.getSubOptions [ ]).nixos; in { " + " ".join(
+            f"{n.string(k)} = (lib.attrByPath {nix_list(k)} null o).default;" for k in SEED_OPTIONS) + " }"
+        self.assertEqual(n.nix_eval(expr, self.lib), SEED_OPTIONS)
+
+    def test_every_option_set(self):
+        s = self.run_modules(EVERY_EXPORTER_OPTION)
+        self.assertNoFailures(s)
+        u = s["units"]["prometheus-nixos-exporter"]
+        self.assertEqual(
+            u["serviceConfig"]["ExecStart"],
+            "/nix/store/11111111111111111111111111111111-x/bin/nixos-exporter "
+            '"--listen=[::]:9000" "--scrape.timeout=5s" "--log.level=debug" '
+            '"--collector.boot" "--no-collector.gc" "--collector.generation" "--no-collector.reboot" '
+            '"--collector.store" "--collector.system" '
+            # % is a systemd specifier: doubled, so the exporter sees the URL as written.
+            '"--collector.flake" "--flake.url=github:me/cfg?dir=hosts&ref=a%%2Fb" "--flake.check-interval=30m" '
+            '"--flake.nats.enable" "--flake.nats.url=nats://nats.lan:4222" "--flake.nats.subject=fleet.rev" '
+            '"--path.root=/host" '
+            # Secrets by systemd credential: %d is $CREDENTIALS_DIRECTORY, left for systemd.
+            "--flake.nats.credentials-file=%d/nats-credentials --web.config.file=%d/web-config")
+        self.assertEqual(u["serviceConfig"]["LoadCredential"],
+                         ["nats-credentials:/run/secrets/nats.creds", "web-config:/run/secrets/web.yml"])
+        self.assertEqual(u["path"], ["/nix/store/00000000000000000000000000000000-nix-2.31.2",
+                                     "/nix/store/00000000000000000000000000000000-git-2.51.0"])
+        self.assertEqual(u["environment"]["HOME"], "/var/cache/nixos-exporter")
+        self.assertEqual(s["firewall"]["allowedTCPPorts"], [9000])
+
+    def test_the_every_option_test_really_sets_every_option(self):
+        # nkeySeedFile stays null there (the exporter takes one kind of NATS credential): the test
+        # below sets it.
+        self.assertEqual(self.options_left_at_default("nixos-exporter.nix", EVERY_EXPORTER_OPTION),
+                         ["services.prometheus.exporters.nixos.flake.nats.nkeySeedFile"])
+
+    def test_nkey_seed_by_credential(self):
+        s = self.run_modules("""{ services.prometheus.exporters.nixos = { enable = true;
+          flake = { enable = true; url = "github:a/b"; nats = { enable = true; nkeySeedFile = "/run/secrets/seed"; }; }; }; }""")
+        self.assertNoFailures(s)
+        sc = s["units"]["prometheus-nixos-exporter"]["serviceConfig"]
+        self.assertTrue(sc["ExecStart"].endswith("--flake.nats.nkey-seed-file=%d/nats-nkey-seed"), sc["ExecStart"])
+        self.assertEqual(sc["LoadCredential"], ["nats-nkey-seed:/run/secrets/seed"])
+
+    def test_assertions_fire(self):
+        cases = {
+            "{ enable = true; flake.enable = true; }":
+                "services.prometheus.exporters.nixos.flake.url must be set when flake.enable is true",
+            "{ enable = true; flake.nats.enable = true; }":
+                "services.prometheus.exporters.nixos.flake.nats.enable requires flake.enable",
+            """{ enable = true; flake = { enable = true; url = "github:a/b"; nats = { enable = true;
+                 credentialsFile = "/a"; nkeySeedFile = "/b"; }; }; }""":
+                "services.prometheus.exporters.nixos.flake.nats: set credentialsFile or nkeySeedFile, not both",
+        }
+        for cfg, message in cases.items():
+            with self.subTest(cfg=cfg):
+                s = self.run_modules(f"{{ services.prometheus.exporters.nixos = {cfg}; }}")
+                self.assertEqual(s["failedAssertions"], [message])
+
+    def test_bad_values_are_rejected_by_types(self):
+        for cfg in ['{ enable = true; port = 70000; }', '{ enable = true; logLevel = "loud"; }',
+                    '{ enable = true; collectors.nosuch = true; }']:
+            with self.subTest(cfg=cfg), self.assertRaises(n.EvalError):
+                self.run_modules(f"{{ services.prometheus.exporters.nixos = {cfg}; }}")
+
+
+class NodModule(Base):
+    def test_defaults(self):
+        s = self.run_modules("{ services.nod.enable = true; }")
+        self.assertNoFailures(s)
+        self.assertEqual(s["warnings"], [])
+        u = s["units"]["nod"]
+        sc = u["serviceConfig"]
+        self.assertEqual(sc["ExecStart"], f'{PKG}/bin/nod "daemon" "--socket=/run/nod/nod.sock" '
+                                          '"--db=/var/lib/nod/nod.db" "--retain-days=180" "--metrics.listen=0.0.0.0:9972"')
+        self.assertEqual(s["nixSettings"], {"json-log-path": "/run/nod/nod.sock"})
+        self.assertEqual(s["sessionVariables"], {"NOD_SOCKET": "/run/nod/nod.sock", "NOD_DB": "/var/lib/nod/nod.db"})
+        # No socket directory without nod, so Nix cannot create a regular file there.
+        self.assertEqual(sc["RuntimeDirectory"], "nod")
+        self.assertEqual(sc["StateDirectory"], "nod")
+        self.assertTrue(sc["ExecStartPost"].endswith("-nod-wait-socket"))
+        # Everyone's `nix` may connect (0777 & ~0000 at bind).
+        self.assertEqual(sc["UMask"], "0000")
+        self.assertEqual(sc["RuntimeDirectoryMode"], "0755")
+        self.assertEqual(sc["User"], "nod")
+        self.assertEqual(u["before"], ["nix-daemon.service"])
+        self.assertEqual(s["units"]["nix-daemon"]["after"], ["nod.service"])
+        self.assertEqual(s["units"]["nix-daemon"]["wants"], ["nod.service"])
+        self.assertIn("nod", s["users"])
+
+    def test_every_option_set(self):
+        s = self.run_modules(EVERY_NOD_OPTION)
+        self.assertNoFailures(s)
+        sc = s["units"]["nod"]["serviceConfig"]
+        self.assertEqual(sc["ExecStart"], '/nix/store/22222222222222222222222222222222-y/bin/nod "daemon" '
+                                          '"--socket=/run/nod/nod.sock" "--db=/var/lib/nod/nod.db" "--retain-days=30" '
+                                          '"--metrics.listen=127.0.0.1:9000" "--log.level=debug"')
+        self.assertEqual((sc["Group"], sc["UMask"], sc["RuntimeDirectoryMode"]), ("wheel", "0007", "0750"))
+        self.assertEqual(s["firewall"]["allowedTCPPorts"], [9000])
+
+    def test_the_every_option_test_really_sets_every_option(self):
+        # metrics.enable is on by default and stays on there; test_metrics_off switches it off.
+        self.assertEqual(self.options_left_at_default("nod.nix", EVERY_NOD_OPTION), ["services.nod.metrics.enable"])
+
+    def test_metrics_off(self):
+        s = self.run_modules("{ services.nod = { enable = true; metrics.enable = false; metrics.openFirewall = true; }; }")
+        self.assertNotIn("--metrics.listen", s["units"]["nod"]["serviceConfig"]["ExecStart"])
+        self.assertEqual(s["firewall"]["allowedTCPPorts"], [])
+
+    def test_old_nix_gets_a_warning_not_an_unknown_setting(self):
+        s = self.run_modules("""{ services.nod.enable = true;
+          nix.package = { type = "derivation"; name = "nix-2.28.3"; version = "2.28.3"; outPath = "/nix/store/x-nix"; }; }""")
+        self.assertEqual(s["nixSettings"], {})
+        self.assertEqual(len(s["warnings"]), 1)
+        self.assertIn("Nix 2.28.3 has no json-log-path", s["warnings"][0])
+
+    def test_fixed_paths_are_read_only(self):
+        with self.assertRaises(n.EvalError) as e:
+            self.run_modules('{ services.nod = { enable = true; socket = "/tmp/nod.sock"; }; }')
+        self.assertIn("read-only", str(e.exception))
+
+
+class StackClient(Base):
+    def test_client_defaults(self):
+        s = self.run_modules(CLIENT)
+        self.assertNoFailures(s)
+        self.assertEqual(s["exposedTargets"], {"node": 9100, "nixos": 9999, "nod": 9972, "postgres": 9187})
+        self.assertEqual(s["exporters"]["node"]["enabledCollectors"], ["systemd"])
+        self.assertTrue(s["exporters"]["nixos"]["enable"])
+        self.assertTrue(s["exporters"]["postgres"]["enable"])
+        self.assertFalse(s["exporters"]["redis"]["enable"])
+        self.assertIsNotNone(s["units"]["nod"])
+        # Nothing of the server.
+        self.assertFalse(s["prometheus"]["enable"])
+        self.assertFalse(s["alertmanager"]["enable"])
+        self.assertFalse(s["grafana"]["enable"])
+        # Exporter ports are open to the server only, nothing is opened for everyone.
+        self.assertEqual(s["firewall"]["allowedTCPPorts"], [])
+        rules = sorted(s["firewall"]["extraCommands"].splitlines())
+        self.assertEqual(rules, sorted(f"iptables -A nixos-fw -p tcp -s 10.0.0.1 --dport {p} -j nixos-fw-accept"
+                                       for p in (9100, 9999, 9972, 9187)))
+        # The journal goes to the server's Loki.
+        self.assertTrue(s["alloy"]["enable"])
+        alloy = s["etc"]["alloy/nixmon.alloy"]
+        self.assertIn('url = "http://10.0.0.1:3100/loki/api/v1/push"', alloy)
+        self.assertIn('host = "web"', alloy)
+        self.assertIn("loki.source.journal", alloy)
+        self.assertEqual(s["units"]["alloy"]["serviceConfig"]["SupplementaryGroups"], ["systemd-journal"])
+
+    def test_nftables_and_ipv6(self):
+        s = self.run_modules("""{ services.nixmon = { enable = true; server.address = "fd00::1";
+          server.allowedSources = [ "10.0.0.0/24" "fd00::1" ]; exporters.nod.enable = false; };
+          networking.nftables.enable = true; }""")
+        self.assertEqual(s["firewall"]["extraCommands"], "")
+        self.assertEqual(s["firewall"]["extraInputRules"],
+                         "ip saddr { 10.0.0.0/24 } tcp dport { 9971, 9100 } accept\n"
+                         "ip6 saddr { fd00::1 } tcp dport { 9971, 9100 } accept\n")
+        self.assertIn('url = "http://[fd00::1]:3100/loki/api/v1/push"', s["etc"]["alloy/nixmon.alloy"])
+
+    def test_client_needs_a_server(self):
+        s = self.run_modules("{ services.nixmon.enable = true; }")
+        self.assertEqual(s["failedAssertions"],
+                         ["services.nixmon.server.address must be set on clients (where logs go, who may scrape)"])
+
+    def test_auto_exporters_follow_the_services_the_host_runs(self):
+        s = self.run_modules(CLIENT, """{ services.caddy.enable = true; services.nginx.enable = true;
+          services.redis.servers.cache = { enable = true; port = 0; unixSocket = "/run/redis-cache/redis.sock";
+                                           user = "redis-cache"; }; }""")
+        self.assertEqual(s["exposedTargets"], {"node": 9100, "nixos": 9999, "nod": 9972, "postgres": 9187,
+                                               "caddy": 9180, "nginx": 9113, "redis": 9121})
+        self.assertIn("http://:9180 {\n  metrics /metrics\n}", s["caddyExtraConfig"])
+        self.assertTrue(s["nginx"]["statusPage"])
+        self.assertEqual(s["exporters"]["redis"]["extraFlags"], ["--redis.addr=unix:///run/redis-cache/redis.sock"])
+        self.assertEqual(s["units"]["prometheus-redis-exporter"]["serviceConfig"]["SupplementaryGroups"],
+                         ["redis-cache"])
+
+    def test_switches_off(self):
+        s = self.run_modules("""{ services.nixmon = { enable = true; server.address = "10.0.0.1";
+          exporters = { node.enable = false; nixos.enable = false; nod.enable = false; };
+          logs.enable = false; }; }""")
+        self.assertEqual(s["exposedTargets"], {})
+        self.assertIsNone(s["units"]["nod"])
+        self.assertIsNone(s["units"]["prometheus-nixos-exporter"])
+        self.assertFalse(s["alloy"]["enable"])
+        self.assertEqual(s["firewall"]["extraCommands"], "")
+
+
+SERVER = """{
+  networking.hostName = "mon";
+  services.nixmon = {
+    enable = true;
+    role = "server";
+    nixosConfigurations = { web = h.eval [ CLIENT ]; off = h.eval [ { services.nixmon.enable = false; } ]; };
+    hosts.db = { address = "10.0.0.3"; targets = { node = 9100; redis = 9121; }; labels.site = "attic"; };
+  };
+}""".replace("CLIENT", CLIENT)
+
+
+def job(s, name):
+    jobs = [j for j in s["prometheus"]["yml"]["scrape_configs"] if j["job_name"] == name]
+    return jobs[0] if jobs else None
+
+
+def targets(s, name):
+    j = job(s, name)
+    return {sc["labels"]["host"]: sc["targets"][0] for sc in j["static_configs"]} if j else {}
+
+
+class StackServer(Base):
+    def test_scrape_jobs_per_exporter_and_host_with_ports_from_the_hosts(self):
+        s = self.run_modules(SERVER)
+        self.assertNoFailures(s)
+        names = [j["job_name"] for j in s["prometheus"]["yml"]["scrape_configs"]]
+        self.assertEqual(names, ["prometheus", "alertmanager", "loki", "grafana",
+                                 "nixos", "nod", "node", "postgres", "redis"])
+        # The client's own port (9999) and its postgres, read from its configuration.
+        self.assertEqual(targets(s, "nixos"), {"mon": "127.0.0.1:9971", "web": "10.0.0.2:9999"})
+        self.assertEqual(targets(s, "postgres"), {"web": "10.0.0.2:9187"})
+        self.assertEqual(targets(s, "node"), {"db": "10.0.0.3:9100", "mon": "127.0.0.1:9100", "web": "10.0.0.2:9100"})
+        self.assertEqual(targets(s, "redis"), {"db": "10.0.0.3:9121"})
+        self.assertNotIn("off", json.dumps(s["prometheus"]["yml"]))
+        db = [sc for sc in job(s, "node")["static_configs"] if sc["labels"]["host"] == "db"][0]
+        self.assertEqual(db["labels"], {"host": "db", "site": "attic"})
+        y = s["prometheus"]["yml"]
+        self.assertEqual(y["global"], {"scrape_interval": "30s", "evaluation_interval": "30s"})
+        self.assertEqual(s["prometheus"]["retentionTime"], "90d")
+        self.assertEqual(y["alerting"]["alertmanagers"], [{"static_configs": [{"targets": ["127.0.0.1:9093"]}]}])
+        # Every rule file of rules/ is loaded, nothing else.
+        rules_dir = os.path.join(h.SOURCE_DIR, "rules")
+        expected = sorted(os.path.join(rules_dir, f) for f in os.listdir(rules_dir)
+                          if f.endswith((".yml", ".yaml")) and not f.endswith(("_test.yml", "_test.yaml", ".test.yml"))
+                          and os.path.isfile(os.path.join(rules_dir, f))) if os.path.isdir(rules_dir) else []
+        self.assertEqual(sorted(y["rule_files"]), expected)
+
+    def test_server_monitors_itself_unless_told_not_to(self):
+        s = self.run_modules(SERVER, "{ services.nixmon.monitorSelf = false; }")
+        self.assertNotIn("mon", targets(s, "nixos"))
+
+    def test_alertmanager_routes_and_receivers(self):
+        s = self.run_modules(SERVER, """{ services.nixmon.alerting = {
+          email = { enable = true; to = [ "ops@example.com" ]; from = "am@example.com";
+                    smarthost = "smtp.example.com:587"; username = "am"; passwordFile = "/run/secrets/smtp"; };
+          homeAssistant = { enable = true; urlFile = "/run/secrets/ha-url"; };
+          nextcloudTalk = { enable = true; url = "http://talk-relay.lan/alert"; };
+          webhooks.generic = { url = "http://hooks.lan/am"; severities = [ "info" ]; sendResolved = false; };
+        }; }""")
+        self.assertNoFailures(s)
+        am = s["alertmanager"]
+        self.assertTrue(am["enable"])
+        self.assertEqual(am["listenAddress"], "127.0.0.1")
+        c = am["configuration"]
+        self.assertEqual(c["route"]["receiver"], "null")
+        self.assertEqual([(r["receiver"], r["matchers"], r["repeat_interval"]) for r in c["route"]["routes"]],
+                         [("critical", ['severity="critical"'], "5m"), ("warning", ['severity="warning"'], "30m"),
+                          ("info", ['severity="info"'], "24h")])
+        rx = {r["name"]: r for r in c["receivers"]}
+        self.assertEqual(set(rx), {"null", "critical", "warning", "info"})
+        self.assertEqual(rx["null"], {"name": "null"})
+        ha = {"send_resolved": True, "url_file": "/run/credentials/alertmanager.service/home-assistant"}
+        talk = {"send_resolved": True, "url": "http://talk-relay.lan/alert"}
+        mail = [{"to": "ops@example.com", "send_resolved": True}]
+        self.assertEqual(rx["critical"]["webhook_configs"], [ha, talk])
+        self.assertEqual(rx["critical"]["email_configs"], mail)
+        self.assertEqual(rx["warning"]["webhook_configs"], [ha])
+        self.assertEqual(rx["warning"]["email_configs"], mail)
+        self.assertEqual(rx["info"], {"name": "info", "webhook_configs": [{"send_resolved": False, "url": "http://hooks.lan/am"}]})
+        self.assertEqual(c["global"]["smtp_auth_password_file"], "/run/credentials/alertmanager.service/smtp-password")
+        self.assertEqual(c["global"]["smtp_auth_username"], "am")
+        self.assertEqual(s["units"]["alertmanager"]["serviceConfig"]["LoadCredential"],
+                         ["smtp-password:/run/secrets/smtp", "home-assistant:/run/secrets/ha-url"])
+        self.assertNotIn("/run/secrets", json.dumps(c), "secrets must reach Alertmanager as credentials only")
+
+    def test_alerting_assertions(self):
+        cases = {
+            "email = { enable = true; };": "services.nixmon.alerting.email needs to, from and smarthost",
+            'homeAssistant = { enable = true; };': "services.nixmon.alerting: receiver home-assistant needs exactly one of url and urlFile",
+            'webhooks.x = { url = "http://a"; urlFile = "/b"; };': "services.nixmon.alerting: receiver webhook-x needs exactly one of url and urlFile",
+        }
+        for cfg, message in cases.items():
+            with self.subTest(cfg=cfg):
+                s = self.run_modules(SERVER, f"{{ services.nixmon.alerting = {{ {cfg} }}; }}")
+                self.assertEqual(s["failedAssertions"], [message])
+
+    def test_grafana_provisioning(self):
+        s = self.run_modules(SERVER)
+        g = s["grafana"]
+        self.assertTrue(g["enable"])
+        self.assertEqual(g["settings"]["server"], {"http_addr": "0.0.0.0", "http_port": 3000})
+        self.assertEqual(g["settings"]["security"]["secret_key"], "$__file{/var/lib/grafana/nixmon-secret-key}")
+        self.assertEqual(g["settings"]["security"]["admin_password"], "$__file{/var/lib/grafana/nixmon-admin-password}")
+        ds = {d["uid"]: d for d in g["provision"]["datasources"]["settings"]["datasources"]}
+        self.assertEqual(set(ds), {"prometheus", "loki", "alertmanager"})
+        self.assertEqual(ds["prometheus"]["url"], "http://127.0.0.1:9090")
+        self.assertTrue(ds["prometheus"]["isDefault"])
+        self.assertEqual(ds["loki"]["url"], "http://127.0.0.1:3100")
+        self.assertEqual(ds["alertmanager"]["jsonData"], {"implementation": "prometheus"})
+        providers = g["provision"]["dashboards"]["settings"]["providers"]
+        self.assertEqual(len(providers), 1)
+        self.assertEqual(providers[0]["options"]["path"], os.path.join(h.SOURCE_DIR, "dashboards"))
+        self.assertEqual(providers[0]["folder"], "nixmon")
+        pre = s["units"]["grafana"]["preStart"]
+        self.assertIn("/var/lib/grafana/nixmon-admin-password", pre)
+        self.assertIn("/var/lib/grafana/nixmon-secret-key", pre)
+        # Given files are used as they are, nothing generated.
+        s = self.run_modules(SERVER, """{ services.nixmon.grafana = { adminPasswordFile = "/run/secrets/gp";
+            secretKeyFile = "/run/secrets/gk"; dashboardsDir = null; }; }""")
+        self.assertEqual(s["grafana"]["settings"]["security"]["admin_password"], "$__file{/run/secrets/gp}")
+        self.assertEqual(s["units"]["grafana"]["preStart"], "")
+        self.assertEqual(s["grafana"]["provision"]["dashboards"]["settings"]["providers"], [])
+
+    def test_loki_retention_and_firewall_towards_the_fleet(self):
+        s = self.run_modules(SERVER, '{ services.nixmon.retention = { logs = "30d"; metrics = "400d"; }; }')
+        cfg = s["loki"]["configuration"]
+        self.assertEqual(cfg["limits_config"]["retention_period"], "30d")
+        self.assertTrue(cfg["compactor"]["retention_enabled"])
+        self.assertEqual(cfg["server"]["http_listen_port"], 3100)
+        self.assertEqual(s["prometheus"]["retentionTime"], "400d")
+        self.assertEqual(sorted(s["firewall"]["extraCommands"].splitlines()),
+                         [f"iptables -A nixos-fw -p tcp -s {a} --dport 3100 -j nixos-fw-accept"
+                          for a in ("10.0.0.2", "10.0.0.3")])
+        # The server itself shows its UIs to nobody by default.
+        self.assertEqual(s["firewall"]["allowedTCPPorts"], [])
+
+    def test_proxy_with_tls(self):
+        s = self.run_modules(SERVER, """{ services.nixmon.proxy = { enable = true; domain = "mon.example.com";
+            useACMEHost = "example.com"; basicAuthFile = "/run/secrets/htpasswd"; }; }""")
+        self.assertNoFailures(s)
+        vh = s["nginx"]["virtualHosts"]["mon.example.com"]
+        self.assertTrue(vh["forceSSL"])
+        self.assertFalse(vh["enableACME"])
+        self.assertEqual(vh["useACMEHost"], "example.com")
+        self.assertEqual(vh["locations"]["/"]["proxyPass"], "http://127.0.0.1:3000")
+        self.assertEqual(vh["locations"]["/prometheus/"], {"proxyPass": "http://127.0.0.1:9090",
+                                                            "basicAuthFile": "/run/secrets/htpasswd"})
+        self.assertIn("/alertmanager/", vh["locations"])
+        self.assertEqual(s["firewall"]["allowedTCPPorts"], [80, 443])
+        self.assertEqual(s["prometheus"]["listenAddress"], "127.0.0.1")
+        self.assertEqual(s["prometheus"]["webExternalUrl"], "https://mon.example.com/prometheus/")
+        self.assertEqual(job(s, "prometheus")["metrics_path"], "/prometheus/metrics")
+        self.assertEqual(s["grafana"]["settings"]["server"]["root_url"], "https://mon.example.com/")
+        self.assertEqual(s["grafana"]["settings"]["server"]["http_addr"], "127.0.0.1")
+        ds = {d["uid"]: d for d in s["grafana"]["provision"]["datasources"]["settings"]["datasources"]}
+        self.assertEqual(ds["prometheus"]["url"], "http://127.0.0.1:9090/prometheus")
+        self.assertEqual(s["prometheus"]["yml"]["alerting"]["alertmanagers"][0]["path_prefix"], "/alertmanager")
+        # Without a password file Prometheus and Alertmanager stay off the proxy.
+        s = self.run_modules(SERVER, '{ services.nixmon.proxy = { enable = true; domain = "m.example.com"; }; }')
+        self.assertEqual(list(s["nginx"]["virtualHosts"]["m.example.com"]["locations"]), ["/"])
+        self.assertTrue(s["nginx"]["virtualHosts"]["m.example.com"]["enableACME"])
+
+    def test_proxy_assertions(self):
+        s = self.run_modules(SERVER, "{ services.nixmon.proxy.enable = true; }")
+        self.assertEqual(s["failedAssertions"], ["services.nixmon.proxy.domain must be set when the proxy is enabled"])
+        s = self.run_modules(SERVER, '{ services.nixmon.proxy = { enable = true; domain = "a.b"; enableACME = false; }; }')
+        self.assertEqual(s["failedAssertions"],
+                         ["services.nixmon.proxy needs TLS: enableACME, useACMEHost, or sslCertificate and sslCertificateKey"])
+
+    def test_remote_write(self):
+        s = self.run_modules(SERVER, """{ services.nixmon = {
+          remoteWrite = [
+            { url = "http://vm.lan:8428/api/v1/write"; }
+            { url = "https://mimir.lan/api/v1/push"; name = "mimir"; basicAuth = { username = "u"; passwordFile = "/run/secrets/mimir"; };
+              queueConfig.max_samples_per_send = 5000; }
+            { url = "http://receive.lan:19291/api/v1/receive"; bearerTokenFile = "/run/secrets/thanos"; }
+          ];
+          victoriametrics = { enable = true; retention = "2y"; };
+        }; }""")
+        self.assertNoFailures(s)
+        self.assertEqual(s["prometheus"]["yml"]["remote_write"], [
+            {"url": "http://vm.lan:8428/api/v1/write"},
+            {"url": "https://mimir.lan/api/v1/push", "name": "mimir",
+             "basic_auth": {"username": "u", "password_file": "/run/secrets/mimir"},
+             "queue_config": {"max_samples_per_send": 5000}},
+            {"url": "http://receive.lan:19291/api/v1/receive", "bearer_token_file": "/run/secrets/thanos"},
+            {"url": "http://127.0.0.1:8428/api/v1/write", "name": "victoriametrics"},
+        ])
+        # promtool cannot see credential files in the build sandbox.
+        self.assertEqual(s["prometheus"]["checkConfig"], "syntax-only")
+        self.assertEqual(s["victoriametrics"], {"enable": True, "listenAddress": "127.0.0.1:8428", "retentionPeriod": "2y"})
+        self.assertIn("victoriametrics", [d["uid"] for d in s["grafana"]["provision"]["datasources"]["settings"]["datasources"]])
+        s = self.run_modules(SERVER, """{ services.nixmon.remoteWrite = [ { url = "http://x";
+            basicAuth.username = "u"; bearerTokenFile = "/t"; } ]; }""")
+        self.assertEqual(s["failedAssertions"], ["services.nixmon.remoteWrite http://x: set basicAuth or bearerTokenFile, not both"])
+
+
+# Values for every option of services.nixmon (server role).
+EVERY_STACK_OPTION = """{
+  networking.hostName = "mon";
+  services.nixmon = {
+    enable = true;
+    role = "server";
+    address = "10.0.0.1";
+    labels.site = "home";
+    server = { address = "10.0.0.1"; allowedSources = [ "10.0.0.0/24" ]; };
+    hosts.db = { address = "10.0.0.3"; targets.node = 9100; labels.rack = "2"; };
+    nixosConfigurations = { web = h.eval [ CLIENT ]; };
+    monitorSelf = true;
+    scrapeInterval = "15s";
+    retention = { metrics = "30d"; logs = "14d"; };
+    exporters = {
+      node.enable = true; nixos.enable = true; nod.enable = true; postgres.enable = true;
+      redis.enable = true; nginx.enable = true; caddy = { enable = true; port = 9181; };
+    };
+    logs.enable = true;
+    prometheus = { port = 9091; rulesDir = RULES; extraRuleFiles = [ EXTRA_RULES ]; extraScrapeConfigs = [ { job_name = "extra"; static_configs = [ { targets = [ "127.0.0.1:1234" ]; } ]; } ]; };
+    remoteWrite = [ { url = "http://vm.lan:8428/api/v1/write"; name = "vm"; basicAuth = { username = "u"; passwordFile = "/run/secrets/vm"; }; bearerTokenFile = null; queueConfig = { }; } ];
+    victoriametrics = { enable = true; port = 8429; retention = "2y"; };
+    alerting = {
+      enable = true; port = 9094;
+      email = { enable = true; to = [ "ops@example.com" ]; from = "am@example.com"; smarthost = "smtp.example.com:587";
+                username = "am"; passwordFile = "/run/secrets/smtp"; requireTLS = false; severities = [ "critical" ]; };
+      homeAssistant = { enable = true; url = null; urlFile = "/run/secrets/ha"; severities = [ "warning" ]; sendResolved = false; };
+      nextcloudTalk = { enable = true; url = "http://relay.lan/talk"; urlFile = null; severities = [ "critical" "warning" ]; sendResolved = false; };
+      webhooks.generic = { url = "http://hooks.lan/"; urlFile = null; severities = [ "info" ]; sendResolved = true; };
+    };
+    grafana = { enable = true; port = 3001; openFirewall = true; adminPasswordFile = "/run/secrets/gp"; secretKeyFile = "/run/secrets/gk"; dashboardsDir = "/var/lib/nixmon-dashboards"; };
+    loki = { enable = true; port = 3101; };
+    proxy = { enable = true; domain = "mon.example.com"; enableACME = false; useACMEHost = null;
+              sslCertificate = "/run/secrets/cert.pem"; sslCertificateKey = "/run/secrets/key.pem"; basicAuthFile = "/run/secrets/htpasswd"; };
+  };
+}""".replace("CLIENT", CLIENT)
+
+
+class EveryOption(Base):
+    def every(self):
+        fixtures = os.path.join(h.SOURCE_DIR, "tests", "nix", "fixtures")
+        return (EVERY_STACK_OPTION.replace("EXTRA_RULES", n.path(os.path.join(fixtures, "extra-rules.yml")))
+                .replace("RULES", n.path(os.path.join(fixtures, "rules"))))
+
+    def test_every_stack_option_set_evaluates(self):
+        s = self.run_modules(self.every())
+        self.assertNoFailures(s)
+        self.assertEqual(targets(s, "caddy"), {"mon": "127.0.0.1:9181"})
+        self.assertEqual(job(s, "extra")["static_configs"], [{"targets": ["127.0.0.1:1234"]}])
+        self.assertEqual(job(s, "prometheus")["static_configs"][0]["targets"], ["127.0.0.1:9091"])
+        self.assertEqual(s["prometheus"]["yml"]["global"]["scrape_interval"], "15s")
+        vh = s["nginx"]["virtualHosts"]["mon.example.com"]
+        self.assertEqual((vh["sslCertificate"], vh["enableACME"]), ("/run/secrets/cert.pem", False))
+
+    def test_the_every_option_test_really_sets_every_option(self):
+        # Guards the test above: a new option must be added to it. Those listed keep their default
+        # there because it is the only sensible value for a server; other tests switch them.
+        self.assertEqual(self.options_left_at_default("nixmon.nix", self.every()), [
+            "services.nixmon.alerting.enable",
+            # url and urlFile exclude each other: each receiver sets one.
+            "services.nixmon.alerting.homeAssistant.url",
+            "services.nixmon.alerting.nextcloudTalk.urlFile",
+            "services.nixmon.exporters.nixos.enable",
+            "services.nixmon.exporters.nod.enable",
+            "services.nixmon.exporters.node.enable",
+            "services.nixmon.grafana.enable",
+            "services.nixmon.logs.enable",
+            "services.nixmon.loki.enable",
+            "services.nixmon.monitorSelf",
+            # Excludes sslCertificate, which is set.
+            "services.nixmon.proxy.useACMEHost",
+        ])
+
+
+if __name__ == "__main__":
+    unittest.main()
