@@ -1,0 +1,40 @@
+#pragma once
+// Counters of the whole pipeline, updated lock-free by readers, tracker and writer, read by the
+// status query. Each is monotonic unless its comment says otherwise.
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "nod/log-record.hh"
+
+namespace nixmon::nod {
+
+struct Counters {
+  using C = std::atomic<uint64_t>;
+  C records;                                   // well-formed records handed to the tracker
+  std::array<C, 5> by_action{};                // start, stop, result, msg, unknown (Action order)
+  std::array<C, malformed_count> malformed{};  // by Malformed
+  C utf8_repaired;                             // lines with invalid UTF-8, repaired and parsed
+  C plain_lines;            // `nod ingest`: stderr lines without "@nix " (not records)
+  C duplicates;             // records of an activity another connection already reported
+  C orphans;                // results/stops for ids never started (or long finished)
+  C unknown_records;        // unknown actions and result types (kept raw)
+  C failures_unattributed;  // builds' failed counter rose with no single build to blame
+  C interrupted;            // activities still open when the last connection holding them closed
+  C enqueued;               // events accepted by the queue
+  C dropped;                // events dropped because the queue was full
+  C committed;              // events committed to SQLite
+  C batches;                // transactions committed
+  C write_errors;           // failed transactions (their events are retried or counted here)
+  C pruned_rows;            // rows removed by retention
+  C connections_total;
+  C connections_active;  // goes up and down
+  C queries;             // query requests answered
+  C bytes_read;
+
+  void add_malformed(Malformed m) {
+    malformed[static_cast<size_t>(m)].fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace nixmon::nod

@@ -1,0 +1,108 @@
+#pragma once
+// What the activity tracker hands to the record writer: completed activities ready to be rows,
+// and corrections. Plain values that own their strings, so they can cross threads in the queue.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace nixmon::nod {
+
+// When a record arrived. Nix sends no timestamps and writes synchronously, so arrival is event
+// time: the wall clock dates the row, the monotonic clock measures durations (immune to clock
+// steps while a build runs).
+struct Stamp {
+  int64_t wall_ms = 0;
+  int64_t mono_ns = 0;
+  static Stamp now();
+};
+
+enum class Outcome { success, failed, interrupted };
+std::string_view outcome_name(Outcome o);
+
+// Times shared by every completed activity.
+struct Span {
+  uint64_t activity_id = 0;  // Nix's id; stored bit-for-bit in SQLite's signed INTEGER
+  int64_t start_ms = 0;      // wall clock at the start record
+  int64_t end_ms = 0;        // wall clock at the stop record (or when it was interrupted)
+  int64_t duration_ms = 0;   // monotonic, stop - start
+  Outcome outcome = Outcome::success;
+};
+
+struct BuildRow {
+  Span span;
+  std::string drv_path;
+  std::string name;     // without hash and ".drv"
+  std::string machine;  // "local", or the remote builder's URI
+  std::string phases;   // setPhase names in the order first seen, comma-separated
+  int64_t log_lines = 0;
+  std::optional<int64_t> exit_code;
+};
+
+struct SubstitutionRow {
+  Span span;
+  std::string store_path;
+  std::string name;
+  std::string substituter;
+  std::optional<int64_t> download_bytes;  // from the .nar fileTransfer, when the stream says
+  std::optional<int64_t> nar_bytes;       // from the copyPath progress, when the stream says
+};
+
+struct CacheQueryRow {
+  Span span;
+  std::string store_path;
+  std::string cache;
+  std::optional<bool> hit;  // nullopt: the stream never told (see docs/nod-schema.md)
+};
+
+struct TransferRow {
+  Span span;
+  std::string url;
+  std::optional<int64_t> bytes;
+};
+
+struct CopyRow {
+  Span span;
+  std::string store_path;
+  std::string source;
+  std::string destination;
+  std::optional<int64_t> bytes;
+};
+
+// Any other activity, including types this version of nod does not know: nothing is lost.
+struct ActivityRow {
+  Span span;
+  int64_t type = 0;
+  std::string text;
+  std::string fields_json;
+};
+
+struct FailureRow {
+  int64_t time_ms = 0;
+  std::string kind;  // builder, dependency, remote, hash-mismatch
+  std::string drv_path;
+  std::string name;
+  std::string machine;  // remote failures only, else empty
+  std::optional<int64_t> exit_code;
+  std::string message;  // without ANSI colours, at most 4 KiB
+};
+
+// A record nod does not understand (unknown action or result type), kept raw (truncated).
+struct UnknownRecordRow {
+  int64_t time_ms = 0;
+  std::string reason;  // "action:<name>" or "result-type:<n>"
+  std::string raw;
+};
+
+// A failure message that arrived after its build was recorded as a success: fix that row (the
+// most recent build of the derivation) and move it between aggregates.
+struct BuildFailedLater {
+  std::string drv_path;
+  int64_t since_ms = 0;  // only rows that ended at or after this
+  std::optional<int64_t> exit_code;
+};
+
+using Event = std::variant<BuildRow, SubstitutionRow, CacheQueryRow, TransferRow, CopyRow,
+                           ActivityRow, FailureRow, UnknownRecordRow, BuildFailedLater>;
+
+}  // namespace nixmon::nod

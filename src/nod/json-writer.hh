@@ -1,0 +1,43 @@
+#pragma once
+// A minimal streaming JSON writer for nod's protocol answers and stored `fields`: strings are
+// escaped per RFC 8259, numbers written locale-independently. Commas are inserted automatically.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nixmon::nod {
+
+class JsonWriter {
+ public:
+  JsonWriter& begin_object();
+  JsonWriter& end_object();
+  JsonWriter& begin_array();
+  JsonWriter& end_array();
+  JsonWriter& key(std::string_view k);
+  JsonWriter& value(std::string_view s);
+  JsonWriter& value(const char* s) { return value(std::string_view(s)); }
+  JsonWriter& value(int64_t n);
+  JsonWriter& value(uint64_t n);
+  JsonWriter& value(int n) { return value(static_cast<int64_t>(n)); }
+  JsonWriter& value(double d);
+  JsonWriter& value(bool b);
+  JsonWriter& null();
+  template <typename T>
+  JsonWriter& field(std::string_view k, const T& v) {
+    key(k);
+    return value(v);
+  }
+  const std::string& str() const { return out_; }
+  std::string take() { return std::move(out_); }
+
+ private:
+  void separate();
+  std::string out_;
+  std::vector<bool> first_;  // per open container: nothing written yet
+  bool after_key_ = false;
+};
+
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace nixmon::nod

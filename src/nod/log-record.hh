@@ -1,0 +1,83 @@
+#pragma once
+// One record of Nix's structured log stream (`--log-format internal-json` / `json-log-path`), as
+// described in Nix's libutil logging.hh. A record is one JSON object on one line.
+//
+// Parsing never throws for bad input: it returns the reason, which the caller counts.
+// Thread-safety: a LogRecordParser is used by one thread; the views in a LogRecord point into the
+// parser's buffers and the line, valid until the next parse() on the same parser.
+#include <simdjson.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace nixmon::nod {
+
+enum class Action { start, stop, result, msg, unknown };
+
+// A position in `fields`: Nix mixes integers and strings; anything else is kept as absent.
+using Field = std::variant<std::monostate, int64_t, std::string_view>;
+
+struct LogRecord {
+  Action action = Action::unknown;
+  std::string_view action_name;    // as sent, for unknown actions
+  uint64_t id = 0;                 // start, stop, result
+  std::optional<uint64_t> parent;  // absent before Nix 2.18
+  int64_t type = 0;                // activity type (start) or result type (result)
+  int64_t level = 0;
+  std::string_view text;  // start
+  std::vector<Field> fields;
+  bool has_payload = false;                 // Determinate Nix: "payload" instead of "fields"
+  std::string_view msg;                     // msg
+  std::string_view raw_msg;                 // msg (errors)
+  std::optional<std::string_view> machine;  // proposed top-level key, parsed when present
+
+  std::optional<int64_t> int_field(size_t i) const;
+  std::optional<std::string_view> string_field(size_t i) const;
+};
+
+// Why a line was not a record. The names are what the status counters and docs show.
+enum class Malformed {
+  not_json,       // not a JSON object at all (garbage, truncated)
+  missing_key,    // a known action without a key it needs (id, type, msg)
+  wrong_type,     // a key with a value of the wrong JSON type
+  line_too_long,  // longer than the configured limit; skipped without buffering
+  empty,          // blank line (a writer's stray newline)
+};
+std::string_view malformed_name(Malformed m);
+inline constexpr size_t malformed_count = 5;
+
+class LogRecordParser {
+ public:
+  LogRecordParser();
+
+  // Parses one line without its newline and without the "@nix " prefix. `line` must be readable
+  // for SIMDJSON_PADDING bytes past its end (see padded_capacity); the contents there do not
+  // matter. Returns the record or the reason it is malformed. `repaired_utf8` is set when the line
+  // held invalid UTF-8 that was replaced by U+FFFD before parsing (Nix itself does this).
+  std::variant<LogRecord, Malformed> parse(std::string_view line, size_t capacity,
+                                           bool* repaired_utf8 = nullptr);
+  // Convenience for tests and cold paths: copies the line into a padded buffer.
+  std::variant<LogRecord, Malformed> parse_copy(std::string_view line,
+                                                bool* repaired_utf8 = nullptr);
+
+ private:
+  std::variant<LogRecord, Malformed> parse_padded(const char* data, size_t len, size_t capacity);
+  simdjson::dom::parser parser_;
+  std::string scratch_;  // a repaired line
+  std::string copy_;     // parse_copy's line
+};
+
+// Replaces every invalid UTF-8 sequence by U+FFFD (what Nix does before writing).
+std::string repair_utf8(std::string_view s);
+
+// "/nix/store/<hash>-<name>[.drv]" -> "<name>"; anything else is returned unchanged.
+std::string_view store_path_name(std::string_view path);
+
+// Removes ANSI escape sequences (Nix colours its messages).
+std::string strip_ansi(std::string_view s);
+
+}  // namespace nixmon::nod

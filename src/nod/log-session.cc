@@ -1,0 +1,40 @@
+#include "nod/log-session.hh"
+
+namespace nixmon::nod {
+
+LogSession::LogSession(ActivityTracker& tracker, Counters& counters, Input input)
+    : tracker_(tracker), counters_(counters), input_(input), conn_(tracker.open_connection()) {}
+
+LogSession::~LogSession() {
+  tracker_.close_connection(conn_, Stamp::now());
+}
+
+void LogSession::too_long() {
+  counters_.add_malformed(Malformed::line_too_long);
+}
+
+void LogSession::line(std::string_view line, size_t capacity) {
+  constexpr std::string_view prefix = "@nix ";
+  if (line.starts_with(prefix)) {
+    line.remove_prefix(prefix.size());
+    capacity -= prefix.size();
+  } else if (input_ == Input::internal_json) {
+    // Nix's plain stderr (and the builder's, with -L) interleaves with the records.
+    counters_.plain_lines.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  bool repaired = false;
+  auto parsed = parser_.parse(line, capacity, &repaired);
+  if (repaired) counters_.utf8_repaired.fetch_add(1, std::memory_order_relaxed);
+  if (auto* bad = std::get_if<Malformed>(&parsed)) {
+    counters_.add_malformed(*bad);
+    return;
+  }
+  const LogRecord& rec = std::get<LogRecord>(parsed);
+  counters_.records.fetch_add(1, std::memory_order_relaxed);
+  counters_.by_action[static_cast<size_t>(rec.action)].fetch_add(1, std::memory_order_relaxed);
+  tracker_.handle(conn_, rec, stamp_, line);
+}
+
+}  // namespace nixmon::nod

@@ -1,0 +1,41 @@
+// nod: Nix build and substitution statistics. A thin shell over the nod library.
+#include <CLI/CLI.hpp>
+
+#include "common/error.hh"
+#include "common/log.hh"
+#include "common/version.hh"
+#include "nod/options.hh"
+
+using namespace nixmon;
+using namespace nixmon::nod;
+
+int main(int argc, char** argv) {
+  CLI::App app{"nod: Nix build and substitution statistics", "nod"};
+  NodOptions global;
+  DaemonOptions daemon;
+  IngestOptions ingest;
+  add_global_flags(app, global);
+  auto* daemon_cmd = add_daemon_command(app, daemon);
+  auto* ingest_cmd = add_ingest_command(app, ingest);
+  auto* status_cmd = add_status_command(app);
+  app.set_version_flag("--version", std::string(version));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*daemon_cmd) return run_daemon(global, daemon);
+    if (*ingest_cmd) return run_ingest(global, ingest);
+    if (*status_cmd) return run_status(global);
+    // The query CLI (nod, nod -d N, ...) is the next issue; until then, say what exists.
+    fmt::print(stderr, "{}", app.help());
+    return 2;
+  } catch (const UsageError& e) {
+    log::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    log::error("{}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,46 @@
+#pragma once
+// nod's flags. The seed's names and defaults: --socket / NOD_SOCKET (/tmp/nod.sock) and
+// --db / NOD_DB (nod.db, in the current directory); the NixOS module (services.nod) sets both.
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace nixmon::nod {
+
+struct NodOptions {
+  std::string socket = "/tmp/nod.sock";
+  std::string db = "nod.db";
+  std::string log_level = "info";
+};
+
+struct DaemonOptions {
+  int retain_days = 180;
+  size_t queue_size = 65536;
+  size_t max_line_bytes = 1 << 20;
+  std::string socket_mode = "0666";
+  size_t max_connections = 1024;
+};
+
+struct IngestOptions {
+  std::string input = "-";
+  int retain_days = 180;
+  size_t queue_size = 65536;
+  size_t max_line_bytes = 1 << 20;
+  // "auto": drop when full only if the input is a pipe/socket/terminal (live Nix must not wait),
+  // wait for room when it is a regular file (a replay loses nothing by waiting).
+  std::string when_full = "auto";
+};
+
+// --socket, --db, --log-level on the top-level app (subcommands fall through to them).
+void add_global_flags(CLI::App& app, NodOptions& o);
+CLI::App* add_daemon_command(CLI::App& app, DaemonOptions& o);
+CLI::App* add_ingest_command(CLI::App& app, IngestOptions& o);
+CLI::App* add_status_command(CLI::App& app);
+
+// "0666" -> 0666; throws UsageError.
+unsigned parse_mode(const std::string& s);
+
+int run_daemon(const NodOptions& global, const DaemonOptions& o);
+int run_ingest(const NodOptions& global, const IngestOptions& o);
+int run_status(const NodOptions& global);
+
+}  // namespace nixmon::nod

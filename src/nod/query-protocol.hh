@@ -1,0 +1,53 @@
+#pragma once
+// The query side of nod's socket (docs/nod-protocol.md). A connection whose first line is the
+// magic line below is a query client; anything else is a Nix writer. After the magic line the
+// client sends requests, one JSON object per line ({"request":"status", ...}); the daemon answers
+// each with one JSON line: {"ok":true,"result":{...}} or {"ok":false,"error":"..."}.
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "nod/json-writer.hh"
+
+namespace nixmon::nod {
+
+inline constexpr std::string_view query_magic_prefix = "NOD-QUERY ";
+inline constexpr int query_protocol_version = 1;
+std::string query_magic_line();  // "NOD-QUERY 1"
+
+// Writes the request's answer into `result` (an object is open), or throws Error (the answer is
+// then {"ok":false,"error":...}). `request` is the whole request line, JSON.
+using RequestHandler = std::function<void(std::string_view request, JsonWriter& result)>;
+
+// Answers request lines with the registered handlers. Thread-safe once built (handlers must be).
+class QueryService {
+ public:
+  // The one table of requests: issue 6's queries are added here, by name.
+  void add(std::string name, RequestHandler handler);
+  // One request line -> one response line (no '\n'). Never throws.
+  std::string answer(std::string_view request_line) const;
+
+ private:
+  std::map<std::string, RequestHandler, std::less<>> handlers_;
+};
+
+// The client side: one connection to the daemon. Throws Error when nothing answers.
+class QueryClient {
+ public:
+  explicit QueryClient(const std::string& socket_path);
+  // Sends one request line, returns the response line.
+  std::string request(std::string_view json);
+
+ private:
+  int fd_;
+  std::string pending_;
+  std::string path_;
+
+ public:
+  ~QueryClient();
+  QueryClient(const QueryClient&) = delete;
+  QueryClient& operator=(const QueryClient&) = delete;
+};
+
+}  // namespace nixmon::nod

@@ -1,0 +1,416 @@
+#include "nod/record-store.hh"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <tuple>
+
+namespace nixmon::nod {
+
+namespace {
+
+// Version 1. Every change to this text needs a new schema_version and a migration below.
+constexpr std::string_view schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS builds (
+  id INTEGER PRIMARY KEY,
+  activity_id INTEGER NOT NULL,
+  drv_path TEXT NOT NULL,
+  name TEXT NOT NULL,
+  machine TEXT NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failed', 'interrupted')),
+  phases TEXT NOT NULL,
+  log_lines INTEGER NOT NULL,
+  exit_code INTEGER
+);
+CREATE INDEX IF NOT EXISTS builds_start ON builds (start_ms);
+CREATE INDEX IF NOT EXISTS builds_name ON builds (name, start_ms);
+CREATE INDEX IF NOT EXISTS builds_drv ON builds (drv_path, end_ms);
+CREATE TABLE IF NOT EXISTS substitutions (
+  id INTEGER PRIMARY KEY,
+  activity_id INTEGER NOT NULL,
+  store_path TEXT NOT NULL,
+  name TEXT NOT NULL,
+  substituter TEXT NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failed', 'interrupted')),
+  download_bytes INTEGER,
+  nar_bytes INTEGER
+);
+CREATE INDEX IF NOT EXISTS substitutions_start ON substitutions (start_ms);
+CREATE INDEX IF NOT EXISTS substitutions_name ON substitutions (name, start_ms);
+CREATE TABLE IF NOT EXISTS cache_queries (
+  id INTEGER PRIMARY KEY,
+  activity_id INTEGER NOT NULL,
+  store_path TEXT NOT NULL,
+  cache TEXT NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  hit INTEGER
+);
+CREATE INDEX IF NOT EXISTS cache_queries_start ON cache_queries (start_ms);
+CREATE TABLE IF NOT EXISTS file_transfers (
+  id INTEGER PRIMARY KEY,
+  activity_id INTEGER NOT NULL,
+  url TEXT NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  bytes INTEGER
+);
+CREATE INDEX IF NOT EXISTS file_transfers_start ON file_transfers (start_ms);
+CREATE TABLE IF NOT EXISTS copies (
+  id INTEGER PRIMARY KEY,
+  activity_id INTEGER NOT NULL,
+  store_path TEXT NOT NULL,
+  source TEXT NOT NULL,
+  destination TEXT NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  bytes INTEGER
+);
+CREATE INDEX IF NOT EXISTS copies_start ON copies (start_ms);
+CREATE TABLE IF NOT EXISTS activities (
+  id INTEGER PRIMARY KEY,
+  activity_id INTEGER NOT NULL,
+  type INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  fields TEXT NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS activities_start ON activities (start_ms);
+CREATE TABLE IF NOT EXISTS failures (
+  id INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  drv_path TEXT NOT NULL,
+  name TEXT NOT NULL,
+  machine TEXT NOT NULL,
+  exit_code INTEGER,
+  message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS failures_time ON failures (time_ms);
+CREATE TABLE IF NOT EXISTS unknown_records (
+  id INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  raw TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS unknown_records_time ON unknown_records (time_ms);
+CREATE TABLE IF NOT EXISTS daily_stats (
+  day TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  key TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  total_ms INTEGER NOT NULL,
+  max_ms INTEGER NOT NULL,
+  log_lines INTEGER NOT NULL,
+  download_bytes INTEGER NOT NULL,
+  download_known INTEGER NOT NULL,
+  nar_bytes INTEGER NOT NULL,
+  nar_known INTEGER NOT NULL,
+  PRIMARY KEY (day, kind, outcome, key)
+) WITHOUT ROWID;
+)sql";
+
+// The tables whose rows retention prunes, with the column that dates them.
+constexpr std::pair<std::string_view, std::string_view> dated_tables[] = {
+    {"builds", "start_ms"},         {"substitutions", "start_ms"},  {"cache_queries", "start_ms"},
+    {"file_transfers", "start_ms"}, {"copies", "start_ms"},         {"activities", "start_ms"},
+    {"failures", "time_ms"},        {"unknown_records", "time_ms"},
+};
+
+void check_version(const sqlite::Database& db) {
+  int64_t v = db.query_int("PRAGMA user_version").value_or(0);
+  if (v > schema_version) {
+    throw Error(fmt::format(
+        "database '{}' has nod schema version {}, newer than this nod understands ({}): "
+        "use a newer nod, or another --db",
+        db.path(), v, schema_version));
+  }
+  if (v == 0) {
+    // A file with tables but no version is somebody else's database: never write into it.
+    auto tables = db.query_int("SELECT count(*) FROM sqlite_master WHERE type = 'table'");
+    if (tables.value_or(0) > 0)
+      throw Error(
+          fmt::format("'{}' is an SQLite database but not nod's (no schema version)", db.path()));
+  }
+}
+
+struct AggKey {
+  std::string day, kind, outcome, key;
+  auto operator<=>(const AggKey&) const = default;
+};
+struct AggValue {
+  int64_t count = 0, total_ms = 0, max_ms = 0, log_lines = 0;
+  int64_t download_bytes = 0, download_known = 0, nar_bytes = 0, nar_known = 0;
+};
+
+// Days since 1970-01-01 -> civil date (Howard Hinnant's algorithm).
+std::tuple<int, unsigned, unsigned> civil_from_days(int64_t z) {
+  z += 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  unsigned doe = static_cast<unsigned>(z - era * 146097);
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = static_cast<int64_t>(yoe) + era * 400;
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  unsigned mp = (5 * doy + 2) / 153;
+  unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return {static_cast<int>(y + (m <= 2)), m, d};
+}
+
+int64_t floor_div(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+constexpr int64_t ms_per_day = 86400000;
+
+}  // namespace
+
+std::string utc_day(int64_t ms) {
+  auto [y, m, d] = civil_from_days(floor_div(ms, ms_per_day));
+  return fmt::format("{:04}-{:02}-{:02}", y, m, d);
+}
+
+int64_t day_start_ms(int64_t day) {
+  return day * ms_per_day;
+}
+
+RecordStore::RecordStore(const std::string& path) : db_(path, sqlite::Database::Mode::create) {
+  db_.busy_timeout(5000);
+  check_version(db_);
+  // WAL: readers (queries) never block the writer nor wait for it. synchronous=NORMAL: a commit
+  // survives a crash of nod (kill -9); only an OS crash or power loss can lose the last commits.
+  db_.exec("PRAGMA journal_mode = WAL");
+  db_.exec("PRAGMA synchronous = NORMAL");
+  db_.exec("PRAGMA foreign_keys = ON");
+  sqlite::Transaction tx(db_);
+  check_version(db_);  // again under the write lock: another nod may have just created it
+  if (db_.query_int("PRAGMA user_version").value_or(0) == 0) {
+    db_.exec(schema_sql);
+    db_.exec(
+        fmt::format("INSERT OR REPLACE INTO meta VALUES ('schema_version', '{}')", schema_version));
+    db_.exec(fmt::format("PRAGMA user_version = {}", schema_version));
+  }
+  tx.commit();
+}
+
+size_t RecordStore::write_batch(const std::vector<Event>& events) {
+  sqlite::Transaction tx(db_);
+  std::map<AggKey, AggValue> aggs;
+  auto agg = [&](const Span& s, std::string_view kind, std::string_view outcome,
+                 std::string_view key) -> AggValue& {
+    AggValue& v = aggs[AggKey{utc_day(s.start_ms), std::string(kind), std::string(outcome),
+                              std::string(key)}];
+    ++v.count;
+    v.total_ms += s.duration_ms;
+    v.max_ms = std::max(v.max_ms, s.duration_ms);
+    return v;
+  };
+  // Statements are prepared once per batch; SQLite caches the plans.
+  auto ins_build = db_.prepare(
+      "INSERT INTO builds (activity_id, drv_path, name, machine, start_ms, end_ms, duration_ms, "
+      "outcome, phases, log_lines, exit_code) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+  auto ins_sub = db_.prepare(
+      "INSERT INTO substitutions (activity_id, store_path, name, substituter, start_ms, end_ms, "
+      "duration_ms, outcome, download_bytes, nar_bytes) VALUES (?,?,?,?,?,?,?,?,?,?)");
+  auto ins_query = db_.prepare(
+      "INSERT INTO cache_queries (activity_id, store_path, cache, start_ms, end_ms, duration_ms, "
+      "outcome, hit) VALUES (?,?,?,?,?,?,?,?)");
+  auto ins_transfer = db_.prepare(
+      "INSERT INTO file_transfers (activity_id, url, start_ms, end_ms, duration_ms, outcome, "
+      "bytes) VALUES (?,?,?,?,?,?,?)");
+  auto ins_copy = db_.prepare(
+      "INSERT INTO copies (activity_id, store_path, source, destination, start_ms, end_ms, "
+      "duration_ms, outcome, bytes) VALUES (?,?,?,?,?,?,?,?,?)");
+  auto ins_activity = db_.prepare(
+      "INSERT INTO activities (activity_id, type, text, fields, start_ms, end_ms, duration_ms, "
+      "outcome) VALUES (?,?,?,?,?,?,?,?)");
+  auto ins_failure = db_.prepare(
+      "INSERT INTO failures (time_ms, kind, drv_path, name, machine, exit_code, message) "
+      "VALUES (?,?,?,?,?,?,?)");
+  auto ins_unknown =
+      db_.prepare("INSERT INTO unknown_records (time_ms, reason, raw) VALUES (?,?,?)");
+
+  auto bind_span = [](sqlite::Statement& st, int first, const Span& s) {
+    st.bind(first, s.start_ms)
+        .bind(first + 1, s.end_ms)
+        .bind(first + 2, s.duration_ms)
+        .bind(first + 3, outcome_name(s.outcome));
+  };
+  auto id = [](uint64_t v) { return static_cast<int64_t>(v); };  // bit-for-bit
+  size_t rows = 0;
+  // Success aggregates a correction took a row from: (machine, day index).
+  std::vector<std::pair<std::string, int64_t>> recompute;
+
+  for (const Event& ev : events) {
+    ++rows;
+    if (auto* b = std::get_if<BuildRow>(&ev)) {
+      ins_build.bind(1, id(b->span.activity_id)).bind(2, b->drv_path).bind(3, b->name);
+      ins_build.bind(4, b->machine);
+      bind_span(ins_build, 5, b->span);
+      ins_build.bind(9, b->phases).bind(10, b->log_lines).bind(11, b->exit_code);
+      ins_build.run();
+      agg(b->span, "build", outcome_name(b->span.outcome), b->machine).log_lines += b->log_lines;
+    } else if (auto* s = std::get_if<SubstitutionRow>(&ev)) {
+      ins_sub.bind(1, id(s->span.activity_id)).bind(2, s->store_path).bind(3, s->name);
+      ins_sub.bind(4, s->substituter);
+      bind_span(ins_sub, 5, s->span);
+      ins_sub.bind(9, s->download_bytes).bind(10, s->nar_bytes);
+      ins_sub.run();
+      AggValue& v = agg(s->span, "substitution", outcome_name(s->span.outcome), s->substituter);
+      if (s->download_bytes) v.download_bytes += *s->download_bytes, ++v.download_known;
+      if (s->nar_bytes) v.nar_bytes += *s->nar_bytes, ++v.nar_known;
+    } else if (auto* q = std::get_if<CacheQueryRow>(&ev)) {
+      ins_query.bind(1, id(q->span.activity_id)).bind(2, q->store_path).bind(3, q->cache);
+      bind_span(ins_query, 4, q->span);
+      ins_query.bind(8, q->hit ? std::optional<int64_t>(*q->hit ? 1 : 0) : std::nullopt);
+      ins_query.run();
+      agg(q->span, "cache-query", q->hit ? (*q->hit ? "hit" : "miss") : "unknown", q->cache);
+    } else if (auto* t = std::get_if<TransferRow>(&ev)) {
+      ins_transfer.bind(1, id(t->span.activity_id)).bind(2, t->url);
+      bind_span(ins_transfer, 3, t->span);
+      ins_transfer.bind(7, t->bytes);
+      ins_transfer.run();
+      AggValue& v = agg(t->span, "file-transfer", outcome_name(t->span.outcome), "");
+      if (t->bytes) v.download_bytes += *t->bytes, ++v.download_known;
+    } else if (auto* c = std::get_if<CopyRow>(&ev)) {
+      ins_copy.bind(1, id(c->span.activity_id)).bind(2, c->store_path).bind(3, c->source);
+      ins_copy.bind(4, c->destination);
+      bind_span(ins_copy, 5, c->span);
+      ins_copy.bind(9, c->bytes);
+      ins_copy.run();
+      AggValue& v = agg(c->span, "copy", outcome_name(c->span.outcome), "");
+      if (c->bytes) v.nar_bytes += *c->bytes, ++v.nar_known;
+    } else if (auto* a = std::get_if<ActivityRow>(&ev)) {
+      ins_activity.bind(1, id(a->span.activity_id)).bind(2, a->type).bind(3, a->text);
+      ins_activity.bind(4, a->fields_json);
+      bind_span(ins_activity, 5, a->span);
+      ins_activity.run();
+      agg(a->span, "activity", outcome_name(a->span.outcome), fmt::format("{}", a->type));
+    } else if (auto* f = std::get_if<FailureRow>(&ev)) {
+      ins_failure.bind(1, f->time_ms).bind(2, f->kind).bind(3, f->drv_path).bind(4, f->name);
+      ins_failure.bind(5, f->machine).bind(6, f->exit_code).bind(7, f->message);
+      ins_failure.run();
+      Span at{0, f->time_ms, f->time_ms, 0, Outcome::failed};
+      agg(at, "failure", f->kind, "");
+    } else if (auto* u = std::get_if<UnknownRecordRow>(&ev)) {
+      ins_unknown.bind(1, u->time_ms).bind(2, u->reason).bind(3, u->raw);
+      ins_unknown.run();
+      Span at{0, u->time_ms, u->time_ms, 0, Outcome::success};
+      agg(at, "unknown-record", "", "");
+    } else if (auto* l = std::get_if<BuildFailedLater>(&ev)) {
+      // Move the latest successful build of this derivation to "failed", and its aggregate.
+      auto find = db_.prepare(
+          "SELECT id, start_ms, duration_ms, machine, log_lines FROM builds WHERE drv_path = ? "
+          "AND end_ms >= ? AND outcome = 'success' ORDER BY end_ms DESC, id DESC LIMIT 1");
+      find.bind(1, l->drv_path).bind(2, l->since_ms);
+      if (!find.step()) continue;
+      int64_t row = find.column_int(0);
+      Span s{0, find.column_int(1), 0, find.column_int(2), Outcome::failed};
+      std::string machine = find.column_text(3);
+      int64_t lines = find.column_int(4);
+      db_.prepare(
+             "UPDATE builds SET outcome = 'failed', exit_code = coalesce(?, exit_code) "
+             "WHERE id = ?")
+          .bind(1, l->exit_code)
+          .bind(2, row)
+          .run();
+      agg(s, "build", "failed", machine).log_lines += lines;
+      AggValue& minus = aggs[AggKey{utc_day(s.start_ms), "build", "success", machine}];
+      minus.count -= 1;
+      minus.total_ms -= s.duration_ms;
+      minus.log_lines -= lines;
+      recompute.emplace_back(machine, floor_div(s.start_ms, ms_per_day));
+    }
+  }
+
+  auto upsert = db_.prepare(R"sql(
+    INSERT INTO daily_stats (day, kind, outcome, key, count, total_ms, max_ms, log_lines,
+                             download_bytes, download_known, nar_bytes, nar_known)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+    ON CONFLICT (day, kind, outcome, key) DO UPDATE SET
+      count = count + excluded.count,
+      total_ms = total_ms + excluded.total_ms,
+      max_ms = max(max_ms, excluded.max_ms),
+      log_lines = log_lines + excluded.log_lines,
+      download_bytes = download_bytes + excluded.download_bytes,
+      download_known = download_known + excluded.download_known,
+      nar_bytes = nar_bytes + excluded.nar_bytes,
+      nar_known = nar_known + excluded.nar_known)sql");
+  for (auto& [k, v] : aggs) {
+    upsert.bind(1, k.day).bind(2, k.kind).bind(3, k.outcome).bind(4, k.key);
+    upsert.bind(5, v.count).bind(6, v.total_ms).bind(7, std::max<int64_t>(v.max_ms, 0));
+    upsert.bind(8, v.log_lines).bind(9, v.download_bytes).bind(10, v.download_known);
+    upsert.bind(11, v.nar_bytes).bind(12, v.nar_known);
+    upsert.run();
+  }
+  for (auto& [machine, day] : recompute) {
+    // A row left this aggregate: its maximum can only be recomputed from the rows.
+    db_.prepare(R"sql(
+      UPDATE daily_stats SET max_ms = coalesce((
+        SELECT max(duration_ms) FROM builds
+        WHERE start_ms >= ?1 AND start_ms < ?1 + 86400000 AND outcome = 'success'
+          AND machine = ?2), 0)
+      WHERE day = ?3 AND kind = 'build' AND outcome = 'success' AND key = ?2)sql")
+        .bind(1, day_start_ms(day))
+        .bind(2, machine)
+        .bind(3, utc_day(day_start_ms(day)))
+        .run();
+  }
+  // Aggregates that a correction emptied are removed, so they equal a recount (no zero rows).
+  db_.exec("DELETE FROM daily_stats WHERE count = 0");
+  tx.commit();
+  return rows;
+}
+
+int64_t RecordStore::prune(int64_t now_ms, int retain_days) {
+  int64_t today = floor_div(now_ms, ms_per_day);
+  int64_t cutoff_ms = day_start_ms(today - retain_days);
+  std::string cutoff_day = utc_day(cutoff_ms);
+  int64_t removed = 0;
+  for (auto [table, column] : dated_tables) {
+    // Small transactions: the writer thread stays responsive and the WAL stays short.
+    auto del = db_.prepare(
+        fmt::format("DELETE FROM {0} WHERE id IN (SELECT id FROM {0} WHERE {1} < ? LIMIT 5000)",
+                    table, column));
+    for (;;) {
+      sqlite::Transaction tx(db_);
+      del.bind(1, cutoff_ms).run();
+      int64_t n = db_.changes();
+      tx.commit();
+      removed += n;
+      if (n == 0) break;
+    }
+  }
+  sqlite::Transaction tx(db_);
+  db_.prepare("DELETE FROM daily_stats WHERE day < ?").bind(1, cutoff_day).run();
+  tx.commit();
+  return removed;
+}
+
+sqlite::Database open_for_reading(const std::string& path) {
+  sqlite::Database db(path, sqlite::Database::Mode::read_only);
+  db.busy_timeout(5000);
+  check_version(db);
+  if (db.query_int("PRAGMA user_version").value_or(0) == 0)
+    throw Error(fmt::format("'{}' is not a nod database (no schema)", path));
+  return db;
+}
+
+}  // namespace nixmon::nod

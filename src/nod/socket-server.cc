@@ -1,0 +1,203 @@
+#include "nod/socket-server.hh"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "common/error.hh"
+#include "common/log.hh"
+#include "nod/line-splitter.hh"
+#include "nod/log-session.hh"
+
+namespace nixmon::nod {
+
+namespace {
+
+sockaddr_un address_of(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path))
+    throw UsageError(fmt::format("socket path '{}' is empty or longer than {} bytes", path,
+                                 sizeof(addr.sun_path) - 1));
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+SocketServer::SocketServer(ServerOptions options, ActivityTracker& tracker, Counters& counters,
+                           const QueryService& queries)
+    : options_(std::move(options)), tracker_(tracker), counters_(counters), queries_(queries) {}
+
+SocketServer::~SocketServer() {
+  // Only unlink what we created: a newer daemon may have replaced it.
+  struct stat st {};
+  if (listen_fd_ && ::lstat(options_.path.c_str(), &st) == 0 && st.st_dev == dev_ &&
+      st.st_ino == ino_)
+    ::unlink(options_.path.c_str());
+}
+
+void SocketServer::bind() {
+  sockaddr_un addr = address_of(options_.path);
+  struct stat st {};
+  if (::lstat(options_.path.c_str(), &st) == 0) {
+    if (S_ISSOCK(st.st_mode)) {
+      Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      if (probe && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
+        throw Error(
+            fmt::format("another process is listening on '{}' (is nod running?)", options_.path));
+      log::info("removing dead socket '{}'", options_.path);
+    } else if (S_ISREG(st.st_mode)) {
+      // Nix opens json-log-path as a file (O_APPEND) when no socket is there: the records in it
+      // have no time, so they cannot be dated; say how much is lost and take the path back.
+      log::warn(
+          "replacing the regular file at '{}' ({} bytes of records Nix wrote while no nod "
+          "was listening; they carry no time and are not ingested)",
+          options_.path, st.st_size);
+      stale_files_replaced_.fetch_add(1);
+    } else {
+      throw Error(
+          fmt::format("'{}' exists and is neither a socket nor a regular file: not "
+                      "removing it",
+                      options_.path));
+    }
+    if (::unlink(options_.path.c_str()) != 0 && errno != ENOENT)
+      throw SysError(fmt::format("cannot remove '{}'", options_.path));
+  }
+  listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listen_fd_) throw SysError("cannot create a Unix socket");
+  if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw SysError(fmt::format("cannot bind '{}'", options_.path));
+  if (::chmod(options_.path.c_str(), options_.mode) != 0)
+    throw SysError(fmt::format("cannot set mode {:o} on '{}'", options_.mode, options_.path));
+  if (::lstat(options_.path.c_str(), &st) == 0) {
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
+  }
+  if (::listen(listen_fd_.get(), 128) != 0)
+    throw SysError(fmt::format("cannot listen on '{}'", options_.path));
+}
+
+void SocketServer::stop() {
+  stopping_ = true;
+  std::lock_guard lock(mu_);
+  // shutdown() wakes a thread blocked in accept() or read() on the fd, unlike close().
+  if (listen_fd_) ::shutdown(listen_fd_.get(), SHUT_RDWR);
+  for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+}
+
+void SocketServer::serve() {
+  while (!stopping_) {
+    int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (stopping_) break;
+      if (errno == EMFILE || errno == ENFILE) {
+        log::warn("accept on '{}': {}; retrying", options_.path, std::strerror(errno));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      throw SysError(fmt::format("accept on '{}'", options_.path));
+    }
+    Fd conn(fd);
+    std::unique_lock lock(mu_);
+    if (running_ >= options_.max_connections) {
+      lock.unlock();
+      log::warn("refusing a connection: {} are open (the limit)", options_.max_connections);
+      continue;
+    }
+    ++running_;
+    open_fds_.insert(fd);
+    if (stopping_) ::shutdown(fd, SHUT_RDWR);
+    lock.unlock();
+    // Detached: the thread count is tracked in running_, and serve() waits for it to reach 0.
+    std::thread([this, c = std::move(conn)]() mutable { connection(std::move(c)); }).detach();
+  }
+  std::unique_lock lock(mu_);
+  for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+  idle_.wait(lock, [&] { return running_ == 0; });
+}
+
+void SocketServer::connection(Fd fd) {
+  counters_.connections_total.fetch_add(1, std::memory_order_relaxed);
+  counters_.connections_active.fetch_add(1, std::memory_order_relaxed);
+  struct Handler {
+    SocketServer& server;
+    int fd;
+    enum class Kind { undecided, writer, query, closing } kind = Kind::undecided;
+    std::optional<LogSession> session;
+    Stamp stamp;
+
+    void line(std::string_view l, size_t capacity) {
+      if (kind == Kind::undecided) {
+        if (l.starts_with(query_magic_prefix)) {
+          kind = Kind::query;
+          if (l != query_magic_line()) {
+            std::string err = fmt::format(
+                R"({{"ok":false,"error":"unsupported query protocol '{}': this daemon speaks {}"}})",
+                l.substr(query_magic_prefix.size(), 16), query_magic_line());
+            send_all(fd, err + "\n");
+            kind = Kind::closing;
+          }
+          return;
+        }
+        kind = Kind::writer;
+        session.emplace(server.tracker_, server.counters_, LogSession::Input::json_log_path);
+      }
+      if (kind == Kind::writer) {
+        session->set_stamp(stamp);
+        session->line(l, capacity);
+      } else if (kind == Kind::query) {
+        server.counters_.queries.fetch_add(1, std::memory_order_relaxed);
+        if (!send_all(fd, server.queries_.answer(l) + "\n")) kind = Kind::closing;
+      }
+    }
+    void too_long() {
+      if (kind == Kind::undecided) {
+        kind = Kind::writer;
+        session.emplace(server.tracker_, server.counters_, LogSession::Input::json_log_path);
+      }
+      if (session) session->too_long();
+    }
+  } handler{*this, fd.get(), Handler::Kind::undecided, std::nullopt, Stamp{}};
+
+  LineSplitter splitter(options_.max_line_bytes);
+  for (;;) {
+    auto buf = splitter.writable();
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    counters_.bytes_read.fetch_add(n, std::memory_order_relaxed);
+    // One stamp per read: the bytes of one read arrived together.
+    handler.stamp = Stamp::now();
+    splitter.commit(n, handler);
+    if (handler.kind == Handler::Kind::closing) break;
+  }
+  if (handler.kind != Handler::Kind::closing) {
+    handler.stamp = Stamp::now();
+    splitter.finish(handler);
+  }
+  handler.session.reset();  // interrupted activities are recorded now
+  counters_.connections_active.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  open_fds_.erase(fd.get());
+  fd.reset();
+  --running_;
+  idle_.notify_all();
+}
+
+}  // namespace nixmon::nod
