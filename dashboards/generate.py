@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""Writes nixmon's Grafana dashboards (dashboards/*.json) from the compact descriptions below.
+
+The JSON files are committed: import them by hand (Dashboards > New > Import) or let the NixOS
+module provision the directory. Edit this file, run it, and review the diff; a test fails when the
+JSON and this file disagree. Standard library only.
+
+Every dashboard has two variables: `datasource` (any Prometheus data source, so the same JSON
+works imported or provisioned) and `instance`: the host part of the exporters' `instance` label,
+so one choice selects nixos-exporter, node_exporter and nod of that host, whatever their ports.
+Every query selects with INSTANCE below.
+"""
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The host part of `instance` ("web1:9971" -> "web1", "[::1]:9100" -> "[::1]") followed by any port.
+INSTANCE = 'instance=~"$instance(:[0-9]+)?"'
+DS = {"type": "prometheus", "uid": "${datasource}"}
+IGNORED_FS = 'fstype!~"tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|autofs|fuse.*"'
+IDLE = 'mode="idle"'
+NOT_LO = 'device!="lo"'
+
+
+def sel(extra=""):
+    """A label selector with the instance matcher and more matchers."""
+    return "{" + INSTANCE + (", " + extra if extra else "") + "}"
+
+
+def q(expr, legend="", instant=False, table=False):
+    t = {"datasource": DS, "expr": expr, "refId": "", "legendFormat": legend, "range": not instant,
+         "instant": instant}
+    if table:
+        t["format"] = "table"
+        t["instant"] = True
+        t["range"] = False
+    return t
+
+
+def _panel(kind, title, description, targets, w, h, unit=None, extra=None):
+    for i, t in enumerate(targets):
+        t["refId"] = chr(ord("A") + i)
+    p = {"type": kind, "title": title, "description": description, "datasource": DS,
+         "targets": targets, "gridPos": {"w": w, "h": h},
+         "fieldConfig": {"defaults": {}, "overrides": []}, "options": {}}
+    if unit:
+        p["fieldConfig"]["defaults"]["unit"] = unit
+    if extra:
+        for k, v in extra.items():
+            if isinstance(v, dict) and isinstance(p.get(k), dict):
+                p[k].update(v)
+            else:
+                p[k] = v
+    return p
+
+
+def stat(title, description, targets, unit=None, w=4, h=4, thresholds=None, mappings=None):
+    defaults = {}
+    if thresholds:
+        defaults["thresholds"] = {"mode": "absolute", "steps": thresholds}
+        defaults["color"] = {"mode": "thresholds"}
+    if mappings:
+        defaults["mappings"] = mappings
+    return _panel("stat", title, description, targets, w, h, unit, {
+        "fieldConfig": {"defaults": {**defaults, **({"unit": unit} if unit else {})}, "overrides": []},
+        "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                    "colorMode": "value", "graphMode": "none", "textMode": "auto"}})
+
+
+def timeseries(title, description, targets, unit=None, w=12, h=8, stack=False):
+    custom = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never",
+              "spanNulls": False}
+    if stack:
+        custom["stacking"] = {"mode": "normal", "group": "A"}
+    return _panel("timeseries", title, description, targets, w, h, unit, {
+        "fieldConfig": {"defaults": {"custom": custom, **({"unit": unit} if unit else {})}, "overrides": []},
+        "options": {"legend": {"displayMode": "table", "placement": "bottom", "showLegend": True,
+                               "calcs": ["lastNotNull", "max"]},
+                    "tooltip": {"mode": "multi", "sort": "desc"}}})
+
+
+def table(title, description, targets, w=24, h=8, hide=(), rename=None, mappings=None, unit_by_column=None):
+    """An instant table; several queries are merged into one row per label set."""
+    transformations = []
+    if len(targets) > 1:
+        transformations.append({"id": "merge", "options": {}})
+    transformations.append({"id": "organize", "options": {
+        "excludeByName": {k: True for k in ("Time", "__name__", *hide)},
+        "renameByName": rename or {}, "indexByName": {}}})
+    overrides = []
+    for column, unit in (unit_by_column or {}).items():
+        overrides.append({"matcher": {"id": "byName", "options": column},
+                          "properties": [{"id": "unit", "value": unit}]})
+    for column, m in (mappings or {}).items():
+        overrides.append({"matcher": {"id": "byName", "options": column},
+                          "properties": [{"id": "mappings", "value": m},
+                                         {"id": "custom.cellOptions", "value": {"type": "color-text"}}]})
+    return _panel("table", title, description, targets, w, h, None, {
+        "transformations": transformations,
+        "fieldConfig": {"defaults": {"custom": {"align": "auto", "filterable": True}}, "overrides": overrides},
+        "options": {"showHeader": True, "cellHeight": "sm"}})
+
+
+def row(title):
+    return {"type": "row", "title": title, "collapsed": False, "panels": [], "gridPos": {"w": 24, "h": 1}}
+
+
+def value_map(pairs):
+    """[(value, text, color)] -> a Grafana value mapping."""
+    return [{"type": "value", "options": {str(v): {"text": text, "color": color, "index": i}}}
+            for i, (v, text, color) in enumerate(pairs)]
+
+
+YES_BAD = value_map([(0, "no", "green"), (1, "yes", "red")])
+REBOOT = value_map([(0, "unchanged", "green"), (1, "changed: reboot", "orange")])
+SUCCESS = value_map([(0, "failing", "red"), (1, "ok", "green")])
+GREEN_RED = [{"color": "green", "value": None}, {"color": "red", "value": 1}]
+
+
+def layout(panels):
+    """Places panels left to right, wrapping at 24 columns; ids in order."""
+    x = y = row_h = 0
+    for i, p in enumerate(panels, 1):
+        p["id"] = i
+        w, h = p["gridPos"]["w"], p["gridPos"]["h"]
+        if p["type"] == "row" or x + w > 24:
+            x, y = 0, y + row_h
+            row_h = 0
+        p["gridPos"].update({"x": x, "y": y})
+        x += w
+        row_h = max(row_h, h)
+        if p["type"] == "row":
+            x, y, row_h = 0, y + 1, 0
+    return panels
+
+
+def dashboard(uid, title, description, panels):
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["nixmon", "nixos"],
+        "editable": True,
+        "graphTooltip": 1,
+        "refresh": "1m",
+        "schemaVersion": 39,
+        "version": 1,
+        "time": {"from": "now-24h", "to": "now"},
+        "timepicker": {},
+        "timezone": "",
+        "links": [{"title": "nixmon", "type": "dashboards", "tags": ["nixmon"], "asDropdown": True,
+                   "includeVars": True, "keepTime": True}],
+        "annotations": {"list": []},
+        "templating": {"list": [
+            {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
+             "current": {}, "hide": 0, "refresh": 1, "regex": "", "options": []},
+            {"name": "instance", "label": "Host", "type": "query", "datasource": DS,
+             "definition": "label_values(nixos_exporter_build_info, instance)",
+             "query": {"query": "label_values(nixos_exporter_build_info, instance)",
+                       "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+             # The host part of instance; Grafana takes the first capture group as the value.
+             "regex": "/^(\\[[^\\]]*\\]|[^:]+)/",
+             "multi": True, "includeAll": True, "allValue": ".*",
+             "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+             "hide": 0, "refresh": 2, "sort": 1, "options": []},
+        ]},
+        "panels": layout(panels),
+    }
+
+
+# --- fleet overview ---------------------------------------------------------------------------
+
+def fleet():
+    return dashboard("nixmon-fleet", "NixOS fleet overview",
+                     "Every host: what it runs, whether it drifted, needs a reboot (and why), when it was last deployed.", [
+        row("Fleet"),
+        stat("Hosts", "Hosts whose nixos-exporter Prometheus scrapes.",
+             [q(f"count(count by (instance) (nixos_exporter_build_info{sel()}))", instant=True)]),
+        stat("Targets down", "Scrape targets of the selected hosts (nixos-exporter, node_exporter, nod) that are down: what they measure is unknown meanwhile.",
+             [q(f"sum(1 - up{sel()})", instant=True)], thresholds=GREEN_RED),
+        stat("Revisions deployed", "Distinct configuration revisions the selected hosts run; more than one in a fleet is drift (alert NixOSFleetDrift). Hosts that record no configurationRevision count as \"unknown\".",
+             [q(f"count(count by (configuration_rev) (nixos_system_info{sel()}))", instant=True)],
+             thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 2}]),
+        stat("Need a reboot", "Hosts where a part only a reboot applies (kernel, initrd, modules, kernel params, systemd) differs between booted and current system. Hosts whose reasons are unknown are not counted: see the table below.",
+             [q(f"sum(max by (instance) (nixos_reboot_required{sel()}))", instant=True)],
+             thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 1}]),
+        stat("Behind the flake", "Hosts running an older revision than their flake's latest (flake collector; absent while the remote revision is unknown).",
+             [q(f"sum(nixos_flake_revision_behind{sel()})", instant=True)],
+             thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 1}]),
+        stat("Failing collectors", "nixos-exporter collectors that failed at the last scrape; their metrics are absent (unknown), not zero.",
+             [q(f"sum(1 - nixos_exporter_collector_success{sel()})", instant=True)], thresholds=GREEN_RED),
+        row("Hosts"),
+        table("Hosts", "One row per host: NixOS version, revisions, generations, time since the current generation was made (the last deploy), whether a reboot or a pending boot default waits.", [
+            q(f"nixos_system_info{sel()}", table=True),
+            q(f"nixos_current_generation{sel()}", table=True),
+            q(f"nixos_booted_generation{sel()}", table=True),
+            q(f"nixos_generation_age_seconds{sel()}", table=True),
+            q(f"max by (instance, job) (nixos_reboot_required{sel()})", table=True),
+            q(f"nixos_boot_pending{sel()}", table=True),
+        ], h=9, hide=("system",), rename={"Value #B": "generation", "Value #C": "booted", "Value #D": "since last deploy",
+                                          "Value #E": "reboot needed", "Value #F": "boot pending", "Value #A": "info"},
+            unit_by_column={"since last deploy": "s"},
+            mappings={"reboot needed": YES_BAD, "boot pending": YES_BAD}),
+        table("Reboot needed, and why", "What differs between the booted and the current system of each host. A host missing here could not be compared: its reboot collector failed or a system lacks the file.",
+              [q(f"nixos_reboot_required{sel()}", table=True)], w=12, h=9, rename={"Value": "state"},
+              mappings={"state": REBOOT}),
+        table("Hosts per revision (drift)", "How many hosts of each fleet (scrape job) run each configuration revision.",
+              [q(f"count by (job, configuration_rev) (nixos_system_info{sel()})", table=True)], w=12, h=9,
+              rename={"Value": "hosts"}),
+        table("Flake", "The flake collector's view: the running revision against the flake's latest, and whether the host is behind.", [
+            q(f"nixos_flake_info{sel()}", table=True),
+            q(f"nixos_flake_revision_behind{sel()}", table=True),
+        ], h=7, rename={"Value #A": "info", "Value #B": "behind"}, mappings={"behind": YES_BAD}),
+        row("History"),
+        timeseries("Generation per host", "The current generation number of each host: a step is a deploy.",
+                   [q(f"nixos_current_generation{sel()}", "{{instance}}")], unit="none", w=8),
+        timeseries("Since last deploy", "Age of each host's current generation.",
+                   [q(f"nixos_generation_age_seconds{sel()}", "{{instance}}")], unit="s", w=8),
+        timeseries("Flake input age", "How old each locked input of the flake is (nixpkgs above 30 days: alert NixpkgsInputStale).",
+                   [q(f"nixos_flake_input_age_seconds{sel()}", "{{instance}} {{input}}")], unit="s", w=8),
+        timeseries("Since the last successful flake check", "How old the remote flake revision each host compares against is.",
+                   [q(f"time() - nixos_flake_last_check_success_timestamp_seconds{sel()}", "{{instance}}")], unit="s", w=12),
+        timeseries("Flake checks", "Runs of nix flake metadata by this host, by result (success, failed, timeout, bad_output, error).",
+                   [q(f"sum by (instance, result) (increase(nixos_flake_remote_checks_total{sel()}[$__rate_interval]))", "{{instance}} {{result}}")],
+                   unit="none", w=12),
+    ])
+
+
+# --- one host -----------------------------------------------------------------------------------
+
+def host():
+    return dashboard("nixmon-host", "NixOS host",
+                     "One NixOS host: generations, reboot reasons, /boot, the exporter's collectors, and the machine from node_exporter.", [
+        row("NixOS"),
+        stat("Generation", "Generation of the running system (absent after nixos-rebuild test: no generation).",
+             [q(f"nixos_current_generation{sel()}", "{{instance}}", instant=True)], unit="none"),
+        stat("Booted", "Generation the host booted.",
+             [q(f"nixos_booted_generation{sel()}", "{{instance}}", instant=True)], unit="none"),
+        stat("Next boot", "Generation the system profile points to: the default at the next boot.",
+             [q(f"nixos_profile_generation{sel()}", "{{instance}}", instant=True)], unit="none"),
+        stat("Generations", "System generations kept (each keeps its closure alive).",
+             [q(f"nixos_generation_count{sel()}", "{{instance}}", instant=True)], unit="none"),
+        stat("Since last deploy", "Age of the current generation.",
+             [q(f"nixos_generation_age_seconds{sel()}", "{{instance}}", instant=True)], unit="s"),
+        stat("Booted differs", "Booted and current system differ (the seed's nixos_config_mismatch): see the reasons.",
+             [q(f"nixos_config_mismatch{sel()}", "{{instance}}", instant=True)], mappings=YES_BAD),
+        table("System", "What the running system records about itself.",
+              [q(f"nixos_system_info{sel()}", table=True)], w=14, h=6, hide=("Value",)),
+        table("Reboot reasons", "Each part only a reboot applies: changed since boot or not.",
+              [q(f"nixos_reboot_required{sel()}", table=True)], w=10, h=6, rename={"Value": "state"},
+              mappings={"state": REBOOT}),
+        timeseries("/boot", "Space on the filesystem holding /boot, against what one more generation with a new kernel and initrd adds (alert NixOSBootNextGenerationWontFit).", [
+            q(f"nixos_boot_filesystem_size_bytes{sel()}", "{{instance}} size"),
+            q(f"nixos_boot_filesystem_avail_bytes{sel()}", "{{instance}} available"),
+            q(f"nixos_boot_generation_bytes{sel()}", "{{instance}} one generation"),
+        ], unit="bytes", w=12),
+        timeseries("Boot loader entries", "Entries NixOS wrote to the boot loader.",
+                   [q(f"nixos_boot_entries{sel()}", "{{instance}} {{loader}}")], unit="none", w=6),
+        timeseries("System closures", "NAR bytes of the current and the booted system's closures: an upgrade's growth.",
+                   [q(f"nixos_system_closure_nar_bytes{sel()}", "{{instance}} {{system}}")], unit="bytes", w=6),
+        row("Machine (node_exporter)"),
+        timeseries("CPU busy", "Share of CPU time not idle, all CPUs.",
+                   [q(f"100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{sel(IDLE)}[$__rate_interval])))", "{{instance}}")],
+                   unit="percent", w=8),
+        timeseries("Memory used", "100 - MemAvailable / MemTotal.",
+                   [q(f"100 * (1 - node_memory_MemAvailable_bytes{sel()} / node_memory_MemTotal_bytes{sel()})", "{{instance}}")],
+                   unit="percent", w=8),
+        timeseries("Load", "1-minute load average.", [q(f"node_load1{sel()}", "{{instance}}")], unit="none", w=8),
+        timeseries("Filesystems used", "Used share of each real filesystem (what non-root users can still write counts as free).",
+                   [q(f"100 * (1 - node_filesystem_avail_bytes{sel(IGNORED_FS)} / node_filesystem_size_bytes{sel(IGNORED_FS)})", "{{instance}} {{mountpoint}}")],
+                   unit="percent", w=12),
+        timeseries("Network", "Bytes per second received and sent per interface.", [
+            q(f"rate(node_network_receive_bytes_total{sel(NOT_LO)}[$__rate_interval])", "{{instance}} {{device}} in"),
+            q(f"-rate(node_network_transmit_bytes_total{sel(NOT_LO)}[$__rate_interval])", "{{instance}} {{device}} out"),
+        ], unit="Bps", w=12),
+        row("nixos-exporter"),
+        table("Collectors", "Whether each collector succeeded at the last scrape; a failing one's metrics are absent.",
+              [q(f"nixos_exporter_collector_success{sel()}", table=True)], w=8, h=8, rename={"Value": "state"},
+              mappings={"state": SUCCESS}),
+        timeseries("Collector time", "How long each collector took per scrape.",
+                   [q(f"nixos_exporter_collector_duration_seconds{sel()}", "{{instance}} {{collector}}")], unit="s", w=16),
+    ])
+
+
+# --- store and garbage collection -------------------------------------------------------------
+
+def store():
+    return dashboard("nixmon-store", "Nix store and garbage collection",
+                     "The Nix store as its database records it, its filesystem, and what garbage collection would free.", [
+        row("Now"),
+        stat("Store (NAR)", "Sum of the NAR sizes of all valid paths: not disk usage (hard links and compression make that smaller).",
+             [q(f"nixos_store_nar_bytes{sel()}", "{{instance}}", instant=True)], unit="bytes"),
+        stat("Valid paths", "Paths registered in the store database.",
+             [q(f"nixos_store_valid_paths{sel()}", "{{instance}}", instant=True)], unit="none"),
+        stat("Derivations", ".drv files in the store.",
+             [q(f"nixos_store_derivations{sel()}", "{{instance}}", instant=True)], unit="none"),
+        stat("Garbage", "NAR bytes of the paths reachable from no GC root: what nix-collect-garbage would free.",
+             [q(f"nixos_gc_reclaimable_nar_bytes{sel()}", "{{instance}}", instant=True)], unit="bytes"),
+        stat("Garbage paths", "Paths reachable from no GC root.",
+             [q(f"nixos_gc_reclaimable_paths{sel()}", "{{instance}}", instant=True)], unit="none"),
+        stat("Store filesystem used", "Used share of the filesystem holding /nix/store.",
+             [q(f"100 * (1 - nixos_store_filesystem_avail_bytes{sel()} / nixos_store_filesystem_size_bytes{sel()})", "{{instance}}", instant=True)],
+             unit="percent", thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 80}, {"color": "red", "value": 90}]),
+        row("Size"),
+        timeseries("Store and garbage", "All valid paths, those reachable from GC roots (live), and the rest (garbage), in NAR bytes.", [
+            q(f"nixos_store_nar_bytes{sel()}", "{{instance}} store"),
+            q(f"nixos_gc_live_nar_bytes{sel()}", "{{instance}} live"),
+            q(f"nixos_gc_reclaimable_nar_bytes{sel()}", "{{instance}} garbage"),
+        ], unit="bytes"),
+        timeseries("Store filesystem", "Size of the filesystem holding /nix/store and what unprivileged users can still write.", [
+            q(f"nixos_store_filesystem_size_bytes{sel()}", "{{instance}} size"),
+            q(f"nixos_store_filesystem_avail_bytes{sel()}", "{{instance}} available"),
+        ], unit="bytes"),
+        timeseries("Free inodes", "Share of the store filesystem's inodes still free (absent on filesystems without an inode table, such as btrfs).",
+                   [q(f"100 * nixos_store_filesystem_files_free{sel()} / nixos_store_filesystem_files{sel()}", "{{instance}}")],
+                   unit="percent", w=8),
+        timeseries("Store churn", "Valid paths registered within the last 24 hours and 7 days.",
+                   [q(f"nixos_store_registered_paths{sel()}", "{{instance}} {{window}}")], unit="none", w=8),
+        timeseries("Built here or fetched", "Valid paths built on this machine, and the rest (substituted, copied, added).", [
+            q(f"nixos_store_built_paths{sel()}", "{{instance}} built here"),
+            q(f"nixos_store_valid_paths{sel()} - nixos_store_built_paths{sel()}", "{{instance}} fetched or added"),
+        ], unit="none", w=8),
+        row("Garbage collection"),
+        timeseries("GC roots", "GC roots pointing to valid paths, by where Nix finds them.",
+                   [q(f"nixos_gc_roots{sel()}", "{{instance}} {{source}}")], unit="none", w=8),
+        timeseries("System closures", "Paths in the closures of the current and the booted system.",
+                   [q(f"nixos_system_closure_paths{sel()}", "{{instance}} {{system}}")], unit="none", w=8),
+        table("GC settings", "What the analysis followed: keep-derivations, keep-outputs, runtime roots.",
+              [q(f"nixos_gc_settings_info{sel()}", table=True)], w=8, h=8, hide=("Value",)),
+        timeseries("Analysis age", "Seconds since the store and gc figures were computed (they are recomputed when the database or the roots change).", [
+            q(f"nixos_store_analysis_age_seconds{sel()}", "{{instance}} store"),
+            q(f"nixos_gc_analysis_age_seconds{sel()}", "{{instance}} gc"),
+        ], unit="s"),
+        timeseries("Analysis time", "How long computing the figures took, off the scrape path.", [
+            q(f"nixos_store_analysis_duration_seconds{sel()}", "{{instance}} store"),
+            q(f"nixos_gc_analysis_duration_seconds{sel()}", "{{instance}} gc"),
+        ], unit="s"),
+    ])
+
+
+DASHBOARDS = {
+    "fleet-overview.json": fleet,
+    "nixos-host.json": host,
+    "store-gc.json": store,
+}
+
+
+def render():
+    return {name: json.dumps(make(), indent=2, ensure_ascii=False) + "\n" for name, make in DASHBOARDS.items()}
+
+
+def main(argv):
+    out = argv[0] if argv else HERE
+    for name, text in render().items():
+        with open(os.path.join(out, name), "w") as f:
+            f.write(text)
+        print(os.path.join(out, name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,337 @@
+"""The Grafana dashboards in dashboards/, proven against a real Prometheus.
+
+Debian's Prometheus scrapes, every second, the real nixos-exporter on a copy of the nixos-basic
+fixture root (with a store database real Nix created, the fixture's rows in it, and a real local
+flake for the flake collector), Debian's real node_exporter and, when it is built, nod's metrics
+endpoint fed a captured Nix log stream. It also loads rules/*.yml. Then every query of every
+dashboard panel, its variables expanded to match every host, must parse and return data; a panel
+that reads a metric nobody exports fails. The check itself is shown to fail on a bogus query.
+"""
+import contextlib
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import unittest
+import urllib.parse
+
+import harness as h
+import monitoring_support as ms
+
+sys.path.insert(0, ms.DASHBOARDS_DIR)
+import generate  # noqa: E402  (dashboards/generate.py)
+
+# Grafana's variables, expanded as Grafana would with "All" selected and a short time range.
+VARIABLES = {
+    "instance": ".*",
+    "__rate_interval": "10s",
+    "__interval": "1s",
+    "__range": "1m",
+    "datasource": "prometheus",
+}
+
+
+def expand(expr, values=VARIABLES):
+    def sub(m):
+        name = m.group(1) or m.group(2) or m.group(3)
+        if name not in values:
+            raise KeyError(f"unknown Grafana variable ${name} in {expr!r}")
+        return values[name]
+
+    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$(\w+)", sub, expr)
+
+
+def panels(dashboard):
+    for p in dashboard["panels"]:
+        yield p
+        yield from p.get("panels", [])  # collapsed rows keep their panels inside
+
+
+def targets(dashboard):
+    for p in panels(dashboard):
+        for t in p.get("targets", []):
+            yield p, t
+
+
+def git(*args, cwd):
+    env = dict(os.environ, GIT_AUTHOR_NAME="nixmon", GIT_AUTHOR_EMAIL="nixmon@example.org",
+               GIT_COMMITTER_NAME="nixmon", GIT_COMMITTER_EMAIL="nixmon@example.org")
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def make_flake(tmp, env):
+    """A local git flake with one locked input named nixpkgs (itself a plain git repo), so that
+    `nix flake metadata` gives the exporter revisions and input ages without any network."""
+    dep = os.path.join(tmp, "nixpkgs")
+    os.makedirs(dep)
+    with open(os.path.join(dep, "default.nix"), "w") as f:
+        f.write(f"# a stand-in for nixpkgs, {tmp}\n{{ }}\n")
+    git("init", "-q", cwd=dep)
+    git("add", ".", cwd=dep)
+    git("commit", "-qm", "nixpkgs", cwd=dep)
+    flake = os.path.join(tmp, "flake")
+    os.makedirs(flake)
+    with open(os.path.join(flake, "flake.nix"), "w") as f:
+        f.write('{\n  inputs.nixpkgs = { url = "git+file://%s"; flake = false; };\n'
+                '  outputs = { self, nixpkgs }: { };\n}\n' % dep)
+    git("init", "-q", cwd=flake)
+    git("add", ".", cwd=flake)
+    git("commit", "-qm", "flake", cwd=flake)
+    subprocess.run(["nix", "--extra-experimental-features", "nix-command flakes", "flake", "lock"],
+                   cwd=flake, env=env, check=True, capture_output=True)
+    git("add", "flake.lock", cwd=flake)
+    git("commit", "-qm", "lock", cwd=flake)
+    return "git+file://" + flake
+
+
+def make_store_db(root, env):
+    """The store database of the fixture root: real Nix creates it (so the schema is Nix's own),
+    then the fixture's rows go in, as the store collector's own tests do."""
+    subprocess.run(["nix-store", "--store", root, "--dump-db"], env=env, check=True, capture_output=True)
+    sql = os.path.join(h.SOURCE_DIR, "tests", "fixtures", "store-db", "nixos-basic.sql")
+    with open(sql) as f, contextlib.closing(sqlite3.connect(os.path.join(root, "nix/var/nix/db/db.sqlite"))) as db:
+        db.executescript(f.read())
+        db.commit()
+
+
+def nod_binary():
+    try:
+        return h.binary("nod")
+    except FileNotFoundError:
+        return None
+
+
+class Prometheus:
+    def __init__(self, port):
+        self.base = f"http://127.0.0.1:{port}"
+
+    def api(self, path, **params):
+        url = f"{self.base}/api/v1/{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params, doseq=True)
+        status, _, body = h.http_get(url, timeout=20)
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise AssertionError(f"{path}: HTTP {status}: {body[:300]!r}")
+        return doc
+
+    def query(self, expr):
+        return self.api("query", query=expr)
+
+    def query_range(self, expr, seconds=20):
+        end = time.time()
+        return self.api("query_range", query=expr, start=end - seconds, end=end, step=1)
+
+
+def problem(doc):
+    """None if a query answer holds data, else what is wrong with it."""
+    if doc.get("status") != "success":
+        return f"{doc.get('errorType')}: {doc.get('error')}"
+    result = doc["data"]["result"]
+    if doc["data"]["resultType"] in ("vector", "matrix") and not result:
+        return "no data"
+    if doc["data"]["resultType"] == "matrix" and not any(r["values"] for r in result):
+        return "no data"
+    return None
+
+
+class Dashboards(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = contextlib.ExitStack()
+        try:
+            cls._start()
+        except BaseException:
+            cls.stack.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.close()
+
+    @classmethod
+    def _start(cls):
+        tmp = cls.stack.enter_context(h.TempDir())
+        home = os.path.join(tmp, "home")
+        os.makedirs(home)
+        env = dict(os.environ, HOME=home, XDG_CACHE_HOME=os.path.join(home, ".cache"))
+        root = h.copy_root("nixos-basic", os.path.join(tmp, "root"))
+        make_store_db(root, env)
+        flake_url = make_flake(tmp, env)
+
+        jobs = {}
+        port = h.free_port()
+        exporter = h.Process([h.binary("nixos-exporter"), f"--listen=127.0.0.1:{port}", f"--path.root={root}",
+                              "--collector.flake", f"--flake.url={flake_url}"], tmp, env=env, port=port)
+        cls.stack.enter_context(exporter)
+        jobs["nixos"] = port
+
+        port = h.free_port()
+        textfiles = os.path.join(tmp, "textfiles")
+        os.makedirs(textfiles)
+        cls.stack.enter_context(h.Process([h.tool("prometheus-node-exporter"), f"--web.listen-address=127.0.0.1:{port}",
+                                           f"--collector.textfile.directory={textfiles}"], tmp, port=port))
+        jobs["node"] = port
+
+        cls.nod = nod_binary()
+
+        cls.prom_port = h.free_port()
+        config = os.path.join(tmp, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n")
+            f.write("rule_files:\n" + "".join(f"  - {json.dumps(r)}\n" for r in ms.rule_files()))
+            f.write("scrape_configs:\n")
+            for job, p in jobs.items():
+                f.write(f"  - job_name: {job}\n    static_configs:\n"
+                        f"      - targets: ['127.0.0.1:{p}']\n        labels: {{host: fixture}}\n")
+        cls.prometheus = h.Process([h.tool("prometheus"), f"--config.file={config}",
+                                    f"--storage.tsdb.path={os.path.join(tmp, 'data')}",
+                                    f"--web.listen-address=127.0.0.1:{cls.prom_port}", "--log.level=warn"],
+                                   tmp, port=cls.prom_port)
+        cls.stack.enter_context(cls.prometheus)
+        cls.prom = Prometheus(cls.prom_port)
+        cls.jobs = jobs
+        cls._wait_for_data()
+
+    @classmethod
+    def _wait_for_data(cls):
+        """Until every target was scraped a few times and the background figures (store, gc, flake)
+        arrived: dashboards read them, and the exporter computes them off the scrape path."""
+        needed = [
+            f"min(count_over_time(up[1m])) >= 4",
+            f"count(up == 1) == {len(cls.jobs)}",
+            "nixos_store_analysis_ready == 1",
+            "nixos_gc_analysis_ready == 1",
+            "nixos_flake_input_age_seconds",
+            # two scrapes with the background figures, so that rates over them have two samples
+            "count_over_time(nixos_flake_last_check_success_timestamp_seconds[1m]) >= 3",
+        ]
+        deadline = time.monotonic() + 40
+        while h.http_get(f"{cls.prom.base}/-/ready")[0] != 200:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Prometheus is not ready:\n{cls.prometheus.log()}")
+            time.sleep(0.2)
+        while True:
+            missing = [e for e in needed if problem(cls.prom.query(e))]
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Prometheus has no data for {missing}:\n{cls.prometheus.log()}")
+            time.sleep(0.5)
+
+    def dashboards(self):
+        files = ms.dashboard_files()
+        self.assertGreaterEqual(len(files), 3, files)
+        out = {}
+        for path in files:
+            with open(path) as f:
+                out[os.path.basename(path)] = json.load(f)
+        return out
+
+    def test_every_panel_query_returns_data(self):
+        checked = 0
+        for name, d in self.dashboards().items():
+            for panel, target in targets(d):
+                expr = expand(target["expr"])
+                with self.subTest(dashboard=name, panel=panel["title"], ref=target["refId"]):
+                    self.assertIsNone(problem(self.prom.query(expr)), expr)
+                    if target.get("range", True) and not target.get("instant") or panel["type"] == "timeseries":
+                        self.assertIsNone(problem(self.prom.query_range(expr)), f"range: {expr}")
+                checked += 1
+        self.assertGreater(checked, 40)
+
+    def test_every_metric_a_panel_reads_is_in_prometheus(self):
+        names = set(self.prom.api("label/__name__/values")["data"])
+        for name, d in self.dashboards().items():
+            for panel, target in targets(d):
+                for metric in ms.metric_names(expand(target["expr"])):
+                    with self.subTest(dashboard=name, panel=panel["title"], metric=metric):
+                        self.assertTrue(metric in names, f"nobody exports {metric}")
+
+    def test_the_check_fails_on_a_bogus_panel(self):
+        bogus = 'nixos_no_such_metric{instance=~"$instance(:[0-9]+)?"}'
+        self.assertEqual(problem(self.prom.query(expand(bogus))), "no data")
+        self.assertEqual(problem(self.prom.query_range(expand(bogus))), "no data")
+        self.assertIn("bad_data", problem(self.prom.query(expand("sum(rate(up[$__rate_interval])"))))
+        self.assertNotIn("nixos_no_such_metric", set(self.prom.api("label/__name__/values")["data"]))
+        with self.assertRaises(KeyError):
+            expand("up{instance=~\"$nosuchvariable\"}")
+
+    def test_the_instance_variable_selects_a_host_across_its_exporters(self):
+        for name, d in self.dashboards().items():
+            var = {v["name"]: v for v in d["templating"]["list"]}["instance"]
+            m = re.fullmatch(r"label_values\((\w+), *(\w+)\)", var["query"]["query"])
+            self.assertTrue(m, var["query"])
+            values = self.prom.api(f"label/{m.group(2)}/values", **{"match[]": m.group(1)})["data"]
+            self.assertEqual(values, [f"127.0.0.1:{self.jobs['nixos']}"], name)
+            hosts = {re.match(var["regex"].strip("/"), v).group(1) for v in values}
+            self.assertEqual(hosts, {"127.0.0.1"})
+        # One host chosen: its exporters on every port, nothing of another host.
+        one = dict(VARIABLES, instance=r"127\\.0\\.0\\.1")
+        r = self.prom.query(expand('up{instance=~"$instance(:[0-9]+)?"}', one))
+        self.assertEqual({s["metric"]["job"] for s in r["data"]["result"]}, set(self.jobs))
+        other = dict(VARIABLES, instance="127\\\\.0\\\\.0\\\\.2")
+        self.assertEqual(problem(self.prom.query(expand('up{instance=~"$instance(:[0-9]+)?"}', other))), "no data")
+
+    def test_dashboards_are_well_formed(self):
+        uids = set()
+        for name, d in self.dashboards().items():
+            with self.subTest(dashboard=name):
+                self.assertNotIn(d["uid"], uids)
+                uids.add(d["uid"])
+                self.assertIn("nixmon", d["tags"])
+                variables = [v["name"] for v in d["templating"]["list"]]
+                self.assertEqual(variables[:2], ["datasource", "instance"])
+                ids = [p["id"] for p in panels(d)]
+                self.assertEqual(len(ids), len(set(ids)))
+                for p in panels(d):
+                    self.assertTrue(p["title"])
+                    self.assertLessEqual(p["gridPos"]["x"] + p["gridPos"]["w"], 24, p["title"])
+                    if p["type"] == "row":
+                        continue
+                    self.assertTrue(p.get("description"), p["title"])
+                    self.assertEqual(p["datasource"]["uid"], "${datasource}", p["title"])
+                    self.assertTrue(p["targets"], p["title"])
+                    for t in p["targets"]:
+                        self.assertEqual(t["datasource"]["uid"], "${datasource}")
+                        # every query is scoped by the host variable
+                        self.assertIn('instance=~"$instance(:[0-9]+)?"', t["expr"], p["title"])
+
+    def test_committed_json_is_what_generate_py_writes(self):
+        rendered = generate.render()
+        self.assertEqual(sorted(rendered), sorted(self.dashboards()))
+        for name, text in rendered.items():
+            with open(os.path.join(ms.DASHBOARDS_DIR, name)) as f:
+                self.assertEqual(f.read(), text, f"dashboards/{name} differs: run dashboards/generate.py")
+
+    def test_rules_load_and_evaluate_on_a_real_prometheus(self):
+        groups = self.prom.api("rules")["data"]["groups"]
+        rules = [r for g in groups for r in g["rules"]]
+        expected = sum(len(ms.alerts_in(f)) for f in ms.rule_files())
+        self.assertEqual(len(rules), expected)
+        deadline = time.monotonic() + 10
+        while any(r.get("lastEvaluation", "").startswith("0001") for r in rules) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            rules = [r for g in self.prom.api("rules")["data"]["groups"] for r in g["rules"]]
+        for r in rules:
+            with self.subTest(rule=r["name"]):
+                self.assertEqual(r["health"], "ok", r.get("lastError"))
+        # The fixture's booted and current systems differ in kernel, initrd, modules and systemd:
+        # NixOSRebootRequired is pending (its `for:` is a day), with the reasons in its summary.
+        alerts = self.prom.api("alerts")["data"]["alerts"]
+        reboot = [a for a in alerts if a["labels"]["alertname"] == "NixOSRebootRequired"]
+        self.assertEqual(len(reboot), 1, alerts)
+        self.assertEqual(reboot[0]["state"], "pending")
+        self.assertEqual(reboot[0]["labels"]["host"], "fixture")
+        self.assertEqual(reboot[0]["annotations"]["summary"],
+                         "fixture needs reboot to apply config (initrd, kernel, kernel_modules, systemd)")
+        # Nothing in the fixture is broken: no collector alert.
+        self.assertFalse([a for a in alerts if a["labels"]["alertname"] == "NixOSExporterCollectorFailed"], alerts)
+
+
+if __name__ == "__main__":
+    unittest.main()
