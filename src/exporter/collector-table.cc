@@ -21,6 +21,14 @@ constexpr CollectorEntry table[] = {
      "The seed's flake collector: remote flake revision vs the running system's, input ages "
      "(needs --flake.url; NATS sharing with --flake.nats.enable)",
      make_flake_collector},
+    {"store", true,
+     "The Nix store database: valid paths, NAR sum, derivations, built vs substituted, churn; "
+     "store filesystem size and free space",
+     make_store_collector},
+    {"gc", true,
+     "Garbage collection: GC roots, reclaimable paths and NAR bytes, current/booted system "
+     "closure sizes (computed in the background)",
+     make_gc_collector},
 };
 }  // namespace
 

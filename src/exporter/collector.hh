@@ -9,6 +9,7 @@
 #include "common/exposition.hh"
 #include "common/host-root.hh"
 #include "exporter/flake/flake-config.hh"
+#include "exporter/store/store-config.hh"
 
 namespace nixmon::exporter {
 
@@ -20,6 +21,7 @@ struct CollectorContext {
   HostRoot root;
   WallClock now = [] { return std::chrono::system_clock::now(); };
   FlakeConfig flake;  // --flake.*, checked; used by the flake collector only
+  StoreConfig store{};  // --collector.{store,gc}.*; used by the store and gc collectors
 };
 
 class Collector {

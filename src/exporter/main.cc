@@ -29,6 +29,7 @@ int run(const ExporterOptions& o) {
   ShutdownSignals signals;
 
   CollectorContext ctx{HostRoot(o.root)};
+  ctx.store = make_store_config(o.store);
   if (o.collectors.at("flake")) {
     ctx.flake = make_flake_config(o.flake);
   } else if (o.flake.nats_enable) {

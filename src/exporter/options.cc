@@ -24,6 +24,7 @@ void add_exporter_flags(CLI::App& app, ExporterOptions& o) {
         std::string(c.help) + (c.enabled_by_default ? " (default: on)" : " (default: off)"));
   }
   add_flake_flags(app, o.flake);
+  add_store_flags(app, o.store);
 }
 
 std::vector<std::string> normalize_go_style_flags(const CLI::App& app,

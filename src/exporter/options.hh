@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "exporter/flake/flake-config.hh"
+#include "exporter/store/store-config.hh"
 
 namespace nixmon::exporter {
 
@@ -17,6 +18,7 @@ struct ExporterOptions {
   std::string log_level = "info";
   std::map<std::string, bool> collectors;  // name -> enabled, every collector of the table
   FlakeFlags flake;                        // --flake.*: checked by make_flake_config
+  StoreFlags store;  // --collector.{store,gc}.*: checked by make_store_config
 };
 
 // Declares every flag on `app`, bound to `options` (filled with the table's defaults).

@@ -11,5 +11,7 @@ std::unique_ptr<Collector> make_system_collector(const CollectorContext& ctx);
 std::unique_ptr<Collector> make_reboot_collector(const CollectorContext& ctx);
 std::unique_ptr<Collector> make_boot_collector(const CollectorContext& ctx);
 std::unique_ptr<Collector> make_flake_collector(const CollectorContext& ctx);
+std::unique_ptr<Collector> make_store_collector(const CollectorContext& ctx);
+std::unique_ptr<Collector> make_gc_collector(const CollectorContext& ctx);
 
 }  // namespace nixmon::exporter

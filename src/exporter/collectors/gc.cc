@@ -1,0 +1,153 @@
+// What `nix-store --gc` would free, without running it: the GC roots as Nix finds them, the
+// closure of the roots over the reference graph, and the valid paths outside it (count and NAR
+// bytes); also the closure sizes of the current and booted systems.
+//
+// A worker thread keeps the reference graph in memory, reloads it only when PRAGMA data_version
+// says the database changed, and recomputes reachability only when the graph or the roots changed
+// (the roots are re-read every check: deleting a generation or a result link changes them without
+// touching the database). A scrape reads the cached answer.
+#include "common/error.hh"
+#include "exporter/collectors/collectors.hh"
+#include "exporter/store/background-cache.hh"
+#include "exporter/store/gc-analysis.hh"
+
+namespace nixmon::exporter {
+
+namespace {
+
+// The worker's own state, touched by the worker thread only.
+class GcWorker {
+ public:
+  GcWorker(const CollectorContext& ctx)
+      : root_(ctx.root),
+        runtime_roots_(ctx.store.gc_runtime_roots),
+        watch_(ctx.root, ctx.store.busy_timeout) {}
+
+  std::optional<GcAnalysis> step() {
+    try {
+      bool db_changed = watch_.changed();
+      auto inputs = read_gc_inputs(root_, runtime_roots_);
+      bool outputs_needed = inputs.settings.keep_outputs;
+      if (!db_changed && graph_ && inputs == inputs_ && outputs_needed == graph_has_outputs_)
+        return std::nullopt;
+      if (db_changed || !graph_ || outputs_needed != graph_has_outputs_) {
+        graph_.reset();  // free the old graph before reading the new one: halves the peak
+        graph_ = std::make_unique<StoreGraph>(StoreGraph::read(watch_.db(), outputs_needed));
+        graph_has_outputs_ = outputs_needed;
+        watch_.seen();
+      }
+      auto analysis = analyse_gc(*graph_, inputs);
+      inputs_ = std::move(inputs);
+      return analysis;
+    } catch (...) {
+      watch_.reset();
+      graph_.reset();
+      throw;
+    }
+  }
+
+ private:
+  HostRoot root_;
+  bool runtime_roots_;
+  StoreDbWatch watch_;
+  std::unique_ptr<StoreGraph> graph_;
+  bool graph_has_outputs_ = false;
+  GcInputs inputs_;
+};
+
+class GcCollector final : public Collector {
+ public:
+  explicit GcCollector(const CollectorContext& ctx)
+      : runtime_roots_(ctx.store.gc_runtime_roots),
+        cache_(ctx.store.gc_check_interval,
+               [worker = std::make_shared<GcWorker>(ctx)] { return worker->step(); }) {}
+
+  void collect(MetricSet& out) override {
+    auto view = cache_.view();
+    // Unknown stays unknown: a failed read fails the collector rather than serving old figures.
+    if (view.error) throw Error(*view.error);
+    out.gauge("nixos_gc_analysis_ready",
+              "1 once reachability from the GC roots has been computed; while 0 the gc and "
+              "closure figures are absent (not zero)",
+              view.answer ? 1 : 0);
+    if (!view.answer) return;
+    const GcAnalysis& a = *view.answer;
+
+    std::string runtime = runtime_roots_
+                              ? "runtime roots (paths used by running processes) are counted"
+                              : "runtime roots (paths used by running processes) are NOT counted, "
+                                "so nix-store --gc may free less";
+    out.gauge("nixos_gc_settings_info",
+              "The garbage-collector settings the analysis followed (nix.conf keep-derivations, "
+              "keep-outputs; --collector.gc.runtime-roots), value 1",
+              1,
+              {{"keep_derivations", a.settings.keep_derivations ? "true" : "false"},
+               {"keep_outputs", a.settings.keep_outputs ? "true" : "false"},
+               {"runtime_roots", a.runtime_roots ? "true" : "false"}});
+    std::string roots_help =
+        "GC roots pointing to valid paths, by where they were found: profiles "
+        "(/nix/var/nix/profiles), gcroots (/nix/var/nix/gcroots), gcroots_auto (links such as "
+        "result registered in gcroots/auto), runtime; " +
+        runtime;
+    for (auto source : {RootSource::profiles, RootSource::gcroots, RootSource::gcroots_auto,
+                        RootSource::runtime}) {
+      if (source == RootSource::runtime && !a.runtime_roots) continue;  // not looked for: unknown
+      out.gauge("nixos_gc_roots", roots_help,
+                static_cast<double>(a.roots_by_source[static_cast<std::size_t>(source)]),
+                {{"source", std::string(to_string(source))}});
+    }
+    out.gauge("nixos_gc_root_paths", "Distinct valid store paths that are GC roots; " + runtime,
+              static_cast<double>(a.root_paths));
+    out.gauge("nixos_gc_live_paths", "Valid paths reachable from the GC roots; " + runtime,
+              static_cast<double>(a.live_paths));
+    out.gauge("nixos_gc_live_nar_bytes",
+              "Sum of the NAR sizes of the valid paths reachable from the GC roots; " + runtime,
+              static_cast<double>(a.live_nar_bytes));
+    out.gauge(
+        "nixos_gc_reclaimable_paths",
+        "Valid paths not reachable from any GC root: what nix-store --gc would delete; " + runtime,
+        static_cast<double>(a.reclaimable_paths));
+    out.gauge("nixos_gc_reclaimable_nar_bytes",
+              "Sum of the NAR sizes of the reclaimable paths (NAR bytes, not disk usage: "
+              "hard-linked files free less); " +
+                  runtime,
+              static_cast<double>(a.reclaimable_nar_bytes));
+
+    constexpr std::string_view closure_paths_help =
+        "Paths in the closure (over references) of the current or booted system, as nix "
+        "path-info -r counts them";
+    constexpr std::string_view closure_bytes_help =
+        "Sum of the NAR sizes of the closure of the current or booted system, as nix path-info "
+        "-S sizes it";
+    for (auto& [name, closure] :
+         {std::pair{"current", a.current_system}, std::pair{"booted", a.booted_system}}) {
+      if (!closure) continue;
+      out.gauge("nixos_system_closure_paths", closure_paths_help,
+                static_cast<double>(closure->paths), {{"system", name}});
+      out.gauge("nixos_system_closure_nar_bytes", closure_bytes_help,
+                static_cast<double>(closure->nar_bytes), {{"system", name}});
+    }
+
+    auto steady = std::chrono::steady_clock::now();
+    out.gauge("nixos_gc_analysis_age_seconds",
+              "Seconds since the gc analysis was computed; it is recomputed when the database or "
+              "the roots change (checked every --collector.gc.check-interval)",
+              std::chrono::duration<double>(steady - view.computed_at).count());
+    out.gauge("nixos_gc_analysis_duration_seconds",
+              "How long the last gc analysis took (graph load when the database changed, roots, "
+              "reachability), off the scrape path",
+              view.compute_seconds);
+  }
+
+ private:
+  bool runtime_roots_;
+  BackgroundCache<GcAnalysis> cache_;
+};
+
+}  // namespace
+
+std::unique_ptr<Collector> make_gc_collector(const CollectorContext& ctx) {
+  return std::make_unique<GcCollector>(ctx);
+}
+
+}  // namespace nixmon::exporter

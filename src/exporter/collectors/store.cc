@@ -1,0 +1,116 @@
+// The Nix store as its database records it: valid paths, the sum of their NAR sizes, derivations,
+// what was built here, and churn; beside it the real filesystem's size and free space (statvfs),
+// because the NAR sum is not disk usage.
+//
+// The aggregates scan the whole ValidPaths table, so a worker thread computes them off the scrape
+// path, again only when PRAGMA data_version says nix-daemon committed something; a scrape reads the
+// cached answer. Churn windows are counted at scrape time from the cached sorted registration
+// times, so they move with the clock even when the database does not.
+#include <sys/statvfs.h>
+
+#include "common/error.hh"
+#include "exporter/collectors/collectors.hh"
+#include "exporter/store/background-cache.hh"
+#include "exporter/store/store-db.hh"
+
+namespace nixmon::exporter {
+
+namespace {
+
+class StoreCollector final : public Collector {
+ public:
+  explicit StoreCollector(const CollectorContext& ctx)
+      : ctx_(ctx),
+        cache_(ctx.store.store_check_interval,
+               [watch = std::make_shared<StoreDbWatch>(
+                    ctx.root, ctx.store.busy_timeout)]() -> std::optional<StoreStats> {
+                 try {
+                   if (!watch->changed()) return std::nullopt;
+                   auto stats = read_store_stats(watch->db());
+                   watch->seen();
+                   return stats;
+                 } catch (...) {
+                   watch->reset();
+                   throw;
+                 }
+               }) {}
+
+  void collect(MetricSet& out) override {
+    auto view = cache_.view();
+    // Unknown stays unknown: a failed read fails the collector rather than serving old figures.
+    if (view.error) throw Error(*view.error);
+
+    filesystem(out);
+
+    out.gauge("nixos_store_analysis_ready",
+              "1 once the store database's aggregates have been computed; while 0 they are "
+              "absent (not zero)",
+              view.answer ? 1 : 0);
+    if (!view.answer) return;
+    const StoreStats& s = *view.answer;
+    out.gauge("nixos_store_valid_paths", "Valid paths registered in the Nix store database",
+              static_cast<double>(s.valid_paths));
+    out.gauge("nixos_store_nar_bytes",
+              "Sum of the NAR sizes of all valid paths (ValidPaths.narSize): not disk usage, "
+              "which hard links (auto-optimise-store) and filesystem compression make smaller",
+              static_cast<double>(s.nar_bytes));
+    out.gauge("nixos_store_derivations", "Valid paths that are derivations (.drv)",
+              static_cast<double>(s.derivations));
+    out.gauge("nixos_store_built_paths",
+              "Valid paths built on this machine (ValidPaths.ultimate set); the rest were "
+              "substituted, copied or added",
+              static_cast<double>(s.built_locally));
+    auto now = std::chrono::system_clock::to_time_t(ctx_.now());
+    constexpr std::string_view churn_help =
+        "Valid paths registered within the window before now (store churn)";
+    out.gauge("nixos_store_registered_paths", churn_help,
+              static_cast<double>(s.registered_since(now - 24 * 3600)), {{"window", "24h"}});
+    out.gauge("nixos_store_registered_paths", churn_help,
+              static_cast<double>(s.registered_since(now - 7 * 24 * 3600)), {{"window", "7d"}});
+    auto steady = std::chrono::steady_clock::now();
+    out.gauge("nixos_store_analysis_age_seconds",
+              "Seconds since the store aggregates were computed; they are recomputed when the "
+              "database changes (checked every --collector.store.check-interval)",
+              std::chrono::duration<double>(steady - view.computed_at).count());
+    out.gauge("nixos_store_analysis_duration_seconds",
+              "How long computing the store aggregates took (off the scrape path)",
+              view.compute_seconds);
+  }
+
+ private:
+  void filesystem(MetricSet& out) const {
+    const HostRoot& root = ctx_.root;
+    if (!root.stat(nix_store_dir)) return;
+    auto path = root.local(root.resolve(nix_store_dir));
+    struct statvfs fs;
+    if (::statvfs(path.c_str(), &fs) != 0) throw SysError("cannot statvfs '" + path.string() + "'");
+    double unit = static_cast<double>(fs.f_frsize);
+    out.gauge("nixos_store_filesystem_size_bytes", "Size of the filesystem holding /nix/store",
+              unit * static_cast<double>(fs.f_blocks));
+    out.gauge("nixos_store_filesystem_free_bytes",
+              "Free bytes on the filesystem holding /nix/store",
+              unit * static_cast<double>(fs.f_bfree));
+    out.gauge("nixos_store_filesystem_avail_bytes",
+              "Bytes available to unprivileged users on the filesystem holding /nix/store",
+              unit * static_cast<double>(fs.f_bavail));
+    // Filesystems without a fixed inode table (btrfs) report 0 inodes: unknown, not "none free".
+    if (fs.f_files > 0) {
+      out.gauge("nixos_store_filesystem_files", "Inodes of the filesystem holding /nix/store",
+                static_cast<double>(fs.f_files));
+      out.gauge("nixos_store_filesystem_files_free",
+                "Free inodes on the filesystem holding /nix/store",
+                static_cast<double>(fs.f_ffree));
+    }
+  }
+
+  CollectorContext ctx_;
+  BackgroundCache<StoreStats> cache_;
+};
+
+}  // namespace
+
+std::unique_ptr<Collector> make_store_collector(const CollectorContext& ctx) {
+  return std::make_unique<StoreCollector>(ctx);
+}
+
+}  // namespace nixmon::exporter

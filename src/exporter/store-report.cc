@@ -1,0 +1,87 @@
+// nixmon-store-report: what the store and gc collectors compute, once, on the command line.
+// `stats` prints the store database's aggregates; `gc` the roots, live and reclaimable figures and
+// the system closures; `print-dead` the reclaimable paths one per line, as
+// `nix-store --gc --print-dead` prints them (without deleting anything or touching gcroots).
+// A thin shell over the exporter library; the benchmarks and the correctness tests run it.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+
+#include "common/error.hh"
+#include "exporter/store/gc-analysis.hh"
+
+using namespace nixmon;
+using namespace nixmon::exporter;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+int run(const std::string& root_dir, const std::string& what, bool runtime_roots) {
+  HostRoot root(root_dir);
+  auto db = open_store_db(root, std::chrono::seconds(5));
+  if (what == "stats") {
+    auto start = Clock::now();
+    auto s = read_store_stats(db);
+    fmt::print("valid_paths {}\nnar_bytes {}\nderivations {}\nbuilt_paths {}\nseconds {:.6f}\n",
+               s.valid_paths, s.nar_bytes, s.derivations, s.built_locally, since(start));
+    return 0;
+  }
+  auto start = Clock::now();
+  auto inputs = read_gc_inputs(root, runtime_roots);
+  auto graph = StoreGraph::read(db, inputs.settings.keep_outputs);
+  std::vector<StoreGraph::Index> dead;
+  auto a = analyse_gc(graph, inputs, what == "print-dead" ? &dead : nullptr);
+  if (what == "print-dead") {
+    std::string out;
+    for (auto i : dead) {
+      out += graph.path(i);
+      out += '\n';
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  }
+  fmt::print("valid_paths {}\n", graph.size());
+  for (auto s :
+       {RootSource::profiles, RootSource::gcroots, RootSource::gcroots_auto, RootSource::runtime}) {
+    fmt::print("roots_{} {}\n", to_string(s), a.roots_by_source[static_cast<std::size_t>(s)]);
+  }
+  fmt::print("root_paths {}\nlive_paths {}\nlive_nar_bytes {}\n", a.root_paths, a.live_paths,
+             a.live_nar_bytes);
+  fmt::print("reclaimable_paths {}\nreclaimable_nar_bytes {}\n", a.reclaimable_paths,
+             a.reclaimable_nar_bytes);
+  if (a.current_system)
+    fmt::print("current_closure_paths {}\ncurrent_closure_nar_bytes {}\n", a.current_system->paths,
+               a.current_system->nar_bytes);
+  if (a.booted_system)
+    fmt::print("booted_closure_paths {}\nbooted_closure_nar_bytes {}\n", a.booted_system->paths,
+               a.booted_system->nar_bytes);
+  fmt::print("graph_memory_bytes {}\nseconds {:.6f}\n", graph.memory_bytes(), since(start));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nixmon-store-report: the store and gc collectors' figures, computed once",
+               "nixmon-store-report"};
+  std::string root = "/";
+  std::string what = "gc";
+  bool runtime_roots = false;
+  app.add_option("--path.root", root, "Where the host's / is")->capture_default_str();
+  app.add_flag("--runtime-roots", runtime_roots, "Count paths used by running processes as roots");
+  app.add_option("what", what, "stats, gc or print-dead")
+      ->check(CLI::IsMember({"stats", "gc", "print-dead"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run(root, what, runtime_roots);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "nixmon-store-report: {}\n", e.what());
+    return 1;
+  }
+}

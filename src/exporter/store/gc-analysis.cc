@@ -1,0 +1,82 @@
+#include "exporter/store/gc-analysis.hh"
+
+#include <algorithm>
+#include <tuple>
+
+#include "exporter/nixos-system.hh"
+
+namespace nixmon::exporter {
+
+namespace {
+
+std::optional<std::string> system_store_path(const HostRoot& root, std::string_view link) {
+  auto target = resolve_system(root, link);
+  if (!target || !store_path_name(*target)) return std::nullopt;
+  return std::string(nix_store_dir) + "/" + std::string(*store_path_name(*target));
+}
+
+}  // namespace
+
+bool GcInputs::operator==(const GcInputs& o) const {
+  auto key = [](const GcRoot& r) { return std::tie(r.link, r.store_path, r.source); };
+  if (roots.size() != o.roots.size()) return false;
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    if (key(roots[i]) != key(o.roots[i])) return false;
+  }
+  return current_system == o.current_system && booted_system == o.booted_system &&
+         settings.keep_derivations == o.settings.keep_derivations &&
+         settings.keep_outputs == o.settings.keep_outputs && runtime_roots == o.runtime_roots;
+}
+
+GcInputs read_gc_inputs(const HostRoot& root, bool runtime_roots) {
+  GcInputs in;
+  in.roots = find_gc_roots(root);
+  if (runtime_roots) {
+    auto more = find_runtime_roots(root);
+    in.roots.insert(in.roots.end(), more.begin(), more.end());
+  }
+  in.current_system = system_store_path(root, current_system_link);
+  in.booted_system = system_store_path(root, booted_system_link);
+  in.settings = read_gc_settings(root);
+  in.runtime_roots = runtime_roots;
+  return in;
+}
+
+GcAnalysis analyse_gc(const StoreGraph& graph, const GcInputs& inputs,
+                      std::vector<StoreGraph::Index>* dead) {
+  GcAnalysis a;
+  a.runtime_roots = inputs.runtime_roots;
+  a.settings = inputs.settings;
+  std::vector<StoreGraph::Index> roots;
+  for (const auto& r : inputs.roots) {
+    // Nix skips a root whose path is not valid ("skipping invalid root").
+    auto i = graph.find(r.store_path);
+    if (!i) continue;
+    ++a.roots_by_source[static_cast<std::size_t>(r.source)];
+    roots.push_back(*i);
+  }
+  std::sort(roots.begin(), roots.end());
+  roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
+  a.root_paths = roots.size();
+
+  auto live = mark_live(graph, roots, inputs.settings);
+  for (StoreGraph::Index i = 0; i < graph.size(); ++i) {
+    if (live[i]) {
+      ++a.live_paths;
+      a.live_nar_bytes += graph.nar_size(i);
+    } else {
+      ++a.reclaimable_paths;
+      a.reclaimable_nar_bytes += graph.nar_size(i);
+      if (dead) dead->push_back(i);
+    }
+  }
+  if (inputs.current_system) {
+    if (auto i = graph.find(*inputs.current_system)) a.current_system = closure_of(graph, *i);
+  }
+  if (inputs.booted_system) {
+    if (auto i = graph.find(*inputs.booted_system)) a.booted_system = closure_of(graph, *i);
+  }
+  return a;
+}
+
+}  // namespace nixmon::exporter

@@ -1,0 +1,45 @@
+#include "exporter/store/store-config.hh"
+
+#include "common/duration.hh"
+#include "common/error.hh"
+
+namespace nixmon::exporter {
+
+void add_store_flags(CLI::App& app, StoreFlags& f) {
+  app.add_option("--collector.store.check-interval", f.store_check_interval,
+                 "How often the store collector checks whether the store database changed; it "
+                 "recomputes only then (Go duration)")
+      ->capture_default_str();
+  app.add_option("--collector.gc.check-interval", f.gc_check_interval,
+                 "How often the gc collector checks the store database and the GC roots; it "
+                 "recomputes reachability only when either changed (Go duration)")
+      ->capture_default_str();
+  app.add_flag("--collector.gc.runtime-roots", f.gc_runtime_roots,
+               "Count store paths used by running processes (/proc/*/{exe,cwd,fd,maps,environ}) "
+               "as GC roots, as nix-store --gc does; needs the privileges to read other "
+               "processes' /proc entries");
+}
+
+namespace {
+std::chrono::milliseconds positive(std::string_view flag, const std::string& text) {
+  std::chrono::nanoseconds d;
+  try {
+    d = parse_duration(text);
+  } catch (const Error& e) {
+    throw UsageError(fmt::format("{}: {}", flag, e.what()));
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d);
+  if (ms.count() <= 0) throw UsageError(fmt::format("{} must be positive, not '{}'", flag, text));
+  return ms;
+}
+}  // namespace
+
+StoreConfig make_store_config(const StoreFlags& f) {
+  StoreConfig c;
+  c.store_check_interval = positive("--collector.store.check-interval", f.store_check_interval);
+  c.gc_check_interval = positive("--collector.gc.check-interval", f.gc_check_interval);
+  c.gc_runtime_roots = f.gc_runtime_roots;
+  return c;
+}
+
+}  // namespace nixmon::exporter

@@ -1,0 +1,299 @@
+#include "exporter/store/store-db.hh"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+namespace nixmon::exporter {
+
+namespace {
+
+// Nix store path hashes are 32 characters of Nix's base-32.
+constexpr std::size_t hash_len = 32;
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// "/nix/store/<hash>-name/sub" -> "<hash>"; empty when it is no store path.
+std::string_view hash_part(std::string_view path) {
+  constexpr std::string_view prefix = "/nix/store/";
+  if (path.substr(0, prefix.size()) != prefix) return {};
+  auto rest = path.substr(prefix.size());
+  if (rest.size() < hash_len + 2 || rest[hash_len] != '-') return {};
+  return rest.substr(0, hash_len);
+}
+
+void require_columns(sqlite::Database& db, std::string_view table,
+                     std::initializer_list<std::string_view> columns) {
+  std::set<std::string, std::less<>> have;
+  auto st = db.prepare("PRAGMA table_info(" + std::string(table) + ")");
+  while (st.step()) have.insert(st.column_text(1));
+  if (have.empty()) {
+    throw Error(
+        fmt::format("the Nix store database '{}' has no table {}: not a schema this "
+                    "exporter knows",
+                    db.path(), table));
+  }
+  for (auto c : columns) {
+    if (!have.count(c)) {
+      throw Error(
+          fmt::format("the Nix store database '{}' has no column {}.{}: not a schema this "
+                      "exporter knows",
+                      db.path(), table, c));
+    }
+  }
+}
+
+}  // namespace
+
+sqlite::Database open_store_db(const HostRoot& root, std::chrono::milliseconds busy_timeout) {
+  auto schema_text = root.read_file(store_schema_file, 64);
+  if (!schema_text) {
+    throw Error(fmt::format("no Nix store database: '{}' does not exist",
+                            root.local(store_schema_file).string()));
+  }
+  auto digits = trim(*schema_text);
+  std::int64_t version = -1;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), version);
+  if (ec != std::errc() || end != digits.data() + digits.size() || version != known_store_schema) {
+    throw Error(
+        fmt::format("the Nix store database schema in '{}' is '{}'; this exporter knows "
+                    "version {} only",
+                    root.local(store_schema_file).string(), digits, known_store_schema));
+  }
+  auto path = root.local(root.resolve(store_db_file));
+  sqlite::Database db(path.string(), sqlite::Database::Mode::read_only);
+  db.busy_timeout(static_cast<int>(busy_timeout.count()));
+  require_columns(db, "ValidPaths",
+                  {"id", "path", "registrationTime", "deriver", "narSize", "ultimate"});
+  require_columns(db, "Refs", {"referrer", "reference"});
+  require_columns(db, "DerivationOutputs", {"drv", "path"});
+  return db;
+}
+
+bool StoreDbWatch::changed() {
+  auto st = root_.stat(store_db_file);
+  if (db_ && (!st || st->st_ino != ino_ || st->st_dev != dev_)) reset();
+  if (!db_) {
+    db_.emplace(open_store_db(root_, busy_timeout_));
+    // The file open_store_db just opened; a later replacement shows as another inode.
+    if (st) {
+      ino_ = st->st_ino;
+      dev_ = st->st_dev;
+    }
+  }
+  version_ = db_->query_int("PRAGMA data_version");
+  return !seen_ || version_ != seen_;
+}
+
+void StoreDbWatch::reset() {
+  db_.reset();
+  version_.reset();
+  seen_.reset();
+}
+
+std::uint64_t StoreStats::registered_since(std::int64_t since) const {
+  auto it = std::lower_bound(registration_times.begin(), registration_times.end(), since);
+  return static_cast<std::uint64_t>(registration_times.end() - it);
+}
+
+StoreStats read_store_stats(sqlite::Database& db) {
+  StoreStats s;
+  sqlite::Transaction txn(db, /*immediate=*/false);
+  // One pass over the table: SQLite cannot use an index for narSize or the suffix test anyway.
+  auto st = db.prepare(
+      "SELECT registrationTime, narSize, path LIKE '%.drv', "
+      "ultimate IS NOT NULL AND ultimate != 0 FROM ValidPaths");
+  while (st.step()) {
+    ++s.valid_paths;
+    s.registration_times.push_back(st.column_int(0));
+    s.nar_bytes += static_cast<std::uint64_t>(std::max<std::int64_t>(0, st.column_int(1)));
+    s.derivations += st.column_int(2) != 0;
+    s.built_locally += st.column_int(3) != 0;
+  }
+  txn.commit();
+  std::sort(s.registration_times.begin(), s.registration_times.end());
+  return s;
+}
+
+GcSettings read_gc_settings(const HostRoot& root) {
+  GcSettings g;
+  auto text = root.read_file("/etc/nix/nix.conf");
+  if (!text) return g;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    auto nl = rest.find('\n');
+    auto line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    auto eq = line.find('=');
+    if (eq == std::string_view::npos) continue;
+    auto key = trim(line.substr(0, eq));
+    auto value = trim(line.substr(eq + 1));
+    bool on = value == "true";
+    if (!on && value != "false") continue;  // Nix would reject it; keep the default
+    if (key == "keep-derivations" || key == "gc-keep-derivations") g.keep_derivations = on;
+    if (key == "keep-outputs" || key == "gc-keep-outputs") g.keep_outputs = on;
+  }
+  return g;
+}
+
+StoreGraph StoreGraph::read(sqlite::Database& db, bool with_outputs) {
+  StoreGraph g;
+  sqlite::Transaction txn(db, /*immediate=*/false);
+
+  std::vector<Index> id_to_index;
+  std::vector<std::pair<Index, std::string>> derivers;  // resolved once every path is known
+  {
+    auto st = db.prepare("SELECT id, path, narSize, deriver FROM ValidPaths ORDER BY id");
+    g.path_offset_.push_back(0);
+    while (st.step()) {
+      auto id = st.column_int(0);
+      if (id < 0) continue;
+      Index index = static_cast<Index>(g.nar_size_.size());
+      if (static_cast<std::size_t>(id) >= id_to_index.size()) id_to_index.resize(id + 1, none);
+      id_to_index[id] = index;
+      g.paths_ += st.column_text(1);
+      g.path_offset_.push_back(static_cast<std::uint32_t>(g.paths_.size()));
+      g.nar_size_.push_back(
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, st.column_int(2))));
+      if (!st.is_null(3)) derivers.emplace_back(index, st.column_text(3));
+    }
+  }
+  g.by_hash_.reserve(g.size());
+  for (Index i = 0; i < g.size(); ++i) {
+    auto h = hash_part(g.path(i));
+    if (!h.empty()) g.by_hash_.emplace(h, i);
+  }
+  g.deriver_.assign(g.size(), none);
+  for (auto& [index, drv] : derivers) {
+    if (auto d = g.find(drv)) g.deriver_[index] = *d;
+  }
+  derivers.clear();
+  derivers.shrink_to_fit();
+
+  auto index_of = [&](std::int64_t id) {
+    return id >= 0 && static_cast<std::size_t>(id) < id_to_index.size() ? id_to_index[id] : none;
+  };
+
+  // Compressed adjacency: count per referrer, then place. Refs rows naming no valid path (the
+  // schema's foreign keys are not enforced by every writer) are skipped.
+  {
+    std::vector<std::pair<Index, Index>> edges;
+    auto st = db.prepare("SELECT referrer, reference FROM Refs");
+    while (st.step()) {
+      Index from = index_of(st.column_int(0));
+      Index to = index_of(st.column_int(1));
+      if (from != none && to != none) edges.emplace_back(from, to);
+    }
+    g.ref_offset_.assign(g.size() + 1, 0);
+    for (auto& e : edges) ++g.ref_offset_[e.first + 1];
+    for (std::size_t i = 0; i < g.size(); ++i) g.ref_offset_[i + 1] += g.ref_offset_[i];
+    g.refs_.resize(edges.size());
+    std::vector<std::uint32_t> fill(g.ref_offset_.begin(), g.ref_offset_.end() - 1);
+    for (auto& e : edges) g.refs_[fill[e.first]++] = e.second;
+  }
+
+  if (with_outputs) {
+    std::vector<std::pair<Index, Index>> edges;
+    auto st = db.prepare("SELECT drv, path FROM DerivationOutputs");
+    while (st.step()) {
+      Index drv = index_of(st.column_int(0));
+      auto out = g.find(st.column_text(1));
+      if (drv != none && out) edges.emplace_back(drv, *out);
+    }
+    g.out_offset_.assign(g.size() + 1, 0);
+    for (auto& e : edges) ++g.out_offset_[e.first + 1];
+    for (std::size_t i = 0; i < g.size(); ++i) g.out_offset_[i + 1] += g.out_offset_[i];
+    g.outs_.resize(edges.size());
+    std::vector<std::uint32_t> fill(g.out_offset_.begin(), g.out_offset_.end() - 1);
+    for (auto& e : edges) g.outs_[fill[e.first]++] = e.second;
+  }
+  txn.commit();
+  return g;
+}
+
+std::span<const StoreGraph::Index> StoreGraph::outputs(Index i) const {
+  if (out_offset_.empty()) return {};
+  return {outs_.data() + out_offset_[i], outs_.data() + out_offset_[i + 1]};
+}
+
+std::optional<StoreGraph::Index> StoreGraph::find(std::string_view store_path) const {
+  auto h = hash_part(store_path);
+  if (h.empty()) return std::nullopt;
+  auto it = by_hash_.find(h);
+  if (it == by_hash_.end()) return std::nullopt;
+  // The hash identifies the path; the name after it must match too, or it is another path.
+  auto name_end = store_path.find('/', nix_store_dir.size() + 1);
+  auto candidate = store_path.substr(0, name_end);
+  if (path(it->second) != candidate) return std::nullopt;
+  return it->second;
+}
+
+std::uint64_t StoreGraph::total_nar_bytes() const {
+  std::uint64_t sum = 0;
+  for (auto n : nar_size_) sum += n;
+  return sum;
+}
+
+std::size_t StoreGraph::memory_bytes() const {
+  return paths_.capacity() + path_offset_.capacity() * 4 + nar_size_.capacity() * 8 +
+         deriver_.capacity() * 4 + ref_offset_.capacity() * 4 + refs_.capacity() * 4 +
+         out_offset_.capacity() * 4 + outs_.capacity() * 4 +
+         by_hash_.size() * (sizeof(std::string_view) + sizeof(Index) + 2 * sizeof(void*)) +
+         by_hash_.bucket_count() * sizeof(void*);
+}
+
+std::vector<std::uint8_t> mark_live(const StoreGraph& graph,
+                                    std::span<const StoreGraph::Index> roots, GcSettings settings) {
+  std::vector<std::uint8_t> live(graph.size(), 0);
+  std::vector<StoreGraph::Index> stack;
+  auto visit = [&](StoreGraph::Index i) {
+    if (!live[i]) {
+      live[i] = 1;
+      stack.push_back(i);
+    }
+  };
+  for (auto r : roots) visit(r);
+  while (!stack.empty()) {
+    auto i = stack.back();
+    stack.pop_back();
+    for (auto r : graph.references(i)) visit(r);
+    if (settings.keep_derivations) {
+      if (auto d = graph.deriver(i)) visit(*d);
+    }
+    if (settings.keep_outputs) {
+      for (auto o : graph.outputs(i)) visit(o);
+    }
+  }
+  return live;
+}
+
+Closure closure_of(const StoreGraph& graph, StoreGraph::Index start) {
+  std::vector<std::uint8_t> seen(graph.size(), 0);
+  std::vector<StoreGraph::Index> stack{start};
+  seen[start] = 1;
+  Closure c;
+  while (!stack.empty()) {
+    auto i = stack.back();
+    stack.pop_back();
+    ++c.paths;
+    c.nar_bytes += graph.nar_size(i);
+    for (auto r : graph.references(i)) {
+      if (!seen[r]) {
+        seen[r] = 1;
+        stack.push_back(r);
+      }
+    }
+  }
+  return c;
+}
+
+}  // namespace nixmon::exporter

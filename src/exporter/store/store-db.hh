@@ -1,0 +1,149 @@
+#pragma once
+// The Nix store database (/nix/var/nix/db/db.sqlite) read from outside Nix, through a HostRoot:
+// opened read-only beside a running nix-daemon, its schema checked before anything is believed, and
+// the two views the collectors need: whole-store aggregates (StoreStats) and the reference graph
+// (StoreGraph) with Nix's garbage-collector reachability over it.
+//
+// Only the columns every Nix since schema 10 has are read (ValidPaths: id, path, registrationTime,
+// deriver, narSize, ultimate; Refs: referrer, reference; DerivationOutputs: drv, path); extra
+// tables and columns are tolerated, missing ones are an error.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/host-root.hh"
+#include "common/sqlite.hh"
+
+namespace nixmon::exporter {
+
+inline constexpr std::string_view nix_store_dir = "/nix/store";
+inline constexpr std::string_view store_db_file = "/nix/var/nix/db/db.sqlite";
+inline constexpr std::string_view store_schema_file = "/nix/var/nix/db/schema";
+// The schema version this code was written and tested against (Nix 2.x writes 10).
+inline constexpr std::int64_t known_store_schema = 10;
+
+// Opens the store database read-only with a short busy timeout, after checking the schema version
+// file, and checks the columns it will read. Never uses immutable=1: nix-daemon may be writing.
+// Throws Error (no database, unknown schema, missing column) or sqlite::SqliteError (cannot open,
+// e.g. SQLITE_READONLY_DIRECTORY when the -wal/-shm files are absent and the directory is not
+// writable).
+sqlite::Database open_store_db(const HostRoot& root, std::chrono::milliseconds busy_timeout);
+
+// A persistent read-only connection that tells whether the database changed: PRAGMA data_version
+// moves when another connection (nix-daemon) commits; a replaced file (new inode) or a failure
+// means reopening. Used on one worker thread.
+class StoreDbWatch {
+ public:
+  StoreDbWatch(HostRoot root, std::chrono::milliseconds busy_timeout)
+      : root_(std::move(root)), busy_timeout_(busy_timeout) {}
+
+  // Opens the database if needed and says whether it changed since the last seen(). Throws as
+  // open_store_db does.
+  bool changed();
+  // The version changed() last read is now reflected in an answer.
+  void seen() { seen_ = version_; }
+  // After a failure: reopen next time and report a change.
+  void reset();
+  sqlite::Database& db() { return *db_; }
+
+ private:
+  HostRoot root_;
+  std::chrono::milliseconds busy_timeout_;
+  std::optional<sqlite::Database> db_;
+  ino_t ino_ = 0;
+  dev_t dev_ = 0;
+  std::optional<std::int64_t> version_;
+  std::optional<std::int64_t> seen_;
+};
+
+// Whole-store aggregates, read in one short read transaction.
+struct StoreStats {
+  std::uint64_t valid_paths = 0;
+  std::uint64_t nar_bytes = 0;      // SUM(narSize): not disk usage (hard links, compression)
+  std::uint64_t derivations = 0;    // valid paths ending in .drv
+  std::uint64_t built_locally = 0;  // ValidPaths.ultimate set: built here, not substituted/copied
+  std::vector<std::int64_t> registration_times;  // sorted ascending, unix seconds
+
+  // Paths registered at or after `since` (unix seconds): store churn over a window.
+  std::uint64_t registered_since(std::int64_t since) const;
+};
+
+StoreStats read_store_stats(sqlite::Database& db);
+
+// What keeps a path alive besides references, as nix.conf says (Nix's defaults below).
+struct GcSettings {
+  bool keep_derivations = true;
+  bool keep_outputs = false;
+};
+
+// Reads keep-derivations / keep-outputs (and the old gc-keep-* names) from /etc/nix/nix.conf under
+// the root; Nix's defaults when the file or the setting is absent. `include` lines are not
+// followed.
+GcSettings read_gc_settings(const HostRoot& root);
+
+// The valid paths and the edges the garbage collector follows, in memory: compact arrays indexed
+// by a dense index (ValidPaths in id order), one string buffer for all paths.
+//
+// Thread-safety: immutable after read(); share it freely.
+class StoreGraph {
+ public:
+  using Index = std::uint32_t;
+
+  // Reads ValidPaths and Refs (and DerivationOutputs when `with_outputs`, for keep-outputs) in one
+  // read transaction. Throws sqlite::SqliteError.
+  static StoreGraph read(sqlite::Database& db, bool with_outputs);
+
+  std::size_t size() const { return nar_size_.size(); }
+  std::string_view path(Index i) const {
+    return std::string_view(paths_).substr(path_offset_[i], path_offset_[i + 1] - path_offset_[i]);
+  }
+  std::uint64_t nar_size(Index i) const { return nar_size_[i]; }
+  std::span<const Index> references(Index i) const {
+    return {refs_.data() + ref_offset_[i], refs_.data() + ref_offset_[i + 1]};
+  }
+  std::span<const Index> outputs(Index i) const;  // empty unless read with_outputs
+  std::optional<Index> deriver(Index i) const {
+    return deriver_[i] == none ? std::nullopt : std::optional<Index>(deriver_[i]);
+  }
+
+  // The valid path a host path belongs to: "/nix/store/<hash>-<name>[/sub/path]"; nullopt when it
+  // is outside the store or not valid.
+  std::optional<Index> find(std::string_view store_path) const;
+
+  std::uint64_t total_nar_bytes() const;
+  // Heap bytes held, for the benchmark's memory figure.
+  std::size_t memory_bytes() const;
+
+ private:
+  static constexpr Index none = ~Index(0);
+  std::string paths_;
+  std::vector<std::uint32_t> path_offset_;
+  std::vector<std::uint64_t> nar_size_;
+  std::vector<Index> deriver_;
+  std::vector<std::uint32_t> ref_offset_;
+  std::vector<Index> refs_;
+  std::vector<std::uint32_t> out_offset_;
+  std::vector<Index> outs_;
+  std::unordered_map<std::string_view, Index> by_hash_;  // views into paths_
+};
+
+// Marks every path reachable from `roots` as Nix's garbage collector does: over references, plus
+// a live path's deriver (keep-derivations) and a live derivation's outputs (keep-outputs).
+// Returns one flag per path: 1 live, 0 dead.
+std::vector<std::uint8_t> mark_live(const StoreGraph& graph,
+                                    std::span<const StoreGraph::Index> roots, GcSettings settings);
+
+struct Closure {
+  std::uint64_t paths = 0;
+  std::uint64_t nar_bytes = 0;
+};
+
+// The closure over references only, as `nix path-info -S` sizes it.
+Closure closure_of(const StoreGraph& graph, StoreGraph::Index start);
+
+}  // namespace nixmon::exporter

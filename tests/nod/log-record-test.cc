@@ -1,0 +1,152 @@
+#include "nod/log-record.hh"
+
+#include <gtest/gtest.h>
+
+#include "nod/activity-tracker.hh"
+
+using namespace nixmon::nod;
+
+namespace {
+
+LogRecord ok(LogRecordParser& p, std::string_view line) {
+  auto r = p.parse_copy(line);
+  if (auto* m = std::get_if<Malformed>(&r)) ADD_FAILURE() << malformed_name(*m) << " for " << line;
+  return std::get<LogRecord>(r);
+}
+
+Malformed bad(LogRecordParser& p, std::string_view line) {
+  auto r = p.parse_copy(line);
+  EXPECT_TRUE(std::holds_alternative<Malformed>(r)) << line;
+  return std::holds_alternative<Malformed>(r) ? std::get<Malformed>(r) : Malformed::empty;
+}
+
+}  // namespace
+
+TEST(LogRecord, BuildStartFromNix28) {
+  LogRecordParser p;
+  auto r = ok(
+      p,
+      R"({"action":"start","fields":["/nix/store/z5jyrrv3ggf1jf6ai0fqajavw9lr1ccg-a.drv","",1,1],"id":21358872363014,"level":3,"text":"building '/nix/store/z5jyrrv3ggf1jf6ai0fqajavw9lr1ccg-a.drv'","type":105})");
+  EXPECT_EQ(r.action, Action::start);
+  EXPECT_EQ(r.id, 21358872363014u);
+  EXPECT_EQ(r.type, 105);
+  EXPECT_EQ(r.level, 3);
+  EXPECT_FALSE(r.parent);  // Nix < 2.18 sends none
+  ASSERT_EQ(r.fields.size(), 4u);
+  EXPECT_EQ(r.string_field(0), "/nix/store/z5jyrrv3ggf1jf6ai0fqajavw9lr1ccg-a.drv");
+  EXPECT_EQ(r.string_field(1), "");
+  EXPECT_EQ(r.int_field(2), 1);
+  EXPECT_FALSE(r.int_field(0));  // a string where a number is asked: absent, not an error
+}
+
+TEST(LogRecord, IdsAboveInt64AreKeptBitForBit) {
+  LogRecordParser p;
+  // Bit 63 set (the proposed remote marker) and a parent, as newer Nix sends.
+  auto r = ok(p, R"({"action":"stop","id":9223372036854775809,"parent":12})");
+  EXPECT_EQ(r.id, 9223372036854775809u);
+  EXPECT_EQ(r.parent, 12u);
+}
+
+TEST(LogRecord, MessageWithNullsAndUnknownKeys) {
+  LogRecordParser p;
+  auto r = ok(
+      p,
+      R"({"action":"msg","column":null,"file":null,"level":0,"line":null,"msg":"\u001b[31;1merror:\u001b[0m x","raw_msg":"x","trace":[{"a":1}],"zzz":{"new":true}})");
+  EXPECT_EQ(r.action, Action::msg);
+  EXPECT_EQ(r.level, 0);
+  EXPECT_EQ(r.msg, "\x1b[31;1merror:\x1b[0m x");
+  EXPECT_EQ(r.raw_msg, "x");
+}
+
+TEST(LogRecord, UnknownActionIsARecordNotAnError) {
+  LogRecordParser p;
+  auto r = ok(p, R"({"action":"teleport","id":1})");
+  EXPECT_EQ(r.action, Action::unknown);
+  EXPECT_EQ(r.action_name, "teleport");
+}
+
+TEST(LogRecord, DeterminatePayloadIsNoted) {
+  LogRecordParser p;
+  auto r = ok(p, R"({"action":"result","id":5,"payload":{"success":true},"type":110})");
+  EXPECT_TRUE(r.has_payload);
+  EXPECT_TRUE(r.fields.empty());
+}
+
+TEST(LogRecord, MalformedReasons) {
+  LogRecordParser p;
+  EXPECT_EQ(bad(p, "garbage \x01\x02"), Malformed::not_json);
+  EXPECT_EQ(bad(p, R"({"action":"start","id":1)"), Malformed::not_json);  // truncated
+  EXPECT_EQ(bad(p, "[1,2]"), Malformed::wrong_type);
+  EXPECT_EQ(bad(p, R"({"action":"start","id":1})"), Malformed::missing_key);  // no type
+  EXPECT_EQ(bad(p, R"({"id":1})"), Malformed::missing_key);
+  EXPECT_EQ(bad(p, R"({"action":"stop","id":"seven"})"), Malformed::wrong_type);
+  EXPECT_EQ(bad(p, R"({"action":"stop","id":-1})"), Malformed::wrong_type);
+  EXPECT_EQ(bad(p, "   "), Malformed::empty);
+}
+
+TEST(LogRecord, InvalidUtf8IsRepairedNotLost) {
+  LogRecordParser p;
+  bool repaired = false;
+  auto r = p.parse_copy(
+      "{\"action\":\"result\",\"fields\":[\"bad \xff\xfe bytes\"],\"id\":7,\"type\":101}",
+      &repaired);
+  ASSERT_TRUE(std::holds_alternative<LogRecord>(r));
+  EXPECT_TRUE(repaired);
+  EXPECT_EQ(std::get<LogRecord>(r).string_field(0), "bad \xEF\xBF\xBD\xEF\xBF\xBD bytes");
+}
+
+TEST(LogRecord, RepairUtf8) {
+  EXPECT_EQ(repair_utf8("ok \xC3\xA9"), "ok \xC3\xA9");
+  EXPECT_EQ(repair_utf8("\xC3"), "\xEF\xBF\xBD");  // truncated sequence
+  EXPECT_EQ(repair_utf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+  EXPECT_EQ(repair_utf8("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");
+}
+
+TEST(LogRecord, StorePathName) {
+  EXPECT_EQ(store_path_name("/nix/store/z5jyrrv3ggf1jf6ai0fqajavw9lr1ccg-hello-2.12.drv"),
+            "hello-2.12");
+  EXPECT_EQ(store_path_name("/nix/store/gki38d1divl220yv32rm6xj2xww0h594-a"), "a");
+  EXPECT_EQ(store_path_name("not-a-store-path"), "not-a-store-path");
+}
+
+TEST(FailureMessages, Nix28Builder) {
+  auto m = match_failure(strip_ansi(
+      "builder for '\x1b[35;1m/nix/store/yldikd7jxbxlsk7ryf4mrrfx2faiclsa-bad.drv\x1b[0m' failed "
+      "with exit code 3"));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->kind, "builder");
+  EXPECT_EQ(m->drv_path, "/nix/store/yldikd7jxbxlsk7ryf4mrrfx2faiclsa-bad.drv");
+  EXPECT_EQ(m->exit_code, 3);
+}
+
+TEST(FailureMessages, Nix229CannotBuild) {
+  auto m = match_failure(
+      "Cannot build '/nix/store/yldikd7jxbxlsk7ryf4mrrfx2faiclsa-bad.drv'.\n       Reason: "
+      "builder failed with exit code 42.\n       Output paths:\n");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->kind, "builder");
+  EXPECT_EQ(m->drv_path, "/nix/store/yldikd7jxbxlsk7ryf4mrrfx2faiclsa-bad.drv");
+  EXPECT_EQ(m->exit_code, 42);
+}
+
+TEST(FailureMessages, RemoteHashMismatchDependency) {
+  auto r = match_failure(
+      "build of '/nix/store/yldikd7jxbxlsk7ryf4mrrfx2faiclsa-x.drv' on 'ssh-ng://b1' failed: "
+      "builder failed with exit code 1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, "remote");
+  EXPECT_EQ(r->machine, "ssh-ng://b1");
+  EXPECT_EQ(r->exit_code, 1);
+  auto h = match_failure(
+      "hash mismatch in fixed-output derivation "
+      "'/nix/store/yldikd7jxbxlsk7ryf4mrrfx2faiclsa-src.drv':"
+      "\n  specified: sha256-AAAA");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->kind, "hash-mismatch");
+  auto d = match_failure(
+      "1 dependencies of derivation '/nix/store/3db3903jlg7kcc8cwn6bqrh91ld492nx-dep.drv' failed "
+      "to build");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->kind, "dependency");
+  EXPECT_FALSE(match_failure("warning: you did not specify '--add-root'"));
+}
