@@ -157,8 +157,10 @@ std::variant<LogRecord, Malformed> LogRecordParser::parse(std::string_view line,
       scratch_ = repair_utf8(line);
       size_t n = scratch_.size();
       scratch_.resize(n + simdjson::SIMDJSON_PADDING);
-      if (repaired) *repaired = true;
-      return parse_padded(scratch_.data(), n, scratch_.size());
+      auto again = parse_padded(scratch_.data(), n, scratch_.size());
+      // Only a line that became a record counts as repaired; garbage stays garbage.
+      if (repaired) *repaired = std::holds_alternative<LogRecord>(again);
+      return again;
     }
   }
   return result;

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "common/log.hh"
+#include "common/sqlite.hh"
 #include "nod/record-store.hh"
 
 namespace nixmon::nod {
@@ -58,46 +59,59 @@ void RecordWriter::flush() {
 void RecordWriter::run(RecordStore* store) {
   using clock = std::chrono::steady_clock;
   auto next_prune = clock::now();
-  auto next_drop_log = clock::now() + options_.drop_log_interval;
+  // Drops are logged at the first one, then at most once per interval, also while a batch is
+  // being retried (that is when the queue fills).
+  auto next_drop_log = clock::now();
   uint64_t dropped_logged = counters_.dropped.load();
+  auto log_drops = [&] {
+    auto t = clock::now();
+    uint64_t dropped = counters_.dropped.load();
+    if (t < next_drop_log || dropped == dropped_logged) return;
+    log::warn("queue full: dropped {} events since the last report (queue capacity {})",
+              dropped - dropped_logged, queue_.capacity());
+    dropped_logged = dropped;
+    next_drop_log = t + options_.drop_log_interval;
+  };
   std::vector<Event> batch;
   batch.reserve(options_.max_batch);
   for (;;) {
     bool more = queue_.pop_all(batch, options_.max_batch, options_.flush_interval);
     if (!batch.empty()) {
-      // A busy database (another process holding the write lock) or a full disk must not lose
-      // the batch on the first failure: retry a few times, then count it as failed.
+      // A busy database or a full disk must not lose the batch on the first failure.
       for (int attempt = 1;; ++attempt) {
+        bool busy = false;
+        std::string error;
         try {
           store->write_batch(batch);
           counters_.committed.fetch_add(batch.size(), std::memory_order_relaxed);
           counters_.batches.fetch_add(1, std::memory_order_relaxed);
           break;
+        } catch (const sqlite::SqliteError& e) {
+          busy = e.busy();
+          error = e.what();
         } catch (const std::exception& e) {
-          counters_.write_errors.fetch_add(1, std::memory_order_relaxed);
-          if (attempt >= 5) {
-            log::error("giving up on a batch of {} events after {} attempts: {}", batch.size(),
-                       attempt, e.what());
-            break;
-          }
-          log::warn("writing a batch of {} events failed (attempt {}), retrying: {}", batch.size(),
-                    attempt, e.what());
-          std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+          error = e.what();
         }
+        counters_.write_errors.fetch_add(1, std::memory_order_relaxed);
+        // Another process holding the write lock is transient: keep the batch and retry as
+        // long as the daemon runs (meanwhile new events queue up, then are dropped and
+        // counted). Other errors (disk full, corruption) are retried a few times only.
+        if (!(busy && !closed_.load()) && attempt >= 5) {
+          log::error("giving up on a batch of {} events after {} attempts: {}", batch.size(),
+                     attempt, error);
+          break;
+        }
+        if (attempt <= 3 || attempt % 20 == 0)
+          log::warn("writing a batch of {} events failed (attempt {}), retrying: {}", batch.size(),
+                    attempt, error);
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200 * attempt, 2000)));
+        log_drops();
       }
       settled_.fetch_add(batch.size(), std::memory_order_relaxed);
       batch.clear();
     }
     auto now = clock::now();
-    if (now >= next_drop_log) {
-      uint64_t dropped = counters_.dropped.load();
-      if (dropped > dropped_logged) {
-        log::warn("queue full: dropped {} events in the last {}s (queue capacity {})",
-                  dropped - dropped_logged, options_.drop_log_interval.count(), queue_.capacity());
-        dropped_logged = dropped;
-      }
-      next_drop_log = now + options_.drop_log_interval;
-    }
+    log_drops();
     if (now >= next_prune && options_.retain_days > 0) {
       try {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
