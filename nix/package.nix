@@ -15,6 +15,8 @@
   openssl,
   zlib,
   brotli,
+  libyaml,
+  libxcrypt,
   gtest,
   gbenchmark,
   python3,
@@ -61,6 +63,8 @@ stdenv.mkDerivation {
     openssl
     zlib
     brotli
+    libyaml # --web.config.file (exporter-toolkit YAML)
+    libxcrypt # bcrypt hashes of basic_auth_users
   ];
 
   nativeCheckInputs = [
@@ -78,8 +82,28 @@ stdenv.mkDerivation {
   cmakeFlags = [
     (lib.cmakeBool "NIXMON_TESTS" true)
     (lib.cmakeBool "NIXMON_BENCH" false)
-    (lib.cmakeFeature "NIXMON_GIT_REVISION" revision)
   ];
+
+  # There is no .git in the build: CMake falls back to "unknown"; give it the flake's revision.
+  postPatch = ''
+    substituteInPlace CMakeLists.txt \
+      --replace-warn 'set(NIXMON_GIT_REVISION "unknown")' 'set(NIXMON_GIT_REVISION "${revision}")'
+  '';
+
+  # CMake finds cpp-httplib through pkg-config (as Debian ships it); nixpkgs' CMake-built
+  # httplib may come without a .pc file, so one is written when pkg-config does not know it.
+  preConfigure = ''
+    if ! pkg-config --exists cpp-httplib; then
+      mkdir -p "$TMPDIR/pkgconfig"
+      cat > "$TMPDIR/pkgconfig/cpp-httplib.pc" <<EOF
+    Name: cpp-httplib
+    Description: C++ HTTP/HTTPS server and client library (header only)
+    Version: ${httplib.version}
+    Cflags: -I${lib.getDev httplib}/include
+    EOF
+      export PKG_CONFIG_PATH="$TMPDIR/pkgconfig''${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    fi
+  '';
 
   doCheck = true;
   checkPhase = ''

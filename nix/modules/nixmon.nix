@@ -204,16 +204,20 @@ let
         lib.concatMapStrings (
           s: lib.concatMapStrings (p: "${cmd} -A nixos-fw -p tcp -s ${s} --dport ${toString p} -j nixos-fw-accept\n") ports
         ) srcs;
+      nftables = config.networking.nftables.enable;
+      any = ports != [ ] && sources != [ ];
     in
-    if ports == [ ] || sources == [ ] then
-      { }
-    else if config.networking.nftables.enable then
-      { extraInputRules = nft "ip" v4 + nft "ip6" v6; }
-    else
-      { extraCommands = ipt "iptables" v4 + ipt "ip6tables" v6; };
+    # The attribute names must not depend on the fleet: the module system checks every
+    # definition's names before `config` exists, and the fleet is read from other hosts'
+    # `config` (the server's own too, when it is in nixosConfigurations).
+    {
+      extraInputRules = mkIf (any && nftables) (nft "ip" v4 + nft "ip6" v6);
+      extraCommands = mkIf (any && !nftables) (ipt "iptables" v4 + ipt "ip6tables" v6);
+    };
 
   clientSources = cfg.server.allowedSources;
-  fleetSources = lib.unique (map (n: fleet.${n}.address) (lib.filter (n: fleet.${n}.address != "127.0.0.1") fleetNames));
+  # Who pushes logs to the server's Loki: every host but the server itself.
+  fleetSources = lib.unique (map (n: fleet.${n}.address) (lib.filter (n: n != hostName) fleetNames));
 
   lokiPushUrl = "http://${h.hostPort (if isServer then "127.0.0.1" else cfg.server.address) cfg.loki.port}/loki/api/v1/push";
 

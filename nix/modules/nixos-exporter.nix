@@ -68,12 +68,18 @@ let
     ++ lib.optional (cfg.flake.enable && cfg.flake.nats.enable && cfg.flake.nats.nkeySeedFile != null) "--flake.nats.nkey-seed-file=%d/nats-nkey-seed"
     ++ lib.optional (cfg.webConfigFile != null) "--web.config.file=%d/web-config";
 
+  storeFlags =
+    lib.optional (cfg.store.checkInterval != null) "--collector.store.check-interval=${cfg.store.checkInterval}"
+    ++ lib.optional (cfg.gc.checkInterval != null) "--collector.gc.check-interval=${cfg.gc.checkInterval}"
+    ++ lib.optional cfg.gc.runtimeRoots "--collector.gc.runtime-roots";
+
   args = [
     "--listen=${h.hostPort cfg.listenAddress cfg.port}"
     "--scrape.timeout=${cfg.scrapeTimeout}"
     "--log.level=${cfg.logLevel}"
   ]
   ++ collectorFlags
+  ++ storeFlags
   ++ flakeFlags
   ++ cfg.extraFlags;
 in
@@ -122,6 +128,31 @@ in
         '';
       }
     );
+
+    store.checkInterval = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "1m";
+      description = "How often the store collector checks whether the store database changed (`--collector.store.check-interval`); `null` keeps the exporter's default.";
+    };
+
+    gc = {
+      checkInterval = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "10m";
+        description = "How often the gc collector checks the store database and the GC roots (`--collector.gc.check-interval`); `null` keeps the exporter's default.";
+      };
+      runtimeRoots = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Count store paths used by running processes as GC roots, as `nix-store --gc` does
+          (`--collector.gc.runtime-roots`). Reading other processes' `/proc` entries takes
+          CAP_SYS_PTRACE: the unit is given it, and sees every process.
+        '';
+      };
+    };
 
     scrapeTimeout = mkOption {
       type = types.str;
@@ -261,10 +292,10 @@ in
         ProtectKernelModules = true;
         ProtectKernelLogs = true;
         ProtectControlGroups = true;
-        ProtectProc = "invisible";
+        ProtectProc = if cfg.gc.runtimeRoots then "default" else "invisible";
         NoNewPrivileges = true;
-        CapabilityBoundingSet = "";
-        AmbientCapabilities = "";
+        CapabilityBoundingSet = if cfg.gc.runtimeRoots then [ "CAP_SYS_PTRACE" ] else "";
+        AmbientCapabilities = if cfg.gc.runtimeRoots then [ "CAP_SYS_PTRACE" ] else "";
         RestrictAddressFamilies = [
           "AF_UNIX"
           "AF_INET"

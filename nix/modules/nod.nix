@@ -43,10 +43,11 @@ let
   '';
 
   args = [
-    "daemon"
     "--socket=${cfg.socket}"
     "--db=${cfg.database}"
+    "daemon"
     "--retain-days=${toString cfg.retainDays}"
+    "--socket-mode=${if cfg.socketGroup == null then "0666" else "0660"}"
   ]
   ++ lib.optional cfg.metrics.enable "--metrics.listen=${h.hostPort cfg.metrics.listenAddress cfg.metrics.port}"
   ++ cfg.extraFlags;
@@ -163,8 +164,9 @@ in
         # The runtime and state directories take the unit's group: with socketGroup set, that
         # group (and root) can reach the socket and the database, nobody else.
         Group = if cfg.socketGroup == null then "nod" else cfg.socketGroup;
-        # bind() creates the socket with 0777 & ~umask: 0777 for everyone, or 0770 for the group.
-        UMask = if cfg.socketGroup == null then "0000" else "0007";
+        # nod sets the socket's mode itself (--socket-mode above); the database stays private to
+        # the unit's group.
+        UMask = "0027";
         RuntimeDirectory = "nod";
         RuntimeDirectoryMode = if cfg.socketGroup == null then "0755" else "0750";
         StateDirectory = "nod";

@@ -4,11 +4,14 @@ checked by Debian's real `promtool check config` (which also loads every rule fi
 import json
 import os
 import re
+import shlex
+import stat
 import subprocess
 import unittest
 
 import harness as h
 import nixeval as n
+import nkeys
 import test_nix_modules as m
 
 
@@ -39,6 +42,14 @@ def for_old_amtool(config):
         return config
     text = json.dumps(config)
     return json.loads(re.sub(r'"url_file": "[^"]*"', '"url": "http://url-file.invalid/"', text))
+
+
+def exec_argv(exec_start, credentials_dir, binary):
+    """ExecStart= as systemd would run it: quotes and escapes removed, %d the credentials
+    directory, %% and $$ single; our built binary in place of the package's."""
+    text = exec_start.replace("%d", credentials_dir).replace("%%", "%").replace("$$", "$")
+    argv = shlex.split(text)
+    return [binary] + argv[1:]
 
 
 class GeneratedConfigsPassTheRealTools(unittest.TestCase):
@@ -111,6 +122,61 @@ class GeneratedConfigsPassTheRealTools(unittest.TestCase):
             rc, out = self.amtool(tmp, cfg)
             self.assertNotEqual(rc, 0, out)
             self.assertIn("nobody", out)
+
+
+class BinariesAcceptTheirGeneratedCommandLines(unittest.TestCase):
+    """The units' ExecStart, generated with (nearly) every option set, started for real: every
+    flag the modules write must exist in the binaries."""
+
+    def setUp(self):
+        self.lib = n.require_lib(self)
+
+    def test_nixos_exporter(self):
+        with h.TempDir() as tmp:
+            root = h.copy_root("nixos-basic", os.path.join(tmp, "root"))
+            port = h.free_port()
+            s = n.run([f"""{{ services.prometheus.exporters.nixos = {{
+                enable = true; port = {port}; listenAddress = "127.0.0.1";
+                collectors = {{ generation = true; system = true; reboot = true; boot = false; store = true; gc = true; }};
+                store.checkInterval = "2m"; gc = {{ checkInterval = "15m"; runtimeRoots = true; }};
+                scrapeTimeout = "5s"; logLevel = "debug"; webConfigFile = "/run/secrets/web.yml";
+                extraFlags = [ "--path.root={root}" ];
+                flake = {{ enable = true; url = "path:{tmp}/no-such-flake"; checkInterval = "1h";
+                          nats = {{ enable = true; url = "nats://127.0.0.1:{h.free_port()}"; subject = "t.rev";
+                                   nkeySeedFile = "/run/secrets/seed"; }}; }};
+            }}; }}"""], self.lib)
+            self.assertEqual(s["failedAssertions"], [])
+            creds = os.path.join(tmp, "credentials")
+            os.mkdir(creds)
+            # An empty exporter-toolkit web config: no TLS, no auth.
+            open(os.path.join(creds, "web-config"), "w").close()
+            with open(os.path.join(creds, "nats-nkey-seed"), "w") as f:
+                f.write(nkeys.user_pair()[0] + "\n")
+            argv = exec_argv(s["units"]["prometheus-nixos-exporter"]["serviceConfig"]["ExecStart"], creds,
+                             h.binary("nixos-exporter"))
+            with h.Process(argv, tmp, port=port) as p:
+                text = h.scrape(port)
+            self.assertIn("nixos_generation_count 3", text, p.log())
+            self.assertIn('nixos_exporter_collector_success{collector="flake"}', text)
+            self.assertNotIn('collector="boot"', text, "--no-collector.boot was not honoured")
+
+    def test_nod(self):
+        with h.TempDir() as tmp:
+            port = h.free_port()
+            s = n.run([f"""{{ services.nod = {{ enable = true; retainDays = 30;
+                metrics = {{ enable = true; listenAddress = "127.0.0.1"; port = {port}; }};
+                extraFlags = [ "--max-connections=64" ]; }}; }}"""], self.lib)
+            exec_start = s["units"]["nod"]["serviceConfig"]["ExecStart"]
+            sock, db = os.path.join(tmp, "nod.sock"), os.path.join(tmp, "nod.db")
+            exec_start = exec_start.replace("/run/nod/nod.sock", sock).replace("/var/lib/nod/nod.db", db)
+            argv = exec_argv(exec_start, tmp, h.binary("nod"))
+            with h.Process(argv, tmp, port=port) as p:
+                text = h.scrape(port)
+                mode = stat.S_IMODE(os.stat(sock).st_mode)
+                self.assertTrue(stat.S_ISSOCK(os.stat(sock).st_mode))
+            self.assertEqual(mode, 0o666, p.log())
+            self.assertTrue(any(line.startswith("nod_") for line in text.splitlines()), text[:500])
+            self.assertTrue(os.path.exists(db))
 
 
 if __name__ == "__main__":

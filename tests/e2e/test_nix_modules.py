@@ -3,6 +3,9 @@
 assertions on bad combinations, and the generated units, scrape jobs, routes and provisioning."""
 import json
 import os
+import re
+import subprocess
+import sys
 import unittest
 
 import harness as h
@@ -34,6 +37,8 @@ EVERY_EXPORTER_OPTION = """{
             listenAddress = "::";
             openFirewall = true;
             collectors = { generation = true; system = true; reboot = false; boot = true; store = true; gc = false; };
+            store.checkInterval = "2m";
+            gc = { checkInterval = "15m"; runtimeRoots = true; };
             scrapeTimeout = "5s";
             logLevel = "debug";
             webConfigFile = "/run/secrets/web.yml";
@@ -59,7 +64,7 @@ EVERY_NOD_OPTION = """{ services.nod = {
           retainDays = 30;
           socketGroup = "wheel";
           metrics = { enable = true; listenAddress = "127.0.0.1"; port = 9000; openFirewall = true; };
-          extraFlags = [ "--log.level=debug" ];
+          extraFlags = [ "--max-connections=64" ];
         }; }"""
 
 CLIENT = """{
@@ -138,6 +143,7 @@ class ExporterModule(Base):
             '"--listen=[::]:9000" "--scrape.timeout=5s" "--log.level=debug" '
             '"--collector.boot" "--no-collector.gc" "--collector.generation" "--no-collector.reboot" '
             '"--collector.store" "--collector.system" '
+            '"--collector.store.check-interval=2m" "--collector.gc.check-interval=15m" "--collector.gc.runtime-roots" '
             # % is a systemd specifier: doubled, so the exporter sees the URL as written.
             '"--collector.flake" "--flake.url=github:me/cfg?dir=hosts&ref=a%%2Fb" "--flake.check-interval=30m" '
             '"--flake.nats.enable" "--flake.nats.url=nats://nats.lan:4222" "--flake.nats.subject=fleet.rev" '
@@ -149,6 +155,9 @@ class ExporterModule(Base):
         self.assertEqual(u["path"], ["/nix/store/00000000000000000000000000000000-nix-2.31.2",
                                      "/nix/store/00000000000000000000000000000000-git-2.51.0"])
         self.assertEqual(u["environment"]["HOME"], "/var/cache/nixos-exporter")
+        # Runtime GC roots are read from other processes' /proc: that needs CAP_SYS_PTRACE.
+        self.assertEqual(u["serviceConfig"]["AmbientCapabilities"], ["CAP_SYS_PTRACE"])
+        self.assertEqual(u["serviceConfig"]["ProtectProc"], "default")
         self.assertEqual(s["firewall"]["allowedTCPPorts"], [9000])
 
     def test_the_every_option_test_really_sets_every_option(self):
@@ -194,16 +203,16 @@ class NodModule(Base):
         self.assertEqual(s["warnings"], [])
         u = s["units"]["nod"]
         sc = u["serviceConfig"]
-        self.assertEqual(sc["ExecStart"], f'{PKG}/bin/nod "daemon" "--socket=/run/nod/nod.sock" '
-                                          '"--db=/var/lib/nod/nod.db" "--retain-days=180" "--metrics.listen=0.0.0.0:9972"')
+        self.assertEqual(sc["ExecStart"], f'{PKG}/bin/nod "--socket=/run/nod/nod.sock" "--db=/var/lib/nod/nod.db" '
+                                          '"daemon" "--retain-days=180" "--socket-mode=0666" "--metrics.listen=0.0.0.0:9972"')
         self.assertEqual(s["nixSettings"], {"json-log-path": "/run/nod/nod.sock"})
         self.assertEqual(s["sessionVariables"], {"NOD_SOCKET": "/run/nod/nod.sock", "NOD_DB": "/var/lib/nod/nod.db"})
         # No socket directory without nod, so Nix cannot create a regular file there.
         self.assertEqual(sc["RuntimeDirectory"], "nod")
         self.assertEqual(sc["StateDirectory"], "nod")
         self.assertTrue(sc["ExecStartPost"].endswith("-nod-wait-socket"))
-        # Everyone's `nix` may connect (0777 & ~0000 at bind).
-        self.assertEqual(sc["UMask"], "0000")
+        # Everyone's `nix` may connect; the database is not everyone's.
+        self.assertEqual(sc["UMask"], "0027")
         self.assertEqual(sc["RuntimeDirectoryMode"], "0755")
         self.assertEqual(sc["User"], "nod")
         self.assertEqual(u["before"], ["nix-daemon.service"])
@@ -215,10 +224,10 @@ class NodModule(Base):
         s = self.run_modules(EVERY_NOD_OPTION)
         self.assertNoFailures(s)
         sc = s["units"]["nod"]["serviceConfig"]
-        self.assertEqual(sc["ExecStart"], '/nix/store/22222222222222222222222222222222-y/bin/nod "daemon" '
-                                          '"--socket=/run/nod/nod.sock" "--db=/var/lib/nod/nod.db" "--retain-days=30" '
-                                          '"--metrics.listen=127.0.0.1:9000" "--log.level=debug"')
-        self.assertEqual((sc["Group"], sc["UMask"], sc["RuntimeDirectoryMode"]), ("wheel", "0007", "0750"))
+        self.assertEqual(sc["ExecStart"], '/nix/store/22222222222222222222222222222222-y/bin/nod '
+                                          '"--socket=/run/nod/nod.sock" "--db=/var/lib/nod/nod.db" "daemon" "--retain-days=30" '
+                                          '"--socket-mode=0660" "--metrics.listen=127.0.0.1:9000" "--max-connections=64"')
+        self.assertEqual((sc["Group"], sc["RuntimeDirectoryMode"]), ("wheel", "0750"))
         self.assertEqual(s["firewall"]["allowedTCPPorts"], [9000])
 
     def test_the_every_option_test_really_sets_every_option(self):
@@ -577,6 +586,50 @@ class EveryOption(Base):
             # Excludes sslCertificate, which is set.
             "services.nixmon.proxy.useACMEHost",
         ])
+
+
+class ReadmeExample(Base):
+    def test_three_hosts_in_ten_lines(self):
+        with open(os.path.join(h.SOURCE_DIR, "README.md")) as f:
+            readme = f.read()
+        found = re.search(r"### Monitor three hosts in ten lines\n.*?```nix\n(.*?)```", readme, re.S)
+        self.assertIsNotNone(found, "README.md lost its example")
+        example = found.group(1)
+        self.assertLessEqual(len([l for l in example.splitlines() if l.strip()]), 10)
+        # The example as a flake, with nixosSystem = the test harness and a host file per name.
+        body = example.replace("./hosts/${name}.nix", "{ networking.hostName = name; }")
+        self.assertNotEqual(body, example)
+        expr = f"""let
+          flake = {{ {body} }};
+          nixpkgs.lib.nixosSystem = {{ modules, ... }}: h.eval modules;
+          nixmon.nixosModules.default = {{ }}; # h.eval imports nix/modules/default.nix already
+          self = flake.outputs {{ inherit self nixpkgs nixmon; }};
+        in lib.mapAttrs (_: h.summary) self.nixosConfigurations"""
+        hosts = n.nix_eval(expr, self.lib)
+        self.assertEqual(sorted(hosts), ["db", "mon", "web"])
+        for name, s in hosts.items():
+            self.assertEqual(s["failedAssertions"], [], name)
+        mon = hosts["mon"]
+        for exporter in ("node", "nixos", "nod"):
+            self.assertEqual(targets(mon, exporter), {
+                "db": f"db:{s['exposedTargets'][exporter]}", "mon": f"mon:{s['exposedTargets'][exporter]}",
+                "web": f"web:{s['exposedTargets'][exporter]}"})
+        self.assertTrue(mon["alertmanager"]["enable"] and mon["grafana"]["enable"] and mon["loki"]["enable"])
+        for client in ("db", "web"):
+            self.assertFalse(hosts[client]["prometheus"]["enable"])
+            self.assertIn("-s 10.0.0.1 --dport 9971", hosts[client]["firewall"]["extraCommands"])
+
+
+class GeneratedDocs(Base):
+    def test_modules_md_is_up_to_date(self):
+        r = subprocess.run([sys.executable, os.path.join(h.SOURCE_DIR, "scripts", "gen-module-docs.py"), "--check"],
+                           capture_output=True, text=True, env=dict(os.environ, NIXMON_NIXPKGS_LIB=self.lib))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(h.SOURCE_DIR, "docs", "modules.md")) as f:
+            text = f.read()
+        for option in ("services.prometheus.exporters.nixos.flake.nats.nkeySeedFile", "services.nod.retainDays",
+                       "services.nixmon.role", "services.nixmon.remoteWrite"):
+            self.assertIn(f"### `{option}`", text)
 
 
 if __name__ == "__main__":
