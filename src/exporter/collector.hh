@@ -20,7 +20,7 @@ using WallClock = std::function<std::chrono::system_clock::time_point()>;
 struct CollectorContext {
   HostRoot root;
   WallClock now = [] { return std::chrono::system_clock::now(); };
-  FlakeConfig flake;  // --flake.*, checked; used by the flake collector only
+  FlakeConfig flake{};  // --flake.*, checked; used by the flake collector only
   StoreConfig store{};  // --collector.{store,gc}.*; used by the store and gc collectors
 };
 

@@ -1,0 +1,78 @@
+#include "exporter/flake/flake-config.hh"
+
+#include <gtest/gtest.h>
+
+#include "common/error.hh"
+#include "exporter/flake/nats-share.hh"
+#include "exporter/options.hh"
+
+using namespace nixmon;
+using namespace nixmon::exporter;
+
+namespace {
+ExporterOptions parse(std::vector<std::string> args) {
+  CLI::App app;
+  ExporterOptions o;
+  add_exporter_flags(app, o);
+  args = normalize_go_style_flags(app, std::move(args));
+  std::reverse(args.begin(), args.end());
+  app.parse(args);
+  return o;
+}
+}  // namespace
+
+TEST(FlakeConfig, SeedFlagsAndDefaults) {
+  auto o = parse({});
+  EXPECT_FALSE(o.collectors.at("flake"));  // off by default, as in the seed
+  EXPECT_EQ(o.flake.check_interval, "1h");
+  EXPECT_EQ(o.flake.nats_url, "nats://localhost:4222");
+  EXPECT_EQ(o.flake.nats_subject, "nixos-exporter.remote-rev");
+  o = parse({"--collector.flake", "--flake.url=github:me/config", "--flake.check-interval=90m",
+             "--flake.nats.enable", "--flake.nats.url=nats://n:4222", "--flake.nats.subject=s",
+             "--flake.nats.credentials-file=/c"});
+  EXPECT_TRUE(o.collectors.at("flake"));
+  auto c = make_flake_config(o.flake);
+  EXPECT_EQ(c.url, "github:me/config");
+  EXPECT_EQ(c.check_interval, std::chrono::minutes(90));
+  EXPECT_TRUE(c.nats_enable);
+  EXPECT_EQ(c.nats_url, "nats://n:4222");
+  EXPECT_EQ(c.nats_subject, "s");
+  EXPECT_EQ(c.nats_credentials_file, "/c");
+  // Go's single dash works for these flags too.
+  EXPECT_EQ(parse({"-flake.url=x"}).flake.url, "x");
+}
+
+TEST(FlakeConfig, RejectsWhatCannotWork) {
+  FlakeFlags f;
+  EXPECT_THROW(make_flake_config(f), UsageError);  // no URL
+  f.url = "--impure";
+  EXPECT_THROW(make_flake_config(f), UsageError);  // would be an option of nix
+  f.url = "github:me/config\nx";
+  EXPECT_THROW(make_flake_config(f), UsageError);
+  f.url = "github:me/config";
+  f.check_interval = "0s";
+  EXPECT_THROW(make_flake_config(f), UsageError);
+  f.check_interval = "1 hour";
+  EXPECT_THROW(make_flake_config(f), UsageError);
+  f.check_interval = "1h";
+  f.nats_credentials_file = "a";
+  f.nats_nkey_seed_file = "b";
+  EXPECT_THROW(make_flake_config(f), UsageError);
+  f.nats_nkey_seed_file.clear();
+  EXPECT_NO_THROW(make_flake_config(f));
+}
+
+TEST(NKey, PublicKeyFromSeed) {
+  // Seed bytes 0..31, encoded and derived independently (tests/e2e/nkeys.py, with openssl).
+  EXPECT_EQ(nkey_public_from_seed("SUAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR4H776Y\n"),
+            "UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK");
+  EXPECT_THROW(nkey_public_from_seed(""), Error);
+  EXPECT_THROW(nkey_public_from_seed("SUnot-base32!"), Error);
+  EXPECT_THROW(nkey_public_from_seed("SUAAAA"), Error);  // too short
+  // One character changed: the checksum catches it.
+  EXPECT_THROW(nkey_public_from_seed("SUAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR5H776Y"),
+               Error);
+  // A public key is no seed.
+  EXPECT_THROW(nkey_public_from_seed("UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK"),
+               Error);
+}
