@@ -12,10 +12,13 @@ packages=(
   # libraries (README.md, "Dependencies", says why each)
   libfmt-dev libcli11-dev libsqlite3-dev libsimdjson-dev libnats-dev libcpp-httplib-dev
   libssl-dev zlib1g-dev libbrotli-dev
+  libyaml-dev libcrypt-dev  # --web.config.file: YAML, bcrypt (crypt_rn)
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 curl sqlite3
   nix-bin prometheus prometheus-alertmanager nats-server victoria-metrics
   prometheus-node-exporter wrk
+  openssl  # certificates made by the TLS tests
+  clang libclang-rt-14-dev  # libFuzzer targets (fuzz/, PRESET=fuzz)
 )
 
 missing=()

@@ -2,9 +2,11 @@
 
 #include <httplib.h>
 
+#include "common/basic-auth.hh"
 #include "common/error.hh"
 #include "common/exposition.hh"
 #include "common/log.hh"
+#include "common/tls-context.hh"
 
 namespace nixmon {
 
@@ -35,14 +37,40 @@ ListenAddress parse_listen_address(std::string_view text) {
 struct HttpServer::Impl {
   Options options;
   Producer produce;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;
+  std::unique_ptr<BasicAuth> auth;
 };
+
+namespace {
+
+// A TLS server whose SSL_CTX is set up from the web config. configure_server_tls throws; the
+// library's constructor expects a bool, so the reason is carried out beside it.
+std::unique_ptr<httplib::Server> make_tls_server(const TlsServerConfig& tls) {
+  std::string failure;
+  auto svr = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+    try {
+      configure_server_tls(ctx, tls);
+      return true;
+    } catch (const std::exception& e) {
+      failure = e.what();
+      return false;
+    }
+  });
+  if (!failure.empty()) throw UsageError(failure);
+  if (!svr->is_valid()) throw UsageError("tls_server_config: OpenSSL could not create a context");
+  return svr;
+}
+
+}  // namespace
 
 HttpServer::HttpServer(Options options, Producer produce_metrics)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->produce = std::move(produce_metrics);
-  auto& svr = impl_->server;
+  const WebConfig& web = impl_->options.web;
+  impl_->server = web.tls ? make_tls_server(*web.tls) : std::make_unique<httplib::Server>();
+  impl_->auth = std::make_unique<BasicAuth>(web.basic_auth_users);
+  auto& svr = *impl_->server;
   int threads = impl_->options.worker_threads;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   // The library's default adds SO_REUSEPORT, which lets a second exporter bind the same port and
@@ -64,6 +92,17 @@ HttpServer::HttpServer(Options options, Producer produce_metrics)
     res.set_content(landing, "text/html; charset=utf-8");
   });
   Impl* impl = impl_.get();
+  // Every request, whatever its path: configured headers, then authentication. A failure says
+  // only "Unauthorized", whether the user, the password or the header's form was wrong.
+  svr.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
+    for (const auto& [name, value] : impl->options.web.headers) res.set_header(name, value);
+    if (impl->auth->check(req.get_header_value("Authorization")))
+      return httplib::Server::HandlerResponse::Unhandled;
+    res.status = 401;
+    res.set_header("WWW-Authenticate", "Basic");
+    res.set_content("Unauthorized\n", "text/plain; charset=utf-8");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   svr.Get(impl_->options.metrics_path, [impl](const httplib::Request&, httplib::Response& res) {
     try {
       res.set_content(impl->produce(), std::string(exposition_content_type));
@@ -99,9 +138,9 @@ int HttpServer::bind(const ListenAddress& address) {
   std::string host = address.host.empty() ? "0.0.0.0" : address.host;
   int port = address.port;
   if (port == 0) {
-    port = impl_->server.bind_to_any_port(host);
+    port = impl_->server->bind_to_any_port(host);
     if (port < 0) throw Error(fmt::format("cannot listen on {}:0", host));
-  } else if (!impl_->server.bind_to_port(host, port)) {
+  } else if (!impl_->server->bind_to_port(host, port)) {
     throw Error(fmt::format(
         "cannot listen on {}:{} (address in use, or not an address of this host)", host, port));
   }
@@ -109,11 +148,11 @@ int HttpServer::bind(const ListenAddress& address) {
 }
 
 void HttpServer::serve() {
-  impl_->server.listen_after_bind();
+  impl_->server->listen_after_bind();
 }
 
 void HttpServer::stop() {
-  if (impl_ && impl_->server.is_running()) impl_->server.stop();
+  if (impl_ && impl_->server->is_running()) impl_->server->stop();
 }
 
 }  // namespace nixmon

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/web-config.hh"
+
 namespace nixmon {
 
 struct ListenAddress {
@@ -25,9 +27,14 @@ class HttpServer {
     std::string title;  // shown on the landing page
     std::string metrics_path = "/metrics";
     int worker_threads = 16;  // one keep-alive connection holds a worker; idle ones cost little
+    // --web.config.file (load_web_config): TLS, client certificates, basic auth, headers.
+    // Default: plain HTTP, no authentication.
+    WebConfig web;
   };
   using Producer = std::function<std::string()>;  // the exposition body; may throw
 
+  // Throws UsageError when the web config's certificates or keys cannot be loaded (naming the file
+  // and OpenSSL's reason).
   HttpServer(Options options, Producer produce_metrics);
   ~HttpServer();
 

@@ -24,6 +24,9 @@ int run(const ExporterOptions& o) {
       std::chrono::duration_cast<std::chrono::milliseconds>(parse_duration(o.scrape_timeout));
   if (timeout.count() <= 0) throw UsageError("--scrape.timeout must be positive");
   auto address = parse_listen_address(o.listen);
+  HttpServer::Options http;
+  http.title = "NixOS Exporter";
+  if (!o.web_config_file.empty()) http.web = load_web_config(o.web_config_file);
 
   // Before any thread starts, so every thread inherits the blocked signals.
   ShutdownSignals signals;
@@ -44,14 +47,17 @@ int run(const ExporterOptions& o) {
   }
   Scraper scraper(std::move(enabled), timeout, build_info_metrics());
 
-  HttpServer server({.title = "NixOS Exporter"}, [&scraper] { return scraper.scrape(); });
+  bool http_tls = http.web.tls.has_value();
+  bool http_auth = !http.web.basic_auth_users.empty();
+  HttpServer server(std::move(http), [&scraper] { return scraper.scrape(); });
   int port = server.bind(address);
   signals.on_signal([&server](int sig) {
     log::info("received signal {}, shutting down", sig);
     server.stop();
   });
-  log::info("nixos-exporter {} listening on {}:{} root={} collectors={}", version,
-            address.host.empty() ? "0.0.0.0" : address.host, port, o.root, names);
+  log::info("nixos-exporter {} listening on {}:{} root={} collectors={} tls={} basic_auth={}",
+            version, address.host.empty() ? "0.0.0.0" : address.host, port, o.root, names,
+            http_tls ? "on" : "off", http_auth ? "on" : "off");
   server.serve();
   log::info("stopped");
   return 0;

@@ -16,6 +16,8 @@ void add_exporter_flags(CLI::App& app, ExporterOptions& o) {
                  "How long a scrape waits for a collector before reporting it failed (Go duration)")
       ->capture_default_str();
   app.add_option("--log.level", o.log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--web.config.file", o.web_config_file,
+                 "Exporter-toolkit web config (YAML): TLS, client certificates, basic auth");
   for (const auto& c : collector_table()) {
     std::string name(c.name);
     o.collectors[name] = c.enabled_by_default;

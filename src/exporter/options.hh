@@ -16,6 +16,7 @@ struct ExporterOptions {
   std::string root = "/";
   std::string scrape_timeout = "10s";
   std::string log_level = "info";
+  std::string web_config_file;  // --web.config.file; "" = plain HTTP, no auth
   std::map<std::string, bool> collectors;  // name -> enabled, every collector of the table
   FlakeFlags flake;                        // --flake.*: checked by make_flake_config
   StoreFlags store;  // --collector.{store,gc}.*: checked by make_store_config
