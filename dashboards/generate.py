@@ -22,6 +22,9 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 IGNORED_FS = 'fstype!~"tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|autofs|fuse.*"'
 IDLE = 'mode="idle"'
 NOT_LO = 'device!="lo"'
+HIT = 'result="hit"'
+HIT_OR_MISS = 'result=~"hit|miss"'
+FAILED = 'outcome="failed"'
 
 
 def sel(extra=""):
@@ -340,10 +343,77 @@ def store():
     ])
 
 
+# --- builds and substitutions (nod) -----------------------------------------------------------
+
+def or_zero_if(expr, known):
+    """`expr`, or 0 where `known` has data: a count with no failed series is 0 only when nod
+    reported builds at all (unknown stays "No data")."""
+    return f"({expr}) or (0 * {known})"
+
+
+def builds():
+    total = f"sum(increase(nod_builds_total{sel()}[$__range]))"
+    failed = f"sum(increase(nod_builds_total{sel(FAILED)}[$__range]))"
+    return dashboard("nixmon-builds", "Nix builds and substituters",
+                     "Builds, substitutions and binary cache queries from nod's metrics (never per derivation: `nod` on the host has those).", [
+        row("Over the selected time range"),
+        stat("Builds", "Builds recorded by nod, all outcomes.", [q(total, instant=True)], unit="none"),
+        stat("Failed builds", "Builds that failed (0 only where nod recorded builds at all).",
+             [q(or_zero_if(failed, f"{total}"), instant=True)], unit="none", thresholds=GREEN_RED),
+        stat("Failed share", "Failed builds / all builds.",
+             [q(f"{failed} / {total} or (0 * {total})", instant=True)], unit="percentunit",
+             thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 0.05}, {"color": "red", "value": 0.2}]),
+        stat("Substitutions", "Store paths fetched from substituters.",
+             [q(f"sum(increase(nod_substitutions_total{sel()}[$__range]))", instant=True)], unit="none"),
+        stat("Cache hit ratio", "Binary cache queries answered with a hit, among those answered hit or miss (unknown answers left out).",
+             [q(f"sum(increase(nod_cache_queries_total{sel(HIT)}[$__range])) / sum(increase(nod_cache_queries_total{sel(HIT_OR_MISS)}[$__range]))", instant=True)],
+             unit="percentunit"),
+        stat("Dropped records", "Completed activities nod dropped because its write queue was full (alert NodDroppingRecords).",
+             [q(f"sum(increase(nod_events_dropped_total{sel()}[$__range]))", instant=True)], unit="none", thresholds=GREEN_RED),
+        row("Builds"),
+        timeseries("Builds by outcome", "Builds per interval, by outcome.",
+                   [q(f"sum by (instance, outcome) (increase(nod_builds_total{sel()}[$__rate_interval]))", "{{instance}} {{outcome}}")], unit="none", w=8),
+        timeseries("Build time", "Median and 90th percentile of build durations, by builder machine (from nod's histogram).", [
+            q(f"histogram_quantile(0.5, sum by (instance, machine, le) (increase(nod_build_duration_seconds_bucket{sel()}[$__rate_interval])))", "{{instance}} {{machine}} median"),
+            q(f"histogram_quantile(0.9, sum by (instance, machine, le) (increase(nod_build_duration_seconds_bucket{sel()}[$__rate_interval])))", "{{instance}} {{machine}} p90"),
+        ], unit="s", w=8),
+        timeseries("Failures by kind", "Failures the stream reported: builder, dependency, remote, hash mismatch.",
+                   [q(f"sum by (instance, kind) (increase(nod_failures_total{sel()}[$__rate_interval]))", "{{instance}} {{kind}}")], unit="none", w=8),
+        row("Substituters and caches"),
+        timeseries("Substitutions", "Substitutions per interval, by substituter and outcome.",
+                   [q(f"sum by (instance, substituter, outcome) (increase(nod_substitutions_total{sel()}[$__rate_interval]))", "{{instance}} {{substituter}} {{outcome}}")], unit="none", w=8),
+        timeseries("Substitution time", "Median substitution duration, by substituter.",
+                   [q(f"histogram_quantile(0.5, sum by (instance, substituter, le) (increase(nod_substitution_duration_seconds_bucket{sel()}[$__rate_interval])))", "{{instance}} {{substituter}}")], unit="s", w=8),
+        timeseries("Downloaded", "Bytes per second downloaded and NAR bytes per second unpacked, by substituter (where the stream reports them).", [
+            q(f"sum by (instance, substituter) (rate(nod_substitution_downloaded_bytes_total{sel()}[$__rate_interval]))", "{{instance}} {{substituter}} downloaded"),
+            q(f"sum by (instance, substituter) (rate(nod_substitution_nar_bytes_total{sel()}[$__rate_interval]))", "{{instance}} {{substituter}} NAR"),
+        ], unit="Bps", w=8),
+        timeseries("Cache hit ratio", "Per binary cache: hits among the queries answered hit or miss (alert NixSubstituterHitRatioDropped).",
+                   [q(f"sum by (instance, cache) (increase(nod_cache_queries_total{sel(HIT)}[$__rate_interval])) / sum by (instance, cache) (increase(nod_cache_queries_total{sel(HIT_OR_MISS)}[$__rate_interval]))", "{{instance}} {{cache}}")],
+                   unit="percentunit", w=12),
+        timeseries("Cache queries", "Binary cache queries per interval, by cache and result.",
+                   [q(f"sum by (instance, cache, result) (increase(nod_cache_queries_total{sel()}[$__rate_interval]))", "{{instance}} {{cache}} {{result}}")], unit="none", w=12),
+        row("nod"),
+        timeseries("Activities", "Activities recorded per interval, by kind and outcome.",
+                   [q(f"sum by (instance, kind, outcome) (increase(nod_activities_total{sel()}[$__rate_interval]))", "{{instance}} {{kind}} {{outcome}}")], unit="none", w=8),
+        timeseries("Pipeline", "Records received, events committed to the database and events dropped, per second.", [
+            q(f"sum by (instance) (rate(nod_records_total{sel()}[$__rate_interval]))", "{{instance}} records"),
+            q(f"sum by (instance) (rate(nod_events_committed_total{sel()}[$__rate_interval]))", "{{instance}} committed"),
+            q(f"sum by (instance) (rate(nod_events_dropped_total{sel()}[$__rate_interval]))", "{{instance}} dropped"),
+        ], unit="ops", w=8),
+        timeseries("Problems", "Malformed lines by reason, duplicate records, failed database writes, per interval.", [
+            q(f"sum by (instance, reason) (increase(nod_malformed_records_total{sel()}[$__rate_interval]))", "{{instance}} malformed {{reason}}"),
+            q(f"sum by (instance) (increase(nod_duplicate_records_total{sel()}[$__rate_interval]))", "{{instance}} duplicates"),
+            q(f"sum by (instance) (increase(nod_write_errors_total{sel()}[$__rate_interval]))", "{{instance}} write errors"),
+        ], unit="none", w=8),
+    ])
+
+
 DASHBOARDS = {
     "fleet-overview.json": fleet,
     "nixos-host.json": host,
     "store-gc.json": store,
+    "builds-substituters.json": builds,
 }
 
 

@@ -85,7 +85,7 @@ def alerts_in(path):
 def template_queries(text):
     """The PromQL inside an annotation's `query` calls (backquoted printf formats), with the printf
     verbs replaced by an empty string literal."""
-    return [re.sub(r"%[qsdv]", '""', q) for q in re.findall(r"`([^`]*)`", text)]
+    return [re.sub(r"%[qsdv]", '""', q) for q in re.findall(r"\bprintf\s+`([^`]*)`", text)]
 
 
 KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",

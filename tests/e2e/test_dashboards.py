@@ -2,15 +2,17 @@
 
 Debian's Prometheus scrapes, every second, the real nixos-exporter on a copy of the nixos-basic
 fixture root (with a store database real Nix created, the fixture's rows in it, and a real local
-flake for the flake collector), Debian's real node_exporter and, when it is built, nod's metrics
-endpoint fed a captured Nix log stream. It also loads rules/*.yml. Then every query of every
-dashboard panel, its variables expanded to match every host, must parse and return data; a panel
-that reads a metric nobody exports fails. The check itself is shown to fail on a bogus query.
+flake for the flake collector), Debian's real node_exporter, and nod's metrics endpoint, fed Nix log
+streams captured from real Nix builds (a substitution from a local binary cache, a build, a failing
+build). It also loads rules/*.yml. Then every query of every dashboard panel, its variables
+expanded to match every host, must parse and return data (a value, not only NaN); a panel that
+reads a metric nobody exports fails. The check itself is shown to fail on a bogus query.
 """
 import contextlib
 import json
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,9 +29,10 @@ import generate  # noqa: E402  (dashboards/generate.py)
 # Grafana's variables, expanded as Grafana would with "All" selected and a short time range.
 VARIABLES = {
     "instance": ".*",
-    "__rate_interval": "10s",
+    # Longer than the test runs: nod's counters move once, when the captured streams are fed.
+    "__rate_interval": "2m",
     "__interval": "1s",
-    "__range": "1m",
+    "__range": "5m",
     "datasource": "prometheus",
 }
 
@@ -97,11 +100,56 @@ def make_store_db(root, env):
         db.commit()
 
 
-def nod_binary():
-    try:
-        return h.binary("nod")
-    except FileNotFoundError:
-        return None
+BUILDS_NIX = """
+let
+  mk = name: script: derivation {
+    inherit name; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" script ];
+  };
+in {
+  cached1 = mk "nixmon-cached1-@STAMP@" "echo cached1 > $out";
+  cached2 = mk "nixmon-cached2-@STAMP@" "echo cached2 > $out";
+  ok1 = mk "nixmon-ok1-@STAMP@" "echo building; echo ok1 > $out";
+  ok2 = mk "nixmon-ok2-@STAMP@" "echo building; echo ok2 > $out";
+  bad1 = mk "nixmon-bad1-@STAMP@" "echo failing >&2; exit 1";
+  bad2 = mk "nixmon-bad2-@STAMP@" "echo failing >&2; exit 1";
+}
+"""
+
+
+def capture_nix_streams(tmp, env):
+    """Nix's internal-json log streams of real builds (Nix 2.8, the machine's store, names unique
+    to this run): two paths substituted from a local file:// binary cache, two builds, two failing
+    builds. Returned as two rounds of three, so that every counter nod exports exists before it
+    rises (Prometheus sees no increase in a series born at its final value)."""
+    cache = os.path.join(tmp, "binary-cache")
+    nixfile = os.path.join(tmp, "builds.nix")
+    with open(nixfile, "w") as f:
+        f.write(BUILDS_NIX.replace("@STAMP@", f"{os.getpid()}-{time.time_ns()}"))
+    for attr in ("cached1", "cached2"):
+        out = subprocess.run(["nix-build", nixfile, "-A", attr, "--no-out-link", "--option", "substituters", ""],
+                             env=env, check=True, capture_output=True, text=True).stdout.strip()
+        subprocess.run(["nix", "--extra-experimental-features", "nix-command", "copy", "--to", f"file://{cache}", out],
+                       env=env, check=True, capture_output=True)
+        subprocess.run(["nix-store", "--delete", out], env=env, check=True, capture_output=True)
+    rounds = []
+    for n in ("1", "2"):
+        streams = []
+        for attr, succeeds in (("cached", True), ("ok", True), ("bad", False)):
+            r = subprocess.run(["nix-build", nixfile, "-A", attr + n, "--no-out-link", "--log-format", "internal-json",
+                                "--option", "substituters", f"file://{cache}", "--option", "require-sigs", "false"],
+                               env=env, capture_output=True)
+            assert (r.returncode == 0) == succeeds, r.stderr.decode(errors="replace")[-2000:]
+            streams.append(r.stderr)
+        rounds.append(streams)
+    return rounds
+
+
+def feed(socket_path, streams):
+    """Sends each stream to nod's socket on its own connection, as separate Nix processes do."""
+    for data in streams:
+        with contextlib.closing(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)) as c:
+            c.connect(socket_path)
+            c.sendall(data)
 
 
 class Prometheus:
@@ -128,14 +176,19 @@ class Prometheus:
 
 
 def problem(doc):
-    """None if a query answer holds data, else what is wrong with it."""
+    """None if a query answer holds data, else what is wrong with it. A result that is NaN
+    everywhere (a quantile of no observations, 0/0) shows nothing on a panel: no data."""
     if doc.get("status") != "success":
         return f"{doc.get('errorType')}: {doc.get('error')}"
-    result = doc["data"]["result"]
-    if doc["data"]["resultType"] in ("vector", "matrix") and not result:
-        return "no data"
-    if doc["data"]["resultType"] == "matrix" and not any(r["values"] for r in result):
-        return "no data"
+    kind, result = doc["data"]["resultType"], doc["data"]["result"]
+    if kind == "vector":
+        values = [r["value"][1] for r in result]
+    elif kind == "matrix":
+        values = [v[1] for r in result for v in r["values"]]
+    else:
+        values = [result[1]]
+    if not any(v.lower() not in ("nan", "+inf", "-inf") for v in values):
+        return "no data" if not values else "only NaN"
     return None
 
 
@@ -177,7 +230,12 @@ class Dashboards(unittest.TestCase):
                                            f"--collector.textfile.directory={textfiles}"], tmp, port=port))
         jobs["node"] = port
 
-        cls.nod = nod_binary()
+        port = h.free_port()
+        cls.nod_socket = os.path.join(tmp, "nod.sock")
+        cls.stack.enter_context(h.Process([h.binary("nod"), "--socket", cls.nod_socket, "--db", os.path.join(tmp, "nod.db"),
+                                           "daemon", f"--metrics.listen=127.0.0.1:{port}"], tmp, port=port))
+        jobs["nod"] = port
+        cls.nix_streams = capture_nix_streams(tmp, env)
 
         cls.prom_port = h.free_port()
         config = os.path.join(tmp, "prometheus.yml")
@@ -218,10 +276,19 @@ class Dashboards(unittest.TestCase):
         while True:
             missing = [e for e in needed if problem(cls.prom.query(e))]
             if not missing:
-                return
+                break
             if time.monotonic() > deadline:
                 raise AssertionError(f"Prometheus has no data for {missing}:\n{cls.prometheus.log()}")
             time.sleep(0.5)
+        # nod: the first round creates every series, the second makes each rise once Prometheus
+        # has scraped the first.
+        for i, streams in enumerate(cls.nix_streams):
+            feed(cls.nod_socket, streams)
+            expected = 2 * (i + 1)
+            while problem(cls.prom.query(f"sum(nod_builds_total) >= {expected} and sum(nod_substitutions_total) >= {i + 1}")):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"nod's metrics never showed round {i + 1}:\n{cls.prometheus.log()}")
+                time.sleep(0.5)
 
     def dashboards(self):
         files = ms.dashboard_files()
@@ -257,6 +324,8 @@ class Dashboards(unittest.TestCase):
         self.assertEqual(problem(self.prom.query(expand(bogus))), "no data")
         self.assertEqual(problem(self.prom.query_range(expand(bogus))), "no data")
         self.assertIn("bad_data", problem(self.prom.query(expand("sum(rate(up[$__rate_interval])"))))
+        self.assertEqual(problem(self.prom.query("histogram_quantile(0.5, rate(nod_build_duration_seconds_bucket[1s] offset 1h))")), "no data")
+        self.assertEqual(problem(self.prom.query("0 / (0 * sum(up))")), "only NaN")
         self.assertNotIn("nixos_no_such_metric", set(self.prom.api("label/__name__/values")["data"]))
         with self.assertRaises(KeyError):
             expand("up{instance=~\"$nosuchvariable\"}")

@@ -108,6 +108,9 @@ class Rules(unittest.TestCase):
     def test_every_metric_a_rule_reads_is_exported(self):
         ours = ms.names_in_sources()
         node_names = ms.names_in_exposition(ms.node_exporter_scrape())
+        queries = [q for f in ms.rule_files() for a in ms.alerts_in(f) for t in a["annotations"].values()
+                   for q in ms.template_queries(t)]
+        self.assertGreater(len(queries), 15, "the annotations' queries are checked too")
         for f in ms.rule_files():
             for a in ms.alerts_in(f):
                 names = ms.metric_names(a["expr"])
