@@ -4,7 +4,9 @@
 #include "common/error.hh"
 #include "common/log.hh"
 #include "common/version.hh"
+#include "nod/cli-query.hh"
 #include "nod/options.hh"
+#include "nod/query-options.hh"
 
 using namespace nixmon;
 using namespace nixmon::nod;
@@ -18,6 +20,8 @@ int main(int argc, char** argv) {
   auto* daemon_cmd = add_daemon_command(app, daemon);
   auto* ingest_cmd = add_ingest_command(app, ingest);
   auto* status_cmd = add_status_command(app);
+  RawQueryFlags query;  // `nod [query flags]`, `nod clean`, `nod regressions` (cli-query.hh)
+  auto query_cmds = add_query_flags(app, query);
   app.set_version_flag("--version", std::string(version));
   try {
     app.parse(argc, argv);
@@ -28,9 +32,9 @@ int main(int argc, char** argv) {
     if (*daemon_cmd) return run_daemon(global, daemon);
     if (*ingest_cmd) return run_ingest(global, ingest);
     if (*status_cmd) return run_status(global);
-    // The query CLI (nod, nod -d N, ...) is the next issue; until then, say what exists.
-    fmt::print(stderr, "{}", app.help());
-    return 2;
+    if (*query_cmds.clean) return run_clean_cli(global, query);
+    if (*query_cmds.regressions) return run_regressions_cli(global, query);
+    return run_query_cli(global, QueryCommand::summary, query);
   } catch (const UsageError& e) {
     log::error("{}", e.what());
     return 2;

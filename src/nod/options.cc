@@ -35,6 +35,8 @@ CLI::App* add_daemon_command(CLI::App& app, DaemonOptions& o) {
   sub->add_option("--max-connections", o.max_connections, "Concurrent connections at most")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  sub->add_option("--metrics.listen", o.metrics_listen,
+                  "Serve Prometheus metrics on this address (e.g. :9972); none by default");
   return sub;
 }
 

@@ -18,6 +18,7 @@ struct DaemonOptions {
   size_t max_line_bytes = 1 << 20;
   std::string socket_mode = "0666";
   size_t max_connections = 1024;
+  std::string metrics_listen;  // --metrics.listen: Prometheus endpoint (metrics.hh); "" = none
 };
 
 struct IngestOptions {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "nod/stats/log-histogram.hh"
+
 #include <map>
 #include <tuple>
 
@@ -125,6 +127,15 @@ CREATE TABLE IF NOT EXISTS daily_stats (
   nar_known INTEGER NOT NULL,
   PRIMARY KEY (day, kind, outcome, key)
 ) WITHOUT ROWID;
+-- Durations per day and kind in log buckets (stats/log-histogram.hh): all-time medians and p90s
+-- in O(days x buckets). Not keyed by outcome, so a late failure correction leaves it unchanged.
+CREATE TABLE IF NOT EXISTS daily_durations (
+  day TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  bucket INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (day, kind, bucket)
+) WITHOUT ROWID;
 )sql";
 
 // The tables whose rows retention prunes, with the column that dates them.
@@ -207,12 +218,19 @@ RecordStore::RecordStore(const std::string& path) : db_(path, sqlite::Database::
         fmt::format("INSERT OR REPLACE INTO meta VALUES ('schema_version', '{}')", schema_version));
     db_.exec(fmt::format("PRAGMA user_version = {}", schema_version));
   }
+  // schema_sql is idempotent: a version-1 database made before daily_durations existed gets it
+  // here (its histograms then start empty; queries prefer exact percentiles from the rows).
+  db_.exec(schema_sql);
   tx.commit();
 }
 
 size_t RecordStore::write_batch(const std::vector<Event>& events) {
   sqlite::Transaction tx(db_);
   std::map<AggKey, AggValue> aggs;
+  std::map<std::tuple<std::string, std::string_view, int>, int64_t> durations;  // day, kind, bucket
+  auto duration = [&](const Span& s, std::string_view kind) {
+    ++durations[{utc_day(s.start_ms), kind, stats::duration_bucket(s.duration_ms)}];
+  };
   auto agg = [&](const Span& s, std::string_view kind, std::string_view outcome,
                  std::string_view key) -> AggValue& {
     AggValue& v = aggs[AggKey{utc_day(s.start_ms), std::string(kind), std::string(outcome),
@@ -267,6 +285,7 @@ size_t RecordStore::write_batch(const std::vector<Event>& events) {
       ins_build.bind(9, b->phases).bind(10, b->log_lines).bind(11, b->exit_code);
       ins_build.run();
       agg(b->span, "build", outcome_name(b->span.outcome), b->machine).log_lines += b->log_lines;
+      duration(b->span, "build");
     } else if (auto* s = std::get_if<SubstitutionRow>(&ev)) {
       ins_sub.bind(1, id(s->span.activity_id)).bind(2, s->store_path).bind(3, s->name);
       ins_sub.bind(4, s->substituter);
@@ -274,6 +293,7 @@ size_t RecordStore::write_batch(const std::vector<Event>& events) {
       ins_sub.bind(9, s->download_bytes).bind(10, s->nar_bytes);
       ins_sub.run();
       AggValue& v = agg(s->span, "substitution", outcome_name(s->span.outcome), s->substituter);
+      duration(s->span, "substitution");
       if (s->download_bytes) v.download_bytes += *s->download_bytes, ++v.download_known;
       if (s->nar_bytes) v.nar_bytes += *s->nar_bytes, ++v.nar_known;
     } else if (auto* q = std::get_if<CacheQueryRow>(&ev)) {
@@ -282,12 +302,14 @@ size_t RecordStore::write_batch(const std::vector<Event>& events) {
       ins_query.bind(8, q->hit ? std::optional<int64_t>(*q->hit ? 1 : 0) : std::nullopt);
       ins_query.run();
       agg(q->span, "cache-query", q->hit ? (*q->hit ? "hit" : "miss") : "unknown", q->cache);
+      duration(q->span, "cache-query");
     } else if (auto* t = std::get_if<TransferRow>(&ev)) {
       ins_transfer.bind(1, id(t->span.activity_id)).bind(2, t->url);
       bind_span(ins_transfer, 3, t->span);
       ins_transfer.bind(7, t->bytes);
       ins_transfer.run();
       AggValue& v = agg(t->span, "file-transfer", outcome_name(t->span.outcome), "");
+      duration(t->span, "file-transfer");
       if (t->bytes) v.download_bytes += *t->bytes, ++v.download_known;
     } else if (auto* c = std::get_if<CopyRow>(&ev)) {
       ins_copy.bind(1, id(c->span.activity_id)).bind(2, c->store_path).bind(3, c->source);
@@ -296,6 +318,7 @@ size_t RecordStore::write_batch(const std::vector<Event>& events) {
       ins_copy.bind(9, c->bytes);
       ins_copy.run();
       AggValue& v = agg(c->span, "copy", outcome_name(c->span.outcome), "");
+      duration(c->span, "copy");
       if (c->bytes) v.nar_bytes += *c->bytes, ++v.nar_known;
     } else if (auto* a = std::get_if<ActivityRow>(&ev)) {
       ins_activity.bind(1, id(a->span.activity_id)).bind(2, a->type).bind(3, a->text);
@@ -360,6 +383,13 @@ size_t RecordStore::write_batch(const std::vector<Event>& events) {
     upsert.bind(11, v.nar_bytes).bind(12, v.nar_known);
     upsert.run();
   }
+  auto upsert_duration = db_.prepare(
+      "INSERT INTO daily_durations (day, kind, bucket, count) VALUES (?,?,?,?) "
+      "ON CONFLICT (day, kind, bucket) DO UPDATE SET count = count + excluded.count");
+  for (auto& [k, n] : durations) {
+    upsert_duration.bind(1, std::get<0>(k)).bind(2, std::get<1>(k)).bind(3, std::get<2>(k));
+    upsert_duration.bind(4, n).run();
+  }
   for (auto& [machine, day] : recompute) {
     // A row left this aggregate: its maximum can only be recomputed from the rows.
     db_.prepare(R"sql(
@@ -400,6 +430,7 @@ int64_t RecordStore::prune(int64_t now_ms, int retain_days) {
   }
   sqlite::Transaction tx(db_);
   db_.prepare("DELETE FROM daily_stats WHERE day < ?").bind(1, cutoff_day).run();
+  db_.prepare("DELETE FROM daily_durations WHERE day < ?").bind(1, cutoff_day).run();
   tx.commit();
   return removed;
 }

@@ -1,5 +1,6 @@
 #include "common/version.hh"
 #include "nod/daemon-context.hh"
+#include "nod/query-requests.hh"
 #include "nod/record-store.hh"
 #include "nod/socket-server.hh"
 
@@ -59,6 +60,7 @@ void write_status(JsonWriter& w, const DaemonContext& ctx) {
 
 void register_requests(QueryService& service, const DaemonContext& ctx) {
   service.add("status", [&ctx](std::string_view, JsonWriter& w) { write_status(w, ctx); });
+  register_query_requests(service, ctx.db_path);  // query, clean-count, clean-step (issue 6)
 }
 
 }  // namespace nixmon::nod

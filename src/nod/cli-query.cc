@@ -1,0 +1,105 @@
+// `nod`, `nod -d N`, `nod --drv S`, `nod --group --sort K`, `nod --bucket B`, `nod --output F`.
+#include "nod/cli-query.hh"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "common/error.hh"
+#include "nod/query-engine.hh"
+#include "nod/query-protocol.hh"
+#include "nod/record-store.hh"
+
+namespace nixmon::nod {
+
+int64_t cli_now_ms() {
+  if (const char* pinned = std::getenv("NOD_NOW_MS"); pinned && *pinned) {
+    try {
+      return std::stoll(pinned);
+    } catch (...) {
+      throw UsageError(fmt::format("NOD_NOW_MS='{}' is not a Unix time in milliseconds", pinned));
+    }
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::unique_ptr<QueryClient> connect_or_say(const NodOptions& g, std::string_view fallback) {
+  try {
+    return std::make_unique<QueryClient>(g.socket);
+  } catch (const SysError& e) {
+    fmt::print(stderr, "nod: no daemon answers on {} ({}); {} {}\n", g.socket,
+               std::strerror(e.error_number()), fallback, g.db);
+    return nullptr;
+  }
+}
+
+std::string result_of(std::string_view answer) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(answer);
+  simdjson::dom::element doc;
+  if (parser.parse(padded).get(doc)) throw Error("the daemon's answer is not JSON");
+  bool ok = false;
+  if (doc["ok"].get_bool().get(ok)) throw Error("the daemon's answer has no \"ok\"");
+  if (!ok) {
+    std::string_view msg = "unknown error";
+    if (doc["error"].get_string().get(msg)) msg = "an error without a message";
+    throw Error(fmt::format("the daemon says: {}", msg));
+  }
+  simdjson::dom::element result;
+  if (doc["result"].get(result)) throw Error("the daemon's answer has no \"result\"");
+  return simdjson::to_string(result);
+}
+
+namespace {
+
+std::string string_of(const std::string& result_json, std::string_view key) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(result_json);
+  std::string_view v;
+  if (parser.parse(padded)[key].get_string().get(v))
+    throw Error(fmt::format("the daemon's answer has no \"{}\"", key));
+  return std::string(v);
+}
+
+// Opens the database for a query without a daemon, with a clear word when it is missing.
+sqlite::Database open_direct(const NodOptions& g) {
+  if (!std::filesystem::exists(g.db))
+    throw Error(
+        fmt::format("database '{}' does not exist (start `nod daemon`, or give --db / "
+                    "NOD_DB)",
+                    g.db));
+  return open_for_reading(g.db);
+}
+
+}  // namespace
+
+int run_query_cli(const NodOptions& g, QueryCommand command, const RawQueryFlags& raw) {
+  QueryOptions o = make_query_options(command, raw);
+  // Colour only for people at a terminal, and never when NO_COLOR is set (no-color.org).
+  const char* no_colour = std::getenv("NO_COLOR");
+  o.colour = (o.output == OutputFormat::table || o.output == OutputFormat::test) &&
+             ::isatty(STDOUT_FILENO) && !(no_colour && *no_colour);
+  int64_t now = cli_now_ms();
+
+  std::string output;
+  if (auto client = connect_or_say(g, "reading the database read-only at")) {
+    std::string request = to_json(o);
+    // {"command":...} -> {"request":"query","now_ms":N,"command":...}
+    request = fmt::format(R"({{"request":"query","now_ms":{},{})", now, request.substr(1));
+    output = string_of(result_of(client->request(request)), "output");
+  } else {
+    auto db = open_direct(g);
+    output = render(run_query(db, o, now), o);
+  }
+  std::fwrite(output.data(), 1, output.size(), stdout);
+  return 0;
+}
+
+}  // namespace nixmon::nod

@@ -1,0 +1,156 @@
+// `nod --bucket day|week|month`: a time series per activity kind, from the daily aggregates
+// (O(days)) or, with --drv, recounted from the rows.
+#include <fmt/format.h>
+
+#include <cctype>
+#include <cstdio>
+#include <map>
+#include <tuple>
+
+#include "nod/format/human.hh"
+#include "nod/query-common.hh"
+#include "nod/record-store.hh"
+
+namespace nixmon::nod {
+
+using namespace format;
+
+namespace {
+
+constexpr int64_t ms_per_day = 86400000;
+
+// Civil date <-> days since 1970-01-01 (Howard Hinnant's algorithms).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  unsigned yoe = static_cast<unsigned>(y - era * 400);
+  unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+int64_t parse_day(const std::string& s) {
+  int y = 0;
+  unsigned m = 0, d = 0;
+  if (std::sscanf(s.c_str(), "%d-%u-%u", &y, &m, &d) != 3) return 0;
+  return days_from_civil(y, m, d);
+}
+
+std::string bucket_label(Bucket b, int64_t day) {
+  std::string date = utc_day(day * ms_per_day);
+  switch (b) {
+    case Bucket::day:
+      return date;
+    case Bucket::month:
+      return date.substr(0, 7);
+    case Bucket::week: {
+      // ISO 8601: weeks start on Monday; the week belongs to the year of its Thursday.
+      int64_t weekday = ((day % 7) + 7 + 3) % 7;  // 1970-01-01 was a Thursday: Monday = 0
+      int64_t thursday = day - weekday + 3;
+      std::string tdate = utc_day(thursday * ms_per_day);
+      int year = std::stoi(tdate.substr(0, 4));
+      int64_t jan1 = days_from_civil(year, 1, 1);
+      int64_t week = (thursday - jan1) / 7 + 1;
+      return fmt::format("{}-W{:02}", year, week);
+    }
+  }
+  return date;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+Report bucket_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms) {
+  Period p = period_of(o, now_ms);
+  struct Acc {
+    int64_t count = 0, failed = 0, total_ms = 0, max_ms = 0, download = 0, download_known = 0;
+  };
+  // (bucket label, kind order) -> totals; labels sort chronologically as text.
+  std::map<std::pair<std::string, std::size_t>, Acc> series;
+  auto kind_index = [](const std::string& kind) -> std::size_t {
+    const auto& ks = query::kinds();
+    for (std::size_t i = 0; i < ks.size(); ++i)
+      if (ks[i].kind == kind) return i;
+    return ks.size();
+  };
+  auto add = [&](int64_t day, const std::string& kind, const std::string& outcome, int64_t count,
+                 int64_t total, int64_t max, int64_t dl, int64_t dlk) {
+    std::size_t ki = kind_index(kind);
+    if (ki >= query::kinds().size()) return;  // failures, unknown records: not activities
+    Acc& a = series[{bucket_label(*o.bucket, day), ki}];
+    a.count += count;
+    if (outcome == "failed") a.failed += count;
+    a.total_ms += total;
+    a.max_ms = std::max(a.max_ms, max);
+    a.download += dl;
+    a.download_known += dlk;
+  };
+
+  if (!o.drv) {
+    auto st = db.prepare(R"sql(
+      SELECT day, kind, outcome, sum(count), sum(total_ms), max(max_ms), sum(download_bytes),
+             sum(download_known)
+      FROM daily_stats WHERE day >= ?1 AND day < ?2 GROUP BY day, kind, outcome)sql");
+    st.bind(1, p.from_ms ? utc_day(*p.from_ms) : std::string("0000-00-00"));
+    st.bind(2, utc_day(p.to_ms));
+    while (st.step())
+      add(parse_day(st.column_text(0)), st.column_text(1), st.column_text(2), st.column_int(3),
+          st.column_int(4), st.column_int(5), st.column_int(6), st.column_int(7));
+  } else {
+    for (const auto& k : query::kinds()) {
+      std::string bytes = k.kind == "substitution"
+                              ? "coalesce(sum(download_bytes),0), count(download_bytes)"
+                          : k.kind == "file-transfer" ? "coalesce(sum(bytes),0), count(bytes)"
+                                                      : "0, 0";
+      std::string outcome = k.kind == "cache-query" ? "''" : "outcome";
+      // Floor division for days (rows before 1970 are not expected, but stay correct).
+      auto st = db.prepare(fmt::format(
+          "SELECT (start_ms - ((start_ms % 86400000) + 86400000) % 86400000) / 86400000 AS day, "
+          "{0} AS o, count(*), sum(duration_ms), max(duration_ms), {1} FROM {2} "
+          "WHERE start_ms >= ?2 AND start_ms < ?3 AND instr({3}, ?1) > 0 GROUP BY 1, 2",
+          outcome, bytes, k.table, k.match_column));
+      st.bind(1, *o.drv).bind(2, p.from_ms.value_or(INT64_MIN)).bind(3, p.to_ms);
+      while (st.step())
+        add(st.column_int(0), std::string(k.kind), st.column_text(1), st.column_int(2),
+            st.column_int(3), st.column_int(4), st.column_int(5), st.column_int(6));
+    }
+  }
+
+  Report r;
+  r.heading = fmt::format("nod: by {}, {}{}", name(*o.bucket), p.label,
+                          o.drv ? fmt::format(", matching '{}'", *o.drv) : std::string());
+  r.meta.emplace_back("period", p.label);
+  r.meta.emplace_back("bucket", std::string(name(*o.bucket)));
+  ReportTable t;
+  t.name = "buckets";
+  t.empty_message = "no activities recorded in this period";
+  t.columns = {{"bucket", upper(name(*o.bucket)), Align::left},
+               {"kind", "KIND", Align::left},
+               {"count", "COUNT"},
+               {"failed", "FAILED"},
+               {"total_ms", "TOTAL"},
+               {"mean_ms", "MEAN"},
+               {"max_ms", "MAX"},
+               {"downloaded_bytes", "DOWNLOADED"}};
+  for (const auto& [key, a] : series) {
+    const auto& k = query::kinds()[key.second];
+    bool outcomes = k.kind != "cache-query";
+    bool dl = k.kind == "substitution" || k.kind == "file-transfer";
+    t.rows.push_back({text_cell(key.first), text_cell(std::string(k.kind)), count_cell(a.count),
+                      outcomes ? count_cell(a.failed) : Cell{unknown, {}},
+                      duration_cell(static_cast<double>(a.total_ms)),
+                      duration_cell(static_cast<double>(a.total_ms) / static_cast<double>(a.count)),
+                      duration_cell(static_cast<double>(a.max_ms)),
+                      dl && a.download_known > 0 ? bytes_cell(static_cast<double>(a.download))
+                                                 : Cell{unknown, {}}});
+  }
+  r.tables.push_back(std::move(t));
+  return r;
+}
+
+}  // namespace nixmon::nod

@@ -1,0 +1,139 @@
+#include "nod/query-common.hh"
+
+#include <fmt/format.h>
+
+#include "nod/record-store.hh"
+
+namespace nixmon::nod::query {
+
+const std::vector<KindInfo>& kinds() {
+  static const std::vector<KindInfo> k = {
+      {"build", "builds", "machine", "name", "builds"},
+      {"substitution", "substitutions", "substituter", "name", "substitutions"},
+      {"cache-query", "cache_queries", "cache", "store_path", "cache queries"},
+      {"file-transfer", "file_transfers", "", "url", "file transfers"},
+      {"copy", "copies", "", "store_path", "copies"},
+  };
+  return k;
+}
+
+const KindInfo* find_kind(std::string_view kind) {
+  for (const auto& k : kinds())
+    if (k.kind == kind) return &k;
+  return nullptr;
+}
+
+std::string day_of(int64_t ms) {
+  return utc_day(ms);
+}
+
+bool has_table(const sqlite::Database& db, std::string_view name) {
+  auto st = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  st.bind(1, name);
+  return st.step();
+}
+
+namespace {
+
+// "start_ms >= ?2 AND start_ms < ?3" etc. Parameters: ?1 drv, ?2 from, ?3 to (always bound).
+std::string row_filter(const KindInfo& k, bool drv) {
+  std::string w = "start_ms >= ?2 AND start_ms < ?3";
+  if (drv) w += fmt::format(" AND instr({}, ?1) > 0", k.match_column);
+  return w;
+}
+
+void bind_period(sqlite::Statement& st, const Period& p, const std::optional<std::string>& drv) {
+  if (drv)
+    st.bind(1, *drv);
+  else
+    st.bind_null(1);
+  st.bind(2, p.from_ms.value_or(INT64_MIN));
+  st.bind(3, p.to_ms);
+}
+
+}  // namespace
+
+std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
+                                    const std::optional<std::string>& drv) {
+  std::vector<AggRow> out;
+  auto read = [&](sqlite::Statement& st) {
+    while (st.step()) {
+      AggRow r;
+      r.kind = st.column_text(0);
+      r.key = st.column_text(1);
+      r.outcome = st.column_text(2);
+      r.count = st.column_int(3);
+      r.total_ms = st.column_int(4);
+      r.max_ms = st.column_int(5);
+      r.download_bytes = st.column_int(6);
+      r.download_known = st.column_int(7);
+      r.nar_bytes = st.column_int(8);
+      r.nar_known = st.column_int(9);
+      out.push_back(std::move(r));
+    }
+  };
+  if (!drv) {
+    auto st = db.prepare(R"sql(
+      SELECT kind, key, outcome, sum(count), sum(total_ms), max(max_ms), sum(download_bytes),
+             sum(download_known), sum(nar_bytes), sum(nar_known)
+      FROM daily_stats WHERE day >= ?1 AND day < ?2
+      GROUP BY kind, key, outcome ORDER BY kind, key, outcome)sql");
+    st.bind(1, p.from_ms ? day_of(*p.from_ms) : std::string("0000-00-00"));
+    st.bind(2, day_of(p.to_ms));
+    read(st);
+    return out;
+  }
+  // Recount from the rows exactly as the writer aggregates them (record-store.cc).
+  for (const auto& k : kinds()) {
+    std::string key = k.key_column.empty() ? "''" : std::string(k.key_column);
+    std::string outcome = k.kind == "cache-query"
+                              ? "CASE hit WHEN 1 THEN 'hit' WHEN 0 THEN 'miss' ELSE 'unknown' END"
+                              : "outcome";
+    std::string bytes = "0, 0, 0, 0";
+    if (k.kind == "substitution")
+      bytes =
+          "coalesce(sum(download_bytes), 0), count(download_bytes), coalesce(sum(nar_bytes), "
+          "0), count(nar_bytes)";
+    else if (k.kind == "file-transfer")
+      bytes = "coalesce(sum(bytes), 0), count(bytes), 0, 0";
+    else if (k.kind == "copy")
+      bytes = "0, 0, coalesce(sum(bytes), 0), count(bytes)";
+    auto st = db.prepare(fmt::format(
+        "SELECT '{0}', {1}, {2} AS o, count(*), sum(duration_ms), max(duration_ms), {3} "
+        "FROM {4} WHERE {5} GROUP BY 2, 3 ORDER BY 2, 3",
+        k.kind, key, outcome, bytes, k.table, row_filter(k, true)));
+    bind_period(st, p, drv);
+    read(st);
+  }
+  return out;
+}
+
+std::vector<double> load_durations(const sqlite::Database& db, const KindInfo& k, const Period& p,
+                                   const std::optional<std::string>& drv,
+                                   std::optional<std::string_view> outcome) {
+  std::string sql =
+      fmt::format("SELECT duration_ms FROM {} WHERE {}", k.table, row_filter(k, drv.has_value()));
+  if (outcome) sql += " AND outcome = ?4";
+  auto st = db.prepare(sql);
+  bind_period(st, p, drv);
+  if (outcome) st.bind(4, *outcome);
+  std::vector<double> v;
+  while (st.step()) v.push_back(static_cast<double>(st.column_int(0)));
+  return v;
+}
+
+std::optional<std::map<int, int64_t>> load_histogram(const sqlite::Database& db,
+                                                     std::string_view kind, const Period& p) {
+  if (!has_table(db, "daily_durations")) return std::nullopt;
+  auto st = db.prepare(
+      "SELECT bucket, sum(count) FROM daily_durations WHERE kind = ?1 AND day >= ?2 AND day < ?3 "
+      "GROUP BY bucket");
+  st.bind(1, kind);
+  st.bind(2, p.from_ms ? day_of(*p.from_ms) : std::string("0000-00-00"));
+  st.bind(3, day_of(p.to_ms));
+  std::map<int, int64_t> h;
+  while (st.step()) h[static_cast<int>(st.column_int(0))] = st.column_int(1);
+  return h;
+}
+
+}  // namespace nixmon::nod::query

@@ -1,0 +1,55 @@
+#pragma once
+// Internals shared by the query files (query-*.cc): the activity kinds and their tables, period
+// SQL, aggregate rows read either from daily_stats or recounted from the rows. Not a public API.
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/sqlite.hh"
+#include "nod/query-engine.hh"
+
+namespace nixmon::nod::query {
+
+struct KindInfo {
+  std::string_view kind;          // daily_stats.kind
+  std::string_view table;         // the rows
+  std::string_view key_column;    // what daily_stats.key holds for it ("" = nothing)
+  std::string_view match_column;  // what --drv matches (derivation or store path name, URL)
+  std::string_view title;         // for people
+};
+const std::vector<KindInfo>& kinds();
+const KindInfo* find_kind(std::string_view kind);
+
+// One aggregate: as daily_stats, summed over the period.
+struct AggRow {
+  std::string kind, key, outcome;
+  int64_t count = 0, total_ms = 0, max_ms = 0;
+  int64_t download_bytes = 0, download_known = 0, nar_bytes = 0, nar_known = 0;
+};
+
+// Aggregates of the period, grouped by kind, key and outcome: from daily_stats when there is no
+// --drv filter (O(days)), else recounted from the rows.
+std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
+                                    const std::optional<std::string>& drv);
+
+// Durations (ms) of one kind in the period, matching `drv` if set, optionally by outcome.
+std::vector<double> load_durations(const sqlite::Database& db, const KindInfo& k, const Period& p,
+                                   const std::optional<std::string>& drv,
+                                   std::optional<std::string_view> outcome = std::nullopt);
+
+// Bucket counts from daily_durations for the period, or nullopt when the table is absent.
+std::optional<std::map<int, int64_t>> load_histogram(const sqlite::Database& db,
+                                                     std::string_view kind, const Period& p);
+
+bool has_table(const sqlite::Database& db, std::string_view name);
+
+// "YYYY-MM-DD" bounds for daily_stats.day: [from_day, to_day).
+std::string day_of(int64_t ms);
+
+// Below this many activities a percentile is computed exactly from the rows; above it (all-time
+// summaries of big databases) from the daily histograms, and marked approximate.
+inline constexpr int64_t exact_percentile_limit = 200000;
+
+}  // namespace nixmon::nod::query

@@ -1,0 +1,53 @@
+#pragma once
+// The query side of nod: turns QueryOptions into a Report by reading the database (schema in
+// docs/nod-schema.md), and renders it. The daemon runs these in its query handlers; the CLI runs
+// the same code on a read-only connection when no daemon answers, so both give the same answer.
+//
+// Threads: each call uses the Database it is given, from the calling thread only. Throws Error
+// (with the query that failed) on database errors.
+#include <cstdint>
+#include <string>
+
+#include "common/sqlite.hh"
+#include "nod/format/report.hh"
+#include "nod/query-options.hh"
+
+namespace nixmon::nod {
+
+// The time range a query covers: [from_ms, to_ms) in wall-clock Unix milliseconds, aligned to UTC
+// days. All time: from_ms = nullopt.
+struct Period {
+  std::optional<int64_t> from_ms;
+  int64_t to_ms = 0;
+  std::string label;  // "all time", "last 7 days (2026-11-15 .. 2026-11-21)"
+};
+Period period_of(const QueryOptions& o, int64_t now_ms);
+// The period of the same length just before `p` (for --output test).
+Period prior_period(const Period& p);
+
+// summary, --group, --bucket, --output test, regressions. `now_ms` is the wall clock (tests pin
+// it with NOD_NOW_MS).
+format::Report run_query(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
+
+format::Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
+format::Report group_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
+format::Report bucket_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
+format::Report test_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
+format::Report regressions_report(const sqlite::Database& db, const QueryOptions& o);
+
+// The output the user asked for: table (colour per o.colour), CSV or JSON; test uses tables.
+std::string render(const format::Report& r, const QueryOptions& o);
+
+// `nod clean`: removes whole UTC days, oldest first, rows and their aggregates in the same
+// transaction, so summaries stay equal to a recount at every moment. One call removes at most
+// about `max_rows` rows and returns what it did, so a caller can show progress.
+struct CleanStep {
+  int64_t removed = 0;  // rows removed by this step
+  bool done = false;
+};
+CleanStep clean_step(sqlite::Database& db, std::optional<int64_t> before_days, int64_t now_ms,
+                     int64_t max_rows);
+// Rows that `clean` would remove in total (for the progress denominator).
+int64_t clean_count(const sqlite::Database& db, std::optional<int64_t> before_days, int64_t now_ms);
+
+}  // namespace nixmon::nod

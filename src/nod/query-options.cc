@@ -1,0 +1,293 @@
+#include "nod/query-options.hh"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <charconv>
+
+#include "common/error.hh"
+#include "nod/json-writer.hh"
+
+namespace nixmon::nod {
+
+namespace {
+
+template <typename E, std::size_t N>
+std::optional<E> lookup(std::string_view text, const std::pair<std::string_view, E> (&table)[N]) {
+  for (const auto& [k, v] : table)
+    if (k == text) return v;
+  return std::nullopt;
+}
+
+template <typename E, std::size_t N>
+std::string_view reverse(E e, const std::pair<std::string_view, E> (&table)[N]) {
+  for (const auto& [k, v] : table)
+    if (v == e) return k;
+  return "?";
+}
+
+template <typename E, std::size_t N>
+std::string choices(const std::pair<std::string_view, E> (&table)[N]) {
+  std::string out;
+  for (const auto& [k, v] : table) out += (out.empty() ? "" : "|") + std::string(k);
+  return out;
+}
+
+constexpr std::pair<std::string_view, SortKey> sort_keys[] = {
+    {"count", SortKey::count},   {"total", SortKey::total}, {"mean", SortKey::mean},
+    {"median", SortKey::median}, {"p90", SortKey::p90},     {"max", SortKey::max},
+    {"name", SortKey::name}};
+constexpr std::pair<std::string_view, Bucket> buckets[] = {
+    {"day", Bucket::day}, {"week", Bucket::week}, {"month", Bucket::month}};
+constexpr std::pair<std::string_view, OutputFormat> outputs[] = {{"table", OutputFormat::table},
+                                                                 {"csv", OutputFormat::csv},
+                                                                 {"json", OutputFormat::json},
+                                                                 {"test", OutputFormat::test}};
+constexpr std::pair<std::string_view, QueryCommand> commands[] = {
+    {"summary", QueryCommand::summary},
+    {"clean", QueryCommand::clean},
+    {"regressions", QueryCommand::regressions}};
+
+// A whole number >= minimum, or a UsageError that quotes what was typed.
+int64_t positive(std::string_view flag, const std::string& text, std::string_view unit,
+                 int64_t minimum = 1) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < minimum)
+    throw UsageError(
+        fmt::format("{} needs a whole number of {} >= {}, not '{}'", flag, unit, minimum, text));
+  // Beyond ~10,000 years the millisecond arithmetic would overflow; nobody means that.
+  if (v > 3650000) throw UsageError(fmt::format("{} {} is too large", flag, text));
+  return v;
+}
+
+double fraction(std::string_view flag, const std::string& text) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size())
+    throw UsageError(fmt::format("{} needs a number, not '{}'", flag, text));
+  return v;
+}
+
+}  // namespace
+
+std::string_view name(SortKey k) {
+  return reverse(k, sort_keys);
+}
+std::string_view name(Bucket b) {
+  return reverse(b, buckets);
+}
+std::string_view name(OutputFormat f) {
+  return reverse(f, outputs);
+}
+std::string_view name(QueryCommand c) {
+  return reverse(c, commands);
+}
+
+std::optional<int64_t> QueryOptions::period_days() const {
+  if (days) return *days;
+  if (months) return *months * 30;
+  if (years) return *years * 365;
+  return std::nullopt;
+}
+
+QuerySubcommands add_query_flags(CLI::App& app, RawQueryFlags& raw) {
+  // Values are taken as strings so that "-3", "0" and "year" reach our own messages.
+  app.add_option("-d,--days", raw.days, "Only the last N days (UTC, including today)");
+  app.add_option("-m,--months", raw.months, "Only the last N months (30 days each)");
+  app.add_option("-y,--years", raw.years, "Only the last N years (365 days each)");
+  app.add_option("--drv", raw.drv, "Only derivations whose name contains SUBSTRING");
+  app.add_option("--sort", raw.sort, "With --group: sort by " + choices(sort_keys));
+  app.add_flag("--group", raw.group, "One row per derivation name (builds)");
+  app.add_option("--bucket", raw.bucket, "Time series by " + choices(buckets));
+  app.add_option("--output", raw.output,
+                 "table (default), csv, json, or test (Mann-Whitney vs the prior period)");
+  app.add_option("--limit", raw.limit, "At most N rows in grouped tables and regressions");
+
+  QuerySubcommands subs;
+  subs.clean = app.add_subcommand("clean", "Delete recorded events (all, or older ones)");
+  subs.clean->add_option("--before-days", raw.before_days,
+                         "Only events of days before the last N days (UTC)");
+
+  subs.regressions = app.add_subcommand(
+      "regressions", "Derivations whose recent builds are significantly slower than their history");
+  auto* r = subs.regressions;
+  r->add_option("--recent", raw.recent, "Newest N successful builds form the recent sample (5)");
+  r->add_option("--history", raw.history, "At most N earlier builds form the history (50)");
+  r->add_option("--min-history", raw.min_history, "Skip derivations with fewer earlier builds (5)");
+  r->add_option("--alpha", raw.alpha, "Significance level: p must be below it (0.05)");
+  r->add_option("--min-effect", raw.min_effect, "Minimum rank-biserial effect size, 0..1 (0.5)");
+  // The common flags are accepted after the subcommand too: `nod regressions --output json`.
+  r->add_option("--output", raw.output, "table (default), csv or json");
+  r->add_option("--drv", raw.drv, "Only derivations whose name contains SUBSTRING");
+  r->add_option("--limit", raw.limit, "At most N regressions");
+  return subs;
+}
+
+QueryOptions make_query_options(QueryCommand command, const RawQueryFlags& raw) {
+  QueryOptions o;
+  o.command = command;
+  int periods = (raw.days ? 1 : 0) + (raw.months ? 1 : 0) + (raw.years ? 1 : 0);
+  if (periods > 1) throw UsageError("-d, -m and -y are exclusive: give one period");
+  if (raw.days) o.days = positive("-d", *raw.days, "days");
+  if (raw.months) o.months = positive("-m", *raw.months, "months");
+  if (raw.years) o.years = positive("-y", *raw.years, "years");
+  if (raw.drv) {
+    if (raw.drv->empty()) throw UsageError("--drv needs a non-empty substring");
+    o.drv = *raw.drv;
+  }
+  if (raw.sort) {
+    o.sort = lookup(*raw.sort, sort_keys);
+    if (!o.sort)
+      throw UsageError(
+          fmt::format("--sort: unknown key '{}' (use {})", *raw.sort, choices(sort_keys)));
+  }
+  o.group = raw.group;
+  if (raw.bucket) {
+    o.bucket = lookup(*raw.bucket, buckets);
+    if (!o.bucket)
+      throw UsageError(
+          fmt::format("--bucket: unknown bucket '{}' (use {})", *raw.bucket, choices(buckets)));
+  }
+  if (raw.output) {
+    auto f = lookup(*raw.output, outputs);
+    if (!f)
+      throw UsageError(
+          fmt::format("--output: unknown format '{}' (use {})", *raw.output, choices(outputs)));
+    o.output = *f;
+  }
+  if (raw.limit) o.limit = positive("--limit", *raw.limit, "rows");
+
+  if (command == QueryCommand::clean) {
+    if (periods || raw.drv || raw.sort || raw.group || raw.bucket || raw.output || raw.limit)
+      throw UsageError("clean takes no query flags, only --before-days N");
+    if (raw.before_days) o.before_days = positive("--before-days", *raw.before_days, "days");
+    return o;
+  }
+  if (raw.before_days) throw UsageError("--before-days belongs to `nod clean`");
+
+  if (command == QueryCommand::regressions) {
+    if (periods || raw.sort || raw.group || raw.bucket)
+      throw UsageError(
+          "regressions compares each derivation with its own history: -d/-m/-y, --sort, --group "
+          "and --bucket do not apply");
+    if (o.output == OutputFormat::test)
+      throw UsageError("regressions already runs the test: use --output table, csv or json");
+    auto& r = o.regression;
+    if (raw.recent)
+      r.recent = static_cast<std::size_t>(positive("--recent", *raw.recent, "builds", 2));
+    if (raw.history)
+      r.history = static_cast<std::size_t>(positive("--history", *raw.history, "builds", 2));
+    if (raw.min_history)
+      r.min_history =
+          static_cast<std::size_t>(positive("--min-history", *raw.min_history, "builds", 2));
+    if (raw.alpha) r.alpha = fraction("--alpha", *raw.alpha);
+    if (raw.min_effect) r.min_effect = fraction("--min-effect", *raw.min_effect);
+    stats::validate(r);
+    return o;
+  }
+
+  // summary
+  if (o.sort && !o.group) throw UsageError("--sort orders the rows of --group: add --group");
+  if (o.group && o.bucket) throw UsageError("--group and --bucket conflict: choose one");
+  if (o.output == OutputFormat::test && o.group)
+    throw UsageError("--output test compares periods; it conflicts with --group");
+  return o;
+}
+
+std::string to_json(const QueryOptions& o) {
+  JsonWriter w;
+  w.begin_object();
+  w.field("command", name(o.command));
+  if (o.days) w.field("days", *o.days);
+  if (o.months) w.field("months", *o.months);
+  if (o.years) w.field("years", *o.years);
+  if (o.drv) w.field("drv", *o.drv);
+  if (o.sort) w.field("sort", name(*o.sort));
+  if (o.group) w.field("group", true);
+  if (o.bucket) w.field("bucket", name(*o.bucket));
+  w.field("output", name(o.output));
+  if (o.limit) w.field("limit", *o.limit);
+  if (o.colour) w.field("colour", true);
+  if (o.before_days) w.field("before_days", *o.before_days);
+  if (o.command == QueryCommand::regressions) {
+    w.key("regression").begin_object();
+    w.field("recent", static_cast<int64_t>(o.regression.recent));
+    w.field("history", static_cast<int64_t>(o.regression.history));
+    w.field("min_history", static_cast<int64_t>(o.regression.min_history));
+    w.field("alpha", o.regression.alpha);
+    w.field("min_effect", o.regression.min_effect);
+    w.end_object();
+  }
+  w.end_object();
+  return w.take();
+}
+
+QueryOptions query_options_from_json(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json);
+  simdjson::dom::element doc;
+  if (parser.parse(padded).get(doc) || !doc.is_object())
+    throw UsageError("query request is not a JSON object");
+  // Rebuild the raw flags and run them through the same checks as the command line, so the
+  // daemon never runs a query the CLI would have refused.
+  RawQueryFlags raw;
+  auto obj = doc.get_object().value_unsafe();
+  QueryCommand command = QueryCommand::summary;
+  bool colour = false;
+  auto text = [](simdjson::dom::element e) -> std::string {
+    if (e.is_string()) return std::string(e.get_string().value_unsafe());
+    if (e.is_int64()) return fmt::format("{}", e.get_int64().value_unsafe());
+    if (e.is_double()) return fmt::format("{}", e.get_double().value_unsafe());
+    throw UsageError("query request: a value has the wrong type");
+  };
+  for (auto [k, v] : obj) {
+    if (k == "command") {
+      auto c = lookup(text(v), commands);
+      if (!c) throw UsageError(fmt::format("unknown query command '{}'", text(v)));
+      command = *c;
+    } else if (k == "days")
+      raw.days = text(v);
+    else if (k == "months")
+      raw.months = text(v);
+    else if (k == "years")
+      raw.years = text(v);
+    else if (k == "drv")
+      raw.drv = text(v);
+    else if (k == "sort")
+      raw.sort = text(v);
+    else if (k == "group")
+      raw.group = v.is_bool() && v.get_bool().value_unsafe();
+    else if (k == "bucket")
+      raw.bucket = text(v);
+    else if (k == "output")
+      raw.output = text(v);
+    else if (k == "limit")
+      raw.limit = text(v);
+    else if (k == "colour")
+      colour = v.is_bool() && v.get_bool().value_unsafe();
+    else if (k == "before_days")
+      raw.before_days = text(v);
+    else if (k == "regression" && v.is_object()) {
+      for (auto [rk, rv] : v.get_object().value_unsafe()) {
+        if (rk == "recent")
+          raw.recent = text(rv);
+        else if (rk == "history")
+          raw.history = text(rv);
+        else if (rk == "min_history")
+          raw.min_history = text(rv);
+        else if (rk == "alpha")
+          raw.alpha = text(rv);
+        else if (rk == "min_effect")
+          raw.min_effect = text(rv);
+      }
+    }
+  }
+  // The wire always carries an output; the CLI rule "clean takes no --output" is about the flag.
+  if (command == QueryCommand::clean) raw.output.reset();
+  QueryOptions o = make_query_options(command, raw);
+  o.colour = colour;
+  return o;
+}
+
+}  // namespace nixmon::nod

@@ -1,0 +1,341 @@
+// `nod`, `nod -d N`, `nod --drv S`: one row per activity kind, per substituter, per builder.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "nod/format/human.hh"
+#include "nod/query-common.hh"
+#include "nod/record-store.hh"
+#include "nod/stats/log-histogram.hh"
+#include "nod/stats/percentile.hh"
+
+namespace nixmon::nod {
+
+using namespace format;
+using query::AggRow;
+
+namespace {
+constexpr int64_t ms_per_day = 86400000;
+// 9999-12-31: "no end" that still formats as a date.
+constexpr int64_t far_future_ms = 253402214400000;
+
+int64_t floor_day(int64_t ms) {
+  return ms / ms_per_day - (ms % ms_per_day < 0 ? 1 : 0);
+}
+}  // namespace
+
+Period period_of(const QueryOptions& o, int64_t now_ms) {
+  Period p;
+  int64_t today = floor_day(now_ms);
+  auto n = o.period_days();
+  if (!n) {
+    p.to_ms = far_future_ms;
+    p.label = "all time";
+    return p;
+  }
+  p.to_ms = day_start_ms(today + 1);
+  p.from_ms = day_start_ms(today + 1 - *n);
+  std::string what =
+      o.days     ? fmt::format("{} day{}", *o.days, *o.days == 1 ? "" : "s")
+      : o.months ? fmt::format("{} month{} ({} days)", *o.months, *o.months == 1 ? "" : "s", *n)
+                 : fmt::format("{} year{} ({} days)", *o.years, *o.years == 1 ? "" : "s", *n);
+  p.label = fmt::format("last {} ({} .. {})", what, utc_day(*p.from_ms), utc_day(p.to_ms - 1));
+  return p;
+}
+
+Period prior_period(const Period& p) {
+  Period q;
+  int64_t len = p.to_ms - *p.from_ms;
+  q.to_ms = *p.from_ms;
+  q.from_ms = *p.from_ms - len;
+  q.label = fmt::format("{} .. {}", utc_day(*q.from_ms), utc_day(q.to_ms - 1));
+  return q;
+}
+
+namespace {
+
+struct KindTotals {
+  int64_t count = 0, failed = 0, interrupted = 0, total_ms = 0, max_ms = 0;
+  int64_t download = 0, download_known = 0, nar = 0, nar_known = 0;
+  bool has_outcomes = true;  // cache queries have hit/miss instead
+  void add(const AggRow& r) {
+    count += r.count;
+    if (r.outcome == "failed") failed += r.count;
+    if (r.outcome == "interrupted") interrupted += r.count;
+    total_ms += r.total_ms;
+    max_ms = std::max(max_ms, r.max_ms);
+    download += r.download_bytes;
+    download_known += r.download_known;
+    nar += r.nar_bytes;
+    nar_known += r.nar_known;
+  }
+};
+
+std::optional<double> known(int64_t value, int64_t known_count) {
+  if (known_count <= 0) return std::nullopt;
+  return static_cast<double>(value);
+}
+
+}  // namespace
+
+Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms) {
+  Period p = period_of(o, now_ms);
+  auto aggs = query::load_aggregates(db, p, o.drv);
+
+  Report r;
+  r.heading = fmt::format("nod: {}{}", p.label,
+                          o.drv ? fmt::format(", matching '{}'", *o.drv) : std::string());
+  r.meta.emplace_back("period", p.label);
+  r.meta.emplace_back("from", p.from_ms ? Raw(utc_day(*p.from_ms)) : Raw());
+  r.meta.emplace_back("to", p.from_ms ? Raw(utc_day(p.to_ms - 1)) : Raw());
+  r.meta.emplace_back("drv", o.drv ? Raw(*o.drv) : Raw());
+
+  // Activity kinds.
+  ReportTable kinds_table;
+  kinds_table.name = "kinds";
+  kinds_table.title = "By kind";
+  kinds_table.empty_message = "no activities recorded in this period";
+  kinds_table.columns = {{"kind", "KIND", Align::left},
+                         {"count", "COUNT"},
+                         {"failed", "FAILED"},
+                         {"interrupted", "INTERRUPTED"},
+                         {"total_ms", "TOTAL"},
+                         {"mean_ms", "MEAN"},
+                         {"median_ms", "MEDIAN"},
+                         {"p90_ms", "P90"},
+                         {"max_ms", "MAX"},
+                         {"downloaded_bytes", "DOWNLOADED"},
+                         {"nar_bytes", "NAR"}};
+  bool approximate = false;
+  for (const auto& k : query::kinds()) {
+    KindTotals t;
+    for (const auto& a : aggs)
+      if (a.kind == k.kind) t.add(a);
+    if (t.count == 0) continue;
+    bool outcomes = k.kind != "cache-query";
+    // Percentiles: exact from the rows when affordable, else from the daily histograms.
+    std::optional<double> med, p90;
+    std::optional<std::map<int, int64_t>> hist;
+    if (!o.drv && t.count > query::exact_percentile_limit)
+      hist = query::load_histogram(db, k.kind, p);
+    if (hist && !hist->empty()) {
+      med = stats::histogram_percentile(*hist, 0.5, static_cast<double>(t.max_ms));
+      p90 = stats::histogram_percentile(*hist, 0.9, static_cast<double>(t.max_ms));
+      approximate = true;
+    } else {
+      auto d = query::load_durations(db, k, p, o.drv);
+      med = stats::percentile(d, 0.5);
+      p90 = stats::percentile(d, 0.9);
+    }
+    auto approx = [&](Cell c) {
+      if (hist && !hist->empty() && c.text != unknown) c.text = "~" + c.text;
+      return c;
+    };
+    bool has_download = k.kind == "substitution" || k.kind == "file-transfer";
+    bool has_nar = k.kind == "substitution" || k.kind == "copy";
+    kinds_table.rows.push_back({
+        text_cell(std::string(k.kind)),
+        count_cell(t.count),
+        outcomes ? count_cell(t.failed) : Cell{unknown, {}},
+        outcomes ? count_cell(t.interrupted) : Cell{unknown, {}},
+        duration_cell(static_cast<double>(t.total_ms)),
+        duration_cell(static_cast<double>(t.total_ms) / static_cast<double>(t.count)),
+        approx(duration_cell(med)),
+        approx(duration_cell(p90)),
+        duration_cell(static_cast<double>(t.max_ms)),
+        has_download ? bytes_cell(known(t.download, t.download_known)) : Cell{unknown, {}},
+        has_nar ? bytes_cell(known(t.nar, t.nar_known)) : Cell{unknown, {}},
+    });
+  }
+  r.meta.emplace_back("percentiles", approximate ? "approximate" : "exact");
+  r.tables.push_back(std::move(kinds_table));
+
+  // Substituters: substitutions by substituter, cache hits and misses by cache URI.
+  struct Sub {
+    int64_t count = 0, failed = 0, total_ms = 0, download = 0, download_known = 0, nar = 0,
+            nar_known = 0, hits = 0, misses = 0;
+  };
+  std::map<std::string, Sub> subs;
+  for (const auto& a : aggs) {
+    if (a.kind == "substitution") {
+      Sub& s = subs[a.key];
+      s.count += a.count;
+      if (a.outcome == "failed") s.failed += a.count;
+      s.total_ms += a.total_ms;
+      s.download += a.download_bytes;
+      s.download_known += a.download_known;
+      s.nar += a.nar_bytes;
+      s.nar_known += a.nar_known;
+    } else if (a.kind == "cache-query") {
+      Sub& s = subs[a.key];
+      if (a.outcome == "hit") s.hits += a.count;
+      if (a.outcome == "miss") s.misses += a.count;
+    }
+  }
+  ReportTable st;
+  st.name = "substituters";
+  st.title = "By substituter";
+  st.empty_message = "no substitutions or cache queries in this period";
+  st.columns = {{"substituter", "SUBSTITUTER", Align::left},
+                {"substitutions", "SUBSTITUTIONS"},
+                {"failed", "FAILED"},
+                {"total_ms", "TIME"},
+                {"downloaded_bytes", "DOWNLOADED"},
+                {"nar_bytes", "NAR"},
+                {"throughput_bytes_per_second", "THROUGHPUT"},
+                {"hits", "HITS"},
+                {"misses", "MISSES"},
+                {"hit_ratio", "HIT RATIO"}};
+  for (const auto& [name, s] : subs) {
+    std::optional<double> throughput;
+    if (s.download_known > 0 && s.total_ms > 0)
+      throughput = static_cast<double>(s.download) / (static_cast<double>(s.total_ms) / 1000);
+    Cell tp = bytes_cell(throughput);
+    if (throughput) tp.text += "/s";
+    std::optional<double> ratio;
+    if (s.hits + s.misses > 0)
+      ratio = static_cast<double>(s.hits) / static_cast<double>(s.hits + s.misses);
+    st.rows.push_back({text_cell(name.empty() ? std::string("(none)") : name), count_cell(s.count),
+                       count_cell(s.failed), duration_cell(static_cast<double>(s.total_ms)),
+                       bytes_cell(known(s.download, s.download_known)),
+                       bytes_cell(known(s.nar, s.nar_known)), tp, count_cell(s.hits),
+                       count_cell(s.misses), ratio_cell(ratio)});
+  }
+  r.tables.push_back(std::move(st));
+
+  // Builder machines.
+  std::map<std::string, KindTotals> machines;
+  for (const auto& a : aggs)
+    if (a.kind == "build") machines[a.key].add(a);
+  ReportTable bt;
+  bt.name = "builders";
+  bt.title = "By builder";
+  bt.empty_message = "no builds in this period";
+  bt.columns = {{"machine", "MACHINE", Align::left},
+                {"builds", "BUILDS"},
+                {"failed", "FAILED"},
+                {"total_ms", "TOTAL"},
+                {"mean_ms", "MEAN"},
+                {"max_ms", "MAX"}};
+  for (const auto& [m, t] : machines)
+    bt.rows.push_back(
+        {text_cell(m), count_cell(t.count), count_cell(t.failed),
+         duration_cell(static_cast<double>(t.total_ms)),
+         duration_cell(static_cast<double>(t.total_ms) / static_cast<double>(t.count)),
+         duration_cell(static_cast<double>(t.max_ms))});
+  r.tables.push_back(std::move(bt));
+  if (approximate)
+    r.notes.push_back(
+        "~ percentiles estimated from daily histograms (within about 5%); add --drv or a "
+        "shorter period for exact values");
+  return r;
+}
+
+// --group: one row per derivation name (builds).
+Report group_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms) {
+  Period p = period_of(o, now_ms);
+  const auto& k = *query::find_kind("build");
+  std::string sql =
+      "SELECT name, outcome, duration_ms FROM builds WHERE start_ms >= ?2 AND start_ms < ?3";
+  if (o.drv) sql += " AND instr(name, ?1) > 0";
+  sql += " ORDER BY name";
+  auto st = db.prepare(sql);
+  if (o.drv)
+    st.bind(1, *o.drv);
+  else
+    st.bind_null(1);
+  st.bind(2, p.from_ms.value_or(INT64_MIN)).bind(3, p.to_ms);
+  (void)k;
+
+  struct Group {
+    std::string name;
+    int64_t failed = 0;
+    std::vector<double> durations;
+    stats::Distribution d;
+  };
+  std::vector<Group> groups;
+  while (st.step()) {
+    std::string name = st.column_text(0);
+    if (groups.empty() || groups.back().name != name) groups.push_back({name, 0, {}, {}});
+    if (st.column_text(1) == "failed") ++groups.back().failed;
+    groups.back().durations.push_back(static_cast<double>(st.column_int(2)));
+  }
+  for (auto& g : groups) g.d = stats::distribution(g.durations);
+
+  SortKey key = o.sort.value_or(SortKey::total);
+  auto val = [key](const Group& g) -> double {
+    switch (key) {
+      case SortKey::count:
+        return static_cast<double>(g.d.count);
+      case SortKey::total:
+        return g.d.total;
+      case SortKey::mean:
+        return g.d.mean.value_or(0);
+      case SortKey::median:
+        return g.d.median.value_or(0);
+      case SortKey::p90:
+        return g.d.p90.value_or(0);
+      case SortKey::max:
+        return g.d.max.value_or(0);
+      case SortKey::name:
+        return 0;
+    }
+    return 0;
+  };
+  std::stable_sort(groups.begin(), groups.end(), [&](const Group& a, const Group& b) {
+    if (key == SortKey::name) return a.name < b.name;
+    double va = val(a), vb = val(b);
+    if (va != vb) return va > vb;  // biggest first
+    return a.name < b.name;
+  });
+  if (o.limit && groups.size() > static_cast<std::size_t>(*o.limit))
+    groups.resize(static_cast<std::size_t>(*o.limit));
+
+  Report r;
+  r.heading =
+      fmt::format("nod: builds by derivation, {}{}, sorted by {}", p.label,
+                  o.drv ? fmt::format(", matching '{}'", *o.drv) : std::string(), name(key));
+  r.meta.emplace_back("period", p.label);
+  r.meta.emplace_back("sort", std::string(name(key)));
+  ReportTable t;
+  t.name = "derivations";
+  t.empty_message = "no builds in this period";
+  t.columns = {{"name", "DERIVATION", Align::left},
+               {"count", "COUNT"},
+               {"failed", "FAILED"},
+               {"total_ms", "TOTAL"},
+               {"mean_ms", "MEAN"},
+               {"median_ms", "MEDIAN"},
+               {"p90_ms", "P90"},
+               {"max_ms", "MAX"}};
+  for (const auto& g : groups)
+    t.rows.push_back({text_cell(g.name), count_cell(static_cast<int64_t>(g.d.count)),
+                      count_cell(g.failed), duration_cell(g.d.total), duration_cell(g.d.mean),
+                      duration_cell(g.d.median), duration_cell(g.d.p90), duration_cell(g.d.max)});
+  r.tables.push_back(std::move(t));
+  return r;
+}
+
+Report run_query(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms) {
+  if (o.command == QueryCommand::regressions) return regressions_report(db, o);
+  if (o.output == OutputFormat::test) return test_report(db, o, now_ms);
+  if (o.bucket) return bucket_report(db, o, now_ms);
+  if (o.group) return group_report(db, o, now_ms);
+  return summary_report(db, o, now_ms);
+}
+
+std::string render(const Report& r, const QueryOptions& o) {
+  switch (o.output) {
+    case OutputFormat::csv:
+      return render_csv(r);
+    case OutputFormat::json:
+      return render_json(r);
+    case OutputFormat::table:
+    case OutputFormat::test:
+      return render_text(r, o.colour);
+  }
+  return render_text(r, o.colour);
+}
+
+}  // namespace nixmon::nod
