@@ -250,6 +250,7 @@ let
   '';
 
   grafanaState = "/var/lib/grafana";
+  dashboardsDir = cfg.grafana.dashboardsDir;
   adminPasswordFile = if cfg.grafana.adminPasswordFile != null then cfg.grafana.adminPasswordFile else "${grafanaState}/nixmon-admin-password";
   secretKeyFile = if cfg.grafana.secretKeyFile != null then cfg.grafana.secretKeyFile else "${grafanaState}/nixmon-secret-key";
 
@@ -975,13 +976,15 @@ in
             };
             dashboards.settings = {
               apiVersion = 1;
-              providers = lib.optional (cfg.grafana.dashboardsDir != null) {
+              # A path in the flake that does not exist (no dashboard committed yet) is skipped;
+              # a string names a directory on the host, used as it is.
+              providers = lib.optional (dashboardsDir != null && (!builtins.isPath dashboardsDir || builtins.pathExists dashboardsDir)) {
                 name = "nixmon";
                 folder = "nixmon";
                 type = "file";
                 disableDeletion = true;
                 allowUiUpdates = false;
-                options.path = cfg.grafana.dashboardsDir;
+                options.path = dashboardsDir;
               };
             };
           };
@@ -1017,9 +1020,10 @@ in
           virtualHosts.${cfg.proxy.domain} = {
             forceSSL = true;
             enableACME = cfg.proxy.enableACME && cfg.proxy.useACMEHost == null && cfg.proxy.sslCertificate == null;
+            # nginx's sslCertificate(Key) take no null: set only when given.
             useACMEHost = cfg.proxy.useACMEHost;
-            sslCertificate = cfg.proxy.sslCertificate;
-            sslCertificateKey = cfg.proxy.sslCertificateKey;
+            sslCertificate = mkIf (cfg.proxy.sslCertificate != null) cfg.proxy.sslCertificate;
+            sslCertificateKey = mkIf (cfg.proxy.sslCertificateKey != null) cfg.proxy.sslCertificateKey;
             locations =
               lib.optionalAttrs cfg.grafana.enable {
                 "/" = {

@@ -47,7 +47,7 @@
       "'derivation { name = \"nixmon-vm-test\"; system = builtins.currentSystem; "
       "builder = \"/bin/sh\"; args = [ \"-c\" \"echo hi > $out\" ]; }'"
     )
-    machine.wait_until_succeeds("curl -sf http://127.0.0.1:9972/metrics | grep -q '^nod_'")
+    machine.wait_until_succeeds("curl -sf http://127.0.0.1:9972/metrics | grep -q '^nod_builds_total{.*} [1-9]'")
 
     # With nod stopped, Nix finds no directory and so cannot leave a regular file at the path.
     machine.succeed("systemctl stop nod.service")

@@ -461,6 +461,7 @@ class StackServer(Base):
         self.assertTrue(vh["forceSSL"])
         self.assertFalse(vh["enableACME"])
         self.assertEqual(vh["useACMEHost"], "example.com")
+        self.assertNotIn("sslCertificate", vh)  # nginx's option takes no null
         self.assertEqual(vh["locations"]["/"]["proxyPass"], "http://127.0.0.1:3000")
         self.assertEqual(vh["locations"]["/prometheus/"], {"proxyPass": "http://127.0.0.1:9090",
                                                             "basicAuthFile": "/run/secrets/htpasswd"})
