@@ -1,5 +1,6 @@
 #include "nod/log-record.hh"
 
+#include <charconv>
 #include <cstring>
 
 namespace nixmon::nod {
@@ -69,6 +70,77 @@ std::string_view string_or_empty(dom::element v) {
   return s;
 }
 
+// Nix writes its records with sorted keys and no spaces, and almost all of a busy stream is build
+// log lines, progress results and stops. Those exact shapes are read here without building a DOM;
+// anything else (or anything unexpected in them) goes to simdjson. Only used when the line is
+// valid UTF-8, so repairs and counters stay the DOM path's.
+bool parse_digits_backwards(std::string_view l, size_t& end, uint64_t& value) {
+  size_t start = end;
+  while (start > 0 && l[start - 1] >= '0' && l[start - 1] <= '9') --start;
+  if (start == end || end - start > 20) return false;
+  auto [p, ec] = std::from_chars(l.data() + start, l.data() + end, value);
+  if (ec != std::errc() || p != l.data() + end) return false;
+  end = start;
+  return true;
+}
+
+bool eat_backwards(std::string_view l, size_t& end, std::string_view token) {
+  if (end < token.size() || l.substr(end - token.size(), token.size()) != token) return false;
+  end -= token.size();
+  return true;
+}
+
+bool fast_parse(std::string_view l, LogRecord& r) {
+  static constexpr std::string_view stop_prefix = R"({"action":"stop","id":)";
+  static constexpr std::string_view result_prefix = R"({"action":"result","fields":[)";
+  if (l.empty() || l.back() != '}') return false;
+  size_t end = l.size() - 1;
+  if (l.starts_with(stop_prefix)) {
+    uint64_t id;
+    if (!parse_digits_backwards(l, end, id) || end != stop_prefix.size()) return false;
+    r.action = Action::stop;
+    r.action_name = "stop";
+    r.id = id;
+    return true;
+  }
+  if (!l.starts_with(result_prefix)) return false;
+  uint64_t type, id;
+  if (!parse_digits_backwards(l, end, type) || !eat_backwards(l, end, R"(,"type":)") ||
+      !parse_digits_backwards(l, end, id) || !eat_backwards(l, end, R"(],"id":)"))
+    return false;
+  std::string_view fields = l.substr(result_prefix.size(), end - result_prefix.size());
+  if (type == 101 || type == 107) {
+    // One string, the log line: only counted, so its text is not decoded.
+    if (fields.size() < 2 || fields.front() != '"' || fields.back() != '"') return false;
+    size_t backslashes = 0;
+    for (size_t i = fields.size() - 2; i > 0 && fields[i] == '\\'; --i) ++backslashes;
+    if (backslashes % 2) return false;  // the closing quote is escaped: not what it seems
+    if (fields.find(R"(",")") != std::string_view::npos)
+      return false;  // perhaps more than one string: let the DOM parser decide
+    r.fields.emplace_back(std::string_view{});
+  } else if (type == 105 || type == 106) {
+    // Integers only (progress, setExpected).
+    size_t i = 0;
+    while (i < fields.size()) {
+      int64_t n;
+      auto [p, ec] = std::from_chars(fields.data() + i, fields.data() + fields.size(), n);
+      if (ec != std::errc()) return false;
+      r.fields.emplace_back(n);
+      i = p - fields.data();
+      if (i == fields.size()) break;
+      if (fields[i] != ',') return false;
+      ++i;
+      if (i == fields.size()) return false;
+    }
+  } else {
+    return false;
+  }
+  r.action = Action::result;
+  r.action_name = "result";
+  r.id = id;
+  r.type = static_cast<int64_t>(type);
+  return true;
+}
 }  // namespace
 
 std::variant<LogRecord, Malformed> LogRecordParser::parse_padded(const char* data, size_t len,
@@ -147,6 +219,10 @@ std::variant<LogRecord, Malformed> LogRecordParser::parse(std::string_view line,
   if (repaired) *repaired = false;
   size_t first = line.find_first_not_of(" \t\r");
   if (first == std::string_view::npos) return Malformed::empty;
+  if (fast_path_) {
+    LogRecord r;
+    if (fast_parse(line, r) && simdjson::validate_utf8(line.data(), line.size())) return r;
+  }
   auto result = parse_padded(line.data(), line.size(), capacity);
   if (std::holds_alternative<Malformed>(result) &&
       std::get<Malformed>(result) == Malformed::not_json) {

@@ -60,6 +60,10 @@ class LogRecordParser {
   // held invalid UTF-8 that was replaced by U+FFFD before parsing (Nix itself does this).
   std::variant<LogRecord, Malformed> parse(std::string_view line, size_t capacity,
                                            bool* repaired_utf8 = nullptr);
+  // The hot shapes (log lines, progress, stops) are read without simdjson's DOM unless this is
+  // off; tests turn it off to check both paths agree.
+  void set_fast_path(bool on) { fast_path_ = on; }
+
   // Convenience for tests and cold paths: copies the line into a padded buffer.
   std::variant<LogRecord, Malformed> parse_copy(std::string_view line,
                                                 bool* repaired_utf8 = nullptr);
@@ -69,6 +73,7 @@ class LogRecordParser {
   simdjson::dom::parser parser_;
   std::string scratch_;  // a repaired line
   std::string copy_;     // parse_copy's line
+  bool fast_path_ = true;
 };
 
 // Replaces every invalid UTF-8 sequence by U+FFFD (what Nix does before writing).

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "nod/activity-tracker.hh"
+#include "support/test-support.hh"
 
 using namespace nixmon::nod;
 
@@ -149,4 +150,52 @@ TEST(FailureMessages, RemoteHashMismatchDependency) {
   ASSERT_TRUE(d);
   EXPECT_EQ(d->kind, "dependency");
   EXPECT_FALSE(match_failure("warning: you did not specify '--add-root'"));
+}
+
+// The fast path for Nix's hot record shapes must read exactly what simdjson reads, on every line
+// of the real captures and on lines made to look like them.
+TEST(LogRecord, FastPathAgreesWithTheDomParser) {
+  std::vector<std::string> lines;
+  for (auto name : {"build-success.log", "build-failure.log", "substitution-file-cache.log"}) {
+    std::string text =
+        nixmon::test::read_text(nixmon::test::source_dir() / "tests/fixtures/nix-logs" / name);
+    for (size_t a = 0, b; a < text.size(); a = b + 1) {
+      b = text.find('\n', a);
+      std::string l = text.substr(a, b - a);
+      if (l.starts_with("@nix ")) lines.push_back(l.substr(5));
+    }
+  }
+  lines.insert(
+      lines.end(),
+      {
+          R"({"action":"result","fields":["a \"quoted\" line ],\"id\":1"],"id":2,"type":101})",
+          R"({"action":"result","fields":["two","strings"],"id":3,"type":101})",
+          R"({"action":"result","fields":["ends in backslash \\"],"id":4,"type":101})",
+          R"({"action":"result","fields":[1,-2,3,4],"id":5,"type":105})",
+          R"({"action":"result","fields":[1,"x"],"id":5,"type":105})",
+          R"({"action":"result","fields":[],"id":5,"type":105})",
+          R"({"action":"result","fields":[1,],"id":5,"type":105})",
+          R"({"action":"stop","id":18446744073709551615})",
+          R"({"action":"stop","id":18446744073709551616})",
+          R"({"action":"stop","id":})",
+          R"({"action":"result","fields":["x"],"id":1,"type":101} )",
+      });
+  LogRecordParser fast, dom;
+  dom.set_fast_path(false);
+  auto show = [](const std::variant<LogRecord, Malformed>& v) {
+    if (auto* m = std::get_if<Malformed>(&v)) return std::string(malformed_name(*m));
+    auto& r = std::get<LogRecord>(v);
+    std::string s = std::string(r.action_name) + " " + std::to_string(r.id) + " " +
+                    std::to_string(r.type) + " [";
+    for (auto& f : r.fields) {
+      if (auto* n = std::get_if<int64_t>(&f))
+        s += std::to_string(*n) + ",";
+      else if (std::holds_alternative<std::string_view>(f))
+        s += "str,";
+      else
+        s += "-,";
+    }
+    return s + "]";
+  };
+  for (auto& l : lines) EXPECT_EQ(show(fast.parse_copy(l)), show(dom.parse_copy(l))) << l;
 }
