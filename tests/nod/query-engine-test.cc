@@ -1,0 +1,218 @@
+// The query engine on a synthetic database with known values (written through the real record
+// store, so aggregates are the writer's): every report compared as whole text with a golden file
+// (NIXMON_ACCEPT=1 rewrites them), aggregates against a recount, clean by days.
+#include "nod/query-engine.hh"
+
+#include <gtest/gtest.h>
+
+#include "nod/query-common.hh"
+#include "nod/record-store.hh"
+#include "nod/stats/log-histogram.hh"
+#include "nod/stats/percentile.hh"
+#include "support/test-support.hh"
+
+using namespace nixmon;
+using namespace nixmon::nod;
+
+namespace {
+
+constexpr int64_t day_ms = 86400000;
+constexpr int64_t now_ms = 1795262400000;  // 2026-11-21 12:00 UTC
+
+Span span(int64_t days_ago, int64_t duration_ms, Outcome o = Outcome::success) {
+  static uint64_t id = 1;
+  int64_t start = now_ms - days_ago * day_ms - 3600000;
+  return Span{id++, start, start + duration_ms, duration_ms, o};
+}
+
+BuildRow build(std::string name, int64_t days_ago, int64_t ms, Outcome o = Outcome::success,
+               std::string machine = "local") {
+  BuildRow b;
+  b.span = span(days_ago, ms, o);
+  b.drv_path = "/nix/store/00000000000000000000000000000000-" + name + ".drv";
+  b.name = name;
+  b.machine = machine;
+  b.phases = "buildPhase";
+  b.log_lines = 10;
+  return b;
+}
+
+SubstitutionRow substitution(std::string name, std::string sub, int64_t days_ago, int64_t ms,
+                             std::optional<int64_t> dl, std::optional<int64_t> nar) {
+  SubstitutionRow s;
+  s.span = span(days_ago, ms);
+  s.store_path = "/nix/store/11111111111111111111111111111111-" + name;
+  s.name = name;
+  s.substituter = sub;
+  s.download_bytes = dl;
+  s.nar_bytes = nar;
+  return s;
+}
+
+CacheQueryRow cache_query(std::string cache, int64_t days_ago, std::optional<bool> hit) {
+  CacheQueryRow q;
+  q.span = span(days_ago, 40);
+  q.store_path = "/nix/store/22222222222222222222222222222222-x";
+  q.cache = cache;
+  q.hit = hit;
+  return q;
+}
+
+// Known values: "hello" builds daily for 20 days (3 s, then 4 s for the newest 10; one failed);
+// "slow" builds 12 times at ~10 s and then 5 times at ~30 s (a regression); "remote" builds on
+// a remote machine; substitutions from two caches, one without byte counts.
+void fill(RecordStore& store) {
+  std::vector<Event> ev;
+  for (int d = 0; d < 20; ++d)
+    ev.push_back(build("hello", d, d < 10 ? 4000 + d * 10 : 3000 + d * 10,
+                       d == 3 ? Outcome::failed : Outcome::success));
+  for (int i = 0; i < 12; ++i) ev.push_back(build("slow", 40 - i, 10000 + i * 100));
+  for (int i = 0; i < 5; ++i) ev.push_back(build("slow", 4 - i, 30000 + i * 100));
+  ev.push_back(build("remote", 2, 192000, Outcome::success, "ssh-ng://builder"));
+  ev.push_back(build("remote", 1, 5000, Outcome::interrupted, "ssh-ng://builder"));
+  ev.push_back(substitution("glibc-2.40", "https://cache.nixos.org", 1, 2000, 10 << 20, 40 << 20));
+  ev.push_back(substitution("gcc-14", "https://cache.nixos.org", 9, 8000, 60 << 20, 200 << 20));
+  ev.push_back(
+      substitution("local-thing", "file:///var/cache", 0, 300, std::nullopt, std::nullopt));
+  ev.push_back(cache_query("https://cache.nixos.org", 1, true));
+  ev.push_back(cache_query("https://cache.nixos.org", 1, true));
+  ev.push_back(cache_query("https://cache.nixos.org", 9, false));
+  ev.push_back(cache_query("file:///var/cache", 0, std::nullopt));
+  TransferRow t;
+  t.span = span(1, 1900);
+  t.url = "https://cache.nixos.org/nar/abc.nar.xz";
+  t.bytes = 10 << 20;
+  ev.push_back(t);
+  store.write_batch(ev);
+}
+
+class QueryEngine : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = (dir_.path() / "nod.db").string();
+    RecordStore store(path_);
+    fill(store);
+  }
+  std::string run(QueryOptions o) {
+    auto db = open_for_reading(path_);
+    return render(run_query(db, o, now_ms), o);
+  }
+  nixmon::test::TempDir dir_;
+  std::string path_;
+};
+
+QueryOptions opts(std::function<void(QueryOptions&)> f = {}) {
+  QueryOptions o;
+  if (f) f(o);
+  return o;
+}
+
+}  // namespace
+
+TEST_F(QueryEngine, GoldenReports) {
+  using nixmon::test::expect_golden;
+  expect_golden("tests/nod/golden/summary.txt", run(opts()));
+  expect_golden("tests/nod/golden/summary-d7.txt", run(opts([](auto& o) { o.days = 7; })));
+  expect_golden("tests/nod/golden/summary-m1.txt", run(opts([](auto& o) { o.months = 1; })));
+  expect_golden("tests/nod/golden/summary-drv.txt", run(opts([](auto& o) { o.drv = "hello"; })));
+  expect_golden("tests/nod/golden/summary.csv",
+                run(opts([](auto& o) { o.output = OutputFormat::csv; })));
+  expect_golden("tests/nod/golden/summary.json",
+                run(opts([](auto& o) { o.output = OutputFormat::json; })));
+  expect_golden("tests/nod/golden/group-count.txt", run(opts([](auto& o) {
+                  o.group = true;
+                  o.sort = SortKey::count;
+                })));
+  expect_golden("tests/nod/golden/group-name-limit.txt", run(opts([](auto& o) {
+                  o.group = true;
+                  o.sort = SortKey::name;
+                  o.limit = 2;
+                })));
+  expect_golden("tests/nod/golden/bucket-day-d7.txt", run(opts([](auto& o) {
+                  o.bucket = Bucket::day;
+                  o.days = 7;
+                })));
+  expect_golden("tests/nod/golden/bucket-week.csv", run(opts([](auto& o) {
+                  o.bucket = Bucket::week;
+                  o.output = OutputFormat::csv;
+                })));
+  expect_golden("tests/nod/golden/bucket-month.txt",
+                run(opts([](auto& o) { o.bucket = Bucket::month; })));
+  expect_golden("tests/nod/golden/test-d7.txt", run(opts([](auto& o) {
+                  o.output = OutputFormat::test;
+                  o.days = 7;
+                })));
+  expect_golden("tests/nod/golden/test-bucket-day.txt", run(opts([](auto& o) {
+                  o.output = OutputFormat::test;
+                  o.bucket = Bucket::day;
+                })));
+  expect_golden("tests/nod/golden/regressions.txt",
+                run(opts([](auto& o) { o.command = QueryCommand::regressions; })));
+  expect_golden("tests/nod/golden/regressions.json", run(opts([](auto& o) {
+                  o.command = QueryCommand::regressions;
+                  o.output = OutputFormat::json;
+                })));
+  expect_golden("tests/nod/golden/empty-drv.txt",
+                run(opts([](auto& o) { o.drv = "no-such-derivation"; })));
+}
+
+TEST_F(QueryEngine, KnownValues) {
+  auto db = open_for_reading(path_);
+  // hello, last 7 days: days 0..6, 4000..4060 ms; the test compares with days 7..13.
+  QueryOptions o;
+  o.drv = "hello";
+  o.days = 7;
+  auto d = query::load_durations(db, *query::find_kind("build"), period_of(o, now_ms), o.drv);
+  ASSERT_EQ(d.size(), 7u);
+  EXPECT_EQ(*stats::median(d), 4030);
+  // The summary from daily aggregates equals a recount of the rows (instr(x, '') matches all).
+  Period all = period_of(QueryOptions{}, now_ms);
+  auto agg = query::load_aggregates(db, all, std::nullopt);
+  auto recount = query::load_aggregates(db, all, std::string());
+  auto key = [](const query::AggRow& r) {
+    return std::tuple(r.kind, r.key, r.outcome, r.count, r.total_ms, r.max_ms, r.download_bytes,
+                      r.download_known, r.nar_bytes, r.nar_known);
+  };
+  std::vector<decltype(key(agg[0]))> a, b;
+  for (auto& r : agg) a.push_back(key(r));
+  for (auto& r : recount) b.push_back(key(r));
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  EXPECT_EQ(a, b);
+  // The daily histogram gives the median within 5% of the exact one.
+  auto h = query::load_histogram(db, "build", all);
+  ASSERT_TRUE(h);
+  auto builds = query::load_durations(db, *query::find_kind("build"), all, std::nullopt);
+  EXPECT_NEAR(*stats::histogram_percentile(*h, 0.5) / *stats::median(builds), 1, 0.05);
+}
+
+TEST_F(QueryEngine, CleanRemovesWholeDaysAndTheirAggregates) {
+  sqlite::Database db(path_, sqlite::Database::Mode::read_write);
+  int64_t before = clean_count(db, 7, now_ms);
+  // Rows of days before 2026-11-14: hello d>=8 (12), slow 12 builds (days 29..40), gcc-14
+  // substitution and its cache query (day 9).
+  EXPECT_EQ(before, 12 + 12 + 1 + 1);
+  int64_t removed = 0;
+  for (;;) {
+    auto s = clean_step(db, 7, now_ms, 5);  // small steps: many transactions
+    removed += s.removed;
+    if (s.done) break;
+  }
+  EXPECT_EQ(removed, before);
+  EXPECT_EQ(clean_count(db, 7, now_ms), 0);
+  EXPECT_EQ(*db.query_int("SELECT count(*) FROM daily_stats WHERE day < '2026-11-14'"), 0);
+  EXPECT_EQ(*db.query_int("SELECT count(*) FROM daily_durations WHERE day < '2026-11-14'"), 0);
+  // What is left still equals a recount.
+  EXPECT_EQ(*db.query_int("SELECT sum(count) FROM daily_stats WHERE kind = 'build'"),
+            *db.query_int("SELECT count(*) FROM builds"));
+  EXPECT_EQ(*db.query_int("SELECT sum(count) FROM daily_durations WHERE kind = 'build'"),
+            *db.query_int("SELECT count(*) FROM builds"));
+  // clean without --before-days: everything.
+  while (!clean_step(db, std::nullopt, now_ms, 1000).done) {
+  }
+  EXPECT_EQ(*db.query_int("SELECT count(*) FROM builds"), 0);
+  EXPECT_EQ(*db.query_int("SELECT count(*) FROM daily_stats"), 0);
+  QueryOptions o;
+  auto report = render(run_query(db, o, now_ms), o);
+  EXPECT_NE(report.find("no activities recorded in this period"), std::string::npos);
+}

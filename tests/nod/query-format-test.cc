@@ -1,0 +1,79 @@
+// Human units, aligned tables, RFC 4180 CSV and JSON of a report.
+#include <gtest/gtest.h>
+
+#include "nod/format/human.hh"
+#include "nod/format/report.hh"
+#include "nod/format/table.hh"
+
+using namespace nixmon::nod::format;
+
+TEST(Human, Bytes) {
+  EXPECT_EQ(bytes(0), "0 B");
+  EXPECT_EQ(bytes(1023), "1023 B");
+  EXPECT_EQ(bytes(1024), "1.0 KiB");
+  EXPECT_EQ(bytes(1288490189), "1.2 GiB");
+  EXPECT_EQ(bytes(1048575), "1.0 MiB");  // not "1024.0 KiB"
+  EXPECT_EQ(bytes(5.5 * 1024 * 1024 * 1024 * 1024), "5.5 TiB");
+}
+
+TEST(Human, Durations) {
+  EXPECT_EQ(duration_ms(0), "0ms");
+  EXPECT_EQ(duration_ms(850), "850ms");
+  EXPECT_EQ(duration_ms(12345), "12.3s");
+  EXPECT_EQ(duration_ms(192000), "3m 12s");
+  EXPECT_EQ(duration_ms(59999), "1m 00s");
+  EXPECT_EQ(duration_ms(3720000), "1h 02m");
+  EXPECT_EQ(duration_ms(2 * 86400000.0 + 3 * 3600000), "2d 03h");
+  EXPECT_EQ(duration_ms(-1500), "-1.5s");
+}
+
+TEST(Human, CountsAndPercent) {
+  EXPECT_EQ(count(0), "0");
+  EXPECT_EQ(count(999), "999");
+  EXPECT_EQ(count(1234567), "1,234,567");
+  EXPECT_EQ(percent(0.1234), "12.3%");
+}
+
+TEST(Table, AlignedWithoutTrailingBlanks) {
+  Table t({{"NAME", Align::left}, {"COUNT", Align::right}, {"NOTE", Align::left}});
+  t.add({"hello", "3", ""});
+  t.add({"größer", "1,234", "x"});
+  EXPECT_EQ(t.render(false),
+            "NAME    COUNT  NOTE\n"
+            "hello       3\n"
+            "größer  1,234  x\n");
+  // Colour: bold header, dim placeholders, and nothing else changes.
+  Table c({{"A", Align::left}});
+  c.add({"-"});
+  EXPECT_EQ(c.render(true), "\x1b[1mA\x1b[0m\n\x1b[2m-\x1b[0m\n");
+}
+
+TEST(Csv, Rfc4180Quoting) {
+  EXPECT_EQ(csv_record({"plain", "a,b", "say \"hi\"", "two\nlines", ""}),
+            "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\r\n");
+}
+
+TEST(Report, TextCsvJsonOfTheSameRows) {
+  Report r;
+  r.heading = "nod: test";
+  r.meta.emplace_back("period", std::string("all time"));
+  ReportTable a;
+  a.name = "kinds";
+  a.title = "By kind";
+  a.columns = {{"kind", "KIND", Align::left}, {"total_ms", "TOTAL"}, {"bytes", "BYTES"}};
+  a.rows.push_back({text_cell("build"), duration_cell(192000.0), bytes_cell(std::nullopt)});
+  ReportTable b;
+  b.name = "empty";
+  b.title = "Nothing";
+  b.empty_message = "nothing here";
+  b.columns = {{"name", "NAME", Align::left}, {"ratio", "RATIO"}};
+  r.tables = {a, b};
+  r.notes = {"a note, with a comma"};
+  EXPECT_EQ(render_text(r, false),
+            "nod: test\n\nBy kind:\nKIND    TOTAL  BYTES\nbuild  3m 12s      -\n\nNothing:\n  "
+            "nothing here\n\na note, with a comma\n");
+  EXPECT_EQ(render_csv(r), "table,kind,total_ms,bytes,name,ratio\r\nkinds,build,192000,,,\r\n");
+  EXPECT_EQ(render_json(r),
+            "{\"period\":\"all time\",\"kinds\":[{\"kind\":\"build\",\"total_ms\":192000,"
+            "\"bytes\":null}],\"empty\":[],\"notes\":[\"a note, with a comma\"]}\n");
+}

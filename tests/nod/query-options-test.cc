@@ -1,0 +1,102 @@
+// The query flags: the seed's spellings parse, bad input is a UsageError naming the flag, and the
+// wire form round-trips.
+#include "nod/query-options.hh"
+
+#include <gtest/gtest.h>
+
+#include "common/error.hh"
+
+using namespace nixmon;
+using namespace nixmon::nod;
+
+namespace {
+
+QueryOptions parse(std::vector<std::string> args) {
+  CLI::App app;
+  RawQueryFlags raw;
+  app.fallthrough();  // as nod's main (add_global_flags) sets it before the subcommands
+  auto subs = add_query_flags(app, raw);
+  std::vector<std::string> rev(args.rbegin(), args.rend());
+  app.parse(rev);  // CLI11 takes the arguments reversed
+  QueryCommand c = *subs.clean         ? QueryCommand::clean
+                   : *subs.regressions ? QueryCommand::regressions
+                                       : QueryCommand::summary;
+  return make_query_options(c, raw);
+}
+
+std::string error_of(std::vector<std::string> args) {
+  try {
+    parse(args);
+  } catch (const UsageError& e) {
+    return e.what();
+  } catch (const CLI::ParseError& e) {
+    return std::string("CLI11: ") + e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(QueryOptions, SeedSpellings) {
+  EXPECT_EQ(parse({}).command, QueryCommand::summary);
+  EXPECT_EQ(*parse({"-d", "30"}).period_days(), 30);
+  EXPECT_EQ(*parse({"-m", "3"}).period_days(), 90);
+  EXPECT_EQ(*parse({"-y", "2"}).period_days(), 730);
+  EXPECT_EQ(*parse({"--drv", "firefox"}).drv, "firefox");
+  auto g = parse({"--sort", "count", "--group"});
+  EXPECT_TRUE(g.group);
+  EXPECT_EQ(*g.sort, SortKey::count);
+  EXPECT_EQ(*parse({"--bucket", "day"}).bucket, Bucket::day);
+  EXPECT_EQ(*parse({"--bucket", "month"}).bucket, Bucket::month);
+  EXPECT_EQ(*parse({"--bucket", "week"}).bucket, Bucket::week);
+  EXPECT_EQ(parse({"--bucket", "day", "--output", "test"}).output, OutputFormat::test);
+  EXPECT_EQ(parse({"--bucket", "day", "--output", "csv"}).output, OutputFormat::csv);
+  EXPECT_EQ(parse({"--output", "json"}).output, OutputFormat::json);
+  auto c = parse({"clean"});
+  EXPECT_EQ(c.command, QueryCommand::clean);
+  EXPECT_FALSE(c.before_days);
+  EXPECT_EQ(*parse({"clean", "--before-days", "90"}).before_days, 90);
+  auto r = parse({"regressions", "--alpha", "0.01", "--min-effect", "0.8", "--recent", "3"});
+  EXPECT_EQ(r.command, QueryCommand::regressions);
+  EXPECT_EQ(r.regression.alpha, 0.01);
+  EXPECT_EQ(r.regression.min_effect, 0.8);
+  EXPECT_EQ(r.regression.recent, 3u);
+}
+
+TEST(QueryOptions, BadInputIsAClearUsageError) {
+  EXPECT_EQ(error_of({"-d", "0"}), "-d needs a whole number of days >= 1, not '0'");
+  EXPECT_EQ(error_of({"-d", "-3"}), "-d needs a whole number of days >= 1, not '-3'");
+  EXPECT_EQ(error_of({"-d", "3x"}), "-d needs a whole number of days >= 1, not '3x'");
+  EXPECT_EQ(error_of({"--bucket", "year"}), "--bucket: unknown bucket 'year' (use day|week|month)");
+  EXPECT_EQ(error_of({"--output", "xml"}),
+            "--output: unknown format 'xml' (use table|csv|json|test)");
+  EXPECT_EQ(error_of({"--sort", "speed", "--group"}),
+            "--sort: unknown key 'speed' (use count|total|mean|median|p90|max|name)");
+  EXPECT_EQ(error_of({"-d", "3", "-m", "1"}), "-d, -m and -y are exclusive: give one period");
+  EXPECT_EQ(error_of({"--sort", "count"}), "--sort orders the rows of --group: add --group");
+  EXPECT_EQ(error_of({"--group", "--bucket", "day"}), "--group and --bucket conflict: choose one");
+  EXPECT_EQ(error_of({"--group", "--output", "test"}),
+            "--output test compares periods; it conflicts with --group");
+  EXPECT_EQ(error_of({"-d", "3", "clean"}), "clean takes no query flags, only --before-days N");
+  EXPECT_EQ(error_of({"clean", "--before-days", "0"}),
+            "--before-days needs a whole number of days >= 1, not '0'");
+  EXPECT_EQ(error_of({"regressions", "--alpha", "2"}), "--alpha must be in (0, 1], not 2");
+  EXPECT_EQ(error_of({"regressions", "--bucket", "day"}).substr(0, 40),
+            "regressions compares each derivation wit");
+  EXPECT_EQ(error_of({"--drv", ""}), "--drv needs a non-empty substring");
+  EXPECT_EQ(error_of({"--frobnicate"}).substr(0, 7), "CLI11: ");
+}
+
+TEST(QueryOptions, WireFormRoundTrips) {
+  auto o = parse({"-m", "2", "--drv", "a\"b", "--bucket", "week", "--output", "csv"});
+  o.colour = true;
+  auto back = query_options_from_json(to_json(o));
+  EXPECT_EQ(to_json(back), to_json(o));
+  EXPECT_EQ(*back.months, 2);
+  EXPECT_EQ(*back.drv, "a\"b");
+  auto r = parse({"regressions", "--history", "20"});
+  EXPECT_EQ(query_options_from_json(to_json(r)).regression.history, 20u);
+  // The daemon checks what it is sent as the CLI does.
+  EXPECT_THROW(query_options_from_json(R"({"command":"summary","days":0})"), UsageError);
+  EXPECT_THROW(query_options_from_json("not json"), UsageError);
+}
