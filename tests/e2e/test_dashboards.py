@@ -268,7 +268,8 @@ class Dashboards(unittest.TestCase):
             # two scrapes with the background figures, so that rates over them have two samples
             "count_over_time(nixos_flake_last_check_success_timestamp_seconds[1m]) >= 3",
         ]
-        deadline = time.monotonic() + 40
+        # Generous: the machine may be busy; the usual wait is a few seconds.
+        deadline = time.monotonic() + 90
         while h.http_get(f"{cls.prom.base}/-/ready")[0] != 200:
             if time.monotonic() > deadline:
                 raise AssertionError(f"Prometheus is not ready:\n{cls.prometheus.log()}")
@@ -282,6 +283,7 @@ class Dashboards(unittest.TestCase):
             time.sleep(0.5)
         # nod: the first round creates every series, the second makes each rise once Prometheus
         # has scraped the first.
+        deadline = time.monotonic() + 60
         for i, streams in enumerate(cls.nix_streams):
             feed(cls.nod_socket, streams)
             expected = 2 * (i + 1)
