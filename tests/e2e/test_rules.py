@@ -184,6 +184,39 @@ class Rules(unittest.TestCase):
                 self.assertNotEqual(t.returncode, 0, f"{name}.test.yml passed with changed thresholds")
                 self.assertIn("FAILED", t.stdout + t.stderr)
 
+    def test_nix_renders_the_same_rules(self):
+        """rules/default.nix (what the NixOS module imports) gives render.py's output, byte for byte,
+        with the defaults and with changed values, and refuses what render.py refuses."""
+        def nix_texts(values_nix):
+            r = subprocess.run([h.tool("nix-instantiate"), "--eval", "--strict", "--json", "-E",
+                                f"(import {ms.RULES_DIR} {{ values = {values_nix}; }}).texts"],
+                               capture_output=True, text=True)
+            return r.returncode, (json.loads(r.stdout) if r.returncode == 0 else r.stderr)
+
+        rc, texts = nix_texts("{ }")
+        self.assertEqual(rc, 0, texts)
+        self.assertEqual(sorted(texts), sorted(os.path.basename(f) for f in ms.rule_files()))
+        for name, text in texts.items():
+            self.assertEqual(text, read(ms.RULES_DIR, name), name)
+
+        rc, texts = nix_texts('{ cpu_usage_percent = 80; reboot_required_for = "48h"; fleet_label = "flake"; }')
+        self.assertEqual(rc, 0, texts)
+        with h.TempDir() as tmp:
+            r = subprocess.run([sys.executable, os.path.join(ms.RULES_DIR, "render.py"), "--out", tmp,
+                                "--set", "cpu_usage_percent=80", "--set", "reboot_required_for=48h",
+                                "--set", "fleet_label=flake"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for name, text in texts.items():
+                self.assertEqual(text, read(tmp, name), name)
+        self.assertIn("> 80\n", texts["host.yml"])
+
+        for bad, message in (('{ cpu_usage_percent = "90) or vector(1"; }', "cpu_usage_percent"),
+                             ('{ host_down_for = "2 minutes"; }', "host_down_for"),
+                             ("{ no_such_param = 1; }", "no_such_param")):
+            rc, err = nix_texts(bad)
+            self.assertNotEqual(rc, 0, bad)
+            self.assertIn(message, err)
+
     def test_bad_values_are_refused(self):
         with h.TempDir() as tmp:
             for setting in ("cpu_usage_percent=90) or vector(1", "host_down_for=2 minutes",
