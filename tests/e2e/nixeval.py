@@ -47,12 +47,12 @@ class EvalError(Exception):
     pass
 
 
-def nix_eval(expr, lib):
+def nix_eval(expr, lib, env=None):
     """Evaluates `expr` with `h` bound to the harness (and `lib` to nixpkgs' lib); returns the
     JSON result. Raises EvalError with Nix's message when evaluation fails."""
     full = f"let h = import {path(HARNESS)} {{ nixpkgsLib = {path(lib)}; }}; lib = h.lib; in {expr}"
     r = subprocess.run([h.tool("nix-instantiate"), "--eval", "--strict", "--json", "-E", full],
-                       capture_output=True, text=True, env=_env())
+                       capture_output=True, text=True, env=dict(_env(), **(env or {})))
     if r.returncode != 0:
         raise EvalError(r.stderr.strip())
     return json.loads(r.stdout)

@@ -621,6 +621,54 @@ class ReadmeExample(Base):
             self.assertIn("-s 10.0.0.1 --dport 9971", hosts[client]["firewall"]["extraCommands"])
 
 
+class FlakeOutputs(Base):
+    """flake.nix's outputs, evaluated with a stand-in for nixpkgs (tests/nix/fake-nixpkgs): the
+    wiring of packages, overlay, modules and checks, not nixpkgs itself."""
+
+    def outputs(self, query):
+        fake = n.path(os.path.join(h.SOURCE_DIR, "tests", "nix", "fake-nixpkgs"))
+        flake = n.path(os.path.join(h.SOURCE_DIR, "flake.nix"))
+        expr = f"""let
+          nixpkgs = {{ inherit lib; outPath = {fake}; }};
+          self = (import {flake}).outputs {{ inherit self nixpkgs; }} // {{ shortRev = "abc1234"; }};
+          o = self;
+        in {query}"""
+        return n.nix_eval(expr, self.lib, env={"NIXMON_NIXPKGS_LIB": self.lib})
+
+    def test_outputs(self):
+        got = self.outputs("""{
+          top = builtins.attrNames (removeAttrs o [ "shortRev" ]);
+          packages = lib.mapAttrs (_: p: { names = builtins.attrNames p; rev = p.default.args.revision;
+                                           file = p.default.fromFile; }) o.packages;
+          modules = builtins.attrNames o.nixosModules;
+          checks = lib.mapAttrs (_: builtins.attrNames) o.checks;
+          vm = lib.mapAttrs (_: t: { inherit (t) name isNixOSTest; nodes = builtins.attrNames t.nodes; })
+                 (removeAttrs o.checks.x86_64-linux [ "package" ]);
+        }""")
+        self.assertEqual(got["top"], ["checks", "nixosModules", "overlays", "packages"])
+        for system in ("x86_64-linux", "aarch64-linux"):
+            self.assertEqual(got["packages"][system]["names"], ["default", "nixmon"])
+            # Built from nix/package.nix, with the flake's revision for nixos_exporter_build_info.
+            self.assertEqual(got["packages"][system]["rev"], "abc1234")
+            self.assertTrue(got["packages"][system]["file"].endswith("/nix/package.nix"))
+        self.assertEqual(got["modules"], ["default", "nixmon", "nixos-exporter", "nod"])
+        self.assertEqual(got["checks"], {"aarch64-linux": ["package"],
+                                         "x86_64-linux": ["package", "vm-exporter-nod", "vm-stack"]})
+        self.assertEqual(got["vm"], {
+            "vm-exporter-nod": {"name": "nixmon-exporter-nod", "isNixOSTest": True, "nodes": ["machine"]},
+            "vm-stack": {"name": "nixmon-stack", "isNixOSTest": True, "nodes": ["client", "outsider", "server"]}})
+
+    def test_modules_use_the_flakes_package(self):
+        for module, unit in (("nixos-exporter", "prometheus-nixos-exporter"), ("nod", "nod"),
+                             ("default", "prometheus-nixos-exporter")):
+            with self.subTest(module=module):
+                got = self.outputs(f"""let
+                  r = h.eval [ o.nixosModules.{module} {{ services.prometheus.exporters.nixos.enable = true;
+                                                           services.nod.enable = true; }} ];
+                in r.config.systemd.services.{unit}.serviceConfig.ExecStart""")
+                self.assertTrue(got.startswith("/nix/store/00000000000000000000000000000000-nixmon-flake/bin/"), got)
+
+
 class GeneratedDocs(Base):
     def test_modules_md_is_up_to_date(self):
         r = subprocess.run([sys.executable, os.path.join(h.SOURCE_DIR, "scripts", "gen-module-docs.py"), "--check"],

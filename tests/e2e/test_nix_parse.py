@@ -1,5 +1,6 @@
 """Every .nix file of the repository parses (`nix-instantiate --parse`, Debian's real Nix 2.8).
 Needs nothing but nix-bin, so it runs everywhere, nixpkgs or not."""
+import json
 import os
 import subprocess
 import unittest
@@ -34,6 +35,21 @@ class EveryNixFileParses(unittest.TestCase):
             with self.subTest(file=os.path.relpath(f, h.SOURCE_DIR)):
                 r = parse(path=f)
                 self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_vm_test_scripts_are_python(self):
+        # The nixosTest scripts (flake checks) cannot run here; at least they must compile.
+        tests_dir = os.path.join(h.SOURCE_DIR, "nix", "tests")
+        names = sorted(f for f in os.listdir(tests_dir) if f.endswith(".nix"))
+        self.assertEqual(names, ["exporter-nod.nix", "stack.nix"])
+        for name in names:
+            with self.subTest(test=name):
+                r = subprocess.run([h.tool("nix-instantiate"), "--eval", "--strict", "--json", "-E",
+                                    f"(import {json.dumps(os.path.join(tests_dir, name))} {{ module = {{ }}; }}).testScript"],
+                                   capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                script = json.loads(r.stdout)
+                compile(script, name, "exec")
+                self.assertIn("wait_for_unit", script)
 
     def test_a_syntax_error_is_caught(self):
         r = parse(text="{ a = 1; b = ; }")

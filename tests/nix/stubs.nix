@@ -173,5 +173,7 @@ in
     nixmon = fakePackage "nixmon-0.1.0";
     git = fakePackage "git-2.51.0";
     writeShellScript = name: text: "/nix/store/00000000000000000000000000000000-${name}";
+    # The flake's modules build their package with callPackage: a fake that says what it was given.
+    callPackage = path: args: fakePackage "nixmon-flake" // { fromFile = toString path; inherit args; };
   };
 }
