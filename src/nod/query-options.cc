@@ -232,7 +232,8 @@ QueryOptions query_options_from_json(std::string_view json) {
   // Rebuild the raw flags and run them through the same checks as the command line, so the
   // daemon never runs a query the CLI would have refused.
   RawQueryFlags raw;
-  auto obj = doc.get_object().value_unsafe();
+  simdjson::dom::object obj;
+  if (doc.get_object().get(obj)) throw UsageError("query request is not a JSON object");
   QueryCommand command = QueryCommand::summary;
   bool colour = false;
   auto text = [](simdjson::dom::element e) -> std::string {
@@ -269,7 +270,10 @@ QueryOptions query_options_from_json(std::string_view json) {
     else if (k == "before_days")
       raw.before_days = text(v);
     else if (k == "regression" && v.is_object()) {
-      for (auto [rk, rv] : v.get_object().value_unsafe()) {
+      // Bind the object first: iterating the temporary result would read freed memory.
+      simdjson::dom::object regression;
+      if (v.get_object().get(regression)) throw UsageError("query request: bad \"regression\"");
+      for (auto [rk, rv] : regression) {
         if (rk == "recent")
           raw.recent = text(rv);
         else if (rk == "history")
