@@ -468,6 +468,25 @@ in
         defaultText = lib.literalMD "this project's `rules/`";
         description = "Directory whose `*.yml` / `*.yaml` files are loaded as rule files (`*_test.yml` promtool tests are skipped).";
       };
+      ruleParameters = mkOption {
+        type = types.attrsOf (
+          types.oneOf [
+            types.str
+            types.int
+            types.float
+          ]
+        );
+        default = { };
+        example = {
+          cpu_usage_percent = 80;
+          reboot_required_for = "48h";
+        };
+        description = ''
+          Thresholds of this project's alert rules (names, kinds and defaults in `rules/params.json`).
+          When set, the rules are rendered with them (`rules/default.nix`) instead of loading the
+          committed `rules/*.yml`; an unknown name or a value of the wrong kind stops evaluation.
+        '';
+      };
       extraRuleFiles = mkOption {
         type = types.listOf types.path;
         default = [ ];
@@ -798,6 +817,11 @@ in
             message = "services.nixmon.proxy needs TLS: enableACME, useACMEHost, or sslCertificate and sslCertificateKey";
           }
           {
+            # The parameters render this project's rules; another rulesDir would be dropped silently.
+            assertion = cfg.prometheus.ruleParameters != { } -> cfg.prometheus.rulesDir == ../../rules;
+            message = "services.nixmon.prometheus.ruleParameters renders this project's rules: leave prometheus.rulesDir at its default";
+          }
+          {
             assertion = cfg.alerting.email.enable -> (cfg.alerting.email.to != [ ] && cfg.alerting.email.from != null && cfg.alerting.email.smarthost != null);
             message = "services.nixmon.alerting.email needs to, from and smarthost";
           }
@@ -823,7 +847,14 @@ in
             evaluation_interval = cfg.scrapeInterval;
           };
           scrapeConfigs = serverJobs ++ hostJobs ++ cfg.prometheus.extraScrapeConfigs;
-          ruleFiles = ruleFilesIn cfg.prometheus.rulesDir ++ cfg.prometheus.extraRuleFiles;
+          ruleFiles =
+            (
+              if cfg.prometheus.ruleParameters == { } then
+                ruleFilesIn cfg.prometheus.rulesDir
+              else
+                lib.attrValues (import ../../rules { values = cfg.prometheus.ruleParameters; }).files
+            )
+            ++ cfg.prometheus.extraRuleFiles;
           alertmanagers = lib.optional cfg.alerting.enable (
             {
               static_configs = [ { targets = [ "127.0.0.1:${toString cfg.alerting.port}" ]; } ];

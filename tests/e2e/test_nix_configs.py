@@ -108,6 +108,33 @@ class GeneratedConfigsPassTheRealTools(unittest.TestCase):
             rc, out = self.amtool(tmp, s["alertmanager"]["configuration"])
             self.assertEqual(rc, 0, out)
 
+    def test_rule_parameters_render_the_projects_rules(self):
+        params = '{ cpu_usage_percent = 80; reboot_required_for = "48h"; }'
+        s = self.configs(m.SERVER, f"{{ services.nixmon.prometheus.ruleParameters = {params}; }}")
+        files = s["prometheus"]["yml"]["rule_files"]
+        # nix-instantiate --eval does not write the store: render the same texts and point the
+        # config at them, by name.
+        texts = n.nix_eval(f"(import {n.path(os.path.join(h.SOURCE_DIR, 'rules'))} {{ values = {params}; }}).texts",
+                           self.lib)
+        self.assertEqual(sorted(f.split("-", 1)[1] for f in files), sorted(texts))
+        self.assertIn("> 80\n", texts["host.yml"])
+        self.assertIn("for: 48h", texts["nixos.yml"])
+        with h.TempDir() as tmp:
+            yml = dict(s["prometheus"]["yml"])
+            yml["rule_files"] = []
+            for f in files:
+                name = f.split("-", 1)[1]
+                path = os.path.join(tmp, name)
+                with open(path, "w") as out:
+                    out.write(texts[name])
+                yml["rule_files"].append(path)
+            rc, out = self.promtool(tmp, yml)
+            self.assertEqual(rc, 0, out)
+        # A name rules/params.json does not know stops evaluation, naming it.
+        with self.assertRaises(n.EvalError) as e:
+            n.run([m.SERVER, "{ services.nixmon.prometheus.ruleParameters.cpu_percent = 80; }"], self.lib)
+        self.assertIn("cpu_percent", str(e.exception))
+
     def test_the_checks_can_fail(self):
         # A second job named like a generated one, and a route to a receiver that does not exist:
         # the real tools must refuse them, or the tests above prove nothing.

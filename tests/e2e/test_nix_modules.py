@@ -413,6 +413,12 @@ class StackServer(Base):
                 s = self.run_modules(SERVER, f"{{ services.nixmon.alerting = {{ {cfg} }}; }}")
                 self.assertEqual(s["failedAssertions"], [message])
 
+    def test_rule_parameters_need_the_projects_rules_dir(self):
+        s = self.run_modules(SERVER, """{ services.nixmon.prometheus = { ruleParameters.cpu_usage_percent = 80;
+            rulesDir = /tmp; }; }""")
+        self.assertEqual(s["failedAssertions"], ["services.nixmon.prometheus.ruleParameters renders this project's "
+                                                 "rules: leave prometheus.rulesDir at its default"])
+
     def test_grafana_provisioning(self):
         s = self.run_modules(SERVER)
         g = s["grafana"]
@@ -584,6 +590,9 @@ class EveryOption(Base):
             "services.nixmon.logs.enable",
             "services.nixmon.loki.enable",
             "services.nixmon.monitorSelf",
+            # Renders this project's rules, so it excludes the rulesDir set there (see
+            # test_nix_configs.test_rule_parameters_render_the_projects_rules).
+            "services.nixmon.prometheus.ruleParameters",
             # Excludes sslCertificate, which is set.
             "services.nixmon.proxy.useACMEHost",
         ])
