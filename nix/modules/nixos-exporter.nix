@@ -270,7 +270,7 @@ in
         HOME = "/var/cache/nixos-exporter";
         NIX_CONFIG = "extra-experimental-features = nix-command flakes";
       };
-      serviceConfig = {
+      serviceConfig = h.hardening // {
         ExecStart = "${cfg.package}/bin/nixos-exporter ${
           lib.concatStringsSep " " ([ (h.escapeSystemdArgs args) ] ++ credentialFlags)
         }";
@@ -282,37 +282,10 @@ in
         LoadCredential = credentials;
         CacheDirectory = "nixos-exporter";
         CacheDirectoryMode = "0700";
-        ProtectSystem = "strict";
-        ProtectHome = true;
-        PrivateTmp = true;
-        PrivateDevices = true;
-        ProtectHostname = true;
-        ProtectClock = true;
-        ProtectKernelTunables = true;
-        ProtectKernelModules = true;
-        ProtectKernelLogs = true;
-        ProtectControlGroups = true;
         ProtectProc = if cfg.gc.runtimeRoots then "default" else "invisible";
-        NoNewPrivileges = true;
         CapabilityBoundingSet = if cfg.gc.runtimeRoots then [ "CAP_SYS_PTRACE" ] else "";
         AmbientCapabilities = if cfg.gc.runtimeRoots then [ "CAP_SYS_PTRACE" ] else "";
-        RestrictAddressFamilies = [
-          "AF_UNIX"
-          "AF_INET"
-          "AF_INET6"
-        ];
-        RestrictNamespaces = true;
-        RestrictRealtime = true;
-        RestrictSUIDSGID = true;
-        LockPersonality = true;
-        MemoryDenyWriteExecute = true;
         RemoveIPC = true;
-        SystemCallArchitectures = "native";
-        SystemCallFilter = [
-          "@system-service"
-          "~@privileged"
-        ];
-        SystemCallErrorNumber = "EPERM";
         UMask = "0077";
       };
     };

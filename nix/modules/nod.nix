@@ -155,7 +155,7 @@ in
       description = "nod: Nix build and substitution statistics";
       wantedBy = [ "multi-user.target" ];
       before = [ "nix-daemon.service" ];
-      serviceConfig = {
+      serviceConfig = h.hardening // {
         ExecStart = "${cfg.package}/bin/nod ${h.escapeSystemdArgs args}";
         ExecStartPost = "${waitForSocket}";
         Restart = "always";
@@ -171,35 +171,6 @@ in
         RuntimeDirectoryMode = if cfg.socketGroup == null then "0755" else "0750";
         StateDirectory = "nod";
         StateDirectoryMode = "0750";
-        ProtectSystem = "strict";
-        ProtectHome = true;
-        PrivateTmp = true;
-        PrivateDevices = true;
-        ProtectHostname = true;
-        ProtectClock = true;
-        ProtectKernelTunables = true;
-        ProtectKernelModules = true;
-        ProtectKernelLogs = true;
-        ProtectControlGroups = true;
-        ProtectProc = "invisible";
-        NoNewPrivileges = true;
-        CapabilityBoundingSet = "";
-        RestrictAddressFamilies = [
-          "AF_UNIX"
-          "AF_INET"
-          "AF_INET6"
-        ];
-        RestrictNamespaces = true;
-        RestrictRealtime = true;
-        RestrictSUIDSGID = true;
-        LockPersonality = true;
-        MemoryDenyWriteExecute = true;
-        SystemCallArchitectures = "native";
-        SystemCallFilter = [
-          "@system-service"
-          "~@privileged"
-        ];
-        SystemCallErrorNumber = "EPERM";
       };
     };
 
