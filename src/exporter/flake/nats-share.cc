@@ -33,6 +33,13 @@ void on_connected(natsConnection* nc, void*) {
   natsConnection_GetConnectedUrl(nc, url, sizeof url);
   log::info("NATS connected to {}", url);
 }
+void on_closed(natsConnection* nc, void* closure) {
+  if (static_cast<std::atomic<bool>*>(closure)->load()) return;  // our own shutdown
+  const char* text = nullptr;
+  natsConnection_GetLastError(nc, &text);
+  log::error("NATS connection closed ({}); sharing is off, checking locally",
+             text && *text ? text : "no reason given");
+}
 void on_error(natsConnection*, natsSubscription*, natsStatus err, void*) {
   log::warn("NATS: {}", natsStatus_GetText(err));
 }
@@ -129,6 +136,7 @@ NatsShare::NatsShare(const FlakeConfig& c, OnMessage on_message)
     check(natsOptions_SetReconnectedCB(options_, on_reconnected, &reconnects_),
           "setting callbacks");
     check(natsOptions_SetErrorHandler(options_, on_error, nullptr), "setting callbacks");
+    check(natsOptions_SetClosedCB(options_, on_closed, &closing_), "setting callbacks");
     if (!c.nats_credentials_file.empty()) {
       check(natsOptions_SetUserCredentialsFromFiles(options_, c.nats_credentials_file.c_str(),
                                                     nullptr),
@@ -153,13 +161,25 @@ NatsShare::NatsShare(const FlakeConfig& c, OnMessage on_message)
     natsStatus s = natsConnection_Connect(&conn_, options_);
     if (s == NATS_NOT_YET_CONNECTED) {
       log::warn("NATS server {} not reachable yet; retrying in the background", c.nats_url);
-    } else {
-      check(s, "connecting to " + c.nats_url);
+    } else if (s != NATS_OK) {
+      // Refused for good (authorization, TLS...): the exporter keeps checking locally.
+      log::error("NATS: connecting to {} failed: {} ({}); sharing is off, checking locally",
+                 c.nats_url, natsStatus_GetText(s), nats_GetLastError(nullptr));
+      return;
     }
-    check(natsConnection_Subscribe(&sub_, conn_, subject_.c_str(), deliver, this),
-          "subscribing to " + subject_);
-    check(natsSubscription_SetOnCompleteCB(sub_, subscription_done, this),
-          "setting the completion callback");
+    s = natsConnection_Subscribe(&sub_, conn_, subject_.c_str(), deliver, this);
+    if (s != NATS_OK) {
+      log::error("NATS: subscribing to {} failed: {} ({}); sharing is off, checking locally",
+                 subject_, natsStatus_GetText(s), nats_GetLastError(nullptr));
+      sub_ = nullptr;
+      return;
+    }
+    if (natsSubscription_SetOnCompleteCB(sub_, subscription_done, this) != NATS_OK) {
+      // Closed in the meantime (refused credentials arrive asynchronously): nothing will be
+      // delivered, so there is nothing to wait for on destruction either.
+      std::lock_guard lock(done_mutex_);
+      done_ = true;
+    }
   } catch (...) {
     if (sub_) natsSubscription_Destroy(sub_);
     if (conn_) natsConnection_Destroy(conn_);
@@ -171,13 +191,16 @@ NatsShare::NatsShare(const FlakeConfig& c, OnMessage on_message)
 NatsShare::~NatsShare() {
   // Unsubscribe, then wait until the delivery thread has returned from its last callback: it
   // captures state that dies with our owner.
-  if (natsSubscription_Unsubscribe(sub_) == NATS_OK) {
+  closing_ = true;
+  if (sub_ && natsSubscription_Unsubscribe(sub_) == NATS_OK) {
     std::unique_lock lock(done_mutex_);
     done_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return done_; });
   }
-  natsSubscription_Destroy(sub_);
-  natsConnection_Close(conn_);
-  natsConnection_Destroy(conn_);
+  if (sub_) natsSubscription_Destroy(sub_);
+  if (conn_) {
+    natsConnection_Close(conn_);
+    natsConnection_Destroy(conn_);
+  }
   natsOptions_Destroy(options_);
 }
 
@@ -200,7 +223,7 @@ void NatsShare::subscription_done(void* closure) {
 }
 
 bool NatsShare::connected() const {
-  return natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED;
+  return conn_ && sub_ && natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED;
 }
 
 bool NatsShare::publish(std::string_view payload) {

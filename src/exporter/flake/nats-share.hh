@@ -49,6 +49,7 @@ class NatsShare {
   __natsConnection* conn_ = nullptr;
   __natsSubscription* sub_ = nullptr;
   std::atomic<std::uint64_t> reconnects_{0};
+  std::atomic<bool> closing_{false};
   std::mutex done_mutex_;
   std::condition_variable done_cv_;
   bool done_ = false;
