@@ -38,8 +38,9 @@ int run_clean_cli(const NodOptions& g, const RawQueryFlags& raw) {
   std::function<CleanStep()> step;
   auto client = connect_or_say(g, "cleaning the database directly at");
   std::optional<sqlite::Database> db;
+  std::string args;  // outlives the lambdas below, which hold it by reference
   if (client) {
-    std::string args = fmt::format(
+    args = fmt::format(
         R"("now_ms":{},"max_rows":{}{})", now, step_rows,
         o.before_days ? fmt::format(R"(,"before_days":{})", *o.before_days) : std::string());
     count = [&] {

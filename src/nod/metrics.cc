@@ -62,11 +62,9 @@ void BuildMetrics::observe(const Event& e) {
       download_bytes_[sub] += static_cast<double>(*s->download_bytes);
     else
       ++download_unknown_[sub];
-    if (s->nar_bytes)
-      nar_bytes_[sub] += static_cast<double>(*s->nar_bytes);
-    else
-      nar_bytes_[sub] += 0;  // the series exists once the substituter was seen
-    download_bytes_[sub] += 0;
+    // Unknown is not zero: the byte series appear with the first substitution that reports
+    // them; nod_substitution_download_unknown_total counts the others.
+    if (s->nar_bytes) nar_bytes_[sub] += static_cast<double>(*s->nar_bytes);
   } else if (auto* q = std::get_if<CacheQueryRow>(&e)) {
     activity("cache-query", q->span);
     std::string c = bounded(caches_, q->cache);
