@@ -26,7 +26,11 @@ class HttpServer {
   struct Options {
     std::string title;  // shown on the landing page
     std::string metrics_path = "/metrics";
-    int worker_threads = 16;  // one keep-alive connection holds a worker; idle ones cost little
+    // cpp-httplib gives a connection (keep-alive included) one worker for its life: the pool keeps
+    // `worker_threads` and grows up to `max_worker_threads` while all are busy, so 100 scrapers
+    // holding connections are all answered; threads past the minimum end after 30 s idle.
+    int worker_threads = 16;
+    int max_worker_threads = 256;
     // --web.config.file (load_web_config): TLS, client certificates, basic auth, headers.
     // Default: plain HTTP, no authentication.
     WebConfig web;
@@ -46,6 +50,7 @@ class HttpServer {
   void stop();
 
  private:
+  void widen_backlog();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -27,7 +27,9 @@ const YamlNode& mapping(const YamlNode& n, std::string_view section,
                         const std::vector<std::string_view>& known) {
   if (n.kind != YamlNode::Kind::mapping && !n.is_null())
     throw bad(n, fmt::format("{} must be a mapping, found {}", section, n.kind_name()));
-  for (const auto& [key, value] : n.fields) {
+  for (std::size_t i = 0; i < n.keys.size(); ++i) {
+    const std::string& key = n.keys[i];
+    const YamlNode& value = n.values[i];
     bool ok = false;
     for (auto k : known) ok = ok || key == k;
     if (!ok) {
@@ -211,7 +213,9 @@ constexpr std::array<std::string_view, 5> allowed_headers{
 std::vector<std::pair<std::string, std::string>> headers_of(const YamlNode& n) {
   mapping(n, "http_server_config.headers", {allowed_headers.begin(), allowed_headers.end()});
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& [key, value] : n.fields) {
+  for (std::size_t i = 0; i < n.keys.size(); ++i) {
+    const std::string& key = n.keys[i];
+    const YamlNode& value = n.values[i];
     std::string v = string_of(value, key);
     for (char c : v)
       if (c == '\r' || c == '\n' || c == '\0')
@@ -257,7 +261,9 @@ WebConfig parse_web_config(std::string_view yaml, const std::filesystem::path& b
   if (const YamlNode* u = doc.find("basic_auth_users")) {
     if (u->kind != YamlNode::Kind::mapping && !u->is_null())
       throw bad(*u, fmt::format("basic_auth_users must be a mapping, found {}", u->kind_name()));
-    for (const auto& [user, hash] : u->fields) {
+    for (std::size_t i = 0; i < u->keys.size(); ++i) {
+      const std::string& user = u->keys[i];
+      const YamlNode& hash = u->values[i];
       if (user.empty()) throw bad(hash, "basic_auth_users: empty user name");
       if (user.find(':') != std::string::npos)
         throw bad(hash, fmt::format("basic_auth_users: user name '{}' contains ':'", user));

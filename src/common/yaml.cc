@@ -9,8 +9,8 @@
 namespace nixmon {
 
 const YamlNode* YamlNode::find(std::string_view key) const {
-  for (const auto& [k, v] : fields)
-    if (k == key) return &v;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (keys[i] == key) return &values[i];
   return nullptr;
 }
 
@@ -100,15 +100,16 @@ YamlNode parse_yaml(std::string_view text) {
     if (f.expect_key) {
       if (n.kind != YamlNode::Kind::scalar && n.kind != YamlNode::Kind::null)
         throw at(mark, "a mapping key must be a single value");
-      for (const auto& [k, v] : f.node->fields)
+      for (const auto& k : f.node->keys)
         if (k == n.value) throw at(mark, fmt::format("duplicate key '{}'", n.value));
       f.pending_key = std::move(n.value);
       f.expect_key = false;
       return nullptr;
     }
-    f.node->fields.emplace_back(std::move(f.pending_key), std::move(n));
+    f.node->keys.push_back(std::move(f.pending_key));
+    f.node->values.push_back(std::move(n));
     f.expect_key = true;
-    return &f.node->fields.back().second;
+    return &f.node->values.back();
   };
 
   for (;;) {

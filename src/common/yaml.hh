@@ -24,7 +24,10 @@ struct YamlNode {
   std::string value;            // scalar text (quotes removed, escapes resolved)
   bool quoted = false;          // a quoted scalar is always a string: "true" is not a bool
   std::vector<YamlNode> items;  // sequence
-  std::vector<std::pair<std::string, YamlNode>> fields;  // mapping, in file order, keys unique
+  // A mapping, in file order, keys unique: values[i] is under keys[i]. (Two vectors, not one of
+  // pairs: std::pair cannot hold the still-incomplete YamlNode, std::vector can.)
+  std::vector<std::string> keys;
+  std::vector<YamlNode> values;
   std::size_t line = 0;  // 1-based position of the node's start, for messages
   std::size_t column = 0;
 
