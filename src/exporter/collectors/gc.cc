@@ -18,7 +18,7 @@ namespace {
 // The worker's own state, touched by the worker thread only.
 class GcWorker {
  public:
-  GcWorker(const CollectorContext& ctx)
+  explicit GcWorker(const CollectorContext& ctx)
       : root_(ctx.root),
         runtime_roots_(ctx.store.gc_runtime_roots),
         watch_(ctx.root, ctx.store.busy_timeout) {}
@@ -58,7 +58,8 @@ class GcWorker {
 class GcCollector final : public Collector {
  public:
   explicit GcCollector(const CollectorContext& ctx)
-      : runtime_roots_(ctx.store.gc_runtime_roots),
+      : ctx_(ctx),
+        runtime_roots_(ctx.store.gc_runtime_roots),
         cache_(ctx.store.gc_check_interval,
                [worker = std::make_shared<GcWorker>(ctx)] { return worker->step(); }) {}
 
@@ -66,6 +67,9 @@ class GcCollector final : public Collector {
     auto view = cache_.view();
     // Unknown stays unknown: a failed read fails the collector rather than serving old figures.
     if (view.error) throw Error(*view.error);
+    // Before the worker's first answer: no schema file means no store, a failure now rather than
+    // a "not ready" that would only turn into the same failure a moment later.
+    if (!view.answer) check_store_schema(ctx_.root);
     out.gauge("nixos_gc_analysis_ready",
               "1 once reachability from the GC roots has been computed; while 0 the gc and "
               "closure figures are absent (not zero)",
@@ -140,6 +144,7 @@ class GcCollector final : public Collector {
   }
 
  private:
+  CollectorContext ctx_;
   bool runtime_roots_;
   BackgroundCache<GcAnalysis> cache_;
 };

@@ -39,6 +39,9 @@ class StoreCollector final : public Collector {
     auto view = cache_.view();
     // Unknown stays unknown: a failed read fails the collector rather than serving old figures.
     if (view.error) throw Error(*view.error);
+    // Before the worker's first answer: no schema file means no store, a failure now rather than
+    // a "not ready" that would only turn into the same failure a moment later.
+    if (!view.answer) check_store_schema(ctx_.root);
 
     filesystem(out);
 

@@ -51,9 +51,21 @@ void require_columns(sqlite::Database& db, std::string_view table,
   }
 }
 
+// Edges (from, to) as compressed adjacency: the targets of `from` are
+// targets[offset[from]..offset[from + 1]). A counting sort: two passes, no per-node vectors.
+void compress(std::size_t nodes, const std::vector<std::pair<std::uint32_t, std::uint32_t>>& edges,
+              std::vector<std::uint32_t>& offset, std::vector<std::uint32_t>& targets) {
+  offset.assign(nodes + 1, 0);
+  for (auto& e : edges) ++offset[e.first + 1];
+  for (std::size_t i = 0; i < nodes; ++i) offset[i + 1] += offset[i];
+  targets.resize(edges.size());
+  std::vector<std::uint32_t> fill(offset.begin(), offset.end() - 1);
+  for (auto& e : edges) targets[fill[e.first]++] = e.second;
+}
+
 }  // namespace
 
-sqlite::Database open_store_db(const HostRoot& root, std::chrono::milliseconds busy_timeout) {
+void check_store_schema(const HostRoot& root) {
   auto schema_text = root.read_file(store_schema_file, 64);
   if (!schema_text) {
     throw Error(fmt::format("no Nix store database: '{}' does not exist",
@@ -68,6 +80,10 @@ sqlite::Database open_store_db(const HostRoot& root, std::chrono::milliseconds b
                     "version {} only",
                     root.local(store_schema_file).string(), digits, known_store_schema));
   }
+}
+
+sqlite::Database open_store_db(const HostRoot& root, std::chrono::milliseconds busy_timeout) {
+  check_store_schema(root);
   auto path = root.local(root.resolve(store_db_file));
   sqlite::Database db(path.string(), sqlite::Database::Mode::read_only);
   db.busy_timeout(static_cast<int>(busy_timeout.count()));
@@ -193,12 +209,7 @@ StoreGraph StoreGraph::read(sqlite::Database& db, bool with_outputs) {
       Index to = index_of(st.column_int(1));
       if (from != none && to != none) edges.emplace_back(from, to);
     }
-    g.ref_offset_.assign(g.size() + 1, 0);
-    for (auto& e : edges) ++g.ref_offset_[e.first + 1];
-    for (std::size_t i = 0; i < g.size(); ++i) g.ref_offset_[i + 1] += g.ref_offset_[i];
-    g.refs_.resize(edges.size());
-    std::vector<std::uint32_t> fill(g.ref_offset_.begin(), g.ref_offset_.end() - 1);
-    for (auto& e : edges) g.refs_[fill[e.first]++] = e.second;
+    compress(g.size(), edges, g.ref_offset_, g.refs_);
   }
 
   if (with_outputs) {
@@ -209,12 +220,7 @@ StoreGraph StoreGraph::read(sqlite::Database& db, bool with_outputs) {
       auto out = g.find(st.column_text(1));
       if (drv != none && out) edges.emplace_back(drv, *out);
     }
-    g.out_offset_.assign(g.size() + 1, 0);
-    for (auto& e : edges) ++g.out_offset_[e.first + 1];
-    for (std::size_t i = 0; i < g.size(); ++i) g.out_offset_[i + 1] += g.out_offset_[i];
-    g.outs_.resize(edges.size());
-    std::vector<std::uint32_t> fill(g.out_offset_.begin(), g.out_offset_.end() - 1);
-    for (auto& e : edges) g.outs_[fill[e.first]++] = e.second;
+    compress(g.size(), edges, g.out_offset_, g.outs_);
   }
   txn.commit();
   return g;

@@ -34,6 +34,11 @@ inline constexpr std::int64_t known_store_schema = 10;
 // writable).
 sqlite::Database open_store_db(const HostRoot& root, std::chrono::milliseconds busy_timeout);
 
+// The cheap part of open_store_db: the schema version file exists and names a known version.
+// Throws Error otherwise. Lets a scrape that comes before the first background answer tell "no
+// store here" (failure) from "still computing" (not ready) at once.
+void check_store_schema(const HostRoot& root);
+
 // A persistent read-only connection that tells whether the database changed: PRAGMA data_version
 // moves when another connection (nix-daemon) commits; a replaced file (new inode) or a failure
 // means reopening. Used on one worker thread.
