@@ -11,7 +11,9 @@
 #   bench/store-bench.sh [BUILD_DIR] [ROOT]      (defaults: build, a new store in $TMPDIR)
 #
 # ROOT is made by bench/make-store.py when it has no store yet (200,000 paths: minutes).
-# Timings are whole processes via /usr/bin/time; run it on a quiet machine and repeat.
+# Timings are whole processes via /usr/bin/time; run it on a quiet machine and repeat. On 200k
+# paths one `nix-store --gc --print-dead` took 23 minutes here: RUNS=1 (default 3) keeps it short,
+# or make a smaller store first (python3 bench/make-store.py ROOT --paths 20000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
@@ -31,14 +33,14 @@ echo "== same answer"
 nix-store --store "$root" --gc --print-dead 2>/dev/null | sort >"$root.nix"
 cmp "$root.ours" "$root.nix" && echo "reclaimable sets equal: $(wc -l <"$root.ours") paths"
 
-echo "== store size (3 runs each, alternating)"
-for i in 1 2 3; do
+echo "== store size (${RUNS:-3} runs each, alternating)"
+for i in $(seq "${RUNS:-3}"); do
   timed "nixmon-store-report stats" "$report" --path.root "$root" stats
   timed "du -sb" du -sb "$root/nix/store"
 done
 
-echo "== reclaimable (3 runs each, alternating)"
-for i in 1 2 3; do
+echo "== reclaimable (${RUNS:-3} runs each, alternating)"
+for i in $(seq "${RUNS:-3}"); do
   timed "nixmon-store-report print-dead" "$report" --path.root "$root" print-dead
   timed "nix-store --gc --print-dead" nix-store --store "$root" --gc --print-dead
 done
