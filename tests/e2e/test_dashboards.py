@@ -9,6 +9,7 @@ expanded to match every host, must parse and return data (a value, not only NaN)
 reads a metric nobody exports fails. The check itself is shown to fail on a bogus query.
 """
 import contextlib
+import http.server
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import urllib.parse
@@ -105,9 +107,11 @@ let
   mk = name: script: derivation {
     inherit name; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" script ];
   };
+  # Big enough (about 20 kB) that Nix reports the NAR's size while it unpacks it.
+  big = n: "i=0; while [ $i -lt 2000 ]; do echo ${n} $i; i=$((i+1)); done > $out";
 in {
-  cached1 = mk "nixmon-cached1-@STAMP@" "echo cached1 > $out";
-  cached2 = mk "nixmon-cached2-@STAMP@" "echo cached2 > $out";
+  cached1 = mk "nixmon-cached1-@STAMP@" (big "cached1");
+  cached2 = mk "nixmon-cached2-@STAMP@" (big "cached2");
   ok1 = mk "nixmon-ok1-@STAMP@" "echo building; echo ok1 > $out";
   ok2 = mk "nixmon-ok2-@STAMP@" "echo building; echo ok2 > $out";
   bad1 = mk "nixmon-bad1-@STAMP@" "echo failing >&2; exit 1";
@@ -118,9 +122,10 @@ in {
 
 def capture_nix_streams(tmp, env):
     """Nix's internal-json log streams of real builds (Nix 2.8, the machine's store, names unique
-    to this run): two paths substituted from a local file:// binary cache, two builds, two failing
-    builds. Returned as two rounds of three, so that every counter nod exports exists before it
-    rises (Prometheus sees no increase in a series born at its final value)."""
+    to this run): two paths substituted from a binary cache that Python's HTTP server serves on
+    loopback (so the stream carries downloaded and NAR bytes), two builds, two failing builds.
+    Returned as two rounds of three, so that every counter nod exports exists before it rises
+    (Prometheus sees no increase in a series born at its final value)."""
     cache = os.path.join(tmp, "binary-cache")
     nixfile = os.path.join(tmp, "builds.nix")
     with open(nixfile, "w") as f:
@@ -132,16 +137,38 @@ def capture_nix_streams(tmp, env):
                        env=env, check=True, capture_output=True)
         subprocess.run(["nix-store", "--delete", out], env=env, check=True, capture_output=True)
     rounds = []
-    for n in ("1", "2"):
-        streams = []
-        for attr, succeeds in (("cached", True), ("ok", True), ("bad", False)):
-            r = subprocess.run(["nix-build", nixfile, "-A", attr + n, "--no-out-link", "--log-format", "internal-json",
-                                "--option", "substituters", f"file://{cache}", "--option", "require-sigs", "false"],
-                               env=env, capture_output=True)
-            assert (r.returncode == 0) == succeeds, r.stderr.decode(errors="replace")[-2000:]
-            streams.append(r.stderr)
-        rounds.append(streams)
+    with serve_directory(cache) as url:
+        for n in ("1", "2"):
+            streams = []
+            for attr, succeeds in (("cached", True), ("ok", True), ("bad", False)):
+                r = subprocess.run(["nix-build", nixfile, "-A", attr + n, "--no-out-link", "--log-format", "internal-json",
+                                    "--option", "substituters", url, "--option", "require-sigs", "false"],
+                                   env=env, capture_output=True)
+                assert (r.returncode == 0) == succeeds, r.stderr.decode(errors="replace")[-2000:]
+                streams.append(r.stderr)
+            rounds.append(streams)
     return rounds
+
+
+@contextlib.contextmanager
+def serve_directory(directory):
+    """A real HTTP server (the standard library's) serving `directory` on a free loopback port."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=directory, **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def feed(socket_path, streams):
