@@ -464,7 +464,8 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
       emit(ActivityRow{span, a.type, std::move(a.text), std::move(a.fields_json)});
       break;
   }
-  active_.erase(a.id);  // `a` dies here
+  uint64_t id = a.id;  // erase() must not take a key that lives in the node it destroys
+  active_.erase(id);   // `a` dies here
 }
 
 void ActivityTracker::emit_query(PendingQuery&& q, std::optional<bool> hit) {
