@@ -112,9 +112,10 @@ Report bucket_report(const sqlite::Database& db, const QueryOptions& o, int64_t 
       auto st = db.prepare(fmt::format(
           "SELECT (start_ms - ((start_ms % 86400000) + 86400000) % 86400000) / 86400000 AS day, "
           "{0} AS o, count(*), sum(duration_ms), max(duration_ms), {1} FROM {2} "
-          "WHERE start_ms >= ?2 AND start_ms < ?3 AND instr({3}, ?1) > 0 GROUP BY 1, 2",
-          outcome, bytes, k.table, k.match_column));
-      st.bind(1, *o.drv).bind(2, p.from_ms.value_or(INT64_MIN)).bind(3, p.to_ms);
+          "WHERE start_ms >= ?2 AND start_ms < ?3 AND {3} GROUP BY 1, 2",
+          outcome, bytes, k.table, query::drv_condition(k)));
+      query::bind_drv(st, db, k, *o.drv);
+      st.bind(2, p.from_ms.value_or(INT64_MIN)).bind(3, p.to_ms);
       while (st.step())
         add(st.column_int(0), std::string(k.kind), st.column_text(1), st.column_int(2),
             st.column_int(3), st.column_int(4), st.column_int(5), st.column_int(6));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "nod/json-writer.hh"
 #include "nod/record-store.hh"
 
 namespace nixmon::nod::query {
@@ -35,16 +36,19 @@ bool has_table(const sqlite::Database& db, std::string_view name) {
 
 namespace {
 
+thread_local std::map<std::pair<std::string, std::string>, std::string>* drv_cache = nullptr;
+
 // "start_ms >= ?2 AND start_ms < ?3" etc. Parameters: ?1 drv, ?2 from, ?3 to (always bound).
 std::string row_filter(const KindInfo& k, bool drv) {
   std::string w = "start_ms >= ?2 AND start_ms < ?3";
-  if (drv) w += fmt::format(" AND instr({}, ?1) > 0", k.match_column);
+  if (drv) w += " AND " + drv_condition(k);
   return w;
 }
 
-void bind_period(sqlite::Statement& st, const Period& p, const std::optional<std::string>& drv) {
+void bind_period(sqlite::Statement& st, const sqlite::Database& db, const KindInfo& k,
+                 const Period& p, const std::optional<std::string>& drv) {
   if (drv)
-    st.bind(1, *drv);
+    bind_drv(st, db, k, *drv);
   else
     st.bind_null(1);
   st.bind(2, p.from_ms.value_or(INT64_MIN));
@@ -52,6 +56,55 @@ void bind_period(sqlite::Statement& st, const Period& p, const std::optional<std
 }
 
 }  // namespace
+
+DrvCache::DrvCache() {
+  if (!drv_cache) drv_cache = new std::map<std::pair<std::string, std::string>, std::string>();
+}
+DrvCache::~DrvCache() {
+  delete drv_cache;
+  drv_cache = nullptr;
+}
+
+std::string drv_condition(const KindInfo& k) {
+  if (k.match_column == "name") return "name IN (SELECT value FROM json_each(?1))";
+  return fmt::format("instr({}, ?1) > 0", k.match_column);
+}
+
+void bind_drv(sqlite::Statement& st, const sqlite::Database& db, const KindInfo& k,
+              const std::string& drv) {
+  if (k.match_column == "name")
+    st.bind(1, matching_names(db, k.table, drv));
+  else
+    st.bind(1, drv);
+}
+
+const std::string& matching_names(const sqlite::Database& db, std::string_view table,
+                                  const std::string& drv) {
+  std::pair<std::string, std::string> key{std::string(table), drv};
+  static thread_local std::string uncached;
+  if (drv_cache)
+    if (auto it = drv_cache->find(key); it != drv_cache->end()) return it->second;
+  // One index seek per distinct name: O(names x log rows), not O(rows).
+  auto next =
+      db.prepare(fmt::format("SELECT name FROM {} WHERE name > ? ORDER BY name LIMIT 1", table));
+  std::string json = "[";
+  std::string last;
+  bool first = true;
+  for (;;) {
+    next.bind(1, last);
+    if (!next.step()) break;
+    last = next.column_text(0);
+    next.reset();
+    if (last.find(drv) == std::string::npos) continue;
+    if (!first) json += ',';
+    first = false;
+    append_json_string(json, last);
+  }
+  json += ']';
+  if (drv_cache) return (*drv_cache)[key] = std::move(json);
+  uncached = std::move(json);
+  return uncached;
+}
 
 std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
                                     const std::optional<std::string>& drv) {
@@ -102,7 +155,7 @@ std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
         "SELECT '{0}', {1}, {2} AS o, count(*), sum(duration_ms), max(duration_ms), {3} "
         "FROM {4} WHERE {5} GROUP BY 2, 3 ORDER BY 2, 3",
         k.kind, key, outcome, bytes, k.table, row_filter(k, true)));
-    bind_period(st, p, drv);
+    bind_period(st, db, k, p, drv);
     read(st);
   }
   return out;
@@ -115,7 +168,7 @@ std::vector<double> load_durations(const sqlite::Database& db, const KindInfo& k
       fmt::format("SELECT duration_ms FROM {} WHERE {}", k.table, row_filter(k, drv.has_value()));
   if (outcome) sql += " AND outcome = ?4";
   auto st = db.prepare(sql);
-  bind_period(st, p, drv);
+  bind_period(st, db, k, p, drv);
   if (outcome) st.bind(4, *outcome);
   std::vector<double> v;
   while (st.step()) v.push_back(static_cast<double>(st.column_int(0)));

@@ -45,6 +45,24 @@ std::optional<std::map<int, int64_t>> load_histogram(const sqlite::Database& db,
 
 bool has_table(const sqlite::Database& db, std::string_view name);
 
+// --drv on a table with an indexed `name` column (builds, substitutions) does not scan the rows:
+// the distinct names are walked through the (name, start_ms) index with one seek each, the
+// matching ones collected, and rows read by `name IN (...)`. drv_condition() is the SQL with the
+// parameter ?1; bind_drv() binds it. Other tables match by instr() on their column.
+std::string drv_condition(const KindInfo& k);
+void bind_drv(sqlite::Statement& st, const sqlite::Database& db, const KindInfo& k,
+              const std::string& drv);
+// The matching names as a JSON array (cached for the thread's current query, see DrvCache).
+const std::string& matching_names(const sqlite::Database& db, std::string_view table,
+                                  const std::string& drv);
+
+// Keeps the names resolved by matching_names() for the duration of one query on this thread.
+class DrvCache {
+ public:
+  DrvCache();
+  ~DrvCache();
+};
+
 // "YYYY-MM-DD" bounds for daily_stats.day: [from_day, to_day).
 std::string day_of(int64_t ms);
 

@@ -14,11 +14,12 @@ Report regressions_report(const sqlite::Database& db, const QueryOptions& o) {
   const auto& ro = o.regression;
   // Oldest first per name; only the newest recent+history builds of each name are needed, but
   // a window function over the index (name, start_ms) is as costly as reading them all here.
-  std::string sql = "SELECT name, duration_ms FROM builds WHERE outcome = 'success'" +
-                    std::string(o.drv ? " AND instr(name, ?1) > 0" : "") +
-                    " ORDER BY name, start_ms, id";
+  std::string sql =
+      "SELECT name, duration_ms FROM builds WHERE outcome = 'success'" +
+      (o.drv ? " AND " + query::drv_condition(*query::find_kind("build")) : std::string()) +
+      " ORDER BY name, start_ms, id";
   auto st = db.prepare(sql);
-  if (o.drv) st.bind(1, *o.drv);
+  if (o.drv) query::bind_drv(st, db, *query::find_kind("build"), *o.drv);
   std::vector<stats::BuildSeries> series;
   while (st.step()) {
     std::string name = st.column_text(0);

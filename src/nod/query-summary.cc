@@ -238,15 +238,14 @@ Report group_report(const sqlite::Database& db, const QueryOptions& o, int64_t n
   const auto& k = *query::find_kind("build");
   std::string sql =
       "SELECT name, outcome, duration_ms FROM builds WHERE start_ms >= ?2 AND start_ms < ?3";
-  if (o.drv) sql += " AND instr(name, ?1) > 0";
+  if (o.drv) sql += " AND " + query::drv_condition(k);
   sql += " ORDER BY name";
   auto st = db.prepare(sql);
   if (o.drv)
-    st.bind(1, *o.drv);
+    query::bind_drv(st, db, k, *o.drv);
   else
     st.bind_null(1);
   st.bind(2, p.from_ms.value_or(INT64_MIN)).bind(3, p.to_ms);
-  (void)k;
 
   struct Group {
     std::string name;
@@ -318,6 +317,7 @@ Report group_report(const sqlite::Database& db, const QueryOptions& o, int64_t n
 }
 
 Report run_query(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms) {
+  query::DrvCache names;  // --drv's matching names, resolved once for the whole report
   if (o.command == QueryCommand::regressions) return regressions_report(db, o);
   if (o.output == OutputFormat::test) return test_report(db, o, now_ms);
   if (o.bucket) return bucket_report(db, o, now_ms);
