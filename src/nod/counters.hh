@@ -31,6 +31,7 @@ struct Counters {
   C connections_active;  // goes up and down
   C queries;             // query requests answered
   C bytes_read;
+  C writers_rejected;  // connections that sent records from a uid not in --writers
 
   void add_malformed(Malformed m) {
     malformed[static_cast<size_t>(m)].fetch_add(1, std::memory_order_relaxed);

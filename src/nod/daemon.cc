@@ -1,8 +1,11 @@
 // `nod daemon`: the socket server, the activity tracker and the record writer, wired together.
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 
 #include <optional>
 
+#include "common/error.hh"
 #include "common/log.hh"
 #include "common/shutdown.hh"
 #include "common/version.hh"
@@ -13,10 +16,44 @@
 
 namespace nixmon::nod {
 
+namespace {
+
+// A user name or a number; UsageError when neither.
+uid_t user_id(const std::string& name) {
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos)
+    return static_cast<uid_t>(std::stoul(name));
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
+    throw UsageError(fmt::format("--writers: no user '{}'", name));
+  return found->pw_uid;
+}
+
+gid_t group_id(const std::string& name) {
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos)
+    return static_cast<gid_t>(std::stoul(name));
+  std::vector<char> buf(16384);
+  group gr{};
+  group* found = nullptr;
+  if (::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found) != 0 || !found)
+    throw UsageError(fmt::format("--socket-group: no group '{}'", name));
+  return found->gr_gid;
+}
+
+}  // namespace
+
 int run_daemon(const NodOptions& g, const DaemonOptions& o) {
   log::set_level(log::parse_level(g.log_level));
-  ServerOptions so{g.socket, static_cast<mode_t>(parse_mode(o.socket_mode)), o.max_line_bytes,
-                   o.max_connections};
+  ServerOptions so;
+  so.path = g.socket;
+  so.mode = static_cast<mode_t>(parse_mode(o.socket_mode));
+  so.max_line_bytes = o.max_line_bytes;
+  so.max_connections = o.max_connections;
+  if (!o.socket_group.empty()) so.group = group_id(o.socket_group);
+  for (const auto& w : o.writers) so.writer_uids.push_back(user_id(w));
+  WebConfig web;
+  if (!o.web_config_file.empty()) web = load_web_config(o.web_config_file);
   // Before any thread starts, so every thread inherits the blocked signals.
   ShutdownSignals signals;
   ::signal(SIGPIPE, SIG_IGN);  // a query client that hangs up must not kill the daemon
@@ -39,7 +76,8 @@ int run_daemon(const NodOptions& g, const DaemonOptions& o) {
   ctx.server = &server;
   server.bind();
   std::optional<MetricsEndpoint> metrics_endpoint;
-  if (!o.metrics_listen.empty()) metrics_endpoint.emplace(o.metrics_listen, metrics);
+  if (!o.metrics_listen.empty())
+    metrics_endpoint.emplace(o.metrics_listen, metrics, std::move(web));
   signals.on_signal([&server](int sig) {
     log::info("received signal {}, shutting down", sig);
     server.stop();

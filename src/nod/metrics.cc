@@ -159,8 +159,10 @@ std::string BuildMetrics::render() const {
   return nixmon::render(m);
 }
 
-MetricsEndpoint::MetricsEndpoint(const std::string& listen, const BuildMetrics& metrics) {
+MetricsEndpoint::MetricsEndpoint(const std::string& listen, const BuildMetrics& metrics,
+                                 WebConfig web) {
   HttpServer::Options options;
+  options.web = std::move(web);
   options.title = "nod";
   options.worker_threads = 4;  // a few Prometheus servers scrape; the rendering is cheap
   server_ = std::make_unique<HttpServer>(options, [&metrics] { return metrics.render(); });

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/web-config.hh"
 #include "nod/counters.hh"
 #include "nod/events.hh"
 
@@ -65,7 +66,8 @@ class BuildMetrics {
 // destroyed. Throws Error when the address cannot be bound.
 class MetricsEndpoint {
  public:
-  MetricsEndpoint(const std::string& listen, const BuildMetrics& metrics);
+  // `web`: --web.config.file (TLS, basic auth), load_web_config's result; default plain HTTP.
+  MetricsEndpoint(const std::string& listen, const BuildMetrics& metrics, WebConfig web = {});
   ~MetricsEndpoint();
   int port() const { return port_; }
 

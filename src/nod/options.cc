@@ -37,6 +37,17 @@ CLI::App* add_daemon_command(CLI::App& app, DaemonOptions& o) {
       ->capture_default_str();
   sub->add_option("--metrics.listen", o.metrics_listen,
                   "Serve Prometheus metrics on this address (e.g. :9972); none by default");
+  sub->add_option("--web.config.file", o.web_config_file,
+                  "Exporter-toolkit web config (YAML) for the metrics endpoint: TLS, client "
+                  "certificates, basic auth");
+  sub->add_option("--socket-group", o.socket_group,
+                  "Group that owns the socket (with --socket-mode 0660: only its members and "
+                  "root may write or query)");
+  sub->add_option("--writers", o.writers,
+                  "Only processes of these users (names or uids, comma-separated) may send log "
+                  "records, e.g. root for nix-daemon; others are refused and counted. Queries "
+                  "stay open to whoever can connect. Default: anyone")
+      ->delimiter(',');
   return sub;
 }
 

@@ -3,6 +3,7 @@
 // --db / NOD_DB (nod.db, in the current directory); the NixOS module (services.nod) sets both.
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 namespace nixmon::nod {
 
@@ -18,7 +19,10 @@ struct DaemonOptions {
   size_t max_line_bytes = 1 << 20;
   std::string socket_mode = "0666";
   size_t max_connections = 1024;
-  std::string metrics_listen;  // --metrics.listen: Prometheus endpoint (metrics.hh); "" = none
+  std::string metrics_listen;   // --metrics.listen: Prometheus endpoint (metrics.hh); "" = none
+  std::string web_config_file;  // --web.config.file: TLS/basic auth of the metrics endpoint
+  std::string socket_group;     // --socket-group: group owning the socket ("" = unchanged)
+  std::vector<std::string> writers;  // --writers: users (names or uids) allowed to send records
 };
 
 struct IngestOptions {

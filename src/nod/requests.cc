@@ -54,6 +54,7 @@ void write_status(JsonWriter& w, const DaemonContext& ctx) {
   w.field("active", get(c.connections_active));
   w.field("total", get(c.connections_total));
   w.field("queries", get(c.queries));
+  w.field("writers_rejected", get(c.writers_rejected));
   w.end_object();
   w.field("stale_files_replaced", ctx.server ? ctx.server->stale_files_replaced() : 0);
 }

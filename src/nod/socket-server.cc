@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -84,6 +85,9 @@ void SocketServer::bind() {
     throw SysError(fmt::format("cannot bind '{}'", options_.path));
   if (::chmod(options_.path.c_str(), options_.mode) != 0)
     throw SysError(fmt::format("cannot set mode {:o} on '{}'", options_.mode, options_.path));
+  if (options_.group != static_cast<gid_t>(-1) &&
+      ::chown(options_.path.c_str(), static_cast<uid_t>(-1), options_.group) != 0)
+    throw SysError(fmt::format("cannot give '{}' to group {}", options_.path, options_.group));
   if (::lstat(options_.path.c_str(), &st) == 0) {
     dev_ = st.st_dev;
     ino_ = st.st_ino;
@@ -141,6 +145,23 @@ void SocketServer::connection(Fd fd) {
     enum class Kind { undecided, writer, query, closing } kind = Kind::undecided;
     std::optional<LogSession> session;
     Stamp stamp;
+    std::optional<ucred> peer;  // SO_PEERCRED at connect time
+
+    // A connection that turns out to be a writer: allowed unless --writers excludes its uid.
+    bool become_writer() {
+      const auto& allowed = server.options_.writer_uids;
+      if (!allowed.empty() &&
+          (!peer || std::find(allowed.begin(), allowed.end(), peer->uid) == allowed.end())) {
+        server.counters_.writers_rejected.fetch_add(1, std::memory_order_relaxed);
+        log::warn("refusing log records from pid {} uid {}: not one of --writers",
+                  peer ? peer->pid : 0, peer ? static_cast<long>(peer->uid) : -1L);
+        kind = Kind::closing;
+        return false;
+      }
+      kind = Kind::writer;
+      session.emplace(server.tracker_, server.counters_, LogSession::Input::json_log_path);
+      return true;
+    }
 
     void line(std::string_view l, size_t capacity) {
       if (kind == Kind::undecided) {
@@ -155,8 +176,7 @@ void SocketServer::connection(Fd fd) {
           }
           return;
         }
-        kind = Kind::writer;
-        session.emplace(server.tracker_, server.counters_, LogSession::Input::json_log_path);
+        if (!become_writer()) return;
       }
       if (kind == Kind::writer) {
         session->set_stamp(stamp);
@@ -167,13 +187,16 @@ void SocketServer::connection(Fd fd) {
       }
     }
     void too_long() {
-      if (kind == Kind::undecided) {
-        kind = Kind::writer;
-        session.emplace(server.tracker_, server.counters_, LogSession::Input::json_log_path);
-      }
+      if (kind == Kind::undecided && !become_writer()) return;
       if (session) session->too_long();
     }
-  } handler{*this, fd.get(), Handler::Kind::undecided, std::nullopt, Stamp{}};
+  } handler{*this, fd.get(), Handler::Kind::undecided, std::nullopt, Stamp{}, std::nullopt};
+  ucred cred{};
+  socklen_t cred_len = sizeof cred;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0) {
+    handler.peer = cred;
+    log::debug("connection from pid {} uid {} gid {}", cred.pid, cred.uid, cred.gid);
+  }
 
   LineSplitter splitter(options_.max_line_bytes);
   for (;;) {

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/fd.hh"
 #include "nod/activity-tracker.hh"
@@ -27,6 +28,10 @@ struct ServerOptions {
   mode_t mode = 0666;
   size_t max_line_bytes = 1 << 20;
   size_t max_connections = 1024;
+  gid_t group = static_cast<gid_t>(-1);  // owner group of the socket file; -1: unchanged
+  // Writers are identified by SO_PEERCRED (the kernel's word, not the client's): when not empty,
+  // a connection that sends records from another uid is closed and counted.
+  std::vector<uid_t> writer_uids;
 };
 
 class SocketServer {
