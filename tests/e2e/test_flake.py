@@ -210,7 +210,7 @@ class FlakeWithRealNix(unittest.TestCase):
 
     def test_hanging_failing_and_garbage_nix_never_fail_a_scrape(self):
         cases = {
-            "hang": ("exec sleep 60", "timeout"),
+            "hang": ("exec sleep 60.4242", "timeout"),
             "fail": ("echo 'error: cannot fetch' >&2; exit 1", "failed"),
             "garbage": ("echo '{\"revision\": ['", "bad_output"),
             "huge": ("exec yes '{}'", "bad_output"),
@@ -242,8 +242,8 @@ class FlakeWithRealNix(unittest.TestCase):
             for name, result, p, _ in procs:
                 self.assertEqual(p.returncode, 0, p.log())
                 self.assertIn(f"failed ({result})", p.log(), name)
-            # The hanging nix was killed with its process group: no `sleep 60` of ours is left.
-            left = subprocess.run(["pgrep", "-f", "^sleep 60$"], capture_output=True, text=True).stdout.split()
+            # The hanging nix was killed with its process group: no `sleep 60.4242` of ours is left.
+            left = subprocess.run(["pgrep", "-f", "^sleep 60.4242$"], capture_output=True, text=True).stdout.split()
             for pid in left:
                 with open(f"/proc/{pid}/stat") as f:
                     self.assertEqual(f.read().rsplit(")", 1)[1].split()[0], "Z", "a hanging nix outlived its check")
