@@ -442,7 +442,9 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
       }
       // Flush queries that waited too long or overflow the bound, as "unknown".
       while (!pending_order_.empty()) {
-        auto& [path, id] = pending_order_.front();
+        // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+        auto& path = pending_order_.front().first;
+        auto& id = pending_order_.front().second;
         auto [pb, pe] = pending_queries_.equal_range(path);
         auto q =
             std::find_if(pb, pe, [&](auto& kv) { return kv.second.row.span.activity_id == id; });
