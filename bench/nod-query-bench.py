@@ -30,6 +30,11 @@ NOW = T0 + 730 * DAY + 12 * 3600000
 GENERATE = """
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = OFF;
+PRAGMA cache_size = -1000000;
+-- Indexes are dropped while filling and made again at the end: sorting once is far faster
+-- than keeping three B-trees in step with 10M random inserts.
+DROP INDEX builds_start; DROP INDEX builds_name; DROP INDEX builds_drv;
+DROP INDEX substitutions_start; DROP INDEX substitutions_name; DROP INDEX cache_queries_start;
 BEGIN;
 INSERT INTO builds (activity_id, drv_path, name, machine, start_ms, end_ms, duration_ms, outcome,
                     phases, log_lines, exit_code)
@@ -82,6 +87,13 @@ SELECT day, kind, bucket, count(*) FROM (
   FROM cache_queries)
 GROUP BY 1, 2, 3;
 COMMIT;
+CREATE INDEX builds_start ON builds (start_ms);
+CREATE INDEX builds_name ON builds (name, start_ms);
+CREATE INDEX builds_drv ON builds (drv_path, end_ms);
+CREATE INDEX substitutions_start ON substitutions (start_ms);
+CREATE INDEX substitutions_name ON substitutions (name, start_ms);
+CREATE INDEX cache_queries_start ON cache_queries (start_ms);
+PRAGMA wal_checkpoint(TRUNCATE);
 ANALYZE;
 """
 

@@ -68,6 +68,6 @@ std::string day_of(int64_t ms);
 
 // Below this many activities a percentile is computed exactly from the rows; above it (all-time
 // summaries of big databases) from the daily histograms, and marked approximate.
-inline constexpr int64_t exact_percentile_limit = 200000;
+inline constexpr int64_t exact_percentile_limit = 10000;
 
 }  // namespace nixmon::nod::query
