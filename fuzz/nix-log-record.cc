@@ -1,5 +1,6 @@
 // One record of Nix's JSON log stream, as any local process that reaches nod's socket can write
-// it. Differential: the fast path (no DOM) and simdjson's DOM must agree on every line.
+// it. Differential: the fast path (no DOM) and simdjson's DOM must agree on every line (the
+// fast path accepts nothing the DOM rejects, and reads the same ids, types and fields).
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -11,7 +12,8 @@ using namespace nixmon::nod;
 
 namespace {
 
-bool same(const std::variant<LogRecord, Malformed>& a, const std::variant<LogRecord, Malformed>& b) {
+bool same(const std::variant<LogRecord, Malformed>& a,
+          const std::variant<LogRecord, Malformed>& b) {
   if (a.index() != b.index()) return false;
   if (auto* m = std::get_if<Malformed>(&a)) return *m == std::get<Malformed>(b);
   const auto& x = std::get<LogRecord>(a);
@@ -20,8 +22,16 @@ bool same(const std::variant<LogRecord, Malformed>& a, const std::variant<LogRec
       x.parent != y.parent || x.text != y.text || x.msg != y.msg ||
       x.fields.size() != y.fields.size())
     return false;
-  for (size_t i = 0; i < x.fields.size(); ++i)
-    if (x.fields[i] != y.fields[i]) return false;
+  // Build log lines (result 101, 107) are only counted by nod, so the fast path does not decode
+  // their text (log-record.cc): there, only the shape must agree.
+  bool log_line = x.action == Action::result && (x.type == 101 || x.type == 107);
+  for (size_t i = 0; i < x.fields.size(); ++i) {
+    if (log_line) {
+      if (x.fields[i].index() != y.fields[i].index()) return false;
+    } else if (x.fields[i] != y.fields[i]) {
+      return false;
+    }
+  }
   return true;
 }
 

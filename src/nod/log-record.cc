@@ -1,5 +1,6 @@
 #include "nod/log-record.hh"
 
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -90,6 +91,36 @@ bool eat_backwards(std::string_view l, size_t& end, std::string_view token) {
   return true;
 }
 
+// The inside of a JSON string literal: no raw quote or control byte, every escape valid.
+bool plain_json_string(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c < 0x20) return false;
+    if (c != '\\') continue;
+    if (++i == s.size()) return false;
+    switch (s[i]) {
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't':
+        break;
+      case 'u':
+        if (i + 4 >= s.size()) return false;
+        for (int k = 1; k <= 4; ++k)
+          if (!std::isxdigit(static_cast<unsigned char>(s[i + k]))) return false;
+        i += 4;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
 bool fast_parse(std::string_view l, LogRecord& r) {
   static constexpr std::string_view stop_prefix = R"({"action":"stop","id":)";
   static constexpr std::string_view result_prefix = R"({"action":"result","fields":[)";
@@ -117,6 +148,10 @@ bool fast_parse(std::string_view l, LogRecord& r) {
     if (backslashes % 2) return false;  // the closing quote is escaped: not what it seems
     if (fields.find(R"(",")") != std::string_view::npos)
       return false;  // perhaps more than one string: let the DOM parser decide
+    // Accept only a well-formed JSON string: an unescaped quote, a control byte or a bad escape
+    // inside means the line is not what the backwards scan assumed (fuzzing found a garbage line
+    // that was counted as a log line here while simdjson called it not-json).
+    if (!plain_json_string(fields.substr(1, fields.size() - 2))) return false;
     r.fields.emplace_back(std::string_view{});
   } else if (type == 105 || type == 106) {
     // Integers only (progress, setExpected).
