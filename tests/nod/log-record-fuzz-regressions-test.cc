@@ -40,3 +40,22 @@ TEST(LogRecordFuzzRegressions, FastPathAcceptedGarbageInsideALogLineString) {
     EXPECT_TRUE(std::holds_alternative<Malformed>(p.parse_copy(bad))) << bad;
   }
 }
+
+// fuzz-nix-log-record: numbers with leading zeros (not JSON) were read by the fast path as ids and
+// progress counts; simdjson rejects them.
+TEST(LogRecordFuzzRegressions, FastPathAcceptedLeadingZeros) {
+  for (std::string bad : {R"({"action":"stop","id":0234786})",
+                          R"({"action":"result","fields":[1,02,0,0],"id":5,"type":105})",
+                          R"({"action":"result","fields":[1,-02,0,0],"id":5,"type":105})",
+                          R"({"action":"result","fields":["x"],"id":05,"type":101})"}) {
+    for (bool fast : {true, false}) {
+      LogRecordParser p;
+      p.set_fast_path(fast);
+      EXPECT_TRUE(std::holds_alternative<Malformed>(p.parse_copy(bad))) << bad << " fast " << fast;
+    }
+  }
+  LogRecordParser p;
+  auto r = p.parse_copy(R"({"action":"result","fields":[0,10,-0,0],"id":0,"type":105})");
+  ASSERT_TRUE(std::holds_alternative<LogRecord>(r));
+  EXPECT_EQ(std::get<LogRecord>(r).fields.size(), 4u);
+}
