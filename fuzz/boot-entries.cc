@@ -1,9 +1,9 @@
 // grub.cfg and the names of systemd-boot entry files (/boot is written by other tools too).
+#include "exporter/boot-entries.hh"
+
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "exporter/boot-entries.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

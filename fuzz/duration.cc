@@ -1,8 +1,9 @@
 // Go durations (--scrape.timeout, --flake.check-interval, ...). Property: what parses formats to
 // a spelling that parses back to the same value.
+#include "common/duration.hh"
+
 #include <string_view>
 
-#include "common/duration.hh"
 #include "common/error.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

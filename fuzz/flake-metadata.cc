@@ -1,9 +1,10 @@
 // `nix flake metadata --json` output, flake.lock files, and NATS share messages (sent by other
 // hosts of the fleet, so outside input twice over).
+#include "exporter/flake/flake-metadata.hh"
+
 #include <string_view>
 
 #include "common/error.hh"
-#include "exporter/flake/flake-metadata.hh"
 #include "exporter/flake/share-message.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -19,7 +19,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   --size;
   Counters counters;
   size_t events = 0;
-  ActivityTracker tracker([&](Event&&) { ++events; return true; }, counters);
+  ActivityTracker tracker(
+      [&](Event&&) {
+        ++events;
+        return true;
+      },
+      counters);
   {
     LogSession first(tracker, counters, LogSession::Input::json_log_path);
     LogSession second(tracker, counters, LogSession::Input::internal_json);

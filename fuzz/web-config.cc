@@ -1,8 +1,9 @@
 // --web.config.file contents (YAML via libyaml, then the toolkit's schema).
+#include "common/web-config.hh"
+
 #include <string_view>
 
 #include "common/error.hh"
-#include "common/web-config.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
