@@ -147,6 +147,33 @@ class NodFloodAndFaults(unittest.TestCase):
             self.assertEqual(db.execute("pragma integrity_check").fetchone()[0], "ok")
             self.assertTrue(tables)
 
+    def test_sigterm_during_ingest_flushes_the_batch(self):
+        # A long `nix build` keeps its connection open. Everything the daemon has read when SIGTERM
+        # arrives must be in the database after it exits, not lost with a half-filled batch.
+        import socket
+        builds = 3000
+        with h.TempDir() as d:
+            p, sock = start_daemon(d)
+            p.start()
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(sock)
+                    s.sendall(b"".join(synthetic_builds(1, builds)))
+                    wait_for(lambda: status(sock)["records"] == builds * 5, 120, "every record read")
+                    p.proc.send_signal(15)
+                    p.proc.wait(60)
+            finally:
+                p.stop()
+            self.assertEqual(p.returncode, 0, p.log())
+            self.assertIn("stopped:", p.log())
+            db = sqlite3.connect(os.path.join(d, "nod.db"))
+            n = db.execute("select count(*) from builds").fetchone()[0]
+            self.assertEqual(db.execute("pragma integrity_check").fetchone()[0], "ok")
+            db.close()
+            # Builds whose stop was read are complete; the connection was still open, so none is
+            # interrupted. All of them are committed.
+            self.assertEqual(n, builds, p.log())
+
     def test_full_filesystem_counts_errors_keeps_running_and_resumes(self):
         with h.TempDir() as d:
             mnt = os.path.join(d, "small")
