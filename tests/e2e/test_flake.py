@@ -202,7 +202,11 @@ class FlakeWithRealNix(unittest.TestCase):
             root = FakeRoot(tmp)
             for args, message in (([], "--flake.url is required"),
                                   (["--flake.url=--impure"], "starts with '-'"),
-                                  (["--flake.url=github:a/b", "--flake.check-interval=soon"], "flake.check-interval")):
+                                  (["--flake.url=github:a/b", "--flake.check-interval=soon"], "flake.check-interval"),
+                                  (["--flake.url=github:a/b", "--flake.nats.enable",
+                                    "--flake.nats.credentials-file=/nonexistent/x.creds"], "cannot read"),
+                                  (["--flake.url=github:a/b", "--flake.nats.enable",
+                                    "--flake.nats.nkey-seed-file=/nonexistent/x.nk"], "cannot read")):
                 r = subprocess.run([h.binary("nixos-exporter"), "--listen=127.0.0.1:0", f"--path.root={root.dir}",
                                     "--collector.flake", *args], capture_output=True, text=True, timeout=20)
                 self.assertEqual(r.returncode, 2, r.stderr)

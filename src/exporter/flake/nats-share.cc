@@ -2,8 +2,10 @@
 
 #include <nats/nats.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <array>
+#include <cstring>
 #include <memory>
 
 #include "common/error.hh"
@@ -137,6 +139,14 @@ NatsShare::NatsShare(const FlakeConfig& c, OnMessage on_message)
           "setting callbacks");
     check(natsOptions_SetErrorHandler(options_, on_error, nullptr), "setting callbacks");
     check(natsOptions_SetClosedCB(options_, on_closed, &closing_), "setting callbacks");
+    // cnats reads the credentials file only when it connects: check it now, so a wrong path is
+    // a startup error (exit status 2) rather than a fleet silently not sharing.
+    for (const auto& [flag, file] :
+         {std::pair{"--flake.nats.credentials-file", &c.nats_credentials_file},
+          std::pair{"--flake.nats.nkey-seed-file", &c.nats_nkey_seed_file}}) {
+      if (!file->empty() && ::access(file->c_str(), R_OK) != 0)
+        throw UsageError(fmt::format("{}: cannot read {}: {}", flag, *file, std::strerror(errno)));
+    }
     if (!c.nats_credentials_file.empty()) {
       check(natsOptions_SetUserCredentialsFromFiles(options_, c.nats_credentials_file.c_str(),
                                                     nullptr),
