@@ -190,3 +190,29 @@ std::optional<std::map<int, int64_t>> load_histogram(const sqlite::Database& db,
 }
 
 }  // namespace nixmon::nod::query
+
+namespace nixmon::nod::query {
+
+std::optional<std::map<std::string, std::map<int, int64_t>>> load_histograms(
+    const sqlite::Database& db, const Period& p) {
+  if (!has_table(db, "daily_durations")) return std::nullopt;
+  auto st =
+      db.prepare("SELECT kind, bucket, count FROM daily_durations WHERE day >= ?1 AND day < ?2");
+  st.bind(1, p.from_ms ? day_of(*p.from_ms) : std::string("0000-00-00"));
+  st.bind(2, day_of(p.to_ms));
+  std::map<std::string, std::map<int, int64_t>> h;
+  std::string kind;
+  std::map<int, int64_t>* current = nullptr;
+  while (st.step()) {
+    // Rows come in (day, kind, bucket) order: the kind changes every few dozen rows.
+    std::string k = st.column_text(0);  // short: no allocation (small-string buffer)
+    if (!current || kind != k) {
+      kind = std::move(k);
+      current = &h[kind];
+    }
+    (*current)[static_cast<int>(st.column_int(1))] += st.column_int(2);
+  }
+  return h;
+}
+
+}  // namespace nixmon::nod::query

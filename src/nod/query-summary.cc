@@ -108,6 +108,7 @@ Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t
                          {"downloaded_bytes", "DOWNLOADED"},
                          {"nar_bytes", "NAR"}};
   bool approximate = false;
+  std::optional<std::map<std::string, std::map<int, int64_t>>> histograms;
   for (const auto& k : query::kinds()) {
     KindTotals t;
     for (const auto& a : aggs)
@@ -117,8 +118,10 @@ Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t
     // Percentiles: exact from the rows when affordable, else from the daily histograms.
     std::optional<double> med, p90;
     std::optional<std::map<int, int64_t>> hist;
-    if (!o.drv && t.count > query::exact_percentile_limit)
-      hist = query::load_histogram(db, k.kind, p);
+    if (!o.drv && t.count > query::exact_percentile_limit) {
+      if (!histograms) histograms = query::load_histograms(db, p);  // once, for every kind
+      if (histograms) hist = (*histograms)[std::string(k.kind)];
+    }
     if (hist && !hist->empty()) {
       med = stats::histogram_percentile(*hist, 0.5, static_cast<double>(t.max_ms));
       p90 = stats::histogram_percentile(*hist, 0.9, static_cast<double>(t.max_ms));
