@@ -18,6 +18,7 @@ each beside `sqlite3` computing the same answer on the raw rows. nod runs withou
 """
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -211,6 +212,8 @@ def main():
     finally:
         daemon.terminate()
         daemon.wait()
+        # The generated database goes with the temporary folder; one given by --db is kept.
+        shutil.rmtree(tmp, ignore_errors=True)
     print("min / median / max of", a.runs, "runs, whole processes")
 
 
