@@ -35,13 +35,6 @@ void on_connected(natsConnection* nc, void*) {
   natsConnection_GetConnectedUrl(nc, url, sizeof url);
   log::info("NATS connected to {}", url);
 }
-void on_closed(natsConnection* nc, void* closure) {
-  if (static_cast<std::atomic<bool>*>(closure)->load()) return;  // our own shutdown
-  const char* text = nullptr;
-  natsConnection_GetLastError(nc, &text);
-  log::error("NATS connection closed ({}); sharing is off, checking locally",
-             text && *text ? text : "no reason given");
-}
 void on_error(natsConnection*, natsSubscription*, natsStatus err, void*) {
   log::warn("NATS: {}", natsStatus_GetText(err));
 }
@@ -138,7 +131,7 @@ NatsShare::NatsShare(const FlakeConfig& c, OnMessage on_message)
     check(natsOptions_SetReconnectedCB(options_, on_reconnected, &reconnects_),
           "setting callbacks");
     check(natsOptions_SetErrorHandler(options_, on_error, nullptr), "setting callbacks");
-    check(natsOptions_SetClosedCB(options_, on_closed, &closing_), "setting callbacks");
+    check(natsOptions_SetClosedCB(options_, &NatsShare::closed, this), "setting callbacks");
     // cnats reads the credentials file only when it connects: check it now, so a wrong path is
     // a startup error (exit status 2) rather than a fleet silently not sharing.
     for (const auto& [flag, file] :
@@ -209,9 +202,26 @@ NatsShare::~NatsShare() {
   if (sub_) natsSubscription_Destroy(sub_);
   if (conn_) {
     natsConnection_Close(conn_);
+    std::unique_lock lock(done_mutex_);
+    closed_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return closed_; });
+    lock.unlock();
     natsConnection_Destroy(conn_);
   }
   natsOptions_Destroy(options_);
+}
+
+void NatsShare::closed(natsConnection* nc, void* closure) {
+  auto* self = static_cast<NatsShare*>(closure);
+  if (!self->closing_) {  // not our own shutdown
+    const char* text = nullptr;
+    natsConnection_GetLastError(nc, &text);
+    log::error("NATS connection closed ({}); sharing is off, checking locally",
+               text && *text ? text : "no reason given");
+  }
+  // Notified under the lock: the destructor cannot free `self` before this thread lets go.
+  std::lock_guard lock(self->done_mutex_);
+  self->closed_ = true;
+  self->closed_cv_.notify_all();
 }
 
 void NatsShare::deliver(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {

@@ -42,6 +42,7 @@ class NatsShare {
  private:
   static void deliver(__natsConnection*, __natsSubscription*, __natsMsg*, void*);
   static void subscription_done(void*);
+  static void closed(__natsConnection*, void*);
 
   std::string subject_;
   OnMessage on_message_;
@@ -53,6 +54,10 @@ class NatsShare {
   std::mutex done_mutex_;
   std::condition_variable done_cv_;
   bool done_ = false;
+  // cnats calls the closed callback on its own thread after natsConnection_Close returns; the
+  // destructor waits for it (ASan found it reading closing_ from a freed NatsShare).
+  std::condition_variable closed_cv_;
+  bool closed_ = false;
 };
 
 // The public key ("U...") of an NKey user seed ("SU..."), as natsOptions_SetNKeyFromSeed needs
