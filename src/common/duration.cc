@@ -58,6 +58,19 @@ std::chrono::nanoseconds parse_duration(std::string_view text) {
   return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(total_ns)));
 }
 
+std::chrono::milliseconds parse_positive_duration(std::string_view flag, std::string_view text) {
+  std::chrono::nanoseconds d;
+  try {
+    d = parse_duration(text);
+  } catch (const UsageError& e) {
+    throw UsageError(fmt::format("{}: {}", flag, e.what()));
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d);
+  if (ms.count() <= 0)
+    throw UsageError(fmt::format("{} must be at least 1ms, not '{}'", flag, text));
+  return ms;
+}
+
 std::string format_duration(std::chrono::nanoseconds d) {
   using namespace std::chrono;
   if (d == nanoseconds(0)) return "0s";

@@ -10,6 +10,9 @@ namespace nixmon {
 // allowed.
 std::chrono::nanoseconds parse_duration(std::string_view text);
 
+// A flag's duration that must be at least a millisecond: "--flag.name: <why>" on bad text.
+std::chrono::milliseconds parse_positive_duration(std::string_view flag, std::string_view text);
+
 // The shortest Go-style spelling: "1h0m0s" is written "1h", 90s as "1m30s".
 std::string format_duration(std::chrono::nanoseconds d);
 

@@ -1,6 +1,7 @@
 // nixos-exporter: Prometheus metrics of a NixOS host. A thin shell over the exporter library.
-#include <CLI/CLI.hpp>
 #include <malloc.h>
+
+#include <CLI/CLI.hpp>
 #include <chrono>
 
 #include "common/duration.hh"
@@ -20,9 +21,7 @@ namespace {
 
 int run(const ExporterOptions& o) {
   log::set_level(log::parse_level(o.log_level));
-  auto timeout =
-      std::chrono::duration_cast<std::chrono::milliseconds>(parse_duration(o.scrape_timeout));
-  if (timeout.count() <= 0) throw UsageError("--scrape.timeout must be positive");
+  auto timeout = parse_positive_duration("--scrape.timeout", o.scrape_timeout);
   auto address = parse_listen_address(o.listen);
   HttpServer::Options http;
   http.title = "NixOS Exporter";

@@ -6,7 +6,7 @@
 #include <charconv>
 #include <chrono>
 
-#include "nod/json-writer.hh"
+#include "common/json-writer.hh"
 
 namespace nixmon::nod {
 

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "nod/json-writer.hh"
+#include "common/json-writer.hh"
 #include "nod/record-store.hh"
 
 namespace nixmon::nod::query {

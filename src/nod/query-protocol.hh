@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "nod/json-writer.hh"
+#include "common/json-writer.hh"
 
 namespace nixmon::nod {
 

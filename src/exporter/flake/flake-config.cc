@@ -31,20 +31,6 @@ void add_flake_flags(CLI::App& app, FlakeFlags& f) {
                  "NATS NKey seed file (optional)");
 }
 
-namespace {
-std::chrono::milliseconds positive_duration(std::string_view flag, const std::string& text) {
-  std::chrono::nanoseconds d;
-  try {
-    d = parse_duration(text);
-  } catch (const UsageError& e) {
-    throw UsageError(fmt::format("--{}: {}", flag, e.what()));
-  }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d);
-  if (ms.count() <= 0) throw UsageError(fmt::format("--{} must be at least 1ms", flag));
-  return ms;
-}
-}  // namespace
-
 FlakeConfig make_flake_config(const FlakeFlags& f) {
   if (f.url.empty())
     throw UsageError("--flake.url is required when the flake collector is enabled");
@@ -63,10 +49,10 @@ FlakeConfig make_flake_config(const FlakeFlags& f) {
     throw UsageError("--flake.nats.subject must not be empty");
   FlakeConfig c;
   c.url = f.url;
-  c.check_interval = positive_duration("flake.check-interval", f.check_interval);
+  c.check_interval = parse_positive_duration("--flake.check-interval", f.check_interval);
   c.smart_refresh_interval =
-      positive_duration("flake.smart-refresh-interval", f.smart_refresh_interval);
-  c.nix_timeout = positive_duration("flake.nix-timeout", f.nix_timeout);
+      parse_positive_duration("--flake.smart-refresh-interval", f.smart_refresh_interval);
+  c.nix_timeout = parse_positive_duration("--flake.nix-timeout", f.nix_timeout);
   c.nix_binary = f.nix_binary;
   c.nats_enable = f.nats_enable;
   c.nats_url = f.nats_url;

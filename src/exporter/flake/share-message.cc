@@ -6,54 +6,27 @@
 
 #include "common/error.hh"
 #include "common/exposition.hh"
+#include "common/json-writer.hh"
 
 namespace nixmon::exporter {
 
-std::string json_quote(std::string_view raw) {
-  std::string s = sanitize_utf8(raw);
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-        else
-          out += c;
-    }
-  }
-  return out + "\"";
-}
-
 std::string encode_share_message(const ShareMessage& m) {
   using namespace std::chrono;
-  double at = duration<double>(m.fetched_at.time_since_epoch()).count();
-  std::string out = fmt::format("{{\"v\":1,\"flake_url\":{}", json_quote(m.flake_url));
-  if (m.metadata.revision) out += fmt::format(",\"revision\":{}", json_quote(*m.metadata.revision));
-  if (m.metadata.last_modified)
-    out += fmt::format(",\"last_modified\":{}", *m.metadata.last_modified);
-  out += fmt::format(",\"fetched_at\":{:.3f},\"host\":{},\"inputs\":[", at, json_quote(m.host));
-  bool first = true;
+  JsonWriter w;
+  w.begin_object().field("v", 1).field("flake_url", m.flake_url);
+  if (m.metadata.revision) w.field("revision", *m.metadata.revision);
+  if (m.metadata.last_modified) w.field("last_modified", *m.metadata.last_modified);
+  w.field("fetched_at", duration<double>(m.fetched_at.time_since_epoch()).count());
+  w.field("host", m.host);
+  w.key("inputs").begin_array();
   for (const auto& in : m.metadata.inputs) {
-    out += first ? "{" : ",{";
-    first = false;
-    out += fmt::format("\"name\":{},\"type\":{}", json_quote(in.name), json_quote(in.type));
-    if (in.rev) out += fmt::format(",\"rev\":{}", json_quote(*in.rev));
-    if (in.last_modified) out += fmt::format(",\"last_modified\":{}", *in.last_modified);
-    out += "}";
+    w.begin_object().field("name", in.name).field("type", in.type);
+    if (in.rev) w.field("rev", *in.rev);
+    if (in.last_modified) w.field("last_modified", *in.last_modified);
+    w.end_object();
   }
-  return out + "]}";
+  w.end_array().end_object();
+  return w.take();
 }
 
 namespace {

@@ -30,7 +30,4 @@ std::string encode_share_message(const ShareMessage& m);
 // larger than max_share_message_bytes, an unknown version.
 ShareMessage decode_share_message(std::string_view payload);
 
-// A JSON string literal (with quotes) of `s`; invalid UTF-8 is replaced, control bytes escaped.
-std::string json_quote(std::string_view s);
-
 }  // namespace nixmon::exporter

@@ -20,24 +20,12 @@ void add_store_flags(CLI::App& app, StoreFlags& f) {
                "processes' /proc entries");
 }
 
-namespace {
-std::chrono::milliseconds positive(std::string_view flag, const std::string& text) {
-  std::chrono::nanoseconds d;
-  try {
-    d = parse_duration(text);
-  } catch (const Error& e) {
-    throw UsageError(fmt::format("{}: {}", flag, e.what()));
-  }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d);
-  if (ms.count() <= 0) throw UsageError(fmt::format("{} must be positive, not '{}'", flag, text));
-  return ms;
-}
-}  // namespace
-
 StoreConfig make_store_config(const StoreFlags& f) {
   StoreConfig c;
-  c.store_check_interval = positive("--collector.store.check-interval", f.store_check_interval);
-  c.gc_check_interval = positive("--collector.gc.check-interval", f.gc_check_interval);
+  c.store_check_interval =
+      parse_positive_duration("--collector.store.check-interval", f.store_check_interval);
+  c.gc_check_interval =
+      parse_positive_duration("--collector.gc.check-interval", f.gc_check_interval);
   c.gc_runtime_roots = f.gc_runtime_roots;
   return c;
 }

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "nod/format/human.hh"
-#include "nod/json-writer.hh"
+#include "common/json-writer.hh"
 
 namespace nixmon::nod::format {
 

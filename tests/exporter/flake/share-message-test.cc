@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.hh"
+#include "common/json-writer.hh"
 
 using namespace nixmon;
 using namespace nixmon::exporter;
@@ -51,6 +52,9 @@ TEST(ShareMessage, GarbageIsRejectedWithAReason) {
   }
 }
 
-TEST(ShareMessage, JsonQuoteEscapes) {
-  EXPECT_EQ(json_quote("a\"b\\c\n\x01"), R"("a\"b\\c\n\u0001")");
+TEST(JsonWriter, StringsAreEscapedAndAlwaysValidUtf8) {
+  std::string quoted;
+  append_json_string(quoted, "a\"b\\c\n\x01 \xff");
+  EXPECT_EQ(quoted, R"("a\"b\\c\n\u0001 )"
+                    "\xef\xbf\xbd\"");
 }

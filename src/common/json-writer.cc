@@ -1,10 +1,13 @@
-#include "nod/json-writer.hh"
+#include "common/json-writer.hh"
 
 #include <fmt/format.h>
 
-namespace nixmon::nod {
+#include "common/exposition.hh"
 
-void append_json_string(std::string& out, std::string_view s) {
+namespace nixmon {
+
+void append_json_string(std::string& out, std::string_view raw) {
+  std::string s = sanitize_utf8(raw);
   out += '"';
   for (char c : s) {
     switch (c) {
@@ -105,4 +108,4 @@ JsonWriter& JsonWriter::null() {
   return *this;
 }
 
-}  // namespace nixmon::nod
+}  // namespace nixmon

@@ -1,12 +1,14 @@
 #pragma once
-// A minimal streaming JSON writer for nod's protocol answers and stored `fields`: strings are
-// escaped per RFC 8259, numbers written locale-independently. Commas are inserted automatically.
+// A minimal streaming JSON writer (nod's protocol answers and stored `fields`, the flake
+// collector's NATS messages): strings are escaped per RFC 8259 with invalid UTF-8 replaced by
+// U+FFFD, so the output is always valid JSON; numbers are written locale-independently. Commas are
+// inserted automatically.
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace nixmon::nod {
+namespace nixmon {
 
 class JsonWriter {
  public:
@@ -40,4 +42,4 @@ class JsonWriter {
 
 void append_json_string(std::string& out, std::string_view s);
 
-}  // namespace nixmon::nod
+}  // namespace nixmon
