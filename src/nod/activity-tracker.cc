@@ -70,6 +70,10 @@ struct ActivityTracker::Activity {
   Stamp start;
   ConnectionId owner = 0;
   std::vector<ConnectionId> holders;
+  // A copy's stop seen on a connection that does not own the activity: the owner's own records
+  // may still be on their way, so that stop does not finish it; if the owner then goes away
+  // without one, the activity ended here, not interrupted.
+  std::optional<Stamp> stopped_elsewhere;
   std::optional<uint64_t> parent;
   std::string text;
   std::string fields_json;  // generic activities only
@@ -143,6 +147,10 @@ void ActivityTracker::close_connection(ConnectionId conn, Stamp now) {
     auto& holders = a->second.holders;
     holders.erase(std::remove(holders.begin(), holders.end(), conn), holders.end());
     if (holders.empty()) {
+      if (auto stopped = a->second.stopped_elsewhere) {
+        finish(a->second, *stopped, a->second.failed ? Outcome::failed : Outcome::success);
+        continue;
+      }
       counters_.interrupted.fetch_add(1, std::memory_order_relaxed);
       finish(a->second, now, Outcome::interrupted);
     } else if (a->second.owner == conn) {
@@ -287,12 +295,23 @@ void ActivityTracker::stop(ConnectionId conn, uint64_t id, Stamp at) {
         .fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  auto& h = it->second.holders;
+  Activity& a = it->second;
+  auto& h = a.holders;
   if (std::find(h.begin(), h.end(), conn) == h.end()) {
     counters_.orphans.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  finish(it->second, at, it->second.failed ? Outcome::failed : Outcome::success);
+  if (conn != a.owner) {
+    // Only the owner's results are applied, so only its stop may finish: finishing on a faster
+    // copy's stop loses the owner's log lines and phases still in flight (a race seen between a
+    // nix-daemon worker's stream and its client's).
+    counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
+    h.erase(std::remove(h.begin(), h.end(), conn), h.end());
+    if (auto c = conns_.find(conn); c != conns_.end()) c->second.holds.erase(a.id);
+    if (!a.stopped_elsewhere) a.stopped_elsewhere = at;
+    return;
+  }
+  finish(a, at, a.failed ? Outcome::failed : Outcome::success);
 }
 
 void ActivityTracker::result(ConnectionId conn, const LogRecord& rec, Stamp at,

@@ -250,3 +250,59 @@ TEST(ActivityTracker, PlainStderrLinesAreNotMalformed) {
   EXPECT_EQ(c.counters.malformed[static_cast<size_t>(Malformed::not_json)], 1u);
   EXPECT_EQ(c.counters.records, 1u);
 }
+
+namespace {
+// Hands one record line to a session, with the padding simdjson reads past the end.
+void send(LogSession& s, std::string text) {
+  text.append(simdjson::SIMDJSON_PADDING, '\0');
+  s.line(std::string_view(text.data(), text.size() - simdjson::SIMDJSON_PADDING), text.size());
+}
+
+const std::string build_start =
+    R"({"action":"start","fields":["/nix/store/z5jyrrv3ggf1jf6ai0fqajavw9lr1ccg-a.drv","",1,1],)"
+    R"("id":7,"level":3,"text":"building","type":105})";
+}  // namespace
+
+// Regression: the same build arrives on two connections (a nix-daemon worker's stream and its
+// client's re-sent copy). The copy's stop came in before the owner's log lines and finished the
+// build, so its log lines were lost (seen as a racy end-to-end replay under load).
+TEST(ActivityTracker, CopysEarlyStopDoesNotLoseTheOwnersLogLines) {
+  Collected c;
+  LogSession owner(c.tracker, c.counters, LogSession::Input::json_log_path);
+  LogSession copy(c.tracker, c.counters, LogSession::Input::json_log_path);
+  const std::string& start = build_start;
+  const std::string log_line = R"({"action":"result","fields":["hello"],"id":7,"type":101})";
+  const std::string stop = R"({"action":"stop","id":7})";
+  send(owner, start);
+  send(copy, start);
+  send(copy, log_line);
+  send(copy, log_line);
+  send(copy, stop);  // the copy is ahead
+  EXPECT_TRUE(c.all<BuildRow>().empty()) << "a copy's stop must not finish the owner's build";
+  send(owner, log_line);
+  send(owner, log_line);
+  send(owner, stop);
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].log_lines, 2);
+  EXPECT_EQ(builds[0].span.outcome, Outcome::success);
+  EXPECT_EQ(c.tracker.in_flight(), 0u);
+}
+
+// The owner's connection goes away without its stop after the copy saw the whole build: the build
+// ended (the copy says so), it was not interrupted.
+TEST(ActivityTracker, OwnerGoneAfterTheCopysStopIsNotInterrupted) {
+  Collected c;
+  auto copy = std::make_unique<LogSession>(c.tracker, c.counters, LogSession::Input::json_log_path);
+  auto owner =
+      std::make_unique<LogSession>(c.tracker, c.counters, LogSession::Input::json_log_path);
+  const std::string& start = build_start;
+  send(*owner, start);
+  send(*copy, start);
+  send(*copy, R"({"action":"stop","id":7})");
+  owner.reset();  // closes the owner's connection
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].span.outcome, Outcome::success);
+  EXPECT_EQ(c.counters.interrupted, 0u);
+}
