@@ -314,7 +314,11 @@ class Dashboards(unittest.TestCase):
         for i, streams in enumerate(cls.nix_streams):
             feed(cls.nod_socket, streams)
             expected = 2 * (i + 1)
-            while problem(cls.prom.query(f"sum(nod_builds_total) >= {expected} and sum(nod_substitutions_total) >= {i + 1}")):
+            # Cache queries too: they finish after the substitution they serve, and a panel's
+            # increase() needs the second round's rise in Prometheus (seen missing under load).
+            ready = (f"sum(nod_builds_total) >= {expected} and sum(nod_substitutions_total) >= {i + 1}"
+                     f" and sum(nod_cache_queries_total) >= {i + 1}")
+            while problem(cls.prom.query(ready)):
                 if time.monotonic() > deadline:
                     raise AssertionError(f"nod's metrics never showed round {i + 1}:\n{cls.prometheus.log()}")
                 time.sleep(0.5)
