@@ -89,45 +89,33 @@ std::string sanitize_utf8(std::string_view s) {
   return out;
 }
 
-std::string escape_label_value(std::string_view v) {
+namespace {
+// The text format escapes backslash and line feed everywhere, the double quote in label values.
+std::string escape(std::string_view v, bool quote) {
   std::string clean = sanitize_utf8(v);
   std::string out;
   out.reserve(clean.size());
   for (char c : clean) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && quote) {
+      out += "\\\"";
+    } else {
+      out += c;
     }
   }
   return out;
 }
+}  // namespace
+
+std::string escape_label_value(std::string_view v) {
+  return escape(v, true);
+}
 
 std::string escape_help(std::string_view v) {
-  std::string clean = sanitize_utf8(v);
-  std::string out;
-  out.reserve(clean.size());
-  for (char c : clean) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+  return escape(v, false);
 }
 
 namespace {
