@@ -1,0 +1,41 @@
+// nod's query protocol: request lines from any local process that can reach the socket, answered
+// by the daemon's real request table on a real (empty, then pruned) database. Property: an answer
+// is always one line of JSON saying ok or not; nothing throws out of QueryService::answer.
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "nod/query-protocol.hh"
+#include "nod/query-requests.hh"
+#include "nod/record-store.hh"
+
+namespace {
+
+const nixmon::nod::QueryService& service() {
+  static nixmon::nod::QueryService s = [] {
+    char dir[] = "/tmp/nod-fuzz-query-XXXXXX";
+    if (!mkdtemp(dir)) std::abort();
+    std::string db = std::string(dir) + "/nod.db";
+    { nixmon::nod::RecordStore create(db); }  // the schema, as the daemon makes it
+    nixmon::nod::QueryService q;
+    nixmon::nod::register_query_requests(q, db);
+    return q;
+  }();
+  return s;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view line(reinterpret_cast<const char*>(data), size);
+  std::string answer = service().answer(line);
+  if (answer.find('\n') != std::string::npos) __builtin_trap();  // one line per answer
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(answer).get(doc) != simdjson::SUCCESS) __builtin_trap();
+  bool ok;
+  if (doc["ok"].get_bool().get(ok) != simdjson::SUCCESS) __builtin_trap();
+  return 0;
+}
