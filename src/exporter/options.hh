@@ -16,10 +16,10 @@ struct ExporterOptions {
   std::string root = "/";
   std::string scrape_timeout = "10s";
   std::string log_level = "info";
-  std::string web_config_file;  // --web.config.file; "" = plain HTTP, no auth
+  std::string web_config_file;             // --web.config.file; "" = plain HTTP, no auth
   std::map<std::string, bool> collectors;  // name -> enabled, every collector of the table
   FlakeFlags flake;                        // --flake.*: checked by make_flake_config
-  StoreFlags store;  // --collector.{store,gc}.*: checked by make_store_config
+  StoreFlags store;                        // --collector.{store,gc}.*: checked by make_store_config
 };
 
 // Declares every flag on `app`, bound to `options` (filled with the table's defaults).

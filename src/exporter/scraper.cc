@@ -73,7 +73,8 @@ std::string Scraper::scrape() {
       } catch (...) {
         error = "failed with an unknown exception";
       }
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       {
         std::lock_guard slot_lock(slot->mutex);
         if (slot->in_flight == run) slot->in_flight.reset();
@@ -101,7 +102,8 @@ std::string Scraper::scrape() {
         seconds = run.seconds;
       } else {
         bool stuck = run.deadline < now;  // it had overrun before this scrape began
-        error = stuck ? "the previous run passed the scrape timeout and has not returned" : "timed out";
+        error =
+            stuck ? "the previous run passed the scrape timeout and has not returned" : "timed out";
         seconds = std::chrono::duration<double>(timeout_).count();
       }
     }
@@ -109,16 +111,18 @@ std::string Scraper::scrape() {
     {
       std::lock_guard slot_lock(slot.mutex);
       if (error != slot.last_error) {
-        if (!error.empty()) log::warn("collector {} failed: {}", slot.name, error);
-        else log::info("collector {} recovered", slot.name);
+        if (!error.empty())
+          log::warn("collector {} failed: {}", slot.name, error);
+        else
+          log::info("collector {} recovered", slot.name);
         slot.last_error = error;
       }
     }
     status.gauge("nixos_exporter_collector_success",
                  "1 if the collector's last run succeeded, 0 if it failed or timed out",
                  error.empty() ? 1 : 0, {{"collector", slot.name}});
-    status.gauge("nixos_exporter_collector_duration_seconds",
-                 "How long the collector's run took", seconds, {{"collector", slot.name}});
+    status.gauge("nixos_exporter_collector_duration_seconds", "How long the collector's run took",
+                 seconds, {{"collector", slot.name}});
   }
   render_to(out, status);
   return out;

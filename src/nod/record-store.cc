@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "nod/stats/log-histogram.hh"
-
 #include <map>
 #include <tuple>
+
+#include "nod/stats/log-histogram.hh"
 
 namespace nixmon::nod {
 

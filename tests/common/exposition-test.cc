@@ -26,7 +26,7 @@ TEST(Exposition, EscapesLabelValuesAndHelp) {
 TEST(Exposition, ReplacesInvalidUtf8) {
   EXPECT_EQ(sanitize_utf8("ok \xc3\xa9"), "ok \xc3\xa9");
   EXPECT_EQ(sanitize_utf8("bad \xff!"), "bad \xef\xbf\xbd!");
-  EXPECT_EQ(sanitize_utf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");        // overlong '/'
+  EXPECT_EQ(sanitize_utf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");                  // overlong '/'
   EXPECT_EQ(sanitize_utf8("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
   EXPECT_EQ(sanitize_utf8("cut \xe2\x82"), "cut \xef\xbf\xbd\xef\xbf\xbd");
 }

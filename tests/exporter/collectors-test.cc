@@ -1,7 +1,6 @@
 // Each collector on each fake root, compared as whole text against a golden file
 // (NIXMON_ACCEPT=1 rewrites them). The roots are copied so that link mtimes can be pinned.
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <sstream>
@@ -60,7 +59,8 @@ std::string without_filesystem_bytes(const std::string& text) {
   std::istringstream in(text);
   std::string out;
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("nixos_boot_filesystem_", 0) == 0) line = line.substr(0, line.find(' ')) + " <bytes>";
+    if (line.rfind("nixos_boot_filesystem_", 0) == 0)
+      line = line.substr(0, line.find(' ')) + " <bytes>";
     out += line + "\n";
   }
   return out;
@@ -97,7 +97,8 @@ TEST(GenerationCollector, AgeFollowsTheCurrentGenerationsLink) {
 TEST(RebootCollector, SameSystemNeedsNoReboot) {
   FakeHost host("nixos-basic");
   fs::remove(host.root / "run/booted-system");
-  fs::create_symlink(fs::read_symlink(host.root / "run/current-system"), host.root / "run/booted-system");
+  fs::create_symlink(fs::read_symlink(host.root / "run/current-system"),
+                     host.root / "run/booted-system");
   std::string text = run("reboot", host);
   EXPECT_EQ(text.find("} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("nixos_reboot_required{reason=\"kernel\"} 0"), std::string::npos) << text;

@@ -22,7 +22,8 @@ TEST(GenerationLink, ParsesOnlyWhatNixWrites) {
 TEST(NixosVersionScript, ReadsTheEmbeddedJson) {
   auto v = parse_nixos_version_script(
       "#! /bin/sh\ncase \"$1\" in\n  --json)\n    cat <<EOF\n"
-      "{\"configurationRevision\":\"abc\",\"nixosVersion\":\"24.05.1\",\"nixpkgsRevision\":\"def\"}\n"
+      "{\"configurationRevision\":\"abc\",\"nixosVersion\":\"24.05.1\",\"nixpkgsRevision\":\"def\"}"
+      "\n"
       "EOF\n;;\nesac\n");
   EXPECT_EQ(v.nixos_version, "24.05.1");
   EXPECT_EQ(v.nixpkgs_revision, "def");
@@ -34,25 +35,30 @@ TEST(NixosVersionScript, MissingOrMalformedIsUnknown) {
   EXPECT_FALSE(none.nixos_version);
   auto broken = parse_nixos_version_script("{\"nixosVersion\": \"24.05\"\n");
   EXPECT_FALSE(broken.nixos_version);
-  auto empty_rev = parse_nixos_version_script("{\"nixosVersion\":\"24.05\",\"configurationRevision\":\"\"}");
+  auto empty_rev =
+      parse_nixos_version_script("{\"nixosVersion\":\"24.05\",\"configurationRevision\":\"\"}");
   EXPECT_EQ(empty_rev.nixos_version, "24.05");
   EXPECT_FALSE(empty_rev.configuration_revision);
 }
 
 TEST(KernelVersion, FromStorePath) {
-  EXPECT_EQ(kernel_version_from_path("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-linux-6.6.30/bzImage"), "6.6.30");
+  EXPECT_EQ(
+      kernel_version_from_path("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-linux-6.6.30/bzImage"),
+      "6.6.30");
   EXPECT_FALSE(kernel_version_from_path("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-zen/bzImage"));
   EXPECT_FALSE(kernel_version_from_path("/boot/vmlinuz"));
 }
 
 TEST(BootEntries, SystemdBootCountsNixosEntriesOnly) {
-  EXPECT_EQ(count_systemd_boot_entries({"nixos-generation-1.conf", "nixos-generation-2-specialisation-x.conf",
-                                        "memtest86.conf", "nixos-generation-3.conf.tmp", "nixos-.conf"}),
+  EXPECT_EQ(count_systemd_boot_entries(
+                {"nixos-generation-1.conf", "nixos-generation-2-specialisation-x.conf",
+                 "memtest86.conf", "nixos-generation-3.conf.tmp", "nixos-.conf"}),
             2u);
 }
 
 TEST(BootEntries, GrubCountsMenuentriesInSubmenusNotComments) {
-  EXPECT_EQ(count_grub_entries("menuentry \"NixOS\" {\n}\nsubmenu \"All\" {\n  menuentry \"a\" {\n}\n"
-                               "\tmenuentry \"b\" {\n}\n}\n# menuentry \"c\"\nmenuentry_id x\n"),
-            3u);
+  EXPECT_EQ(
+      count_grub_entries("menuentry \"NixOS\" {\n}\nsubmenu \"All\" {\n  menuentry \"a\" {\n}\n"
+                         "\tmenuentry \"b\" {\n}\n}\n# menuentry \"c\"\nmenuentry_id x\n"),
+      3u);
 }

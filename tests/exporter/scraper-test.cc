@@ -30,11 +30,14 @@ struct Slow : Collector {
     out.gauge("slow_metric", "late", 1);
   }
 };
-bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+bool has(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
 }  // namespace
 
 TEST(Scraper, ThrowingCollectorIsReportedAndOthersServed) {
-  Scraper s({{"a", std::make_shared<Fixed>()}, {"b", std::make_shared<Throwing>()}}, 2s, build_info_metrics());
+  Scraper s({{"a", std::make_shared<Fixed>()}, {"b", std::make_shared<Throwing>()}}, 2s,
+            build_info_metrics());
   auto text = s.scrape();
   EXPECT_TRUE(has(text, "ok_metric 1")) << text;
   EXPECT_FALSE(has(text, "partial_metric")) << text;
@@ -70,7 +73,8 @@ TEST(Scraper, ConcurrentScrapesAllSucceed) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
-      for (int j = 0; j < 50; ++j) ok += has(s.scrape(), "nixos_exporter_collector_success{collector=\"a\"} 1");
+      for (int j = 0; j < 50; ++j)
+        ok += has(s.scrape(), "nixos_exporter_collector_success{collector=\"a\"} 1");
     });
   }
   for (auto& t : threads) t.join();

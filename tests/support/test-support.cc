@@ -22,14 +22,18 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   // Tests make unreadable directories; make them removable again first.
-  for (auto it = fs::recursive_directory_iterator(path_, fs::directory_options::skip_permission_denied, ec);
+  for (auto it = fs::recursive_directory_iterator(
+           path_, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory(ec) && !it->is_symlink(ec)) fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+    if (it->is_directory(ec) && !it->is_symlink(ec))
+      fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
   }
   fs::remove_all(path_, ec);
 }
 
-fs::path source_dir() { return NIXMON_SOURCE_DIR; }
+fs::path source_dir() {
+  return NIXMON_SOURCE_DIR;
+}
 
 fs::path fixture_root(std::string_view name) {
   return source_dir() / "tests" / "fixtures" / "roots" / std::string(name);
@@ -71,7 +75,8 @@ void expect_golden(std::string_view relative, const std::string& actual) {
     return;
   }
   if (!fs::exists(path)) {
-    ADD_FAILURE() << "golden file " << relative << " is missing; run with NIXMON_ACCEPT=1 to create it";
+    ADD_FAILURE() << "golden file " << relative
+                  << " is missing; run with NIXMON_ACCEPT=1 to create it";
     return;
   }
   std::string expected = read_text(path);
@@ -85,7 +90,8 @@ void expect_golden(std::string_view relative, const std::string& actual) {
     if (el != al) diff << "line " << i + 1 << ":\n  - " << el << "\n  + " << al << "\n";
   }
   ADD_FAILURE() << "output differs from " << relative
-                << " (NIXMON_ACCEPT=1 rewrites it; review the diff):\n" << diff.str();
+                << " (NIXMON_ACCEPT=1 rewrites it; review the diff):\n"
+                << diff.str();
 }
 
 }  // namespace nixmon::test

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "nod/format/human.hh"
 #include "common/json-writer.hh"
+#include "nod/format/human.hh"
 
 namespace nixmon::nod::format {
 
