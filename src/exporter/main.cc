@@ -72,11 +72,8 @@ int main(int argc, char** argv) {
   ExporterOptions options;
   add_exporter_flags(app, options);
   app.set_version_flag("--version", std::string(version));
-  std::vector<std::string> args(argv + 1, argv + argc);
-  args = normalize_go_style_flags(app, std::move(args));
-  std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
   try {
-    app.parse(args);
+    parse_exporter_args(app, {argv + 1, argv + argc});
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

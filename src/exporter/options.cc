@@ -1,5 +1,7 @@
 #include "exporter/options.hh"
 
+#include <algorithm>
+
 #include "exporter/collector.hh"
 
 namespace nixmon::exporter {
@@ -27,6 +29,12 @@ void add_exporter_flags(CLI::App& app, ExporterOptions& o) {
   }
   add_flake_flags(app, o.flake);
   add_store_flags(app, o.store);
+}
+
+void parse_exporter_args(CLI::App& app, std::vector<std::string> args) {
+  args = normalize_go_style_flags(app, std::move(args));
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
+  app.parse(args);
 }
 
 std::vector<std::string> normalize_go_style_flags(const CLI::App& app,

@@ -27,6 +27,10 @@ void add_exporter_flags(CLI::App& app, ExporterOptions& options);
 
 // Go's flag package also accepts one dash ("-listen=:9971"); the seed exporter's users may have
 // written that. Rewrites such arguments to two dashes when they name a long flag of `app`.
+// Normalises Go-style flags and parses `args` (argv without the program name) into what
+// add_exporter_flags bound. Throws CLI::ParseError (also for --help and --version).
+void parse_exporter_args(CLI::App& app, std::vector<std::string> args);
+
 std::vector<std::string> normalize_go_style_flags(const CLI::App& app,
                                                   std::vector<std::string> args);
 

@@ -14,9 +14,7 @@ ExporterOptions parse(std::vector<std::string> args) {
   CLI::App app;
   ExporterOptions o;
   add_exporter_flags(app, o);
-  args = normalize_go_style_flags(app, std::move(args));
-  std::reverse(args.begin(), args.end());
-  app.parse(args);
+  parse_exporter_args(app, std::move(args));
   return o;
 }
 }  // namespace
