@@ -80,6 +80,12 @@ CLI::App* add_status_command(CLI::App& app) {
       "status", "Ask the daemon for its counters (records, drops, queue depth) as JSON");
 }
 
+CLI::App* add_rebuild_command(CLI::App& app) {
+  return app.add_subcommand("rebuild",
+                            "Recompute the aggregates (daily, all-time, names) from the rows of "
+                            "--db; upgrades an older schema");
+}
+
 unsigned parse_mode(const std::string& s) {
   size_t pos = 0;
   unsigned long v = 0;

@@ -40,6 +40,7 @@ void add_global_flags(CLI::App& app, NodOptions& o);
 CLI::App* add_daemon_command(CLI::App& app, DaemonOptions& o);
 CLI::App* add_ingest_command(CLI::App& app, IngestOptions& o);
 CLI::App* add_status_command(CLI::App& app);
+CLI::App* add_rebuild_command(CLI::App& app);
 
 // "0666" -> 0666; throws UsageError.
 unsigned parse_mode(const std::string& s);
@@ -47,5 +48,6 @@ unsigned parse_mode(const std::string& s);
 int run_daemon(const NodOptions& global, const DaemonOptions& o);
 int run_ingest(const NodOptions& global, const IngestOptions& o);
 int run_status(const NodOptions& global);
+int run_rebuild(const NodOptions& global);
 
 }  // namespace nixmon::nod

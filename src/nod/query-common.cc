@@ -28,12 +28,6 @@ std::string day_of(int64_t ms) {
   return utc_day(ms);
 }
 
-bool has_table(const sqlite::Database& db, std::string_view name) {
-  auto st = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
-  st.bind(1, name);
-  return st.step();
-}
-
 namespace {
 
 thread_local std::map<std::pair<std::string, std::string>, std::string>* drv_cache = nullptr;
@@ -73,32 +67,24 @@ std::string drv_condition(const KindInfo& k) {
 void bind_drv(sqlite::Statement& st, const sqlite::Database& db, const KindInfo& k,
               const std::string& drv) {
   if (k.match_column == "name")
-    st.bind(1, matching_names(db, k.table, drv));
+    st.bind(1, matching_names(db, k.kind, drv));
   else
     st.bind(1, drv);
 }
 
-const std::string& matching_names(const sqlite::Database& db, std::string_view table,
+const std::string& matching_names(const sqlite::Database& db, std::string_view kind,
                                   const std::string& drv) {
-  std::pair<std::string, std::string> key{std::string(table), drv};
+  std::pair<std::string, std::string> key{std::string(kind), drv};
   static thread_local std::string uncached;
   if (drv_cache)
     if (auto it = drv_cache->find(key); it != drv_cache->end()) return it->second;
-  // One index seek per distinct name: O(names x log rows), not O(rows).
-  auto next =
-      db.prepare(fmt::format("SELECT name FROM {} WHERE name > ? ORDER BY name LIMIT 1", table));
+  // The writer keeps the distinct names: O(names), however many rows carry them.
+  auto st = db.prepare("SELECT name FROM names WHERE kind = ?1 AND instr(name, ?2) > 0");
+  st.bind(1, kind).bind(2, drv);
   std::string json = "[";
-  std::string last;
-  bool first = true;
-  for (;;) {
-    next.bind(1, last);
-    if (!next.step()) break;
-    last = next.column_text(0);
-    next.reset();
-    if (last.find(drv) == std::string::npos) continue;
-    if (!first) json += ',';
-    first = false;
-    append_json_string(json, last);
+  while (st.step()) {
+    if (json.size() > 1) json += ',';
+    append_json_string(json, st.column_text(0));
   }
   json += ']';
   if (drv_cache) return (*drv_cache)[key] = std::move(json);
@@ -125,6 +111,15 @@ std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
       out.push_back(std::move(r));
     }
   };
+  if (!drv && !p.from_ms) {
+    // All time: the totals the writer keeps (a few dozen rows).
+    auto st = db.prepare(R"sql(
+      SELECT kind, key, outcome, count, total_ms, max_ms, download_bytes, download_known,
+             nar_bytes, nar_known
+      FROM total_stats ORDER BY kind, key, outcome)sql");
+    read(st);
+    return out;
+  }
   if (!drv) {
     auto st = db.prepare(R"sql(
       SELECT kind, key, outcome, sum(count), sum(total_ms), max(max_ms), sum(download_bytes),
@@ -175,32 +170,19 @@ std::vector<double> load_durations(const sqlite::Database& db, const KindInfo& k
   return v;
 }
 
-std::optional<std::map<int, int64_t>> load_histogram(const sqlite::Database& db,
-                                                     std::string_view kind, const Period& p) {
-  if (!has_table(db, "daily_durations")) return std::nullopt;
-  auto st = db.prepare(
-      "SELECT bucket, sum(count) FROM daily_durations WHERE kind = ?1 AND day >= ?2 AND day < ?3 "
-      "GROUP BY bucket");
-  st.bind(1, kind);
-  st.bind(2, p.from_ms ? day_of(*p.from_ms) : std::string("0000-00-00"));
-  st.bind(3, day_of(p.to_ms));
-  std::map<int, int64_t> h;
-  while (st.step()) h[static_cast<int>(st.column_int(0))] = st.column_int(1);
-  return h;
-}
-
-}  // namespace nixmon::nod::query
-
-namespace nixmon::nod::query {
-
-std::optional<std::map<std::string, std::map<int, int64_t>>> load_histograms(
-    const sqlite::Database& db, const Period& p) {
-  if (!has_table(db, "daily_durations")) return std::nullopt;
+std::map<std::string, std::map<int, int64_t>> load_histograms(const sqlite::Database& db,
+                                                              const Period& p) {
+  std::map<std::string, std::map<int, int64_t>> h;
+  if (!p.from_ms) {
+    // All time: the writer's totals.
+    auto st = db.prepare("SELECT kind, bucket, count FROM total_durations");
+    while (st.step()) h[st.column_text(0)][static_cast<int>(st.column_int(1))] = st.column_int(2);
+    return h;
+  }
   auto st =
       db.prepare("SELECT kind, bucket, count FROM daily_durations WHERE day >= ?1 AND day < ?2");
   st.bind(1, p.from_ms ? day_of(*p.from_ms) : std::string("0000-00-00"));
   st.bind(2, day_of(p.to_ms));
-  std::map<std::string, std::map<int, int64_t>> h;
   std::string kind;
   std::map<int, int64_t>* current = nullptr;
   while (st.step()) {

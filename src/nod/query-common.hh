@@ -39,27 +39,21 @@ std::vector<double> load_durations(const sqlite::Database& db, const KindInfo& k
                                    const std::optional<std::string>& drv,
                                    std::optional<std::string_view> outcome = std::nullopt);
 
-// Bucket counts from daily_durations for the period, or nullopt when the table is absent.
-std::optional<std::map<int, int64_t>> load_histogram(const sqlite::Database& db,
-                                                     std::string_view kind, const Period& p);
+// Every kind's bucket counts for the period: all time from total_durations, else one pass over
+// daily_durations summed in memory (a GROUP BY would sort ~100k rows for two years; reading them
+// in order is several times faster).
+std::map<std::string, std::map<int, int64_t>> load_histograms(const sqlite::Database& db,
+                                                              const Period& p);
 
-// Every kind's bucket counts in one pass over daily_durations, summed in memory (a GROUP BY would
-// sort ~100k rows for two years; reading them in order is several times faster). nullopt when
-// the table is absent.
-std::optional<std::map<std::string, std::map<int, int64_t>>> load_histograms(
-    const sqlite::Database& db, const Period& p);
-
-bool has_table(const sqlite::Database& db, std::string_view name);
-
-// --drv on a table with an indexed `name` column (builds, substitutions) does not scan the rows:
-// the distinct names are walked through the (name, start_ms) index with one seek each, the
-// matching ones collected, and rows read by `name IN (...)`. drv_condition() is the SQL with the
+// --drv on builds and substitutions does not scan the rows: the matching names are found in the
+// writer's table of distinct names, and rows read by `name IN (...)` through the (name, start_ms)
+// index. drv_condition() is the SQL with the
 // parameter ?1; bind_drv() binds it. Other tables match by instr() on their column.
 std::string drv_condition(const KindInfo& k);
 void bind_drv(sqlite::Statement& st, const sqlite::Database& db, const KindInfo& k,
               const std::string& drv);
 // The matching names as a JSON array (cached for the thread's current query, see DrvCache).
-const std::string& matching_names(const sqlite::Database& db, std::string_view table,
+const std::string& matching_names(const sqlite::Database& db, std::string_view kind,
                                   const std::string& drv);
 
 // Keeps the names resolved by matching_names() for the duration of one query on this thread.

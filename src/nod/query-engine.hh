@@ -38,16 +38,4 @@ format::Report regressions_report(const sqlite::Database& db, const QueryOptions
 // The output the user asked for: table (colour per o.colour), CSV or JSON; test uses tables.
 std::string render(const format::Report& r, const QueryOptions& o);
 
-// `nod clean`: removes whole UTC days, oldest first, rows and their aggregates in the same
-// transaction, so summaries stay equal to a recount at every moment. One call removes at most
-// about `max_rows` rows and returns what it did, so a caller can show progress.
-struct CleanStep {
-  int64_t removed = 0;  // rows removed by this step
-  bool done = false;
-};
-CleanStep clean_step(sqlite::Database& db, std::optional<int64_t> before_days, int64_t now_ms,
-                     int64_t max_rows);
-// Rows that `clean` would remove in total (for the progress denominator).
-int64_t clean_count(const sqlite::Database& db, std::optional<int64_t> before_days, int64_t now_ms);
-
 }  // namespace nixmon::nod

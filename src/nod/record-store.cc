@@ -5,13 +5,16 @@
 #include <map>
 #include <tuple>
 
-#include "nod/stats/log-histogram.hh"
+#include "common/log.hh"
+#include "nod/aggregates.hh"
 
 namespace nixmon::nod {
 
 namespace {
 
-// Version 1. Every change to this text needs a new schema_version and a migration below.
+// Version 2 (1 had no names and no totals). Every change to this text needs a new schema_version
+// and a migration in RecordStore's constructor. Every statement is IF NOT EXISTS: the upgrade
+// runs this text to add what an older version lacks.
 constexpr std::string_view schema_sql = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS builds (
@@ -136,14 +139,36 @@ CREATE TABLE IF NOT EXISTS daily_durations (
   count INTEGER NOT NULL,
   PRIMARY KEY (day, kind, bucket)
 ) WITHOUT ROWID;
+-- The all-time sums of daily_stats and daily_durations, kept in the same transactions: the
+-- all-time summary reads a few dozen rows instead of every day's.
+CREATE TABLE IF NOT EXISTS total_stats (
+  kind TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  key TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  total_ms INTEGER NOT NULL,
+  max_ms INTEGER NOT NULL,
+  log_lines INTEGER NOT NULL,
+  download_bytes INTEGER NOT NULL,
+  download_known INTEGER NOT NULL,
+  nar_bytes INTEGER NOT NULL,
+  nar_known INTEGER NOT NULL,
+  PRIMARY KEY (kind, outcome, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS total_durations (
+  kind TEXT NOT NULL,
+  bucket INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (kind, bucket)
+) WITHOUT ROWID;
+-- Distinct names of builds and substitutions ('build', 'substitution'): --drv matches a
+-- substring against these instead of walking every row's name.
+CREATE TABLE IF NOT EXISTS names (
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  PRIMARY KEY (kind, name)
+) WITHOUT ROWID;
 )sql";
-
-// The tables whose rows retention prunes, with the column that dates them.
-constexpr std::pair<std::string_view, std::string_view> dated_tables[] = {
-    {"builds", "start_ms"},         {"substitutions", "start_ms"},  {"cache_queries", "start_ms"},
-    {"file_transfers", "start_ms"}, {"copies", "start_ms"},         {"activities", "start_ms"},
-    {"failures", "time_ms"},        {"unknown_records", "time_ms"},
-};
 
 void check_version(const sqlite::Database& db) {
   int64_t v = db.query_int("PRAGMA user_version").value_or(0);
@@ -161,15 +186,6 @@ void check_version(const sqlite::Database& db) {
           fmt::format("'{}' is an SQLite database but not nod's (no schema version)", db.path()));
   }
 }
-
-struct AggKey {
-  std::string day, kind, outcome, key;
-  auto operator<=>(const AggKey&) const = default;
-};
-struct AggValue {
-  int64_t count = 0, total_ms = 0, max_ms = 0, log_lines = 0;
-  int64_t download_bytes = 0, download_known = 0, nar_bytes = 0, nar_known = 0;
-};
 
 // Days since 1970-01-01 -> civil date (Howard Hinnant's algorithm).
 std::tuple<int, unsigned, unsigned> civil_from_days(int64_t z) {
@@ -212,34 +228,27 @@ RecordStore::RecordStore(const std::string& path) : db_(path, sqlite::Database::
   db_.exec("PRAGMA foreign_keys = ON");
   sqlite::Transaction tx(db_);
   check_version(db_);  // again under the write lock: another nod may have just created it
-  if (db_.query_int("PRAGMA user_version").value_or(0) == 0) {
+  int64_t version = db_.query_int("PRAGMA user_version").value_or(0);
+  if (version < schema_version) {
     db_.exec(schema_sql);
+    if (version > 0) {
+      // Version 1 lacked the totals and names (and, in early builds, daily_durations): all are
+      // recomputed from the rows, in this transaction, so a failed upgrade leaves version 1.
+      log::info("upgrading '{}' from nod schema {} to {}: recomputing aggregates from the rows",
+                path, version, schema_version);
+      upgraded_rows_ =
+          rebuild_aggregates(db_, [](int64_t n) { log::info("upgrade: {} rows counted", n); });
+    }
     db_.exec(
         fmt::format("INSERT OR REPLACE INTO meta VALUES ('schema_version', '{}')", schema_version));
     db_.exec(fmt::format("PRAGMA user_version = {}", schema_version));
   }
-  // schema_sql is idempotent: a version-1 database made before daily_durations existed gets it
-  // here (its histograms then start empty; queries prefer exact percentiles from the rows).
-  db_.exec(schema_sql);
   tx.commit();
 }
 
 size_t RecordStore::write_batch(const std::vector<Event>& events) {
   sqlite::Transaction tx(db_);
-  std::map<AggKey, AggValue> aggs;
-  std::map<std::tuple<std::string, std::string_view, int>, int64_t> durations;  // day, kind, bucket
-  auto duration = [&](const Span& s, std::string_view kind) {
-    ++durations[{utc_day(s.start_ms), kind, stats::duration_bucket(s.duration_ms)}];
-  };
-  auto agg = [&](const Span& s, std::string_view kind, std::string_view outcome,
-                 std::string_view key) -> AggValue& {
-    AggValue& v = aggs[AggKey{utc_day(s.start_ms), std::string(kind), std::string(outcome),
-                              std::string(key)}];
-    ++v.count;
-    v.total_ms += s.duration_ms;
-    v.max_ms = std::max(v.max_ms, s.duration_ms);
-    return v;
-  };
+  Aggregator agg;
   // Statements are prepared once per batch; SQLite caches the plans.
   auto ins_build = db_.prepare(
       "INSERT INTO builds (activity_id, drv_path, name, machine, start_ms, end_ms, duration_ms, "
@@ -273,70 +282,49 @@ size_t RecordStore::write_batch(const std::vector<Event>& events) {
   };
   auto id = [](uint64_t v) { return static_cast<int64_t>(v); };  // bit-for-bit
   size_t rows = 0;
-  // Success aggregates a correction took a row from: (machine, day index).
-  std::vector<std::pair<std::string, int64_t>> recompute;
-
   for (const Event& ev : events) {
     ++rows;
+    agg.add(ev);
     if (auto* b = std::get_if<BuildRow>(&ev)) {
       ins_build.bind(1, id(b->span.activity_id)).bind(2, b->drv_path).bind(3, b->name);
       ins_build.bind(4, b->machine);
       bind_span(ins_build, 5, b->span);
       ins_build.bind(9, b->phases).bind(10, b->log_lines).bind(11, b->exit_code);
       ins_build.run();
-      agg(b->span, "build", outcome_name(b->span.outcome), b->machine).log_lines += b->log_lines;
-      duration(b->span, "build");
     } else if (auto* s = std::get_if<SubstitutionRow>(&ev)) {
       ins_sub.bind(1, id(s->span.activity_id)).bind(2, s->store_path).bind(3, s->name);
       ins_sub.bind(4, s->substituter);
       bind_span(ins_sub, 5, s->span);
       ins_sub.bind(9, s->download_bytes).bind(10, s->nar_bytes);
       ins_sub.run();
-      AggValue& v = agg(s->span, "substitution", outcome_name(s->span.outcome), s->substituter);
-      duration(s->span, "substitution");
-      if (s->download_bytes) v.download_bytes += *s->download_bytes, ++v.download_known;
-      if (s->nar_bytes) v.nar_bytes += *s->nar_bytes, ++v.nar_known;
     } else if (auto* q = std::get_if<CacheQueryRow>(&ev)) {
       ins_query.bind(1, id(q->span.activity_id)).bind(2, q->store_path).bind(3, q->cache);
       bind_span(ins_query, 4, q->span);
       ins_query.bind(8, q->hit ? std::optional<int64_t>(*q->hit ? 1 : 0) : std::nullopt);
       ins_query.run();
-      agg(q->span, "cache-query", q->hit ? (*q->hit ? "hit" : "miss") : "unknown", q->cache);
-      duration(q->span, "cache-query");
     } else if (auto* t = std::get_if<TransferRow>(&ev)) {
       ins_transfer.bind(1, id(t->span.activity_id)).bind(2, t->url);
       bind_span(ins_transfer, 3, t->span);
       ins_transfer.bind(7, t->bytes);
       ins_transfer.run();
-      AggValue& v = agg(t->span, "file-transfer", outcome_name(t->span.outcome), "");
-      duration(t->span, "file-transfer");
-      if (t->bytes) v.download_bytes += *t->bytes, ++v.download_known;
     } else if (auto* c = std::get_if<CopyRow>(&ev)) {
       ins_copy.bind(1, id(c->span.activity_id)).bind(2, c->store_path).bind(3, c->source);
       ins_copy.bind(4, c->destination);
       bind_span(ins_copy, 5, c->span);
       ins_copy.bind(9, c->bytes);
       ins_copy.run();
-      AggValue& v = agg(c->span, "copy", outcome_name(c->span.outcome), "");
-      duration(c->span, "copy");
-      if (c->bytes) v.nar_bytes += *c->bytes, ++v.nar_known;
     } else if (auto* a = std::get_if<ActivityRow>(&ev)) {
       ins_activity.bind(1, id(a->span.activity_id)).bind(2, a->type).bind(3, a->text);
       ins_activity.bind(4, a->fields_json);
       bind_span(ins_activity, 5, a->span);
       ins_activity.run();
-      agg(a->span, "activity", outcome_name(a->span.outcome), fmt::format("{}", a->type));
     } else if (auto* f = std::get_if<FailureRow>(&ev)) {
       ins_failure.bind(1, f->time_ms).bind(2, f->kind).bind(3, f->drv_path).bind(4, f->name);
       ins_failure.bind(5, f->machine).bind(6, f->exit_code).bind(7, f->message);
       ins_failure.run();
-      Span at{0, f->time_ms, f->time_ms, 0, Outcome::failed};
-      agg(at, "failure", f->kind, "");
     } else if (auto* u = std::get_if<UnknownRecordRow>(&ev)) {
       ins_unknown.bind(1, u->time_ms).bind(2, u->reason).bind(3, u->raw);
       ins_unknown.run();
-      Span at{0, u->time_ms, u->time_ms, 0, Outcome::success};
-      agg(at, "unknown-record", "", "");
     } else if (auto* l = std::get_if<BuildFailedLater>(&ev)) {
       // Move the latest successful build of this derivation to "failed", and its aggregate.
       auto find = db_.prepare(
@@ -354,93 +342,36 @@ size_t RecordStore::write_batch(const std::vector<Event>& events) {
           .bind(1, l->exit_code)
           .bind(2, row)
           .run();
-      agg(s, "build", "failed", machine).log_lines += lines;
-      AggValue& minus = aggs[AggKey{utc_day(s.start_ms), "build", "success", machine}];
-      minus.count -= 1;
-      minus.total_ms -= s.duration_ms;
-      minus.log_lines -= lines;
-      recompute.emplace_back(machine, floor_div(s.start_ms, ms_per_day));
+      agg.move_build_to_failed(s, machine, lines);
     }
   }
-
-  auto upsert = db_.prepare(R"sql(
-    INSERT INTO daily_stats (day, kind, outcome, key, count, total_ms, max_ms, log_lines,
-                             download_bytes, download_known, nar_bytes, nar_known)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
-    ON CONFLICT (day, kind, outcome, key) DO UPDATE SET
-      count = count + excluded.count,
-      total_ms = total_ms + excluded.total_ms,
-      max_ms = max(max_ms, excluded.max_ms),
-      log_lines = log_lines + excluded.log_lines,
-      download_bytes = download_bytes + excluded.download_bytes,
-      download_known = download_known + excluded.download_known,
-      nar_bytes = nar_bytes + excluded.nar_bytes,
-      nar_known = nar_known + excluded.nar_known)sql");
-  for (auto& [k, v] : aggs) {
-    upsert.bind(1, k.day).bind(2, k.kind).bind(3, k.outcome).bind(4, k.key);
-    upsert.bind(5, v.count).bind(6, v.total_ms).bind(7, std::max<int64_t>(v.max_ms, 0));
-    upsert.bind(8, v.log_lines).bind(9, v.download_bytes).bind(10, v.download_known);
-    upsert.bind(11, v.nar_bytes).bind(12, v.nar_known);
-    upsert.run();
-  }
-  auto upsert_duration = db_.prepare(
-      "INSERT INTO daily_durations (day, kind, bucket, count) VALUES (?,?,?,?) "
-      "ON CONFLICT (day, kind, bucket) DO UPDATE SET count = count + excluded.count");
-  for (auto& [k, n] : durations) {
-    upsert_duration.bind(1, std::get<0>(k)).bind(2, std::get<1>(k)).bind(3, std::get<2>(k));
-    upsert_duration.bind(4, n).run();
-  }
-  for (auto& [machine, day] : recompute) {
-    // A row left this aggregate: its maximum can only be recomputed from the rows.
-    db_.prepare(R"sql(
-      UPDATE daily_stats SET max_ms = coalesce((
-        SELECT max(duration_ms) FROM builds
-        WHERE start_ms >= ?1 AND start_ms < ?1 + 86400000 AND outcome = 'success'
-          AND machine = ?2), 0)
-      WHERE day = ?3 AND kind = 'build' AND outcome = 'success' AND key = ?2)sql")
-        .bind(1, day_start_ms(day))
-        .bind(2, machine)
-        .bind(3, utc_day(day_start_ms(day)))
-        .run();
-  }
-  // Aggregates that a correction emptied are removed, so they equal a recount (no zero rows).
-  db_.exec("DELETE FROM daily_stats WHERE count = 0");
+  agg.write(db_);
   tx.commit();
   return rows;
 }
 
 int64_t RecordStore::prune(int64_t now_ms, int retain_days) {
-  int64_t today = floor_div(now_ms, ms_per_day);
-  int64_t cutoff_ms = day_start_ms(today - retain_days);
-  std::string cutoff_day = utc_day(cutoff_ms);
+  // Day by day as `nod clean --before-days` does: short transactions keep the writer responsive.
   int64_t removed = 0;
-  for (auto [table, column] : dated_tables) {
-    // Small transactions: the writer thread stays responsive and the WAL stays short.
-    auto del = db_.prepare(
-        fmt::format("DELETE FROM {0} WHERE id IN (SELECT id FROM {0} WHERE {1} < ? LIMIT 5000)",
-                    table, column));
-    for (;;) {
-      sqlite::Transaction tx(db_);
-      del.bind(1, cutoff_ms).run();
-      int64_t n = db_.changes();
-      tx.commit();
-      removed += n;
-      if (n == 0) break;
-    }
+  for (;;) {
+    CleanStep step = clean_step(db_, retain_days, now_ms, 5000);
+    removed += step.removed;
+    if (step.done) return removed;
   }
-  sqlite::Transaction tx(db_);
-  db_.prepare("DELETE FROM daily_stats WHERE day < ?").bind(1, cutoff_day).run();
-  db_.prepare("DELETE FROM daily_durations WHERE day < ?").bind(1, cutoff_day).run();
-  tx.commit();
-  return removed;
 }
 
 sqlite::Database open_for_reading(const std::string& path) {
   sqlite::Database db(path, sqlite::Database::Mode::read_only);
   db.busy_timeout(5000);
   check_version(db);
-  if (db.query_int("PRAGMA user_version").value_or(0) == 0)
-    throw Error(fmt::format("'{}' is not a nod database (no schema)", path));
+  int64_t version = db.query_int("PRAGMA user_version").value_or(0);
+  if (version == 0) throw Error(fmt::format("'{}' is not a nod database (no schema)", path));
+  if (version < schema_version)
+    throw Error(fmt::format(
+        "database '{}' has nod schema version {}, older than this nod's {}; reading never "
+        "writes, so upgrade it once by starting `nod daemon` on it or running `nod rebuild --db "
+        "{}`",
+        path, version, schema_version, path));
   return db;
 }
 

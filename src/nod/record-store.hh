@@ -6,6 +6,7 @@
 // Threads: one RecordStore per thread (the record writer's). Readers open their own connection
 // (open_for_reading); WAL mode lets them read while the writer writes.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,12 +15,13 @@
 
 namespace nixmon::nod {
 
-inline constexpr int64_t schema_version = 1;
+inline constexpr int64_t schema_version = 2;
 
 class RecordStore {
  public:
-  // Opens or creates the database at `path`, sets WAL mode and creates the schema. Throws Error if
-  // the file holds a newer schema (or is not a nod database).
+  // Opens or creates the database at `path`, sets WAL mode and creates the schema, or upgrades
+  // an older one (in one transaction). Throws Error if the file holds a newer schema (or is not a
+  // nod database).
   explicit RecordStore(const std::string& path);
 
   // Writes `events` in one transaction. Throws (and rolls back: nothing is half-written).
@@ -31,14 +33,30 @@ class RecordStore {
   int64_t prune(int64_t now_ms, int retain_days);
 
   sqlite::Database& db() { return db_; }
+  // Whether opening upgraded an older schema (which recounts every row), and the rows counted.
+  bool upgraded() const { return upgraded_rows_.has_value(); }
+  int64_t upgraded_rows() const { return upgraded_rows_.value_or(0); }
 
  private:
   sqlite::Database db_;
+  std::optional<int64_t> upgraded_rows_;
 };
 
 // Opens an existing nod database read-only and checks its schema version (throws Error if newer
 // or not a nod database).
 sqlite::Database open_for_reading(const std::string& path);
+
+// `nod clean` and retention: remove whole UTC days, oldest first, rows and their aggregates in the
+// same transaction, so summaries stay equal to a recount at every moment. One call removes at most
+// about `max_rows` rows and returns what it did, so a caller can show progress.
+struct CleanStep {
+  int64_t removed = 0;  // rows removed by this step
+  bool done = false;
+};
+CleanStep clean_step(sqlite::Database& db, std::optional<int64_t> before_days, int64_t now_ms,
+                     int64_t max_rows);
+// Rows that `clean` would remove in total (for the progress denominator).
+int64_t clean_count(const sqlite::Database& db, std::optional<int64_t> before_days, int64_t now_ms);
 
 // "YYYY-MM-DD" (UTC) of a Unix time in milliseconds.
 std::string utc_day(int64_t ms);

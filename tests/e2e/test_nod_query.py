@@ -211,6 +211,50 @@ class NodQueries(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertIn("does not exist", r.stderr)
 
+    def test_rebuild_after_rows_changed_by_hand_and_upgrade_of_schema_one(self):
+        with TempDir() as d:
+            db = os.path.join(d, "nod.db")
+            shutil.copy(self.db, db)
+            con = sqlite3.connect(db)
+            # Rows deleted by hand: the aggregates (and so `nod`) still count them...
+            con.execute("DELETE FROM builds WHERE outcome = 'failed'")
+            con.commit()
+            left = con.execute("SELECT count(*) FROM builds").fetchone()[0]
+            before = json.loads(self.run_nod("--output", "json", db=db).stdout)
+            builds = {k["kind"]: k for k in before["kinds"]}["build"]
+            self.assertEqual(builds["count"], left + 1)
+            # ...until `nod rebuild` recounts them.
+            r = self.run_nod("rebuild", db=db)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            total = sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in (
+                "builds", "substitutions", "cache_queries", "file_transfers", "copies",
+                "activities", "failures", "unknown_records"))
+            self.assertRegex(r.stdout, rf"^rebuilt the aggregates of {total} rows in [0-9.]+ s: "
+                                       r"1 day, \d+ names\n$")
+            after = json.loads(self.run_nod("--output", "json", db=db).stdout)
+            builds = {k["kind"]: k for k in after["kinds"]}["build"]
+            self.assertEqual((builds["count"], builds["failed"]), (left, 0))
+            # A schema-1 database: reading never writes, so it is refused with the way out...
+            con.execute("DROP TABLE total_stats")
+            con.execute("DROP TABLE names")
+            con.execute("PRAGMA user_version = 1")
+            con.commit()
+            con.close()
+            r = self.run_nod(db=db)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("schema version 1, older than this nod's 2", r.stderr)
+            self.assertIn("nod rebuild", r.stderr)
+            # ...and `nod rebuild` upgrades it, once.
+            r = self.run_nod("rebuild", db=db)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("upgrading", r.stderr)
+            self.assertIn(f"rebuilt the aggregates of {total} rows", r.stdout)
+            self.assertEqual(json.loads(self.run_nod("--output", "json", db=db).stdout)["kinds"],
+                             after["kinds"])
+            r = self.run_nod("rebuild", db=os.path.join(d, "missing.db"))
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("does not exist", r.stderr)
+
     def test_clean_directly_and_through_the_daemon(self):
         con = sqlite3.connect(self.db)
         tables = ["builds", "substitutions", "cache_queries", "file_transfers", "copies",

@@ -1,10 +1,10 @@
-// `nod clean [--before-days N]`: deletes whole UTC days, oldest first, each day's rows and its
-// aggregates in one transaction — so `nod` run during a clean still equals a recount of the rows.
+// Removing whole UTC days, oldest first (`nod clean`, retention): each day's rows and its
+// aggregates in one transaction, so `nod` run meanwhile still equals a recount of the rows.
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "nod/query-common.hh"
+#include "nod/aggregates.hh"
 #include "nod/record-store.hh"
 
 namespace nixmon::nod {
@@ -14,17 +14,20 @@ namespace {
 constexpr int64_t ms_per_day = 86400000;
 constexpr int64_t far_future_ms = 253402214400000;
 
-// Every table with rows, and the column that dates them (as the writer's aggregates do).
+// Every table with rows, and the column that dates them (as the aggregates do).
 constexpr std::pair<std::string_view, std::string_view> dated_tables[] = {
     {"builds", "start_ms"},         {"substitutions", "start_ms"},  {"cache_queries", "start_ms"},
     {"file_transfers", "start_ms"}, {"copies", "start_ms"},         {"activities", "start_ms"},
     {"failures", "time_ms"},        {"unknown_records", "time_ms"},
 };
 
+int64_t floor_day(int64_t ms) {
+  return ms / ms_per_day - (ms % ms_per_day < 0 ? 1 : 0);
+}
+
 int64_t cutoff_of(std::optional<int64_t> before_days, int64_t now_ms) {
   if (!before_days) return far_future_ms;
-  int64_t today = now_ms / ms_per_day - (now_ms % ms_per_day < 0 ? 1 : 0);
-  return day_start_ms(today - *before_days);
+  return day_start_ms(floor_day(now_ms) - *before_days);
 }
 
 }  // namespace
@@ -34,7 +37,6 @@ int64_t clean_count(const sqlite::Database& db, std::optional<int64_t> before_da
   int64_t cutoff = cutoff_of(before_days, now_ms);
   int64_t n = 0;
   for (auto [table, column] : dated_tables) {
-    if (!query::has_table(db, table)) continue;
     auto st = db.prepare(fmt::format("SELECT count(*) FROM {} WHERE {} < ?", table, column));
     st.bind(1, cutoff);
     if (st.step()) n += st.column_int(0);
@@ -45,7 +47,6 @@ int64_t clean_count(const sqlite::Database& db, std::optional<int64_t> before_da
 CleanStep clean_step(sqlite::Database& db, std::optional<int64_t> before_days, int64_t now_ms,
                      int64_t max_rows) {
   int64_t cutoff = cutoff_of(before_days, now_ms);
-  bool durations = query::has_table(db, "daily_durations");
   CleanStep step;
   while (step.removed < max_rows) {
     // The oldest dated row left before the cutoff (each min() reads one index entry).
@@ -60,15 +61,15 @@ CleanStep clean_step(sqlite::Database& db, std::optional<int64_t> before_days, i
     }
     sqlite::Transaction tx(db);
     if (!oldest) {
-      // No rows left: drop aggregates of the removed days that had no rows (there should be none).
-      std::string day = utc_day(cutoff);
-      db.prepare("DELETE FROM daily_stats WHERE day < ?").bind(1, day).run();
-      if (durations) db.prepare("DELETE FROM daily_durations WHERE day < ?").bind(1, day).run();
+      // No rows left: drop aggregates of removed days that had no rows (there should be none),
+      // and the names no row carries any more (once per clean: a seek per name).
+      drop_aggregates_before(db, utc_day(cutoff));
+      prune_names(db);
       tx.commit();
       step.done = true;
       break;
     }
-    int64_t day = *oldest / ms_per_day - (*oldest % ms_per_day < 0 ? 1 : 0);
+    int64_t day = floor_day(*oldest);
     int64_t from = day_start_ms(day), to = std::min(day_start_ms(day + 1), cutoff);
     for (auto [table, column] : dated_tables) {
       db.prepare(fmt::format("DELETE FROM {} WHERE {} < ?2 AND {} >= ?1", table, column, column))
@@ -77,11 +78,9 @@ CleanStep clean_step(sqlite::Database& db, std::optional<int64_t> before_days, i
           .run();
       step.removed += db.changes();
     }
-    // Rows before 'from' do not exist any more, so "every aggregate up to this day" is exact and
-    // also catches aggregate-only days.
-    std::string last = utc_day(from);
-    db.prepare("DELETE FROM daily_stats WHERE day <= ?").bind(1, last).run();
-    if (durations) db.prepare("DELETE FROM daily_durations WHERE day <= ?").bind(1, last).run();
+    // Rows before 'to' do not exist any more, so "every aggregate before the next day" is exact
+    // and also catches aggregate-only days.
+    drop_aggregates_before(db, utc_day(to));
     tx.commit();
   }
   return step;
