@@ -19,6 +19,7 @@ each beside `sqlite3` computing the same answer on the raw rows. nod runs withou
 import argparse
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import tempfile
@@ -32,10 +33,7 @@ GENERATE = """
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = OFF;
 PRAGMA cache_size = -1000000;
--- Indexes are dropped while filling and made again at the end: sorting once is far faster
--- than keeping three B-trees in step with 10M random inserts.
-DROP INDEX builds_start; DROP INDEX builds_name; DROP INDEX builds_drv;
-DROP INDEX substitutions_start; DROP INDEX substitutions_name; DROP INDEX cache_queries_start;
+{drop_indexes}
 BEGIN;
 INSERT INTO builds (activity_id, drv_path, name, machine, start_ms, end_ms, duration_ms, outcome,
                     phases, log_lines, exit_code)
@@ -59,12 +57,7 @@ INSERT INTO cache_queries (activity_id, store_path, cache, start_ms, end_ms, dur
 SELECT value, '/nix/store/x', 'https://cache.nixos.org', s, s + 40, 40, 'success', value % 4 != 0
 FROM (SELECT value, {t0} + value * {qstep} AS s FROM generate_series(1, {queries}));
 COMMIT;
-CREATE INDEX builds_start ON builds (start_ms);
-CREATE INDEX builds_name ON builds (name, start_ms);
-CREATE INDEX builds_drv ON builds (drv_path, end_ms);
-CREATE INDEX substitutions_start ON substitutions (start_ms);
-CREATE INDEX substitutions_name ON substitutions (name, start_ms);
-CREATE INDEX cache_queries_start ON cache_queries (start_ms);
+{create_indexes}
 PRAGMA wal_checkpoint(TRUNCATE);
 ANALYZE;
 """
@@ -139,8 +132,16 @@ def main():
         builds, subs = a.rows * 80 // 100, a.rows * 15 // 100
         queries = a.rows - builds - subs
         span = 730 * DAY
-        sql = GENERATE.format(t0=T0, builds=builds, subs=subs, queries=queries,
-                              step=span // builds, sstep=span // subs, qstep=span // queries)
+        # Indexes are dropped while filling and made again at the end (sorting once is far faster
+        # than keeping B-trees in step with 10M random inserts): nod's own, read from the file.
+        with sqlite3.connect(db) as con:
+            indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                  "AND sql IS NOT NULL").fetchall()
+        sql = GENERATE.format(
+            drop_indexes="".join(f"DROP INDEX {n};\n" for n, _ in indexes),
+            create_indexes="".join(f"{q};\n" for _, q in indexes), t0=T0, builds=builds,
+            subs=subs, queries=queries, step=span // builds, sstep=span // subs,
+            qstep=span // queries)
         t = time.monotonic()
         subprocess.run(["sqlite3", db], input=sql, text=True, check=True)
         print(f"generated {a.rows:,} rows in {time.monotonic() - t:.0f} s: {db} "

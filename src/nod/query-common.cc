@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/json-writer.hh"
 #include "nod/record-store.hh"
 
@@ -93,7 +95,8 @@ const std::string& matching_names(const sqlite::Database& db, std::string_view k
 }
 
 std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
-                                    const std::optional<std::string>& drv) {
+                                    const std::optional<std::string>& drv,
+                                    std::map<std::string, std::vector<double>>* durations) {
   std::vector<AggRow> out;
   auto read = [&](sqlite::Statement& st) {
     while (st.step()) {
@@ -131,27 +134,40 @@ std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
     read(st);
     return out;
   }
-  // Recount from the rows exactly as the writer aggregates them (record-store.cc).
+  // Recount from the matching rows exactly as the writer aggregates them (aggregates.cc), in one
+  // pass that also collects the durations for exact percentiles.
   for (const auto& k : kinds()) {
     std::string key = k.key_column.empty() ? "''" : std::string(k.key_column);
     std::string outcome = k.kind == "cache-query"
                               ? "CASE hit WHEN 1 THEN 'hit' WHEN 0 THEN 'miss' ELSE 'unknown' END"
                               : "outcome";
-    std::string bytes = "0, 0, 0, 0";
-    if (k.kind == "substitution")
-      bytes =
-          "coalesce(sum(download_bytes), 0), count(download_bytes), coalesce(sum(nar_bytes), "
-          "0), count(nar_bytes)";
-    else if (k.kind == "file-transfer")
-      bytes = "coalesce(sum(bytes), 0), count(bytes), 0, 0";
-    else if (k.kind == "copy")
-      bytes = "0, 0, coalesce(sum(bytes), 0), count(bytes)";
-    auto st = db.prepare(fmt::format(
-        "SELECT '{0}', {1}, {2} AS o, count(*), sum(duration_ms), max(duration_ms), {3} "
-        "FROM {4} WHERE {5} GROUP BY 2, 3 ORDER BY 2, 3",
-        k.kind, key, outcome, bytes, k.table, row_filter(k, true)));
+    std::string_view download = k.kind == "substitution"    ? "download_bytes"
+                                : k.kind == "file-transfer" ? "bytes"
+                                                            : "NULL";
+    std::string_view nar = k.kind == "substitution" ? "nar_bytes"
+                           : k.kind == "copy"       ? "bytes"
+                                                    : "NULL";
+    auto st = db.prepare(fmt::format("SELECT {}, {}, duration_ms, {}, {} FROM {} WHERE {}", key,
+                                     outcome, download, nar, k.table, row_filter(k, true)));
     bind_period(st, db, k, p, drv);
-    read(st);
+    std::map<std::pair<std::string, std::string>, AggRow> groups;
+    std::vector<double>* kind_durations = durations ? &(*durations)[std::string(k.kind)] : nullptr;
+    while (st.step()) {
+      AggRow& r = groups[{st.column_text(0), st.column_text(1)}];
+      int64_t ms = st.column_int(2);
+      ++r.count;
+      r.total_ms += ms;
+      r.max_ms = std::max(r.max_ms, ms);
+      if (!st.is_null(3)) r.download_bytes += st.column_int(3), ++r.download_known;
+      if (!st.is_null(4)) r.nar_bytes += st.column_int(4), ++r.nar_known;
+      if (kind_durations) kind_durations->push_back(static_cast<double>(ms));
+    }
+    for (auto& [ko, r] : groups) {
+      r.kind = k.kind;
+      r.key = ko.first;
+      r.outcome = ko.second;
+      out.push_back(std::move(r));
+    }
   }
   return out;
 }

@@ -29,10 +29,12 @@ struct AggRow {
   int64_t download_bytes = 0, download_known = 0, nar_bytes = 0, nar_known = 0;
 };
 
-// Aggregates of the period, grouped by kind, key and outcome: from daily_stats when there is no
-// --drv filter (O(days)), else recounted from the rows.
-std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
-                                    const std::optional<std::string>& drv);
+// Aggregates of the period, grouped by kind, key and outcome: from total_stats for all time and
+// daily_stats otherwise when there is no --drv filter, else recounted from the matching rows —
+// and then, if `durations` is given, their durations (ms) by kind are collected in the same pass.
+std::vector<AggRow> load_aggregates(
+    const sqlite::Database& db, const Period& p, const std::optional<std::string>& drv,
+    std::map<std::string, std::vector<double>>* durations = nullptr);
 
 // Durations (ms) of one kind in the period, matching `drv` if set, optionally by outcome.
 std::vector<double> load_durations(const sqlite::Database& db, const KindInfo& k, const Period& p,

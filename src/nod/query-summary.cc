@@ -81,7 +81,8 @@ std::optional<double> known(int64_t value, int64_t known_count) {
 
 Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms) {
   Period p = period_of(o, now_ms);
-  auto aggs = query::load_aggregates(db, p, o.drv);
+  std::map<std::string, std::vector<double>> drv_durations;  // with --drv: from the same pass
+  auto aggs = query::load_aggregates(db, p, o.drv, o.drv ? &drv_durations : nullptr);
 
   Report r;
   r.heading = fmt::format("nod: {}{}", p.label,
@@ -127,7 +128,8 @@ Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t
       p90 = stats::histogram_percentile(*hist, 0.9, static_cast<double>(t.max_ms));
       approximate = true;
     } else {
-      auto d = query::load_durations(db, k, p, o.drv);
+      auto d = o.drv ? std::move(drv_durations[std::string(k.kind)])
+                     : query::load_durations(db, k, p, std::nullopt);
       med = stats::percentile(d, 0.5);
       p90 = stats::percentile(d, 0.9);
     }

@@ -165,7 +165,8 @@ TEST(Aggregates, SchemaOneIsUpgradedByRecountingTheRows) {
     // daily_durations.
     store.db().exec(
         "DROP TABLE total_stats; DROP TABLE total_durations; DROP TABLE names; "
-        "DELETE FROM daily_durations; PRAGMA user_version = 1");
+        "DELETE FROM daily_durations; DROP INDEX builds_by_name; "
+        "CREATE INDEX builds_name ON builds (name, start_ms); PRAGMA user_version = 1");
   }
   try {
     open_for_reading(path);
@@ -180,6 +181,9 @@ TEST(Aggregates, SchemaOneIsUpgradedByRecountingTheRows) {
   EXPECT_EQ(upgraded.upgraded_rows(), 44);
   EXPECT_EQ(derived(upgraded.db()), expected);
   EXPECT_EQ(upgraded.db().query_int("PRAGMA user_version"), schema_version);
+  EXPECT_EQ(dump(upgraded.db(),
+                 "SELECT name FROM sqlite_master WHERE name LIKE 'builds_%name' ORDER BY 1"),
+            "builds_by_name|\n");
   RecordStore again(path);
   EXPECT_FALSE(again.upgraded());
 }
