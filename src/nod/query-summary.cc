@@ -116,7 +116,7 @@ Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t
       if (a.kind == k.kind) t.add(a);
     if (t.count == 0) continue;
     bool outcomes = k.kind != "cache-query";
-    // Percentiles: exact from the rows when affordable, else from the daily histograms.
+    // Percentiles: exact from the rows when affordable, else from the duration histograms.
     std::optional<double> med, p90;
     std::optional<std::map<int, int64_t>> hist;
     if (!o.drv && t.count > query::exact_percentile_limit) {
@@ -232,7 +232,7 @@ Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t
   r.tables.push_back(std::move(bt));
   if (approximate)
     r.notes.push_back(
-        "~ percentiles estimated from daily histograms (within about 5%); add --drv or a "
+        "~ percentiles estimated from duration histograms (within about 5%); add --drv or a "
         "shorter period for exact values");
   return r;
 }
