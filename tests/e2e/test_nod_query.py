@@ -110,6 +110,12 @@ class NodQueries(unittest.TestCase):
                 "--socket", sock or os.path.join(self.dir, "nobody.sock"), *args]
         return subprocess.run(argv, capture_output=True, text=True, timeout=120, env=e)
 
+    def scratch_copy(self, directory):
+        """A copy of the test database to change by hand, and a connection to it."""
+        path = os.path.join(directory, "scratch.db")
+        shutil.copy(self.db, path)
+        return path, sqlite3.connect(path)
+
     def args(self, a):
         return [x.replace("NONCE", self.nonce) for x in a]
 
@@ -198,9 +204,7 @@ class NodQueries(unittest.TestCase):
             self.assertIn(message, r.stderr, args)
             self.assertEqual(r.stdout, "", args)
         with TempDir() as d:
-            newer = os.path.join(d, "newer.db")
-            shutil.copy(self.db, newer)
-            con = sqlite3.connect(newer)
+            newer, con = self.scratch_copy(d)
             con.execute("PRAGMA user_version = 99")
             con.commit()
             con.close()
@@ -213,9 +217,7 @@ class NodQueries(unittest.TestCase):
 
     def test_rebuild_after_rows_changed_by_hand_and_upgrade_of_schema_one(self):
         with TempDir() as d:
-            db = os.path.join(d, "nod.db")
-            shutil.copy(self.db, db)
-            con = sqlite3.connect(db)
+            db, con = self.scratch_copy(d)
             # Rows deleted by hand: the aggregates (and so `nod`) still count them...
             con.execute("DELETE FROM builds WHERE outcome = 'failed'")
             con.commit()

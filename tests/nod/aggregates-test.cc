@@ -10,21 +10,12 @@
 
 using namespace nixmon;
 using namespace nixmon::nod;
+using nixmon::nod::test::dump;
 
 namespace {
 
 constexpr int64_t day_ms = 86400000;
 constexpr int64_t t0 = 1763683200000;  // 2025-11-21T00:00:00Z
-
-std::string dump(const sqlite::Database& db, const std::string& sql) {
-  auto st = db.prepare(sql);
-  std::string out;
-  while (st.step()) {
-    for (int i = 0; i < st.column_count(); ++i) out += st.column_text(i) + "|";
-    out += "\n";
-  }
-  return out;
-}
 
 std::string derived(const sqlite::Database& db, bool with_names = true) {
   std::string out = dump(db, "SELECT * FROM daily_stats ORDER BY 1, 2, 3, 4") + "--\n" +

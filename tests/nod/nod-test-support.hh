@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "common/sqlite.hh"
 #include "nod/activity-tracker.hh"
 #include "nod/line-splitter.hh"
 #include "nod/log-session.hh"
@@ -46,6 +47,17 @@ inline void feed(Collected& c, const std::string& text,
     splitter.commit(n, session);
   }
   splitter.finish(session);
+}
+
+// A query's rows as text, "a|b|" per line: compact expectations for database tests.
+inline std::string dump(const sqlite::Database& db, const std::string& sql) {
+  auto st = db.prepare(sql);
+  std::string out;
+  while (st.step()) {
+    for (int i = 0; i < st.column_count(); ++i) out += st.column_text(i) + "|";
+    out += "\n";
+  }
+  return out;
 }
 
 inline std::string fixture_log(const std::string& name) {

@@ -6,6 +6,7 @@
 
 using namespace nixmon;
 using namespace nixmon::nod;
+using nixmon::nod::test::dump;
 
 namespace {
 
@@ -30,16 +31,6 @@ const char* recount_builds = R"sql(
 const char* stored_builds = R"sql(
   SELECT day, outcome, key, count, total_ms, max_ms, log_lines FROM daily_stats
   WHERE kind = 'build' ORDER BY 1, 2, 3)sql";
-
-std::string dump(sqlite::Database& db, const char* sql) {
-  auto st = db.prepare(sql);
-  std::string out;
-  while (st.step()) {
-    for (int i = 0; i < st.column_count(); ++i) out += st.column_text(i) + "|";
-    out += "\n";
-  }
-  return out;
-}
 
 }  // namespace
 
