@@ -33,12 +33,14 @@ let
 
   waitForSocket = pkgs.writeShellScript "nod-wait-socket" ''
     # nod counts as started once its socket exists, so units ordered after nod (nix-daemon) can
-    # rely on it. 30 s at most: then the unit fails and systemd restarts it.
-    for _ in $(seq 300); do
+    # rely on it. nod listens only after opening its database, and opening upgrades an older
+    # schema first (about 15 s per 10M rows, docs/nod-schema.md): so wait as long as nod runs,
+    # not a fixed time that a restart would only begin again (TimeoutStartSec bounds it).
+    while kill -0 "$MAINPID" 2>/dev/null; do
       [ -S ${cfg.socket} ] && exit 0
       sleep 0.1
     done
-    echo "nod did not create ${cfg.socket}" >&2
+    echo "nod exited before creating ${cfg.socket}" >&2
     exit 1
   '';
 
@@ -158,6 +160,8 @@ in
       serviceConfig = h.hardening // {
         ExecStart = "${cfg.package}/bin/nod ${h.escapeSystemdArgs args}";
         ExecStartPost = "${waitForSocket}";
+        # Room for a schema upgrade of a large database (see waitForSocket).
+        TimeoutStartSec = "30min";
         Restart = "always";
         RestartSec = "2s";
         User = "nod";

@@ -211,6 +211,7 @@ class NodModule(Base):
         self.assertEqual(sc["RuntimeDirectory"], "nod")
         self.assertEqual(sc["StateDirectory"], "nod")
         self.assertTrue(sc["ExecStartPost"].endswith("-nod-wait-socket"))
+        self.assertEqual(sc["TimeoutStartSec"], "30min")  # a schema upgrade may take minutes
         # Everyone's `nix` may connect; the database is not everyone's.
         self.assertEqual(sc["UMask"], "0027")
         self.assertEqual(sc["RuntimeDirectoryMode"], "0755")
@@ -688,6 +689,54 @@ class GeneratedDocs(Base):
         for option in ("services.prometheus.exporters.nixos.flake.nats.nkeySeedFile", "services.nod.retainDays",
                        "services.nixmon.role", "services.nixmon.remoteWrite"):
             self.assertIn(f"### `{option}`", text)
+
+
+class NodWaitSocketScript(unittest.TestCase):
+    """services.nod's ExecStartPost, run by bash as systemd would (no nixpkgs needed): it must wait
+    for the socket as long as nod runs (a schema upgrade can take minutes) and fail as soon as nod
+    is gone."""
+
+    def script(self, socket):
+        with open(os.path.join(h.SOURCE_DIR, "nix", "modules", "nod.nix")) as f:
+            text = f.read()
+        body = re.search(r'writeShellScript "nod-wait-socket" \'\'\n(.*?)\n  \'\';', text, re.S)
+        self.assertIsNotNone(body)
+        return body.group(1).replace("${cfg.socket}", socket)
+
+    def run_script(self, socket, main):
+        return subprocess.run(["bash", "-c", self.script(socket)], capture_output=True, text=True,
+                              env=dict(os.environ, MAINPID=str(main.pid)), timeout=60)
+
+    def test_waits_while_nod_runs_and_succeeds_once_the_socket_exists(self):
+        import socket as so
+        import time
+        with h.TempDir() as d:
+            path = os.path.join(d, "nod.sock")
+            # "nod" upgrading its database: alive, no socket yet for 2 s, then listening.
+            main = subprocess.Popen(["sleep", "60"])
+            try:
+                start = time.monotonic()
+                waiter = subprocess.Popen(["bash", "-c", self.script(path)],
+                                          env=dict(os.environ, MAINPID=str(main.pid)))
+                time.sleep(2)
+                self.assertIsNone(waiter.poll())  # still waiting: nod is alive
+                s = so.socket(so.AF_UNIX)
+                s.bind(path)
+                self.assertEqual(waiter.wait(timeout=30), 0)
+                self.assertGreater(time.monotonic() - start, 2)
+                s.close()
+            finally:
+                main.kill()
+                main.wait()
+
+    def test_fails_at_once_when_nod_exits_without_a_socket(self):
+        # (A fixed 30 s wait used to run out even while nod was still upgrading its database.)
+        with h.TempDir() as d:
+            main = subprocess.Popen(["true"])
+            main.wait()
+            r = self.run_script(os.path.join(d, "nod.sock"), main)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("nod exited before creating", r.stderr)
 
 
 if __name__ == "__main__":
