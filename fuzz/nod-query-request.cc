@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "nod/query-protocol.hh"
@@ -13,17 +14,27 @@
 
 namespace {
 
-const nixmon::nod::QueryService& service() {
-  static nixmon::nod::QueryService s = [] {
-    char dir[] = "/tmp/nod-fuzz-query-XXXXXX";
-    if (!mkdtemp(dir)) std::abort();
-    std::string db = std::string(dir) + "/nod.db";
+// A scratch database for the whole run, removed at exit (replays run in ctest: no leftovers).
+struct Fixture {
+  std::string dir;
+  nixmon::nod::QueryService service;
+  Fixture() {
+    char tmpl[] = "/tmp/nod-fuzz-query-XXXXXX";
+    if (!mkdtemp(tmpl)) std::abort();
+    dir = tmpl;
+    std::string db = dir + "/nod.db";
     { nixmon::nod::RecordStore create(db); }  // the schema, as the daemon makes it
-    nixmon::nod::QueryService q;
-    nixmon::nod::register_query_requests(q, db);
-    return q;
-  }();
-  return s;
+    nixmon::nod::register_query_requests(service, db);
+  }
+  ~Fixture() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+const nixmon::nod::QueryService& service() {
+  static Fixture f;
+  return f.service;
 }
 
 }  // namespace
