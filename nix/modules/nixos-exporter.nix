@@ -26,6 +26,7 @@ let
     "system"
     "reboot"
     "boot"
+    "upgrade"
     "store"
     "gc"
   ];

@@ -17,6 +17,9 @@ constexpr CollectorEntry table[] = {
      make_reboot_collector},
     {"boot", true, "Boot loader entries and the free space of the filesystem holding /boot",
      make_boot_collector},
+    {"upgrade", true,
+     "Automatic upgrades: whether the nixos-upgrade timer is enabled, when it last fired",
+     make_upgrade_collector},
     {"flake", false,
      "The seed's flake collector: remote flake revision vs the running system's, input ages "
      "(needs --flake.url; NATS sharing with --flake.nats.enable)",

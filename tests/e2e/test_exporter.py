@@ -11,6 +11,7 @@ VOLATILE = [
     r"nixos_exporter_collector_duration_seconds",
     r"nixos_generation_age_seconds",
     r"nixos_boot_filesystem_",
+    r"nixos_autoupgrade_last_trigger_timestamp_seconds",  # the copied stamp's mtime: checked below
 ]
 
 
@@ -30,6 +31,23 @@ class ExporterEndToEnd(unittest.TestCase):
                 text = h.scrape(port)
             self.assertEqual(p.returncode, 0, p.log())
             h.check_golden(self, "tests/e2e/golden/exporter-nixos-basic.prom", h.mask(text, VOLATILE, whole=[r"nixos_exporter_build_info"]))
+
+    def test_autoupgrade_trigger_time_is_the_timer_stamps_mtime(self):
+        with h.TempDir() as tmp:
+            root = h.copy_root("nixos-basic", os.path.join(tmp, "root"))
+            stamp = os.path.join(root, "var/lib/systemd/timers/stamp-nixos-upgrade.timer")
+            os.utime(stamp, ns=(0, 1_795_000_000_250_000_000))  # as systemd touches it on a trigger
+            p, port = start_exporter(tmp, root)
+            with p:
+                text = h.scrape(port)
+                self.assertIn("nixos_autoupgrade_last_trigger_timestamp_seconds 1795000000.25\n", text)
+                self.assertIn("nixos_autoupgrade_enabled 1\n", text)
+                # Never triggered (or not Persistent=): absent, not 0; disabled: 0.
+                os.unlink(stamp)
+                os.unlink(os.path.join(root, "etc/systemd/system/timers.target.wants/nixos-upgrade.timer"))
+                text = h.scrape(port)
+                self.assertNotIn("nixos_autoupgrade_last_trigger_timestamp_seconds", text)
+                self.assertIn("nixos_autoupgrade_enabled 0\n", text)
 
     def test_promtool_accepts_the_scrape(self):
         with h.TempDir() as tmp:

@@ -36,7 +36,7 @@ EVERY_EXPORTER_OPTION = """{
             port = 9000;
             listenAddress = "::";
             openFirewall = true;
-            collectors = { generation = true; system = true; reboot = false; boot = true; store = true; gc = false; };
+            collectors = { generation = true; system = true; reboot = false; boot = true; upgrade = false; store = true; gc = false; };
             store.checkInterval = "2m";
             gc = { checkInterval = "15m"; runtimeRoots = true; };
             scrapeTimeout = "5s";
@@ -142,7 +142,7 @@ class ExporterModule(Base):
             "/nix/store/11111111111111111111111111111111-x/bin/nixos-exporter "
             '"--listen=[::]:9000" "--scrape.timeout=5s" "--log.level=debug" '
             '"--collector.boot" "--no-collector.gc" "--collector.generation" "--no-collector.reboot" '
-            '"--collector.store" "--collector.system" '
+            '"--collector.store" "--collector.system" "--no-collector.upgrade" '
             '"--collector.store.check-interval=2m" "--collector.gc.check-interval=15m" "--collector.gc.runtime-roots" '
             # % is a systemd specifier: doubled, so the exporter sees the URL as written.
             '"--collector.flake" "--flake.url=github:me/cfg?dir=hosts&ref=a%%2Fb" "--flake.check-interval=30m" '
@@ -689,6 +689,22 @@ class GeneratedDocs(Base):
         for option in ("services.prometheus.exporters.nixos.flake.nats.nkeySeedFile", "services.nod.retainDays",
                        "services.nixmon.role", "services.nixmon.remoteWrite"):
             self.assertIn(f"### `{option}`", text)
+
+
+class ExporterCollectorNames(unittest.TestCase):
+    """The module's `collectors.<name>` options (no nixpkgs needed: read from the file) are exactly
+    the binary's switchable collectors besides `flake`, so a new collector cannot be forgotten."""
+
+    def test_module_names_every_collector_of_the_binary(self):
+        with open(os.path.join(h.SOURCE_DIR, "nix", "modules", "nixos-exporter.nix")) as f:
+            block = re.search(r"collectorNames = \[(.*?)\];", f.read(), re.S)
+        self.assertIsNotNone(block)
+        module = re.findall(r'"([a-z]+)"', block.group(1))
+        text = subprocess.run([h.binary("nixos-exporter"), "--help"], capture_output=True,
+                              text=True).stdout
+        binary = re.findall(r"--collector\.([a-z]+),--no-collector\.", text)
+        self.assertIn("upgrade", binary)
+        self.assertEqual(sorted(module), sorted(c for c in binary if c != "flake"))
 
 
 class NodWaitSocketScript(unittest.TestCase):

@@ -24,7 +24,8 @@ struct FakeHost {
   explicit FakeHost(std::string_view fixture) : root(tmp.path() / "root") {
     test::copy_tree(test::fixture_root(fixture), root);
     for (auto& e : fs::recursive_directory_iterator(root)) {
-      if (e.is_symlink()) test::set_link_mtime(e.path(), fixture_mtime);
+      // Links date generations, files like systemd's timer stamps date events: pin both.
+      if (e.is_symlink() || e.is_regular_file()) test::set_link_mtime(e.path(), fixture_mtime);
     }
   }
   CollectorContext context() const {
@@ -79,7 +80,7 @@ TEST_P(CollectorGolden, MatchesGolden) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllRoots, CollectorGolden,
-    ::testing::Combine(::testing::Values("generation", "system", "reboot", "boot"),
+    ::testing::Combine(::testing::Values("generation", "system", "reboot", "boot", "upgrade"),
                        ::testing::Values("nixos-basic", "nixos-awkward", "non-nixos")),
     [](const auto& info) {
       std::string n = std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);

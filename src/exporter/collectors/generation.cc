@@ -1,5 +1,6 @@
 // The seed exporter's generation metrics, with its exact names and meaning, plus what the same
 // links tell beyond it: whether current/booted are known generations and whether a boot is pending.
+#include <algorithm>
 #include <chrono>
 
 #include "common/error.hh"
@@ -64,6 +65,14 @@ class GenerationCollector final : public Collector {
       out.gauge("nixos_system_generation_known", known_help, booted_gen ? 1 : 0,
                 {{"system", "booted"}});
 
+    if (!generations.empty()) {
+      std::uint64_t newest = 0;
+      for (const auto& g : generations) newest = std::max(newest, g.number);
+      out.gauge("nixos_newest_generation",
+                "Highest generation number of the system profile: above nixos_profile_generation "
+                "after a rollback (nixos-rebuild --rollback)",
+                static_cast<double>(newest));
+    }
     if (profile_number) {
       out.gauge("nixos_profile_generation",
                 "Generation the system profile points to: what the boot loader starts by default",
