@@ -117,6 +117,7 @@ def value_map(pairs):
 
 
 YES_BAD = value_map([(0, "no", "green"), (1, "yes", "red")])
+ON_OFF = value_map([(0, "off", "text"), (1, "on", "text")])
 REBOOT = value_map([(0, "unchanged", "green"), (1, "changed: reboot", "orange")])
 SUCCESS = value_map([(0, "failing", "red"), (1, "ok", "green")])
 GREEN_RED = [{"color": "green", "value": None}, {"color": "red", "value": 1}]
@@ -216,6 +217,16 @@ def fleet():
             q(f"nixos_flake_info{sel()}", table=True),
             q(f"nixos_flake_revision_behind{sel()}", table=True),
         ], h=7, hide=("Value #A",), rename={"Value #B": "behind"}, mappings={"behind": YES_BAD}),
+        table("Rollbacks and automatic upgrades", "The generation the system profile points to against the newest one (below it after nixos-rebuild --rollback: alert NixOSRolledBack), whether system.autoUpgrade's timer is enabled, and how long ago it last fired (empty: never, or the timer is not Persistent=; alert NixOSAutoUpgradeNotRunning).", [
+            q(f"nixos_profile_generation{sel()}", table=True),
+            q(f"nixos_newest_generation{sel()}", table=True),
+            q(f"nixos_newest_generation{sel()} > bool nixos_profile_generation{sel()}", table=True),
+            q(f"nixos_autoupgrade_enabled{sel()}", table=True),
+            q(f"time() - nixos_autoupgrade_last_trigger_timestamp_seconds{sel()}", table=True),
+        ], h=7, rename={"Value #A": "profile generation", "Value #B": "newest", "Value #C": "rolled back",
+                        "Value #D": "auto-upgrade", "Value #E": "since the upgrade timer fired"},
+            unit_by_column={"since the upgrade timer fired": "s"},
+            mappings={"rolled back": YES_BAD, "auto-upgrade": ON_OFF}),
         row("History"),
         timeseries("Generation per host", "The current generation number of each host: a step is a deploy.",
                    [q(f"nixos_current_generation{sel()}", "{{instance}}")], unit="none", w=8),
