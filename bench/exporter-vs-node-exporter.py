@@ -49,13 +49,15 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=10)
+    ap.add_argument("--exporter-flag", action="append", default=[],
+                    help="extra nixos-exporter flag, e.g. --exporter-flag=--no-collector.upgrade")
     args = ap.parse_args()
 
     with h.TempDir() as tmp:
         root = h.copy_root("nixos-basic", os.path.join(tmp, "root"))
         ours_port, node_port = h.free_port(), h.free_port()
         ours = h.Process([h.binary("nixos-exporter"), f"--listen=127.0.0.1:{ours_port}", f"--path.root={root}",
-                          "--log.level=warn"], tmp, port=ours_port)
+                          "--log.level=warn", *args.exporter_flag], tmp, port=ours_port)
         with ours:
             text = h.scrape(ours_port)
             textdir = os.path.join(tmp, "textfile")

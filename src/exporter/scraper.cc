@@ -33,7 +33,53 @@ struct Scraper::Slot {
   // hundred concurrent scrapers cost one collection, and a stuck collector holds one thread.
   std::shared_ptr<Run> in_flight;
   std::string last_error;  // to log a failure when it starts or changes, not every scrape
+  // The slot's worker thread waits here for the next run: one long-lived thread per collector
+  // instead of a new thread per collector and scrape (which cost ~20% of the requests/s).
+  std::condition_variable wake;
+  std::shared_ptr<Run> next;
+  bool stop = false;
 };
+
+namespace {
+
+// The worker of one slot. It holds the slot, so a collector stuck past the Scraper's lifetime
+// still finds everything it touches alive; it ends once told to stop and no run is in progress.
+void work(std::shared_ptr<Scraper::Slot> slot) {
+  for (;;) {
+    std::shared_ptr<Run> run;
+    {
+      std::unique_lock lock(slot->mutex);
+      slot->wake.wait(lock, [&] { return slot->stop || slot->next; });
+      if (slot->stop) return;
+      run = std::move(slot->next);
+    }
+    MetricSet metrics;
+    std::string error;
+    auto start = std::chrono::steady_clock::now();
+    try {
+      slot->collector->collect(metrics);
+    } catch (const std::exception& e) {
+      error = e.what();
+      if (error.empty()) error = "failed";
+    } catch (...) {
+      error = "failed with an unknown exception";
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    {
+      std::lock_guard slot_lock(slot->mutex);
+      if (slot->in_flight == run) slot->in_flight.reset();
+    }
+    std::lock_guard lock(run->mutex);
+    run->done = true;
+    run->metrics = std::move(metrics);
+    run->error = std::move(error);
+    run->seconds = seconds;
+    run->done_cv.notify_all();
+  }
+}
+
+}  // namespace
 
 Scraper::Scraper(std::vector<Named> collectors, std::chrono::milliseconds timeout, MetricSet fixed)
     : timeout_(timeout), fixed_(render(fixed)) {
@@ -41,11 +87,19 @@ Scraper::Scraper(std::vector<Named> collectors, std::chrono::milliseconds timeou
     auto slot = std::make_shared<Slot>();
     slot->name = std::move(c.name);
     slot->collector = std::move(c.collector);
+    // Detached: a stuck collector must not block the Scraper's destruction (see ~Scraper).
+    std::thread(work, slot).detach();
     slots_.push_back(std::move(slot));
   }
 }
 
-Scraper::~Scraper() = default;
+Scraper::~Scraper() {
+  for (auto& slot : slots_) {
+    std::lock_guard lock(slot->mutex);
+    slot->stop = true;
+    slot->wake.notify_one();
+  }
+}
 
 std::string Scraper::scrape() {
   auto now = std::chrono::steady_clock::now();
@@ -61,31 +115,8 @@ std::string Scraper::scrape() {
     run->deadline = now + timeout_;
     slot->in_flight = run;
     runs.push_back(run);
-    std::thread([slot, run] {
-      MetricSet metrics;
-      std::string error;
-      auto start = std::chrono::steady_clock::now();
-      try {
-        slot->collector->collect(metrics);
-      } catch (const std::exception& e) {
-        error = e.what();
-        if (error.empty()) error = "failed";
-      } catch (...) {
-        error = "failed with an unknown exception";
-      }
-      double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      {
-        std::lock_guard slot_lock(slot->mutex);
-        if (slot->in_flight == run) slot->in_flight.reset();
-      }
-      std::lock_guard lock(run->mutex);
-      run->done = true;
-      run->metrics = std::move(metrics);
-      run->error = std::move(error);
-      run->seconds = seconds;
-      run->done_cv.notify_all();
-    }).detach();
+    slot->next = run;  // under slot->mutex: the worker takes it when it wakes
+    slot->wake.notify_one();
   }
 
   std::string out = fixed_;

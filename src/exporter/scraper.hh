@@ -1,6 +1,6 @@
 #pragma once
-// Runs the enabled collectors for one scrape, each on its own thread with a deadline, and renders
-// the exposition. A collector that throws or overruns is reported with
+// Runs the enabled collectors for one scrape, each on its own long-lived worker thread with a
+// deadline, and renders the exposition. A collector that throws or overruns is reported with
 // nixos_exporter_collector_success 0; the scrape still answers with everything else.
 //
 // Thread-safety: scrape() may be called from several HTTP workers at once. Concurrent scrapes share
@@ -30,8 +30,10 @@ class Scraper {
 
   std::string scrape();
 
+ public:
+  struct Slot;  // one collector, its worker and its run in flight (scraper.cc)
+
  private:
-  struct Slot;
   std::vector<std::shared_ptr<Slot>> slots_;
   std::chrono::milliseconds timeout_;
   std::string fixed_;
