@@ -2,7 +2,7 @@
 // when systemd last triggered it, from the files systemd keeps. Whether that run succeeded lives
 // only in systemd's memory (node_exporter's systemd collector reports the unit's state); whether it
 // produced a new generation, the generation collector shows.
-#include <chrono>
+#include <string>
 
 #include "exporter/collectors/collectors.hh"
 
@@ -10,9 +10,11 @@ namespace nixmon::exporter {
 
 namespace {
 
-// NixOS links every enabled timer here (systemd.timers.<name>.wantedBy = timers.target).
-constexpr std::string_view timer_link =
-    "/etc/systemd/system/timers.target.wants/nixos-upgrade.timer";
+// NixOS links every enabled timer here (systemd.timers.<name>.wantedBy = timers.target). On NixOS
+// /etc/systemd/system is itself a link (to /etc/static/..., then the store), so the directory is
+// resolved inside the root before the timer's own link is looked at.
+constexpr std::string_view wants_dir = "/etc/systemd/system/timers.target.wants";
+constexpr std::string_view timer_name = "nixos-upgrade.timer";
 // systemd touches this file each time a Persistent= timer fires (autoUpgrade.persistent defaults
 // to true); it survives reboots, which is what Persistent= needs it for.
 constexpr std::string_view stamp_file = "/var/lib/systemd/timers/stamp-nixos-upgrade.timer";
@@ -24,7 +26,8 @@ class UpgradeCollector final : public Collector {
   void collect(MetricSet& out) override {
     // lstat: the link's target is a unit file in the store; its existence is what enables it.
     // An unreadable directory throws (the collector fails) rather than reading as "disabled".
-    bool enabled = ctx_.root.lstat(timer_link).has_value();
+    std::string link = ctx_.root.resolve(wants_dir) + "/" + std::string(timer_name);
+    bool enabled = ctx_.root.lstat(link).has_value();
     out.gauge("nixos_autoupgrade_enabled",
               "1 if the nixos-upgrade timer (system.autoUpgrade) is enabled, else 0",
               enabled ? 1 : 0);
