@@ -382,6 +382,10 @@ class NodDaemonRobustness(unittest.TestCase):
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                     s.connect(sock)
                     s.sendall(b"\x00\x01garbage")
+                # "Settled" alone can be seen before the daemon has accepted that last client (it
+                # may still be in the listen backlog): wait for its line to be counted first.
+                wait_for(lambda: status(sock)["malformed"]["not-json"] >= 2, 60,
+                         "the hung-up client's garbage to be counted")
                 st = wait_settled(sock)
                 self.assertTrue(p.alive())
                 self.assertEqual(st["malformed"]["not-json"], 2)
