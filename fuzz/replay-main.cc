@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,9 +39,13 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // An exactly sized heap copy, as libFuzzer passes it: a std::string's spare capacity or
+    // terminating NUL would hide a one-byte over-read from ASan.
+    auto data = std::make_unique<uint8_t[]>(bytes.size());
+    std::copy(bytes.begin(), bytes.end(), data.get());
     // A crash or a sanitizer report ends the process here, naming nothing: say which input first.
     std::fprintf(stderr, "replaying %s\n", p.c_str());
-    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    LLVMFuzzerTestOneInput(data.get(), bytes.size());
   }
   std::printf("replayed %zu inputs\n", inputs.size());
   return 0;

@@ -38,12 +38,13 @@ struct Scraper::Slot {
   std::condition_variable wake;
   std::shared_ptr<Run> next;
   bool stop = false;
+  std::thread worker;  // joined or detached by ~Scraper
 };
 
 namespace {
 
 // The worker of one slot. It holds the slot, so a collector stuck past the Scraper's lifetime
-// still finds everything it touches alive; it ends once told to stop and no run is in progress.
+// still finds everything it touches alive; it ends once told to stop.
 void work(std::shared_ptr<Scraper::Slot> slot) {
   for (;;) {
     std::shared_ptr<Run> run;
@@ -87,17 +88,27 @@ Scraper::Scraper(std::vector<Named> collectors, std::chrono::milliseconds timeou
     auto slot = std::make_shared<Slot>();
     slot->name = std::move(c.name);
     slot->collector = std::move(c.collector);
-    // Detached: a stuck collector must not block the Scraper's destruction (see ~Scraper).
-    std::thread(work, slot).detach();
+    slot->worker = std::thread(work, slot);
     slots_.push_back(std::move(slot));
   }
 }
 
 Scraper::~Scraper() {
   for (auto& slot : slots_) {
-    std::lock_guard lock(slot->mutex);
-    slot->stop = true;
-    slot->wake.notify_one();
+    bool busy;
+    {
+      std::lock_guard lock(slot->mutex);
+      slot->stop = true;
+      busy = slot->in_flight != nullptr;
+      slot->wake.notify_one();
+    }
+    // An idle worker ends at once: joined, so the collector (its background threads, its NATS
+    // connection) is destroyed here, in order. A worker inside a run, perhaps a stuck one, cannot
+    // be waited for: it finishes on its own and the collector goes with its last reference.
+    if (busy)
+      slot->worker.detach();
+    else
+      slot->worker.join();
   }
 }
 

@@ -80,3 +80,20 @@ TEST(Scraper, ConcurrentScrapesAllSucceed) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 400);
 }
+
+TEST(Scraper, IdleCollectorsAreDestroyedWithTheScraperOnItsThread) {
+  // Collectors own threads and connections (flake, store, gc): they must be torn down when the
+  // Scraper goes, in order, not later on a detached worker racing the end of main().
+  struct Probe : Collector {
+    std::atomic<std::thread::id>* destroyed_on;
+    explicit Probe(std::atomic<std::thread::id>* d) : destroyed_on(d) {}
+    ~Probe() override { *destroyed_on = std::this_thread::get_id(); }
+    void collect(MetricSet& out) override { out.gauge("probe_metric", "here", 1); }
+  };
+  std::atomic<std::thread::id> destroyed_on{};
+  {
+    Scraper s({{"probe", std::make_shared<Probe>(&destroyed_on)}}, 2s, MetricSet());
+    EXPECT_TRUE(has(s.scrape(), "probe_metric 1"));
+  }
+  EXPECT_EQ(destroyed_on.load(), std::this_thread::get_id());
+}
