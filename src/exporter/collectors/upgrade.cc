@@ -16,7 +16,8 @@ namespace {
 constexpr std::string_view wants_dir = "/etc/systemd/system/timers.target.wants";
 constexpr std::string_view timer_name = "nixos-upgrade.timer";
 // systemd touches this file each time a Persistent= timer fires (autoUpgrade.persistent defaults
-// to true); it survives reboots, which is what Persistent= needs it for.
+// to true), and creates it when such a timer is first activated; it survives reboots, which is
+// what Persistent= needs it for.
 constexpr std::string_view stamp_file = "/var/lib/systemd/timers/stamp-nixos-upgrade.timer";
 
 class UpgradeCollector final : public Collector {
@@ -34,10 +35,12 @@ class UpgradeCollector final : public Collector {
     if (auto st = ctx_.root.stat(stamp_file)) {
       double t =
           static_cast<double>(st->st_mtim.tv_sec) + static_cast<double>(st->st_mtim.tv_nsec) / 1e9;
-      out.gauge("nixos_autoupgrade_last_trigger_timestamp_seconds",
-                "When systemd last started nixos-upgrade.service from its timer (Unix time; "
-                "absent when it never did or the timer is not Persistent=)",
-                t);
+      out.gauge(
+          "nixos_autoupgrade_last_trigger_timestamp_seconds",
+          "When systemd last started nixos-upgrade.service from its timer, or first activated "
+          "the timer (Unix time of its Persistent= stamp; absent when the timer is not "
+          "Persistent=)",
+          t);
     }
   }
 
