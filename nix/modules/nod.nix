@@ -33,9 +33,8 @@ let
 
   waitForSocket = pkgs.writeShellScript "nod-wait-socket" ''
     # nod counts as started once its socket exists, so units ordered after nod (nix-daemon) can
-    # rely on it. nod listens only after opening its database, and opening upgrades an older
-    # schema first (about 15 s per 10M rows, docs/nod-schema.md): so wait as long as nod runs,
-    # not a fixed time that a restart would only begin again (TimeoutStartSec bounds it).
+    # rely on it. Wait as long as nod runs (TimeoutStartSec bounds it) and fail as soon as it
+    # exits; a schema upgrade, which can take minutes, is nod-upgrade.service's, before this.
     while kill -0 "$MAINPID" 2>/dev/null; do
       [ -S ${cfg.socket} ] && exit 0
       sleep 0.1
@@ -44,9 +43,11 @@ let
     exit 1
   '';
 
-  args = [
+  globalArgs = [
     "--socket=${cfg.socket}"
     "--db=${cfg.database}"
+  ];
+  args = globalArgs ++ [
     "daemon"
     "--retain-days=${toString cfg.retainDays}"
     "--socket-mode=${if cfg.socketGroup == null then "0666" else "0660"}"
@@ -153,15 +154,34 @@ in
 
     networking.firewall.allowedTCPPorts = lib.optional (cfg.metrics.enable && cfg.metrics.openFirewall) cfg.metrics.port;
 
+    # A schema upgrade after a nod update (about 15 s per 10M rows, docs/nod-schema.md) runs here,
+    # before nod.service: with nod's runtime directory not yet there, Nix cannot create a regular
+    # file where the socket belongs, and the old daemon has already stopped (systemd orders a
+    # unit's stop before the start of what it requires), so nothing writes the old schema.
+    systemd.services.nod-upgrade = {
+      description = "nod: upgrade the database to this nod's schema";
+      before = [ "nod.service" ];
+      requiredBy = [ "nod.service" ];
+      serviceConfig = h.hardening // {
+        Type = "oneshot";
+        ExecStart = "${cfg.package}/bin/nod ${h.escapeSystemdArgs (globalArgs ++ [ "upgrade" ])}";
+        TimeoutStartSec = "30min";
+        User = "nod";
+        Group = if cfg.socketGroup == null then "nod" else cfg.socketGroup;
+        UMask = "0027";
+        StateDirectory = "nod";
+        StateDirectoryMode = "0750";
+      };
+    };
+
     systemd.services.nod = {
       description = "nod: Nix build and substitution statistics";
       wantedBy = [ "multi-user.target" ];
       before = [ "nix-daemon.service" ];
+      after = [ "nod-upgrade.service" ];
       serviceConfig = h.hardening // {
         ExecStart = "${cfg.package}/bin/nod ${h.escapeSystemdArgs args}";
         ExecStartPost = "${waitForSocket}";
-        # Room for a schema upgrade of a large database (see waitForSocket).
-        TimeoutStartSec = "30min";
         Restart = "always";
         RestartSec = "2s";
         User = "nod";

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   auto* ingest_cmd = add_ingest_command(app, ingest);
   auto* status_cmd = add_status_command(app);
   auto* rebuild_cmd = add_rebuild_command(app);
+  auto* upgrade_cmd = add_upgrade_command(app);
   RawQueryFlags query;  // `nod [query flags]`, `nod clean`, `nod regressions` (cli-query.hh)
   auto query_cmds = add_query_flags(app, query);
   app.set_version_flag("--version", std::string(version));
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     if (*ingest_cmd) return run_ingest(global, ingest);
     if (*status_cmd) return run_status(global);
     if (*rebuild_cmd) return run_rebuild(global);
+    if (*upgrade_cmd) return run_upgrade(global);
     if (*query_cmds.clean) return run_clean_cli(global, query);
     if (*query_cmds.regressions) return run_regressions_cli(global, query);
     return run_query_cli(global, QueryCommand::summary, query);

@@ -86,6 +86,12 @@ CLI::App* add_rebuild_command(CLI::App& app) {
                             "--db; upgrades an older schema");
 }
 
+CLI::App* add_upgrade_command(CLI::App& app) {
+  return app.add_subcommand("upgrade",
+                            "Upgrade --db from an older schema (no-op when current or absent); "
+                            "the daemon also does it when it starts");
+}
+
 unsigned parse_mode(const std::string& s) {
   size_t pos = 0;
   unsigned long v = 0;

@@ -41,6 +41,7 @@ CLI::App* add_daemon_command(CLI::App& app, DaemonOptions& o);
 CLI::App* add_ingest_command(CLI::App& app, IngestOptions& o);
 CLI::App* add_status_command(CLI::App& app);
 CLI::App* add_rebuild_command(CLI::App& app);
+CLI::App* add_upgrade_command(CLI::App& app);
 
 // "0666" -> 0666; throws UsageError.
 unsigned parse_mode(const std::string& s);
@@ -49,5 +50,6 @@ int run_daemon(const NodOptions& global, const DaemonOptions& o);
 int run_ingest(const NodOptions& global, const IngestOptions& o);
 int run_status(const NodOptions& global);
 int run_rebuild(const NodOptions& global);
+int run_upgrade(const NodOptions& global);
 
 }  // namespace nixmon::nod

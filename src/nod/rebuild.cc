@@ -1,23 +1,84 @@
 // `nod rebuild`: recomputes every aggregate nod keeps (daily, all-time, names) from the rows —
 // after rows were changed by hand with sqlite3, or to check the aggregates against a recount.
+// `nod upgrade`: upgrades an older schema and nothing else (the NixOS module runs it before the
+// daemon, so the daemon's socket never waits for an upgrade).
 #include <fmt/format.h>
+#include <simdjson.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 
 #include "common/error.hh"
 #include "common/log.hh"
 #include "nod/aggregates.hh"
 #include "nod/options.hh"
+#include "nod/query-protocol.hh"
 #include "nod/record-store.hh"
 
 namespace nixmon::nod {
+
+namespace {
+
+// A daemon of an older nod that writes this database would go on inserting rows without keeping
+// the tables the upgrade adds (their totals and names would silently fall behind): refuse to
+// upgrade or rebuild under it. A daemon of this version may keep running: its writer waits.
+void refuse_older_daemon(const NodOptions& g) {
+  std::unique_ptr<QueryClient> client;
+  try {
+    client = std::make_unique<QueryClient>(g.socket);
+  } catch (const SysError&) {
+    return;  // no daemon answers
+  }
+  std::string answer = client->request(R"({"request":"status"})");
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(answer);
+  simdjson::dom::element doc;
+  if (parser.parse(padded).get(doc)) throw Error("the daemon's status answer is not JSON");
+  std::string_view db;
+  if (!doc["db"].get_string().get(db)) {
+    std::error_code ec;
+    if (std::filesystem::weakly_canonical(std::string(db), ec) !=
+        std::filesystem::weakly_canonical(g.db, ec))
+      return;  // it writes another database
+  }
+  int64_t version = 0;
+  if (doc["schema_version"].get_int64().get(version)) version = 0;  // too old to say: older
+  if (version < schema_version)
+    throw Error(fmt::format(
+        "the nod daemon answering on {} writes this database with schema version {}, older "
+        "than this nod's {}: it would go on writing without the new tables. Stop it first "
+        "(or start this nod's daemon instead: it upgrades the database when it starts)",
+        g.socket, version, schema_version));
+}
+
+}  // namespace
+
+int run_upgrade(const NodOptions& g) {
+  log::set_level(log::parse_level(g.log_level));
+  if (!std::filesystem::exists(g.db)) {
+    fmt::print("no database at {} yet: nothing to upgrade\n", g.db);
+    return 0;
+  }
+  refuse_older_daemon(g);
+  auto start = std::chrono::steady_clock::now();
+  RecordStore store(g.db);  // refuses newer or foreign databases; upgrades an older one
+  if (!store.upgraded()) {
+    fmt::print("{} is at schema version {}: nothing to upgrade\n", g.db, schema_version);
+    return 0;
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print("upgraded {} to schema version {}: {} rows counted in {:.1f} s\n", g.db,
+             schema_version, store.upgraded_rows(), seconds);
+  return 0;
+}
 
 int run_rebuild(const NodOptions& g) {
   log::set_level(log::parse_level(g.log_level));
   if (!std::filesystem::exists(g.db))
     throw Error(fmt::format("database '{}' does not exist: nothing to rebuild", g.db));
+  refuse_older_daemon(g);
   auto start = std::chrono::steady_clock::now();
   RecordStore store(g.db);  // refuses newer or foreign databases; upgrades an older one
   int64_t rows = 0;

@@ -28,8 +28,8 @@ class RecordStore {
   // Returns the number of rows written or changed.
   size_t write_batch(const std::vector<Event>& events);
 
-  // Deletes rows (and their daily aggregates) of days before today - retain_days (UTC days).
-  // Works in chunks of committed transactions; returns the number of rows removed.
+  // Deletes rows (and their aggregates) of days before today - retain_days (UTC days), one
+  // transaction per day; returns the number of rows removed.
   int64_t prune(int64_t now_ms, int retain_days);
 
   sqlite::Database& db() { return db_; }

@@ -211,7 +211,18 @@ class NodModule(Base):
         self.assertEqual(sc["RuntimeDirectory"], "nod")
         self.assertEqual(sc["StateDirectory"], "nod")
         self.assertTrue(sc["ExecStartPost"].endswith("-nod-wait-socket"))
-        self.assertEqual(sc["TimeoutStartSec"], "30min")  # a schema upgrade may take minutes
+        # A schema upgrade (minutes on a large database) runs before nod, without the socket's
+        # directory, as the same user on the same database.
+        up = s["units"]["nod-upgrade"]
+        self.assertEqual(up["serviceConfig"]["ExecStart"],
+                         f'{PKG}/bin/nod "--socket=/run/nod/nod.sock" "--db=/var/lib/nod/nod.db" "upgrade"')
+        self.assertEqual(up["serviceConfig"]["Type"], "oneshot")
+        self.assertEqual(up["serviceConfig"]["TimeoutStartSec"], "30min")
+        self.assertEqual((up["serviceConfig"]["User"], up["serviceConfig"]["StateDirectory"]), ("nod", "nod"))
+        self.assertNotIn("RuntimeDirectory", up["serviceConfig"])
+        self.assertEqual((up["before"], up["requiredBy"]), (["nod.service"], ["nod.service"]))
+        self.assertEqual(u["after"], ["nod-upgrade.service"])
+        self.assertNotIn("TimeoutStartSec", sc)
         # Everyone's `nix` may connect; the database is not everyone's.
         self.assertEqual(sc["UMask"], "0027")
         self.assertEqual(sc["RuntimeDirectoryMode"], "0755")

@@ -245,7 +245,8 @@ class NodQueries(unittest.TestCase):
             r = self.run_nod(db=db)
             self.assertEqual(r.returncode, 1)
             self.assertIn("schema version 1, older than this nod's 2", r.stderr)
-            self.assertIn("nod rebuild", r.stderr)
+            self.assertIn("nod --db", r.stderr)
+            self.assertIn("upgrade`", r.stderr)
             # ...and `nod rebuild` upgrades it, once.
             r = self.run_nod("rebuild", db=db)
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -256,6 +257,56 @@ class NodQueries(unittest.TestCase):
             r = self.run_nod("rebuild", db=os.path.join(d, "missing.db"))
             self.assertEqual(r.returncode, 1)
             self.assertIn("does not exist", r.stderr)
+
+    def test_upgrade_only_upgrades_and_never_under_an_older_daemon(self):
+        with TempDir() as d:
+            db, con = self.scratch_copy(d)
+            con.execute("DROP TABLE total_stats")
+            con.execute("DROP TABLE names")
+            con.execute("PRAGMA user_version = 1")
+            con.commit()
+            con.close()
+            # An older daemon writing this database, standing in on the query protocol: it would
+            # go on writing without the new tables, so neither upgrade nor rebuild may run.
+            sock = os.path.join(d, "old.sock")
+            srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            srv.bind(sock)
+            srv.listen(4)
+
+            def serve():
+                while True:
+                    try:
+                        c, _ = srv.accept()
+                    except OSError:
+                        return
+                    with c, c.makefile("rwb") as f:
+                        f.readline()  # the magic line
+                        f.readline()  # {"request":"status"}
+                        f.write(json.dumps({"ok": True, "schema_version": 1, "db": db}).encode() + b"\n")
+                        f.flush()
+
+            threading.Thread(target=serve, daemon=True).start()
+            try:
+                for command in ("upgrade", "rebuild"):
+                    r = self.run_nod(command, db=db, sock=sock)
+                    self.assertEqual(r.returncode, 1, r.stderr)
+                    self.assertIn("writes this database with schema version 1, older than this nod's 2",
+                                  r.stderr)
+            finally:
+                srv.close()
+            con = sqlite3.connect(db)
+            self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 1)  # untouched
+            con.close()
+            # With it gone: upgraded once, then nothing to do.
+            r = self.run_nod("upgrade", db=db)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"^upgraded .* to schema version 2: \d+ rows counted in ")
+            r = self.run_nod("upgrade", db=db)
+            self.assertEqual((r.returncode, r.stdout), (0, f"{db} is at schema version 2: nothing to upgrade\n"))
+            missing = os.path.join(d, "missing.db")
+            r = self.run_nod("upgrade", db=missing)
+            self.assertEqual((r.returncode, r.stdout), (0, f"no database at {missing} yet: nothing to upgrade\n"))
+            self.assertFalse(os.path.exists(missing))
 
     def test_clean_directly_and_through_the_daemon(self):
         con = sqlite3.connect(self.db)

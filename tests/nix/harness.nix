@@ -52,6 +52,7 @@ let
       clean {
         inherit (s)
           wantedBy
+          requiredBy
           after
           before
           wants
@@ -81,6 +82,7 @@ let
       units = lib.genAttrs [
         "prometheus-nixos-exporter"
         "nod"
+        "nod-upgrade"
         "nix-daemon"
         "alertmanager"
         "grafana"

@@ -11,7 +11,7 @@
 #   users.users, users.groups
 #   environment.{systemPackages,sessionVariables,etc}
 #   nix.package, nix.settings
-#   systemd.services.<name>.{wantedBy,after,before,wants,path,environment,preStart,serviceConfig,…}
+#   systemd.services.<name>.{wantedBy,requiredBy,after,before,wants,path,environment,preStart,serviceConfig,…}
 #   services.prometheus.{enable,port,listenAddress,webExternalUrl,retentionTime,globalConfig,
 #     scrapeConfigs,ruleFiles,alertmanagers,remoteWrite,checkConfig}
 #   services.prometheus.exporters.{node,postgres,redis,nginx}.{enable,port,…}  (a submodule, as in
@@ -89,6 +89,7 @@ in
           after = opt (types.listOf types.str) [ ];
           before = opt (types.listOf types.str) [ ];
           wants = opt (types.listOf types.str) [ ];
+          requiredBy = opt (types.listOf types.str) [ ];
           path = opt (types.listOf anything) [ ];
           environment = opt (types.attrsOf types.str) { };
           preStart = opt types.lines "";
