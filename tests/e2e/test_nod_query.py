@@ -116,6 +116,15 @@ class NodQueries(unittest.TestCase):
         shutil.copy(self.db, path)
         return path, sqlite3.connect(path)
 
+    @staticmethod
+    def make_schema_one(con):
+        """Turns a scratch copy into what schema 1 looked like (no totals, no names), and closes it."""
+        con.execute("DROP TABLE total_stats")
+        con.execute("DROP TABLE names")
+        con.execute("PRAGMA user_version = 1")
+        con.commit()
+        con.close()
+
     def args(self, a):
         return [x.replace("NONCE", self.nonce) for x in a]
 
@@ -237,11 +246,7 @@ class NodQueries(unittest.TestCase):
             builds = {k["kind"]: k for k in after["kinds"]}["build"]
             self.assertEqual((builds["count"], builds["failed"]), (left, 0))
             # A schema-1 database: reading never writes, so it is refused with the way out...
-            con.execute("DROP TABLE total_stats")
-            con.execute("DROP TABLE names")
-            con.execute("PRAGMA user_version = 1")
-            con.commit()
-            con.close()
+            self.make_schema_one(con)
             r = self.run_nod(db=db)
             self.assertEqual(r.returncode, 1)
             self.assertIn("schema version 1, older than this nod's 2", r.stderr)
@@ -261,11 +266,7 @@ class NodQueries(unittest.TestCase):
     def test_upgrade_only_upgrades_and_never_under_an_older_daemon(self):
         with TempDir() as d:
             db, con = self.scratch_copy(d)
-            con.execute("DROP TABLE total_stats")
-            con.execute("DROP TABLE names")
-            con.execute("PRAGMA user_version = 1")
-            con.commit()
-            con.close()
+            self.make_schema_one(con)
             # An older daemon writing this database, standing in on the query protocol: it would
             # go on writing without the new tables, so neither upgrade nor rebuild may run.
             sock = os.path.join(d, "old.sock")
