@@ -37,7 +37,9 @@ void refuse_older_daemon(const NodOptions& g) {
   simdjson::dom::element doc;
   if (parser.parse(padded).get(doc)) throw Error("the daemon's status answer is not JSON");
   std::string_view db;
-  if (!doc["db"].get_string().get(db)) {
+  if (!doc["db"].get_string().get(db) && std::filesystem::path(db).is_absolute()) {
+    // A relative path is the daemon's, relative to its own directory: not comparable here, so
+    // such a daemon counts as writing this database.
     std::error_code ec;
     if (std::filesystem::weakly_canonical(std::string(db), ec) !=
         std::filesystem::weakly_canonical(g.db, ec))
