@@ -232,6 +232,7 @@ void ActivityTracker::start(ConnectionId conn, const LogRecord& rec, Stamp at) {
       a.store_path = std::string(rec.string_field(0).value_or(""));
       a.source = std::string(rec.string_field(1).value_or(""));
       resolve_queries(a.store_path, a.source, at);
+      remember_substitution(a.store_path, a.source, at);
       break;
     case act_copy_path: {
       a.store_path = std::string(rec.string_field(0).value_or(""));
@@ -448,6 +449,14 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
         emit(std::move(row));
         break;
       }
+      // Its substitution may already have started: the copy of a stream can run ahead of the
+      // owner whose stop finishes the query.
+      if (auto sub = recent_substitutions_.find(a.store_path);
+          sub != recent_substitutions_.end() && sub->second.start_ms >= row.span.start_ms) {
+        row.hit = row.cache == sub->second.substituter;
+        emit(std::move(row));
+        break;
+      }
       // Nix asks the caches in priority order and stops at the first that has the path: an
       // earlier cache asked for the same path was a miss.
       auto [b, e] = pending_queries_.equal_range(a.store_path);
@@ -500,6 +509,21 @@ void ActivityTracker::resolve_queries(const std::string& store_path, const std::
   for (auto q = b; q != e; ++q)
     emit_query(std::move(q->second), q->second.row.cache == substituter);
   pending_queries_.erase(store_path);
+}
+
+void ActivityTracker::remember_substitution(const std::string& store_path,
+                                            const std::string& substituter, Stamp at) {
+  while (!recent_substitutions_order_.empty() &&
+         (recent_substitutions_order_.front().second < at.wall_ms - pending_query_max_age_ms ||
+          recent_substitutions_order_.size() >= max_pending_queries)) {
+    auto& [path, start] = recent_substitutions_order_.front();
+    auto it = recent_substitutions_.find(path);
+    if (it != recent_substitutions_.end() && it->second.start_ms == start)
+      recent_substitutions_.erase(it);
+    recent_substitutions_order_.pop_front();
+  }
+  recent_substitutions_[store_path] = {substituter, at.wall_ms};
+  recent_substitutions_order_.emplace_back(store_path, at.wall_ms);
 }
 
 bool ActivityTracker::failure_seen(const std::string& key, Stamp at) {

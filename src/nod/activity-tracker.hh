@@ -94,6 +94,8 @@ class ActivityTracker {
   void mark_build_failed(const std::string& drv, std::optional<int64_t> exit_code, Stamp at,
                          ConnectionId conn);
   bool failure_seen(const std::string& key, Stamp at);
+  void remember_substitution(const std::string& store_path, const std::string& substituter,
+                             Stamp at);
 
   EventSink sink_;
   Counters& counters_;
@@ -120,6 +122,14 @@ class ActivityTracker {
   // Cache queries waiting to learn whether they were hits (by store path).
   std::unordered_multimap<std::string, PendingQuery> pending_queries_;
   std::deque<std::pair<std::string, uint64_t>> pending_order_;
+  // Substitutions started recently (store path -> substituter, start): a query that finishes only
+  // after its substitution started (its owner's stream lagging behind a copy's) resolves here.
+  struct RecentSubstitution {
+    std::string substituter;
+    int64_t start_ms = 0;
+  };
+  std::unordered_map<std::string, RecentSubstitution> recent_substitutions_;
+  std::deque<std::pair<std::string, int64_t>> recent_substitutions_order_;
 };
 
 // The failure a level-0 message reports, if it is one (patterns of Nix <= 2.28 and >= 2.29).

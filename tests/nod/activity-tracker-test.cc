@@ -306,3 +306,37 @@ TEST(ActivityTracker, OwnerGoneAfterTheCopysStopIsNotInterrupted) {
   EXPECT_EQ(builds[0].span.outcome, Outcome::success);
   EXPECT_EQ(c.counters.interrupted, 0u);
 }
+
+// Regression: a cache query and the substitution it led to, on two connections (worker and
+// client). The copy runs ahead: its stop of the query does not finish it (the owner's does), and
+// its substitution start arrives while the query is still open. The query, finished later by its
+// owner, must still learn that it was a hit, not wait ten minutes as "unknown" (seen as a racy
+// end-to-end replay under load: no cache query rows yet).
+TEST(ActivityTracker, QueryFinishedAfterItsSubstitutionStartedIsAHit) {
+  Collected c;
+  LogSession owner(c.tracker, c.counters, LogSession::Input::json_log_path);
+  LogSession copy(c.tracker, c.counters, LogSession::Input::json_log_path);
+  const std::string path = "/nix/store/ywhfjfjh3bk79ysg61kpgi3dy8q72f89-b";
+  const std::string query = R"({"action":"start","fields":[")" + path +
+                            R"(","file:///cache"],"id":31,"level":4,"text":"querying","type":109})";
+  const std::string query_stop = R"({"action":"stop","id":31})";
+  const std::string substitute = R"({"action":"start","fields":[")" + path +
+                                 R"(","file:///cache"],"id":32,"level":0,"text":"","type":108})";
+  send(owner, query);
+  send(copy, query);
+  send(copy, query_stop);  // the copy is ahead...
+  send(copy, substitute);  // ...and starts the substitution while the owner's query is open
+  EXPECT_TRUE(c.all<CacheQueryRow>().empty());
+  send(owner, query_stop);
+  auto queries = c.all<CacheQueryRow>();
+  ASSERT_EQ(queries.size(), 1u);
+  EXPECT_EQ(queries[0].hit, std::optional<bool>(true));
+  // A query for a path another cache is substituting was a miss.
+  const std::string other = R"({"action":"start","fields":[")" + path +
+                            R"(","https://other"],"id":33,"level":4,"text":"q","type":109})";
+  send(owner, other);
+  send(owner, R"({"action":"stop","id":33})");
+  queries = c.all<CacheQueryRow>();
+  ASSERT_EQ(queries.size(), 2u);
+  EXPECT_EQ(queries[1].hit, std::optional<bool>(false));
+}
