@@ -8,16 +8,6 @@
 
 namespace nixmon::nod {
 
-namespace {
-
-constexpr int64_t ms_per_day = 86400000;
-
-int64_t floor_day(int64_t ms) {
-  return ms / ms_per_day - ((ms % ms_per_day != 0) && (ms < 0));
-}
-
-}  // namespace
-
 Aggregator::Value& Aggregator::count(const Span& s, std::string_view kind, std::string_view outcome,
                                      std::string_view key) {
   Value& v =
@@ -71,7 +61,7 @@ void Aggregator::move_build_to_failed(const Span& span, const std::string& machi
   minus.total_ms -= span.duration_ms;
   minus.log_lines -= log_lines;
   // The durations histogram is not keyed by outcome: unchanged.
-  corrected_.emplace_back(machine, floor_day(span.start_ms));
+  corrected_.emplace_back(machine, utc_day_index(span.start_ms));
 }
 
 void Aggregator::write(sqlite::Database& db) {

@@ -31,7 +31,7 @@ int run_clean_cli(const NodOptions& g, const RawQueryFlags& raw) {
   std::string scope =
       o.before_days
           ? fmt::format("events of days before {} (older than {} days)",
-                        utc_day(day_start_ms(now / 86400000 - *o.before_days)), *o.before_days)
+                        utc_day(day_start_ms(utc_day_index(now) - *o.before_days)), *o.before_days)
           : std::string("all events");
 
   std::function<int64_t()> count;

@@ -16,18 +16,13 @@ using namespace format;
 using query::AggRow;
 
 namespace {
-constexpr int64_t ms_per_day = 86400000;
 // 9999-12-31: "no end" that still formats as a date.
 constexpr int64_t far_future_ms = 253402214400000;
-
-int64_t floor_day(int64_t ms) {
-  return ms / ms_per_day - (ms % ms_per_day < 0 ? 1 : 0);
-}
 }  // namespace
 
 Period period_of(const QueryOptions& o, int64_t now_ms) {
   Period p;
-  int64_t today = floor_day(now_ms);
+  int64_t today = utc_day_index(now_ms);
   auto n = o.period_days();
   if (!n) {
     p.to_ms = far_future_ms;
@@ -121,7 +116,7 @@ Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t
     std::optional<std::map<int, int64_t>> hist;
     if (!o.drv && t.count > query::exact_percentile_limit) {
       if (!histograms) histograms = query::load_histograms(db, p);  // once, for every kind
-      if (histograms) hist = (*histograms)[std::string(k.kind)];
+      hist = (*histograms)[std::string(k.kind)];
     }
     if (hist && !hist->empty()) {
       med = stats::histogram_percentile(*hist, 0.5, static_cast<double>(t.max_ms));

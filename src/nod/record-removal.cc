@@ -11,7 +11,6 @@ namespace nixmon::nod {
 
 namespace {
 
-constexpr int64_t ms_per_day = 86400000;
 constexpr int64_t far_future_ms = 253402214400000;
 
 // Every table with rows, and the column that dates them (as the aggregates do).
@@ -21,13 +20,23 @@ constexpr std::pair<std::string_view, std::string_view> dated_tables[] = {
     {"failures", "time_ms"},        {"unknown_records", "time_ms"},
 };
 
-int64_t floor_day(int64_t ms) {
-  return ms / ms_per_day - (ms % ms_per_day < 0 ? 1 : 0);
-}
-
 int64_t cutoff_of(std::optional<int64_t> before_days, int64_t now_ms) {
   if (!before_days) return far_future_ms;
-  return day_start_ms(floor_day(now_ms) - *before_days);
+  return day_start_ms(utc_day_index(now_ms) - *before_days);
+}
+
+// The oldest dated row before `cutoff` (each min() reads one index entry); nullopt if none.
+std::optional<int64_t> oldest_row_before(const sqlite::Database& db, int64_t cutoff) {
+  std::optional<int64_t> oldest;
+  for (auto [table, column] : dated_tables) {
+    auto st = db.prepare(fmt::format("SELECT min({1}) FROM {0} WHERE {1} < ?", table, column));
+    st.bind(1, cutoff);
+    if (st.step() && !st.is_null(0)) {
+      int64_t v = st.column_int(0);
+      oldest = oldest ? std::min(*oldest, v) : v;
+    }
+  }
+  return oldest;
 }
 
 }  // namespace
@@ -49,16 +58,7 @@ CleanStep clean_step(sqlite::Database& db, std::optional<int64_t> before_days, i
   int64_t cutoff = cutoff_of(before_days, now_ms);
   CleanStep step;
   while (step.removed < max_rows) {
-    // The oldest dated row left before the cutoff (each min() reads one index entry).
-    std::optional<int64_t> oldest;
-    for (auto [table, column] : dated_tables) {
-      auto st = db.prepare(fmt::format("SELECT min({1}) FROM {0} WHERE {1} < ?", table, column));
-      st.bind(1, cutoff);
-      if (st.step() && !st.is_null(0)) {
-        int64_t v = st.column_int(0);
-        oldest = oldest ? std::min(*oldest, v) : v;
-      }
-    }
+    std::optional<int64_t> oldest = oldest_row_before(db, cutoff);
     sqlite::Transaction tx(db);
     if (!oldest) {
       // No rows left: drop aggregates of removed days that had no rows (there should be none),
@@ -69,7 +69,7 @@ CleanStep clean_step(sqlite::Database& db, std::optional<int64_t> before_days, i
       step.done = true;
       break;
     }
-    int64_t day = floor_day(*oldest);
+    int64_t day = utc_day_index(*oldest);
     int64_t from = day_start_ms(day), to = std::min(day_start_ms(day + 1), cutoff);
     for (auto [table, column] : dated_tables) {
       db.prepare(fmt::format("DELETE FROM {} WHERE {} < ?2 AND {} >= ?1", table, column, column))
@@ -84,6 +84,18 @@ CleanStep clean_step(sqlite::Database& db, std::optional<int64_t> before_days, i
     tx.commit();
   }
   return step;
+}
+
+int64_t RecordStore::prune(int64_t now_ms, int retain_days) {
+  // Nothing old enough (the usual hourly case): no pass over the names (a seek per name).
+  if (!oldest_row_before(db_, cutoff_of(retain_days, now_ms))) return 0;
+  // Day by day as `nod clean --before-days` does: one transaction per day, rows and aggregates.
+  int64_t removed = 0;
+  for (;;) {
+    CleanStep step = clean_step(db_, retain_days, now_ms, 5000);
+    removed += step.removed;
+    if (step.done) return removed;
+  }
 }
 
 }  // namespace nixmon::nod

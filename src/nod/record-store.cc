@@ -218,6 +218,10 @@ std::string utc_day(int64_t ms) {
   return fmt::format("{:04}-{:02}-{:02}", y, m, d);
 }
 
+int64_t utc_day_index(int64_t ms) {
+  return floor_div(ms, ms_per_day);
+}
+
 int64_t day_start_ms(int64_t day) {
   return day * ms_per_day;
 }
@@ -355,19 +359,6 @@ size_t RecordStore::write_batch(const std::vector<Event>& events) {
   agg.write(db_);
   tx.commit();
   return rows;
-}
-
-int64_t RecordStore::prune(int64_t now_ms, int retain_days) {
-  // Nothing old enough (the usual hourly case): a few empty index ranges, and no pass over the
-  // names (a seek per name) at the end.
-  if (clean_count(db_, retain_days, now_ms) == 0) return 0;
-  // Day by day as `nod clean --before-days` does: one transaction per day, rows and aggregates.
-  int64_t removed = 0;
-  for (;;) {
-    CleanStep step = clean_step(db_, retain_days, now_ms, 5000);
-    removed += step.removed;
-    if (step.done) return removed;
-  }
 }
 
 sqlite::Database open_for_reading(const std::string& path) {

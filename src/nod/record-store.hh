@@ -60,6 +60,8 @@ int64_t clean_count(const sqlite::Database& db, std::optional<int64_t> before_da
 
 // "YYYY-MM-DD" (UTC) of a Unix time in milliseconds.
 std::string utc_day(int64_t ms);
+// Days since 1970-01-01 (UTC) of a Unix time in milliseconds, rounded down (also before 1970).
+int64_t utc_day_index(int64_t ms);
 // Unix ms of the UTC midnight starting `day` days since 1970-01-01.
 int64_t day_start_ms(int64_t day);
 
