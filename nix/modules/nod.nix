@@ -43,6 +43,17 @@ let
     exit 1
   '';
 
+  # Who owns and reaches the database, the same for nod and nod-upgrade. The runtime and state
+  # directories take the unit's group: with socketGroup set, that group (and root) can reach the
+  # socket and the database, nobody else; the database stays private to the group (UMask).
+  databaseAccess = {
+    User = "nod";
+    Group = if cfg.socketGroup == null then "nod" else cfg.socketGroup;
+    UMask = "0027";
+    StateDirectory = "nod";
+    StateDirectoryMode = "0750";
+  };
+
   globalArgs = [
     "--socket=${cfg.socket}"
     "--db=${cfg.database}"
@@ -162,15 +173,10 @@ in
       description = "nod: upgrade the database to this nod's schema";
       before = [ "nod.service" ];
       requiredBy = [ "nod.service" ];
-      serviceConfig = h.hardening // {
+      serviceConfig = h.hardening // databaseAccess // {
         Type = "oneshot";
         ExecStart = "${cfg.package}/bin/nod ${h.escapeSystemdArgs (globalArgs ++ [ "upgrade" ])}";
         TimeoutStartSec = "30min";
-        User = "nod";
-        Group = if cfg.socketGroup == null then "nod" else cfg.socketGroup;
-        UMask = "0027";
-        StateDirectory = "nod";
-        StateDirectoryMode = "0750";
       };
     };
 
@@ -179,22 +185,14 @@ in
       wantedBy = [ "multi-user.target" ];
       before = [ "nix-daemon.service" ];
       after = [ "nod-upgrade.service" ];
-      serviceConfig = h.hardening // {
+      serviceConfig = h.hardening // databaseAccess // {
         ExecStart = "${cfg.package}/bin/nod ${h.escapeSystemdArgs args}";
         ExecStartPost = "${waitForSocket}";
         Restart = "always";
         RestartSec = "2s";
-        User = "nod";
-        # The runtime and state directories take the unit's group: with socketGroup set, that
-        # group (and root) can reach the socket and the database, nobody else.
-        Group = if cfg.socketGroup == null then "nod" else cfg.socketGroup;
-        # nod sets the socket's mode itself (--socket-mode above); the database stays private to
-        # the unit's group.
-        UMask = "0027";
+        # nod sets the socket's mode itself (--socket-mode above).
         RuntimeDirectory = "nod";
         RuntimeDirectoryMode = if cfg.socketGroup == null then "0755" else "0750";
-        StateDirectory = "nod";
-        StateDirectoryMode = "0750";
       };
     };
 
