@@ -435,7 +435,10 @@ class StackServer(Base):
         s = self.run_modules(SERVER)
         g = s["grafana"]
         self.assertTrue(g["enable"])
-        self.assertEqual(g["settings"]["server"], {"http_addr": "0.0.0.0", "http_port": 3000})
+        self.assertEqual({k: g["settings"]["server"][k] for k in ("http_addr", "http_port")},
+                         {"http_addr": "0.0.0.0", "http_port": 3000})
+        # Without the proxy, domain and root_url keep nixpkgs' defaults.
+        self.assertEqual(g["settings"]["server"]["domain"], "localhost")
         self.assertEqual(g["settings"]["security"]["secret_key"], "$__file{/var/lib/grafana/nixmon-secret-key}")
         self.assertEqual(g["settings"]["security"]["admin_password"], "$__file{/var/lib/grafana/nixmon-admin-password}")
         ds = {d["uid"]: d for d in g["provision"]["datasources"]["settings"]["datasources"]}
@@ -481,8 +484,8 @@ class StackServer(Base):
         self.assertEqual(vh["useACMEHost"], "example.com")
         self.assertNotIn("sslCertificate", vh)  # nginx's option takes no null
         self.assertEqual(vh["locations"]["/"]["proxyPass"], "http://127.0.0.1:3000")
-        self.assertEqual(vh["locations"]["/prometheus/"], {"proxyPass": "http://127.0.0.1:9090",
-                                                            "basicAuthFile": "/run/secrets/htpasswd"})
+        loc = vh["locations"]["/prometheus/"]
+        self.assertEqual((loc["proxyPass"], loc["basicAuthFile"]), ("http://127.0.0.1:9090", "/run/secrets/htpasswd"))
         self.assertIn("/alertmanager/", vh["locations"])
         self.assertEqual(s["firewall"]["allowedTCPPorts"], [80, 443])
         self.assertEqual(s["prometheus"]["listenAddress"], "127.0.0.1")
@@ -581,7 +584,8 @@ class EveryOption(Base):
         s = self.run_modules(self.every())
         self.assertNoFailures(s)
         self.assertEqual(targets(s, "caddy"), {"mon": "127.0.0.1:9181"})
-        self.assertEqual(job(s, "extra")["static_configs"], [{"targets": ["127.0.0.1:1234"]}])
+        # nixpkgs' static_config defaults its labels to {}.
+        self.assertEqual(job(s, "extra")["static_configs"], [{"labels": {}, "targets": ["127.0.0.1:1234"]}])
         self.assertEqual(job(s, "prometheus")["static_configs"][0]["targets"], ["127.0.0.1:9091"])
         self.assertEqual(s["prometheus"]["yml"]["global"]["scrape_interval"], "15s")
         vh = s["nginx"]["virtualHosts"]["mon.example.com"]

@@ -29,6 +29,15 @@ let
     else
       v;
 
+  # Options nixpkgs declares without a default (nginx's sslCertificate) throw when read unset:
+  # left out, as they are absent from what NixOS writes.
+  definedOnly =
+    v:
+    if builtins.isAttrs v && !(v ? outPath) then
+      lib.mapAttrs (_: definedOnly) (lib.filterAttrs (_: x: (builtins.tryEval x).success) v)
+    else
+      v;
+
   # prometheus.yml as nixpkgs' services.prometheus writes it (its promConfig), minus the rules
   # file it generates from `services.prometheus.rules` (not used by nixmon).
   prometheusYml =
@@ -59,6 +68,8 @@ let
           environment
           preStart
           serviceConfig
+          reloadTriggers
+          restartTriggers
           ;
         path = map toString s.path;
       };
@@ -88,6 +99,7 @@ let
         "grafana"
         "alloy"
         "prometheus-redis-exporter"
+        "caddy"
       ] (unit c);
       firewall = c.networking.firewall;
       nixSettings = c.nix.settings;
@@ -111,9 +123,11 @@ let
       loki = clean c.services.loki;
       alloy = c.services.alloy;
       etc = lib.mapAttrs (_: e: e.text or null) c.environment.etc;
-      nginx = clean c.services.nginx;
+      nginx = clean (definedOnly c.services.nginx);
       postgresql = c.services.postgresql;
       caddyExtraConfig = c.services.caddy.extraConfig;
+      caddySettings = clean c.services.caddy.settings;
+      etcSources = lib.mapAttrs (_: e: e.source) c.environment.etc;
       victoriametrics = clean c.services.victoriametrics;
     };
 in
