@@ -21,25 +21,41 @@
       # The modules default to pkgs.nixmon (overlay) or build this checkout; through the flake they
       # use the flake's own build, which knows its revision.
       package = pkgs: pkgs.callPackage ./nix/package.nix { inherit revision; };
-      exporterModule =
-        { pkgs, ... }:
-        {
-          imports = [ ./nix/modules/nixos-exporter.nix ];
-          services.prometheus.exporters.nixos.package = lib.mkDefault (package pkgs);
-        };
-      nodModule =
-        { pkgs, ... }:
-        {
-          imports = [ ./nix/modules/nod.nix ];
-          services.nod.package = lib.mkDefault (package pkgs);
-        };
-      stackModule = {
-        imports = [
-          exporterModule
-          nodModule
-          ./nix/modules/nixmon.nix
-        ];
+
+      # Each flake module has a key. The module system imports a module once per key
+      # (nixpkgs lib/modules.nix: collectModules keeps the first module of each key, with its
+      # imports); a module without one is keyed by where it is imported ("…:anon-N"), so
+      # nixosModules.default and nixosModules.nod imported together would each set
+      # services.nod.package, and a package option takes one definition only. With keys, any
+      # combination of these modules, in any order and any number of times, is imported once.
+      flakeModule = name: imports: {
+        key = "${toString ./flake.nix}#nixosModules.${name}";
+        _file = "${toString ./flake.nix}#nixosModules.${name}";
+        inherit imports;
       };
+      exporterModule = flakeModule "nixos-exporter" [
+        ./nix/modules/nixos-exporter.nix
+        (
+          { pkgs, ... }:
+          {
+            services.prometheus.exporters.nixos.package = lib.mkDefault (package pkgs);
+          }
+        )
+      ];
+      nodModule = flakeModule "nod" [
+        ./nix/modules/nod.nix
+        (
+          { pkgs, ... }:
+          {
+            services.nod.package = lib.mkDefault (package pkgs);
+          }
+        )
+      ];
+      stackModule = flakeModule "default" [
+        exporterModule
+        nodModule
+        ./nix/modules/nixmon.nix
+      ];
     in
     {
       overlays.default = import ./nix/overlay.nix { inherit revision; };
@@ -47,6 +63,18 @@
       packages = forAllSystems (pkgs: {
         default = pkgs.nixmon;
         nixmon = pkgs.nixmon;
+      });
+
+      # A shell with everything the build and the tests use, plus tools for working on the C++.
+      devShells = forAllSystems (pkgs: {
+        default = pkgs.mkShell {
+          inputsFrom = [ pkgs.nixmon ];
+          packages = [
+            pkgs.python3 # the end-to-end tests
+            pkgs.clang-tools # clang-format, clang-tidy, clangd
+            pkgs.gdb
+          ];
+        };
       });
 
       nixosModules = {

@@ -670,7 +670,7 @@ class FlakeOutputs(Base):
           vm = lib.mapAttrs (_: t: { inherit (t) name isNixOSTest; nodes = builtins.attrNames t.nodes; })
                  (removeAttrs o.checks.x86_64-linux [ "package" ]);
         }""")
-        self.assertEqual(got["top"], ["checks", "nixosModules", "overlays", "packages"])
+        self.assertEqual(got["top"], ["checks", "devShells", "nixosModules", "overlays", "packages"])
         for system in ("x86_64-linux", "aarch64-linux"):
             self.assertEqual(got["packages"][system]["names"], ["default", "nixmon"])
             # Built from nix/package.nix, with the flake's revision for nixos_exporter_build_info.
