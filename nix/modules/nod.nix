@@ -1,7 +1,8 @@
 # services.nod: Nix build and substitution statistics from Nix's json-log-path stream.
 #
-# The seed's module (seed 004) had `enable` and `retainDays`, pinned the socket and the database to
-# fixed system paths, set nix.settings.json-log-path and exported NOD_SOCKET to every session.
+# The original Rust nod's NixOS module had `enable` and `retainDays`, pinned the socket and the
+# database to fixed system paths, set nix.settings.json-log-path and exported NOD_SOCKET to every
+# session.
 # This one keeps that and makes sure Nix never writes a regular file where the socket belongs.
 #
 # Why that can happen: when json-log-path does not name a Unix socket, Nix opens it as a regular
@@ -26,10 +27,42 @@ let
   inherit (lib) mkOption mkIf types;
   h = import ./lib.nix { inherit lib; };
   cfg = config.services.nod;
-  nixVersion = config.nix.package.version or "0";
-  # json-log-path exists from Nix 2.30 on; older Nix warns about an unknown setting on every
-  # command, so it is only set where it works.
-  nixHasJsonLogPath = lib.versionAtLeast nixVersion "2.30";
+  # Which Nix runs here, and whether it knows json-log-path. A Nix that does not warns about an
+  # unknown setting on every command, and NixOS' build-time check of nix.conf (nix.checkConfig,
+  # nixos/modules/config/nix.nix) turns that warning into an error: the system would not build.
+  # So the setting is written only where it exists, decided from the package's identity, since
+  # the version numbers of the three implementations are not comparable:
+  #  - Nix (pname "nix", pkgs/tools/package-management/nix): json-log-path since 2.30;
+  #  - Lix (pname "lix", version 2.9x, pkgs/tools/package-management/lix/common-lix.nix): none;
+  #  - Determinate Nix (pname "determinate-nix", the `nix` flake of DeterminateSystems/nix-src,
+  #    which its NixOS module puts in nix.package): the version is Determinate's own (3.x, from
+  #    .version-determinate; `nix --version` prints "nix (Determinate Nix 3.x.y) 2.3x.z"), and the
+  #    package does not expose the Nix version it is based on. json-log-path, writing to a Unix
+  #    socket as to a file, is there since Determinate Nix 3.1.0 (based on Nix 2.27.1).
+  # Any other package is taken for Nix with Nix's version numbers.
+  nixPackage = config.nix.package;
+  nixName = lib.getName nixPackage;
+  nixVersion = lib.getVersion nixPackage;
+  nixFlavour =
+    if nixName == "lix" then
+      {
+        title = "Lix ${nixVersion}";
+        hasJsonLogPath = false;
+        why = "its 2.9x versions are its own, not Nix's: Lix has no such setting";
+      }
+    else if nixName == "determinate-nix" then
+      {
+        title = "Determinate Nix ${nixVersion}";
+        hasJsonLogPath = lib.versionAtLeast nixVersion "3.1";
+        why = "Determinate Nix added json-log-path in 3.1.0";
+      }
+    else
+      {
+        title = "Nix ${nixVersion}";
+        hasJsonLogPath = lib.versionAtLeast nixVersion "2.30";
+        why = "Nix 2.30 added it";
+      };
+  nixHasJsonLogPath = nixFlavour.hasJsonLogPath;
 
   waitForSocket = pkgs.writeShellScript "nod-wait-socket" ''
     # nod counts as started once its socket exists, so units ordered after nod (nix-daemon) can
@@ -144,8 +177,10 @@ in
 
   config = mkIf cfg.enable {
     warnings = lib.optional (!nixHasJsonLogPath) ''
-      services.nod: Nix ${nixVersion} has no json-log-path (Nix 2.30 added it), so nothing reaches
-      nod's socket. Upgrade nix.package, or feed it with `nix build --log-format internal-json 2>&1 | nod ingest`.
+      services.nod: ${nixFlavour.title} has no json-log-path (${nixFlavour.why}), so it is not set and
+      nothing reaches nod's socket by itself. Feed nod with
+      `nix build --log-format internal-json 2>&1 >/dev/null | nod ingest` (see "nod ingest" in
+      nixmon's README), or use a nix.package that has json-log-path.
     '';
 
     nix.settings = mkIf nixHasJsonLogPath { json-log-path = cfg.socket; };

@@ -770,5 +770,68 @@ class NodWaitSocketScript(unittest.TestCase):
             self.assertIn("nod exited before creating", r.stderr)
 
 
+class NodAndTheNixImplementations(Base):
+    """services.nod writes json-log-path only for a nix.package that has the setting: NixOS checks
+    nix.conf at build time (nix.checkConfig) and fails on an unknown setting. Decided by the
+    package's identity, since Nix, Lix and Determinate Nix number their versions differently."""
+
+    def nod_with(self, packages):
+        """{json-log-path, warnings} of services.nod for each nix.package (Nix attribute sets)."""
+        return n.nix_eval("map (p: let s = h.run [ { services.nod.enable = true; nix.package = p; } ]; in "
+                          "{ path = s.nixSettings.json-log-path or null; inherit (s) warnings; }) [ "
+                          + " ".join(f"({p})" for p in packages) + " ]", self.lib)
+
+    @staticmethod
+    def package(pname, version, with_pname=True):
+        name = f"{pname}-{version}"
+        attrs = f'type = "derivation"; name = "{name}"; version = "{version}"; outPath = "/nix/store/x-{name}";'
+        return "{ " + attrs + (f' pname = "{pname}";' if with_pname else "") + " }"
+
+    def check(self, cases):
+        got = self.nod_with([self.package(*c[0]) for c in cases])
+        for (pkg, expect_path, warning), s in zip(cases, got):
+            with self.subTest(package=pkg):
+                if expect_path:
+                    self.assertEqual(s, {"path": "/run/nod/nod.sock", "warnings": []})
+                else:
+                    self.assertIsNone(s["path"])
+                    self.assertEqual(len(s["warnings"]), 1, s["warnings"])
+                    self.assertIn(warning, s["warnings"][0])
+                    self.assertIn("nod ingest", s["warnings"][0])
+
+    def test_nix(self):
+        self.check([
+            (("nix", "2.28.4"), False, "Nix 2.28.4 has no json-log-path (Nix 2.30 added it)"),
+            (("nix", "2.29.1"), False, "Nix 2.29.1 has no json-log-path"),
+            (("nix", "2.30.0"), True, None),
+            (("nix", "2.31.2"), True, None),
+            (("nix", "2.36.1"), True, None),
+            # Identified by its name alone, as lib.getName does.
+            (("nix", "2.29.2", False), False, "Nix 2.29.2 has no json-log-path"),
+            (("nix", "2.32.0", False), True, None),
+        ])
+
+    def test_lix_never(self):
+        # Lix's 2.9x are above 2.30 but are Lix's own numbers; Lix has no json-log-path.
+        self.check([
+            (("lix", "2.91.3"), False, "Lix 2.91.3 has no json-log-path"),
+            (("lix", "2.93.3"), False, "Lix 2.93.3 has no json-log-path"),
+            (("lix", "2.95.0"), False, "Lix 2.95.0 has no json-log-path"),
+            (("lix", "2.93.3", False), False, "Lix 2.93.3 has no json-log-path"),
+        ])
+
+    def test_determinate_nix_from_3_1(self):
+        # Determinate Nix's package is versioned 3.x (`nix --version`: "nix (Determinate Nix 3.x.y)
+        # 2.3x.z"); json-log-path came with 3.1.0, based on Nix 2.27.1.
+        self.check([
+            (("determinate-nix", "3.0.0"), False, "Determinate Nix 3.0.0 has no json-log-path"),
+            (("determinate-nix", "3.1.0"), True, None),
+            (("determinate-nix", "3.6.2"), True, None),
+            (("determinate-nix", "3.22.2"), True, None),
+            (("determinate-nix", "3.22.2pre20260821_c407745"), True, None),
+            (("determinate-nix", "3.8.5", False), True, None),
+        ])
+
+
 if __name__ == "__main__":
     unittest.main()
