@@ -1,6 +1,6 @@
 # services.prometheus.exporters.nixos: the nixos-exporter as a NixOS service.
 #
-# Drop-in for the archived Go exporter's module (seed 000): every option it had keeps its name,
+# Drop-in for the archived Go nixos-exporter's module: every option it had keeps its name,
 # type, default and meaning, and its two assertions stay. New: one switch per collector, scrape
 # timeout, log level, web config (TLS/basic auth), extra flags, and a hardened unit.
 {
@@ -20,7 +20,7 @@ let
   h = import ./lib.nix { inherit lib; };
   cfg = config.services.prometheus.exporters.nixos;
 
-  # Collectors the binary knows besides `flake` (which the seed's flake.enable switches).
+  # Collectors the binary knows besides `flake` (which the Go exporter's flake.enable switches).
   collectorNames = [
     "generation"
     "system"
