@@ -21,6 +21,9 @@
       users.users.alice.isNormalUser = true;
     };
 
+  # The driver runs every command under `set -euo pipefail`
+  # (nixos/lib/test-driver/src/test_driver/machine/__init__.py): a `grep -q` that exits at its first
+  # match can make curl fail writing the rest, so grep reads the whole response.
   testScript = ''
     machine.wait_for_unit("prometheus-nixos-exporter.service")
     machine.wait_for_open_port(9971)
@@ -47,7 +50,7 @@
       "'derivation { name = \"nixmon-vm-test\"; system = builtins.currentSystem; "
       "builder = \"/bin/sh\"; args = [ \"-c\" \"echo hi > $out\" ]; }'"
     )
-    machine.wait_until_succeeds("curl -sf http://127.0.0.1:9972/metrics | grep -q '^nod_builds_total{.*} [1-9]'")
+    machine.wait_until_succeeds("curl -sf http://127.0.0.1:9972/metrics | grep '^nod_builds_total{.*} [1-9]' >/dev/null")
 
     # With nod stopped, Nix finds no directory and so cannot leave a regular file at the path.
     machine.succeed("systemctl stop nod.service")

@@ -41,6 +41,9 @@
     outsider = { ... }: { };
   };
 
+  # The driver runs every command under `set -euo pipefail`
+  # (nixos/lib/test-driver/src/test_driver/machine/__init__.py): a `grep -q` that exits at its first
+  # match can make curl fail writing the rest, so grep reads the whole response.
   testScript = ''
     start_all()
     client.wait_for_unit("prometheus-nixos-exporter.service")
@@ -54,20 +57,20 @@
     server.wait_for_unit("loki.service")
 
     # Firewall: the server may scrape the client, the outsider may not.
-    server.succeed("curl -sf --max-time 10 http://client:9981/metrics | grep -q nixos_generation_count")
+    server.succeed("curl -sf --max-time 10 http://client:9981/metrics | grep nixos_generation_count >/dev/null")
     outsider.fail("curl -sf --max-time 5 http://client:9981/metrics")
     outsider.fail("curl -sf --max-time 5 http://client:9100/metrics")
 
     # Prometheus scrapes every exporter of the client at the port the client chose.
     for job in ("node", "nixos", "nod", "postgres"):
       server.wait_until_succeeds(
-        f"curl -sf 'http://127.0.0.1:9090/api/v1/query?query=up{{job=\"{job}\",host=\"client\"}}==1' | grep -q '\"value\"'",
+        f"curl -sf 'http://127.0.0.1:9090/api/v1/query?query=up{{job=\"{job}\",host=\"client\"}}==1' | grep '\"value\"' >/dev/null",
         timeout=120,
       )
 
     # remote_write reaches VictoriaMetrics.
     server.wait_until_succeeds(
-      "curl -sf 'http://127.0.0.1:8428/api/v1/query?query=nixos_generation_count' | grep -q client", timeout=120
+      "curl -sf 'http://127.0.0.1:8428/api/v1/query?query=nixos_generation_count' | grep client >/dev/null", timeout=120
     )
 
     # Alertmanager runs the generated configuration: the severity routes and receivers.
@@ -77,13 +80,13 @@
 
     # Grafana is provisioned with the datasources.
     server.wait_until_succeeds(
-      "curl -sf -u admin:$(cat /var/lib/grafana/nixmon-admin-password) http://127.0.0.1:3000/api/datasources | grep -q '\"uid\":\"prometheus\"'"
+      "curl -sf -u admin:$(cat /var/lib/grafana/nixmon-admin-password) http://127.0.0.1:3000/api/datasources | grep '\"uid\":\"prometheus\"' >/dev/null"
     )
 
     # The client's journal arrives in Loki.
     client.succeed("logger -t nixmon-vm-test hello-from-client")
     server.wait_until_succeeds(
-      "curl -sfG http://127.0.0.1:3100/loki/api/v1/query_range --data-urlencode 'query={host=\"client\"} |= \"hello-from-client\"' | grep -q hello-from-client",
+      "curl -sfG http://127.0.0.1:3100/loki/api/v1/query_range --data-urlencode 'query={host=\"client\"} |= \"hello-from-client\"' | grep hello-from-client >/dev/null",
       timeout=180,
     )
   '';
