@@ -10,7 +10,9 @@
 # optional TLS reverse proxy, and remote_write to a long-term store.
 {
   config,
+  options,
   lib,
+  pkgs,
   ...
 }:
 
@@ -36,6 +38,36 @@ let
   # --- what this host exposes (read by the server through nixosConfigurations) ----------------
   redisServers = lib.filterAttrs (_: s: s.enable or false) (config.services.redis.servers or { });
   firstRedis = if redisServers == { } then { } else lib.head (lib.attrValues redisServers);
+  redisPort = firstRedis.port or 6379;
+  # The exporter connects where the server listens (redis.nix: `bind`, space-separated, null for
+  # every interface): its first address, loopback when it binds every address.
+  redisHost =
+    let
+      first = lib.head (lib.splitString " " (firstRedis.bind or "127.0.0.1") ++ [ "127.0.0.1" ]);
+      bound = if (firstRedis.bind or "127.0.0.1") == null then "127.0.0.1" else first;
+    in
+    if lib.elem bound [ "0.0.0.0" "*" ] then
+      "127.0.0.1"
+    else if lib.elem bound [ "::" "::*" "-::*" ] then
+      "::1"
+    else
+      lib.removePrefix "-" bound;
+  redisPassFile = firstRedis.requirePassFile or null;
+  redisPass = firstRedis.requirePass or null;
+  # Firewall rules take IP literals only: nixpkgs checks the nftables ruleset at build time
+  # (nftables.nix, checkRuleset) without DNS, and both backends would resolve a name once, at
+  # load, early in boot.
+  isIPv4 =
+    a:
+    let
+      m = builtins.match "([0-9]{1,3})[.]([0-9]{1,3})[.]([0-9]{1,3})[.]([0-9]{1,3})(/([0-9]{1,2}))?" a;
+    in
+    m != null
+    && lib.all (o: lib.toInt o <= 255) (lib.sublist 0 4 m)
+    && (lib.elemAt m 5 == null || lib.toInt (lib.elemAt m 5) <= 32);
+  isIPv6Literal = a: lib.hasInfix ":" a && builtins.match "[0-9a-fA-F:.]+(/[0-9]{1,3})?" a != null;
+  isIPOrCIDR = a: isIPv4 a || isIPv6Literal a;
+
   exposed = lib.filterAttrs (_: p: p != null) {
     node = if cfg.exporters.node.enable then config.services.prometheus.exporters.node.port else null;
     nixos = if cfg.exporters.nixos.enable then config.services.prometheus.exporters.nixos.port else null;
@@ -109,6 +141,18 @@ let
 
   # --- alerting ---------------------------------------------------------------------------------
   cred = name: "/run/credentials/alertmanager.service/${name}";
+  # nixpkgs (alertmanager.nix) passes the file through envsubst before Alertmanager reads it:
+  # `$` is written `$$` to reach Alertmanager as it was given.
+  escapeEnvsubst =
+    v:
+    if builtins.isString v then
+      lib.replaceStrings [ "$" ] [ "$$" ] v
+    else if builtins.isList v then
+      map escapeEnvsubst v
+    else if builtins.isAttrs v then
+      lib.mapAttrs (_: escapeEnvsubst) v
+    else
+      v;
   webhookList =
     lib.optional cfg.alerting.homeAssistant.enable ({ name = "home-assistant"; } // cfg.alerting.homeAssistant)
     ++ lib.optional cfg.alerting.nextcloudTalk.enable ({ name = "nextcloud-talk"; } // cfg.alerting.nextcloudTalk)
@@ -155,7 +199,8 @@ let
       group_interval = "5m";
       repeat_interval = "4h";
       # Seed 001: critical at once and every 5 minutes, warning every 30 minutes, info logged only.
-      routes = [
+      # The user's own routes first: a matching one takes the alert (unless it says `continue`).
+      routes = cfg.alerting.extraRoutes ++ [
         {
           receiver = "critical";
           matchers = [ "severity=\"critical\"" ];
@@ -175,7 +220,7 @@ let
       ];
     };
     # A critical alert silences the warning of the same name on the same host.
-    inhibit_rules = [
+    inhibit_rules = cfg.alerting.extraInhibitRules ++ [
       {
         source_matchers = [ "severity=\"critical\"" ];
         target_matchers = [ "severity=\"warning\"" ];
@@ -185,8 +230,18 @@ let
         ];
       }
     ];
-    receivers = [ { name = "null"; } ] ++ map receiverFor severities;
+    receivers = [ { name = "null"; } ] ++ map receiverFor severities ++ map (lib.filterAttrs (n: _: n != "_module")) cfg.alerting.extraReceivers;
   };
+  # Other definitions of services.prometheus.alertmanager.configuration: nixpkgs merges them with
+  # `//` (types.attrs), so a key nixmon also writes replaces nixmon's or is replaced by it.
+  foreignAlertmanagerKeys = lib.concatMap (
+    d:
+    lib.optional (!(lib.hasSuffix "/nixmon.nix" (toString d.file)) && builtins.isAttrs d.value) {
+      inherit (d) file;
+      keys = lib.intersectLists (lib.attrNames d.value) (lib.attrNames alertmanagerConfig);
+    }
+  ) options.services.prometheus.alertmanager.configuration.definitionsWithLocations;
+  clashingAlertmanagerKeys = lib.filter (d: d.keys != [ ]) foreignAlertmanagerKeys;
   alertmanagerCredentials =
     lib.optional (cfg.alerting.email.enable && cfg.alerting.email.passwordFile != null) "smtp-password:${toString cfg.alerting.email.passwordFile}"
     ++ map (w: "${w.name}:${toString w.urlFile}") (lib.filter (w: w.urlFile != null) webhookList);
@@ -216,14 +271,17 @@ let
     };
 
   clientSources = cfg.server.allowedSources;
-  # Who pushes logs to the server's Loki: every host but the server itself.
-  fleetSources = lib.unique (map (n: fleet.${n}.address) (lib.filter (n: n != hostName) fleetNames));
+  # Who pushes logs to the server's Loki: every host but the server itself, by IP.
+  fleetAddresses = lib.unique (map (n: fleet.${n}.address) (lib.filter (n: n != hostName) fleetNames));
+  fleetByName = lib.filter (n: n != hostName && !isIPOrCIDR fleet.${n}.address) fleetNames;
 
   lokiPushUrl = "http://${h.hostPort (if isServer then "127.0.0.1" else cfg.server.address) cfg.loki.port}/loki/api/v1/push";
 
+  # Component names must be unique across every .alloy file Alloy loads (alloy.nix): every
+  # label here starts with "nixmon" so a user's `loki.source.journal "journal"` can sit beside it.
   alloyConfig = ''
     // Written by services.nixmon: the systemd journal to the monitoring server's Loki.
-    loki.relabel "journal" {
+    loki.relabel "nixmon_journal" {
       forward_to = []
       rule {
         source_labels = ["__journal__systemd_unit"]
@@ -235,9 +293,9 @@ let
       }
     }
 
-    loki.source.journal "journal" {
+    loki.source.journal "nixmon_journal" {
       max_age       = "12h"
-      relabel_rules = loki.relabel.journal.rules
+      relabel_rules = loki.relabel.nixmon_journal.rules
       forward_to    = [loki.write.nixmon.receiver]
       labels        = {job = "systemd-journal", host = ${builtins.toJSON hostName}}
     }
@@ -248,8 +306,37 @@ let
       }
     }
   '';
+  # Alloy loads every *.alloy file of the directory configPath names (alloy.nix; default
+  # /etc/alloy). nixmon's file goes into that directory when it is one under /etc; a single file
+  # or a directory elsewhere (the store) cannot take a second file.
+  alloyDir = toString config.services.alloy.configPath;
+  alloyDirUsable = lib.hasPrefix "/etc/" alloyDir && !(lib.hasSuffix ".alloy" alloyDir);
+  alloyEtcName = "${lib.removeSuffix "/" (lib.removePrefix "/etc/" alloyDir)}/nixmon.alloy";
 
-  grafanaState = "/var/lib/grafana";
+  # systemd's EnvironmentFile= reads "…" with \\ \" \$ \` escapes; the password file is one line.
+  redisPasswordEnvScript = ''
+    set -eu
+    pw=$(head -n 1 "$CREDENTIALS_DIRECTORY/redis-password")
+    pw=''${pw//\\/\\\\}
+    pw=''${pw//\"/\\\"}
+    pw=''${pw//\$/\\\$}
+    pw=''${pw//\`/\\\`}
+    umask 077
+    printf 'REDIS_PASSWORD="%s"\n' "$pw" > "$RUNTIME_DIRECTORY/password.env"
+  '';
+  grafanaState = config.services.grafana.dataDir;
+  lokiState = config.services.loki.dataDir;
+  # nixmon's key file is used only when nobody set services.grafana.settings.security.secret_key.
+  # Submodule values (nixpkgs' scrape and queue configs) handed on as plain definitions: without
+  # the module system's `_module` and the nulls of unset keys.
+  plain =
+    v:
+    if builtins.isAttrs v && !(v ? outPath) then
+      lib.mapAttrs (_: plain) (lib.filterAttrs (n: x: n != "_module" && x != null) v)
+    else if builtins.isList v then
+      map plain v
+    else
+      v;
   dashboardsDir = cfg.grafana.dashboardsDir;
   adminPasswordFile = if cfg.grafana.adminPasswordFile != null then cfg.grafana.adminPasswordFile else "${grafanaState}/nixmon-admin-password";
   secretKeyFile = if cfg.grafana.secretKeyFile != null then cfg.grafana.secretKeyFile else "${grafanaState}/nixmon-secret-key";
@@ -352,9 +439,9 @@ in
       };
       allowedSources = mkOption {
         type = types.listOf types.str;
-        default = lib.optional (cfg.server.address != null && !isServer) cfg.server.address;
-        defaultText = lib.literalExpression "[ config.services.nixmon.server.address ]";
-        description = "Addresses or CIDRs allowed to reach the exporters' ports (IP literals: the firewall resolves names only once, at load).";
+        default = lib.optional (cfg.server.address != null && !isServer && isIPOrCIDR cfg.server.address) cfg.server.address;
+        defaultText = lib.literalMD "`[ config.services.nixmon.server.address ]` when that is an IP address";
+        description = "IP addresses or CIDRs allowed to reach the exporters' ports (no host names: the firewall would resolve them once, at load, and nixpkgs' nftables check has no DNS).";
       };
     };
 
@@ -436,6 +523,21 @@ in
         description = "nginx_exporter reading nginx's status page, on when the host runs nginx.";
       };
       caddy = {
+        configure = mkOption {
+          type = types.enum [
+            "caddyfile"
+            "settings"
+            "none"
+          ];
+          default = "caddyfile";
+          description = ''
+            How the metrics site reaches Caddy. `caddyfile`: a site in
+            {option}`services.caddy.extraConfig`, which nixpkgs only uses while
+            {option}`services.caddy.settings` is empty and {option}`services.caddy.configFile` is
+            its own. `settings`: a server in {option}`services.caddy.settings` (for JSON
+            configurations). `none`: your own configuration serves `metrics` on {option}`port`.
+          '';
+        };
         enable = mkOption {
           type = types.bool;
           default = config.services.caddy.enable or false;
@@ -493,9 +595,13 @@ in
         description = "More rule files.";
       };
       extraScrapeConfigs = mkOption {
-        type = types.listOf types.attrs;
+        # nixpkgs' own scrape_config type (prometheus/default.nix): a closed submodule, so a key it
+        # does not know is reported here, at the user's definition.
+        type = types.listOf options.services.prometheus.scrapeConfigs.type.nestedTypes.elemType;
+        visible = "shallow";
         default = [ ];
-        description = "More scrape jobs, in Prometheus' own syntax.";
+        example = lib.literalExpression ''[ { job_name = "router"; static_configs = [ { targets = [ "192.168.1.1:9100" ]; } ]; } ]'';
+        description = "More scrape jobs, with the keys {option}`services.prometheus.scrapeConfigs` accepts.";
       };
     };
 
@@ -537,12 +643,14 @@ in
               description = "File with a bearer token (must be readable by the prometheus user).";
             };
             queueConfig = mkOption {
-              type = types.attrs;
-              default = { };
+              # nixpkgs' own queue_config type (prometheus/default.nix): a closed submodule.
+              type = (options.services.prometheus.remoteWrite.type.nestedTypes.elemType.getSubOptions [ ]).queue_config.type;
+              visible = "shallow";
+              default = null;
               example = {
                 max_samples_per_send = 10000;
               };
-              description = "Prometheus `queue_config` tuning.";
+              description = "Prometheus `queue_config` tuning, with the keys {option}`services.prometheus.remoteWrite` accepts.";
             };
           };
         }
@@ -635,6 +743,36 @@ in
           defaultSeverities = [ "critical" ];
           what = "Nextcloud Talk";
         };
+      extraReceivers = mkOption {
+        type = types.listOf (
+          types.submodule {
+            freeformType = types.attrsOf types.anything;
+            options.name = mkOption {
+              type = types.str;
+              description = "Receiver name, for {option}`services.nixmon.alerting.extraRoutes`.";
+            };
+          }
+        );
+        default = [ ];
+        example = lib.literalExpression ''[ { name = "db-team"; webhook_configs = [ { url = "http://hooks.lan/db"; } ]; } ]'';
+        description = ''
+          More Alertmanager receivers, in Alertmanager's syntax, added to nixmon's. Use this (and
+          `extraRoutes`) instead of {option}`services.prometheus.alertmanager.configuration`:
+          nixpkgs merges that option shallowly, so a `receivers` or `route` set there would replace
+          nixmon's. Values are written as given (`$` is escaped for the envsubst nixpkgs runs).
+        '';
+      };
+      extraRoutes = mkOption {
+        type = types.listOf (types.attrsOf types.anything);
+        default = [ ];
+        example = lib.literalExpression ''[ { receiver = "db-team"; matchers = [ "team=\"db\"" ]; } ]'';
+        description = "Alertmanager routes tried before nixmon's severity routes (add `continue = true` to let nixmon's routes see the alert too).";
+      };
+      extraInhibitRules = mkOption {
+        type = types.listOf (types.attrsOf types.anything);
+        default = [ ];
+        description = "More Alertmanager inhibit rules, added to nixmon's.";
+      };
       webhooks = mkOption {
         type = types.attrsOf (
           types.submodule {
@@ -672,12 +810,19 @@ in
       adminPasswordFile = mkOption {
         type = types.nullOr types.str;
         default = null;
-        description = "File with the admin password; null: one is generated into ${grafanaState}/nixmon-admin-password on first start.";
+        description = "File with the admin password; null: one is generated into `nixmon-admin-password` in {option}`services.grafana.dataDir` on first start.";
       };
       secretKeyFile = mkOption {
         type = types.nullOr types.str;
         default = null;
-        description = "File with Grafana's secret key; null: one is generated into ${grafanaState}/nixmon-secret-key on first start.";
+        description = ''
+          File with Grafana's secret key (it encrypts datasource secrets in Grafana's database).
+          null: `nixmon-secret-key` in {option}`services.grafana.dataDir`, made on first start and
+          never replaced; for a Grafana that already has a database and no such file, it is the key
+          that database was made with under NixOS before 26.05 (Grafana's former default), so
+          existing secrets stay readable. Unused when {option}`services.grafana.settings.security.secret_key`
+          is set.
+        '';
       };
       dashboardsDir = mkOption {
         type = types.nullOr types.path;
@@ -697,6 +842,13 @@ in
         type = types.port;
         default = 3100;
         description = "Loki port (opened towards the fleet for log pushes).";
+      };
+      allowedSources = mkOption {
+        type = types.listOf types.str;
+        default = lib.filter isIPOrCIDR fleetAddresses;
+        defaultText = lib.literalMD "the fleet's addresses that are IP addresses";
+        example = [ "10.0.0.0/24" ];
+        description = "IP addresses or CIDRs allowed to push logs to Loki. Hosts addressed by name are not in the default (a warning names them): list their network here.";
       };
     };
 
@@ -744,7 +896,32 @@ in
           assertion = isServer || cfg.server.address != null;
           message = "services.nixmon.server.address must be set on clients (where logs go, who may scrape)";
         }
+        {
+          assertion = lib.all isIPOrCIDR clientSources;
+          message = "services.nixmon.server.allowedSources: ${
+            lib.concatStringsSep ", " (lib.filter (a: !isIPOrCIDR a) clientSources)
+          } is not an IP address or CIDR; firewall rules need one (a host name would be resolved once, at load, and fails nixpkgs' nftables ruleset check)";
+        }
+        {
+          assertion = cfg.logs.enable -> alloyDirUsable;
+          message = "services.nixmon.logs: services.alloy.configPath is ${alloyDir}, a single file or a directory outside /etc, so nixmon cannot add its journal pipeline beside it; put your configuration in environment.etc.\"alloy/<name>.alloy\" (leaving configPath at /etc/alloy) or point configPath at a directory under /etc";
+        }
+        {
+          # nixpkgs' Caddy module (caddy/default.nix) writes extraConfig into the Caddyfile it
+          # generates, and generates none once settings is non-empty or configFile is set.
+          assertion =
+            cfg.exporters.caddy.enable && cfg.exporters.caddy.configure == "caddyfile"
+            -> (config.services.caddy.settings or { }) == { } && (options.services.caddy.configFile.highestPrio or 1500) >= 1500;
+          message = "services.nixmon.exporters.caddy: services.caddy uses ${
+            if (config.services.caddy.settings or { }) != { } then "settings (JSON)" else "its own configFile"
+          }, where nixmon's Caddyfile site would be ignored; set services.nixmon.exporters.caddy.configure to \"settings\" (nixmon adds a server to services.caddy.settings) or \"none\" (serve Caddy's `metrics` on port ${toString cfg.exporters.caddy.port} yourself)";
+        }
+        {
+          assertion = cfg.exporters.caddy.enable && cfg.exporters.caddy.configure == "settings" -> (options.services.caddy.configFile.highestPrio or 1500) >= 1500;
+          message = "services.nixmon.exporters.caddy.configure = \"settings\" has no effect with your own services.caddy.configFile: use \"none\" and serve Caddy's `metrics` on port ${toString cfg.exporters.caddy.port} yourself";
+        }
       ];
+      warnings = lib.optional (!isServer && cfg.server.address != null && !isIPOrCIDR cfg.server.address && cfg.server.allowedSources == [ ]) "services.nixmon: the server's address ${cfg.server.address} is a host name, which firewall rules cannot use; nobody may scrape this host's exporters until services.nixmon.server.allowedSources lists the server's IP address or network";
 
       services.prometheus.exporters.nixos.enable = mkDefault cfg.exporters.nixos.enable;
       services.nod.enable = mkDefault cfg.exporters.nod.enable;
@@ -770,15 +947,28 @@ in
       services.prometheus.exporters.redis = {
         enable = true;
         extraFlags =
-          if (firstRedis.port or 6379) != 0 then
-            [ "--redis.addr=redis://127.0.0.1:${toString (firstRedis.port or 6379)}" ]
+          if redisPort != 0 then
+            [ "--redis.addr=redis://${h.hostPort redisHost redisPort}" ]
           else
             [ "--redis.addr=unix://${firstRedis.unixSocket or "/run/redis/redis.sock"}" ];
       };
       # A Unix-socket-only Redis is reachable by its group.
-      systemd.services.prometheus-redis-exporter.serviceConfig.SupplementaryGroups = lib.optional (
-        (firstRedis.port or 6379) == 0
-      ) (firstRedis.group or firstRedis.user or "redis");
+      systemd.services.prometheus-redis-exporter = {
+        # redis_exporter reads the password from REDIS_PASSWORD. requirePass is in the store
+        # already (redis.nix writes it into redis.conf); requirePassFile is read through a systemd
+        # credential into an environment file that only this unit's user can read.
+        environment = lib.optionalAttrs (redisPass != null) { REDIS_PASSWORD = redisPass; };
+        serviceConfig = {
+          SupplementaryGroups = lib.optional (redisPort == 0) (firstRedis.group or firstRedis.user or "redis");
+        }
+        // lib.optionalAttrs (redisPassFile != null) {
+          LoadCredential = [ "redis-password:${toString redisPassFile}" ];
+          RuntimeDirectory = "prometheus-redis-exporter";
+          RuntimeDirectoryMode = "0700";
+          ExecStartPre = [ "${pkgs.writeShellScript "nixmon-redis-password-env" redisPasswordEnvScript}" ];
+          EnvironmentFile = [ "/run/prometheus-redis-exporter/password.env" ];
+        };
+      };
     })
 
     (mkIf cfg.exporters.nginx.enable {
@@ -786,7 +976,7 @@ in
       services.prometheus.exporters.nginx.enable = true;
     })
 
-    (mkIf cfg.exporters.caddy.enable {
+    (mkIf (cfg.exporters.caddy.enable && cfg.exporters.caddy.configure == "caddyfile") {
       services.caddy.extraConfig = ''
         # services.nixmon: Caddy's metrics for Prometheus.
         http://:${toString cfg.exporters.caddy.port} {
@@ -795,11 +985,29 @@ in
       '';
     })
 
+    (mkIf (cfg.exporters.caddy.enable && cfg.exporters.caddy.configure == "settings") {
+      # The same site in Caddy's JSON: a plain-HTTP server whose /metrics is the metrics handler.
+      services.caddy.settings.apps.http.servers.nixmon-metrics = {
+        listen = [ ":${toString cfg.exporters.caddy.port}" ];
+        automatic_https.disable = true;
+        routes = [
+          {
+            match = [ { path = [ "/metrics" ]; } ];
+            handle = [ { handler = "metrics"; } ];
+          }
+        ];
+      };
+    })
+
     (mkIf cfg.logs.enable {
       services.alloy.enable = true;
-      environment.etc."alloy/nixmon.alloy".text = alloyConfig;
-      # Reading the journal takes this group.
-      systemd.services.alloy.serviceConfig.SupplementaryGroups = [ "systemd-journal" ];
+      environment.etc.${alloyEtcName}.text = alloyConfig;
+      systemd.services.alloy = {
+        # alloy.nix reloads Alloy when /etc/alloy/config.alloy changes, not for other files.
+        reloadTriggers = [ config.environment.etc.${alloyEtcName}.source ];
+        # Reading the journal takes this group.
+        serviceConfig.SupplementaryGroups = [ "systemd-journal" ];
+      };
     })
 
     # ---------------------------------------------------------------- the server
@@ -826,6 +1034,25 @@ in
             message = "services.nixmon.alerting.email needs to, from and smarthost";
           }
         ]
+        ++ [
+          {
+            assertion = lib.all isIPOrCIDR cfg.loki.allowedSources;
+            message = "services.nixmon.loki.allowedSources: ${
+              lib.concatStringsSep ", " (lib.filter (a: !isIPOrCIDR a) cfg.loki.allowedSources)
+            } is not an IP address or CIDR; firewall rules need one";
+          }
+          {
+            assertion = !cfg.alerting.enable || clashingAlertmanagerKeys == [ ];
+            message = "services.prometheus.alertmanager.configuration is also set in ${
+              lib.concatMapStringsSep ", " (d: "${toString d.file} (${lib.concatStringsSep ", " d.keys})") clashingAlertmanagerKeys
+            }: nixpkgs merges that option with //, so those keys replace nixmon's or are replaced by them. Use services.nixmon.alerting.extraReceivers, extraRoutes and extraInhibitRules, or set services.nixmon.alerting.enable = false to write the whole configuration yourself";
+          }
+        ]
+        ++ map (rw: {
+          # Prometheus' basic_auth needs a username; nixmon would drop the password silently.
+          assertion = rw.basicAuth.passwordFile != null -> rw.basicAuth.username != null;
+          message = "services.nixmon.remoteWrite ${rw.url}: basicAuth.passwordFile needs basicAuth.username";
+        }) cfg.remoteWrite
         ++ map (rw: {
           # Prometheus refuses a remote_write with two kinds of credentials.
           assertion = !(rw.basicAuth.username != null && rw.bearerTokenFile != null);
@@ -835,6 +1062,9 @@ in
           assertion = (w.url == null) != (w.urlFile == null);
           message = "services.nixmon.alerting: receiver ${w.name} needs exactly one of url and urlFile";
         }) webhookList;
+        warnings = lib.optional (cfg.loki.enable && cfg.logs.enable && fleetByName != [ ]) "services.nixmon: ${
+          lib.concatMapStringsSep ", " (n: "${n} (${fleet.${n}.address})") fleetByName
+        } addressed by name: firewall rules need IP addresses, so Loki does not accept their logs until services.nixmon.loki.allowedSources lists their addresses or network";
 
         services.prometheus = {
           enable = true;
@@ -846,7 +1076,7 @@ in
             scrape_interval = cfg.scrapeInterval;
             evaluation_interval = cfg.scrapeInterval;
           };
-          scrapeConfigs = serverJobs ++ hostJobs ++ cfg.prometheus.extraScrapeConfigs;
+          scrapeConfigs = serverJobs ++ hostJobs ++ plain cfg.prometheus.extraScrapeConfigs;
           ruleFiles =
             (
               if cfg.prometheus.ruleParameters == { } then
@@ -875,7 +1105,7 @@ in
                   else
                     null;
                 bearer_token_file = rw.bearerTokenFile;
-                queue_config = rw.queueConfig;
+                queue_config = if rw.queueConfig == null then null else plain rw.queueConfig;
               }
             ) cfg.remoteWrite
             ++ lib.optional cfg.victoriametrics.enable {
@@ -895,7 +1125,7 @@ in
           port = cfg.alerting.port;
           listenAddress = "127.0.0.1";
           webExternalUrl = mkIf cfg.proxy.enable "https://${cfg.proxy.domain}/alertmanager/";
-          configuration = alertmanagerConfig;
+          configuration = escapeEnvsubst alertmanagerConfig;
         };
         systemd.services.alertmanager.serviceConfig.LoadCredential = alertmanagerCredentials;
       })
@@ -912,15 +1142,15 @@ in
               grpc_listen_port = 9096;
             };
             common = {
-              path_prefix = "/var/lib/loki";
+              path_prefix = lokiState;
               replication_factor = 1;
               ring = {
                 instance_addr = "127.0.0.1";
                 kvstore.store = "inmemory";
               };
               storage.filesystem = {
-                chunks_directory = "/var/lib/loki/chunks";
-                rules_directory = "/var/lib/loki/rules";
+                chunks_directory = "${lokiState}/chunks";
+                rules_directory = "${lokiState}/rules";
               };
             };
             schema_config.configs = [
@@ -937,7 +1167,7 @@ in
             ];
             limits_config.retention_period = cfg.retention.logs;
             compactor = {
-              working_directory = "/var/lib/loki/compactor";
+              working_directory = "${lokiState}/compactor";
               retention_enabled = true;
               delete_request_store = "filesystem";
             };
@@ -945,7 +1175,7 @@ in
           };
         };
         # Clients push their journal here.
-        networking.firewall = firewallRules fleetSources [ cfg.loki.port ];
+        networking.firewall = firewallRules cfg.loki.allowedSources [ cfg.loki.port ];
       })
 
       (mkIf cfg.grafana.enable {
@@ -963,7 +1193,8 @@ in
             security = {
               admin_user = "admin";
               admin_password = "$__file{${adminPasswordFile}}";
-              secret_key = "$__file{${secretKeyFile}}";
+              # A default: a key set in services.grafana itself is used instead (and no file is made).
+              secret_key = mkDefault "$__file{${secretKeyFile}}";
             };
             analytics.reporting_enabled = false;
           };
@@ -1021,15 +1252,24 @@ in
           };
         };
         # First start: make the admin password and the secret key that the settings above read.
+        # An existing file is never replaced. A Grafana that already has a database but no key
+        # file made it under NixOS < 26.05, whose grafana.nix defaulted secret_key to Grafana's
+        # old built-in key: that key is written, or the secrets in the database (datasource
+        # passwords, tokens) could no longer be decrypted.
         systemd.services.grafana.preStart = lib.mkBefore (
-          lib.concatMapStrings
-            (f: ''
-              if [ ! -s ${f} ]; then (umask 077; head -c 24 /dev/urandom | base64 > ${f}); fi
-            '')
-            (
-              lib.optional (cfg.grafana.adminPasswordFile == null) adminPasswordFile
-              ++ lib.optional (cfg.grafana.secretKeyFile == null) secretKeyFile
-            )
+          lib.optionalString (cfg.grafana.adminPasswordFile == null) ''
+            if [ ! -s ${adminPasswordFile} ]; then (umask 077; head -c 24 /dev/urandom | base64 > ${adminPasswordFile}); fi
+          ''
+          + lib.optionalString (cfg.grafana.secretKeyFile == null && config.services.grafana.settings.security.secret_key == "$__file{${secretKeyFile}}") ''
+            if [ ! -s ${secretKeyFile} ]; then
+              if [ -e ${lib.escapeShellArg (toString config.services.grafana.settings.database.path)} ]; then
+                echo "nixmon: keeping Grafana's former default secret key for the existing database" >&2
+                (umask 077; printf '%s' SW2YcwTIb9zpOOhoPsMm > ${secretKeyFile})
+              else
+                (umask 077; head -c 24 /dev/urandom | base64 > ${secretKeyFile})
+              fi
+            fi
+          ''
         );
         networking.firewall.allowedTCPPorts = lib.optional (cfg.grafana.openFirewall && !cfg.proxy.enable) cfg.grafana.port;
       })

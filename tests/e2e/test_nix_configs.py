@@ -94,7 +94,7 @@ class GeneratedConfigsPassTheRealTools(unittest.TestCase):
             self.assertIn("extra-rules.yml", out)
             rc, out = self.amtool(tmp, s["alertmanager"]["configuration"])
             self.assertEqual(rc, 0, out)
-            self.assertIn("4 receivers", out.replace(" - ", ""))
+            self.assertIn("5 receivers", out.replace(" - ", ""))
 
     def test_alerting_with_every_receiver(self):
         s = self.configs(m.SERVER, """{ services.nixmon.alerting = {
@@ -107,6 +107,27 @@ class GeneratedConfigsPassTheRealTools(unittest.TestCase):
         with h.TempDir() as tmp:
             rc, out = self.amtool(tmp, s["alertmanager"]["configuration"])
             self.assertEqual(rc, 0, out)
+
+    def test_users_receivers_routes_and_scrape_jobs_pass_the_tools(self):
+        s = self.configs(m.SERVER, r"""{ services.nixmon = {
+          alerting = {
+            extraReceivers = [ { name = "db-team"; webhook_configs = [ { url = "http://hooks.lan/db?t=$x"; send_resolved = false; } ]; } ];
+            extraRoutes = [ { receiver = "db-team"; matchers = [ "team=\"db\"" ]; continue = true; } ];
+            extraInhibitRules = [ { source_matchers = [ "alertname=\"HostDown\"" ]; target_matchers = [ "severity=\"warning\"" ]; equal = [ "host" ]; } ];
+          };
+          prometheus.extraScrapeConfigs = [ { job_name = "router"; honor_labels = true; scheme = "https";
+            static_configs = [ { targets = [ "192.168.1.1:9100" ]; labels.site = "home"; } ];
+            relabel_configs = [ { source_labels = [ "__address__" ]; target_label = "instance"; regex = "(.*):.*"; replacement = "$1"; } ]; } ];
+          remoteWrite = [ { url = "http://vm.lan/api/v1/write"; queueConfig = { capacity = 20000; max_shards = 8; }; } ];
+        }; }""")
+        with h.TempDir() as tmp:
+            rc, out = self.promtool(tmp, s["prometheus"]["yml"])
+            self.assertEqual(rc, 0, out)
+            # envsubst (nixpkgs' alertmanager preStart) turns $$ back into $: check what Alertmanager reads.
+            cfg = json.loads(json.dumps(s["alertmanager"]["configuration"]).replace("$$", "$"))
+            rc, out = self.amtool(tmp, cfg)
+            self.assertEqual(rc, 0, out)
+            self.assertIn("5 receivers", out.replace(" - ", ""))
 
     def test_rule_parameters_render_the_projects_rules(self):
         params = '{ cpu_usage_percent = 80; reboot_required_for = "48h"; }'

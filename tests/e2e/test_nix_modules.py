@@ -4,6 +4,7 @@ assertions on bad combinations, and the generated units, scrape jobs, routes and
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import unittest
@@ -552,7 +553,7 @@ EVERY_STACK_OPTION = """{
     retention = { metrics = "30d"; logs = "14d"; };
     exporters = {
       node.enable = true; nixos.enable = true; nod.enable = true; postgres.enable = true;
-      redis.enable = true; nginx.enable = true; caddy = { enable = true; port = 9181; };
+      redis.enable = true; nginx.enable = true; caddy = { enable = true; port = 9181; configure = "settings"; };
     };
     logs.enable = true;
     prometheus = { port = 9091; rulesDir = RULES; extraRuleFiles = [ EXTRA_RULES ]; extraScrapeConfigs = [ { job_name = "extra"; static_configs = [ { targets = [ "127.0.0.1:1234" ]; } ]; } ]; };
@@ -565,9 +566,12 @@ EVERY_STACK_OPTION = """{
       homeAssistant = { enable = true; url = null; urlFile = "/run/secrets/ha"; severities = [ "warning" ]; sendResolved = false; };
       nextcloudTalk = { enable = true; url = "http://relay.lan/talk"; urlFile = null; severities = [ "critical" "warning" ]; sendResolved = false; };
       webhooks.generic = { url = "http://hooks.lan/"; urlFile = null; severities = [ "info" ]; sendResolved = true; };
+      extraReceivers = [ { name = "db-team"; webhook_configs = [ { url = "http://hooks.lan/db"; } ]; } ];
+      extraRoutes = [ { receiver = "db-team"; matchers = [ "team=\\"db\\"" ]; } ];
+      extraInhibitRules = [ { source_matchers = [ "alertname=\\"HostDown\\"" ]; target_matchers = [ "severity=\\"warning\\"" ]; equal = [ "host" ]; } ];
     };
     grafana = { enable = true; port = 3001; openFirewall = true; adminPasswordFile = "/run/secrets/gp"; secretKeyFile = "/run/secrets/gk"; dashboardsDir = "/var/lib/nixmon-dashboards"; };
-    loki = { enable = true; port = 3101; };
+    loki = { enable = true; port = 3101; allowedSources = [ "10.0.0.0/24" ]; };
     proxy = { enable = true; domain = "mon.example.com"; enableACME = false; useACMEHost = null;
               sslCertificate = "/run/secrets/cert.pem"; sslCertificateKey = "/run/secrets/key.pem"; basicAuthFile = "/run/secrets/htpasswd"; };
   };
@@ -612,6 +616,250 @@ class EveryOption(Base):
             # Excludes sslCertificate, which is set.
             "services.nixmon.proxy.useACMEHost",
         ])
+
+
+class StackOnNixpkgsTypes(Base):
+    """services.nixmon against what nixpkgs' own modules declare and do (the types in
+    tests/nix/stubs.nix): each test names the nixpkgs module whose behaviour it is about."""
+
+    def fails(self, *modules):
+        return self.run_modules(*modules)["failedAssertions"]
+
+    # -- firewall (networking/nftables.nix checks the ruleset at build time, without DNS) -------
+    def test_host_names_never_reach_firewall_rules(self):
+        by_name = """{ services.nixmon.hosts = { cam.address = "cam.lan"; nas = { address = "10.0.0.9"; targets.node = 9100; }; }; }"""
+        for nft in ("false", "true"):
+            with self.subTest(nftables=nft):
+                s = self.run_modules(SERVER, by_name, f"{{ networking.nftables.enable = {nft}; }}")
+                self.assertNoFailures(s)
+                rules = s["firewall"]["extraInputRules"] + s["firewall"]["extraCommands"]
+                self.assertNotIn("cam.lan", rules)
+                self.assertIn("10.0.0.2", rules)
+                self.assertIn("10.0.0.9", rules)
+                self.assertEqual(len(s["warnings"]), 1)
+                self.assertIn("cam (cam.lan) addressed by name", s["warnings"][0])
+                # Scraping by name is fine: Prometheus resolves at every scrape.
+                self.assertEqual(targets(s, "node")["cam"], "cam.lan:9100")
+        s = self.run_modules(SERVER, by_name, '{ services.nixmon.loki.allowedSources = [ "10.0.0.0/24" ]; }')
+        self.assertEqual(sorted(s["firewall"]["extraCommands"].splitlines()),
+                         ["iptables -A nixos-fw -p tcp -s 10.0.0.0/24 --dport 3100 -j nixos-fw-accept"])
+
+    def test_names_given_as_firewall_sources_are_refused(self):
+        self.assertEqual(self.fails(CLIENT, '{ services.nixmon.server.allowedSources = [ "10.0.0.0/24" "mon.lan" "10.0.0.300" ]; }'),
+                         ["services.nixmon.server.allowedSources: mon.lan, 10.0.0.300 is not an IP address or CIDR; firewall "
+                          "rules need one (a host name would be resolved once, at load, and fails nixpkgs' nftables ruleset check)"])
+        self.assertEqual(self.fails(SERVER, '{ services.nixmon.loki.allowedSources = [ "web" ]; }'),
+                         ["services.nixmon.loki.allowedSources: web is not an IP address or CIDR; firewall rules need one"])
+        # A server known by name: logs still go there, nobody is let in by name, and it is said.
+        s = self.run_modules('{ services.nixmon = { enable = true; server.address = "mon.lan"; }; }')
+        self.assertNoFailures(s)
+        self.assertEqual(s["firewall"]["extraCommands"], "")
+        self.assertIn("mon.lan is a host name", s["warnings"][0])
+        self.assertIn('url = "http://mon.lan:3100/loki/api/v1/push"', s["etc"]["alloy/nixmon.alloy"])
+        s = self.run_modules('{ services.nixmon = { enable = true; server.address = "fd00::1"; server.allowedSources = [ "fd00::/64" ]; }; }')
+        self.assertNoFailures(s)
+
+    # -- alerting (alertmanager.nix: configuration is nullOr attrs, and goes through envsubst) ---
+    def test_users_receivers_and_routes_compose_with_nixmons(self):
+        s = self.run_modules(SERVER, r"""{ services.nixmon.alerting = {
+            extraReceivers = [ { name = "db-team"; webhook_configs = [ { url = "http://hooks.lan/db?token=$abc"; } ]; } ];
+            extraRoutes = [ { receiver = "db-team"; matchers = [ "team=\"db\"" ]; continue = true; } ];
+            webhooks.x.url = "http://hooks.lan/x?a=$b";
+          }; }""")
+        self.assertNoFailures(s)
+        c = s["alertmanager"]["configuration"]
+        self.assertEqual([r["name"] for r in c["receivers"]], ["null", "critical", "warning", "info", "db-team"])
+        self.assertEqual(c["route"]["routes"][0], {"receiver": "db-team", "matchers": ['team="db"'], "continue": True})
+        self.assertEqual([r["receiver"] for r in c["route"]["routes"][1:]], ["critical", "warning", "info"])
+        # envsubst would eat "$abc": written "$$abc", it reaches Alertmanager as given.
+        self.assertEqual(c["receivers"][4]["webhook_configs"][0]["url"], "http://hooks.lan/db?token=$$abc")
+        self.assertEqual(c["receivers"][1]["webhook_configs"][0]["url"], "http://hooks.lan/x?a=$$b")
+
+    def test_a_configuration_of_ones_own_is_refused_where_it_would_be_lost(self):
+        for user in ('{ receivers = [ { name = "mine"; } ]; }', '{ route.receiver = "mine"; }',
+                     'lib.mkForce { receivers = [ { name = "mine"; } ]; }'):
+            with self.subTest(user=user):
+                f = self.fails(SERVER, f"{{ lib, ... }}: {{ services.prometheus.alertmanager.configuration = {user}; }}")
+                self.assertEqual(len(f), 1, f)
+                self.assertIn("services.prometheus.alertmanager.configuration is also set in", f[0])
+                self.assertIn("extraReceivers", f[0])
+        # Keys nixmon does not write merge fine.
+        s = self.run_modules(SERVER, '{ services.prometheus.alertmanager.configuration.templates = [ "/etc/am/*.tmpl" ]; }')
+        self.assertNoFailures(s)
+        self.assertEqual(s["alertmanager"]["configuration"]["templates"], ["/etc/am/*.tmpl"])
+        self.assertEqual(len(s["alertmanager"]["configuration"]["receivers"]), 4)
+
+    # -- prometheus/default.nix: scrape_config and queue_config are closed submodules -----------
+    def test_extra_scrape_configs_take_nixpkgs_keys_and_name_the_bad_one_at_nixmons_option(self):
+        s = self.run_modules(SERVER, r"""{ services.nixmon.prometheus.extraScrapeConfigs = [ {
+            job_name = "router"; honor_labels = true; scrape_interval = "1m";
+            static_configs = [ { targets = [ "192.168.1.1:9100" ]; labels.site = "home"; } ];
+            metric_relabel_configs = [ { source_labels = [ "__name__" ]; regex = "go_.*"; action = "drop"; } ];
+          } ]; }""")
+        self.assertNoFailures(s)
+        self.assertEqual(job(s, "router"), {
+            "job_name": "router", "honor_labels": True, "scrape_interval": "1m",
+            "static_configs": [{"targets": ["192.168.1.1:9100"], "labels": {"site": "home"}}],
+            "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": "go_.*", "action": "drop"}]})
+        with self.assertRaises(n.EvalError) as e:
+            self.run_modules(SERVER, '{ services.nixmon.prometheus.extraScrapeConfigs = [ { job_name = "x"; follow_redirects = false; } ]; }')
+        self.assertIn("services.nixmon.prometheus.extraScrapeConfigs", str(e.exception))
+        self.assertIn("follow_redirects", str(e.exception))
+
+    def test_queue_config_takes_nixpkgs_keys(self):
+        s = self.run_modules(SERVER, """{ services.nixmon.remoteWrite = [ { url = "http://vm.lan/api/v1/write";
+            queueConfig = { capacity = 20000; max_shards = 8; batch_send_deadline = "10s"; }; } ]; }""")
+        self.assertNoFailures(s)
+        self.assertEqual(s["prometheus"]["yml"]["remote_write"][0]["queue_config"],
+                         {"capacity": 20000, "max_shards": 8, "batch_send_deadline": "10s"})
+        with self.assertRaises(n.EvalError) as e:
+            self.run_modules(SERVER, """{ services.nixmon.remoteWrite = [ { url = "http://vm.lan/";
+                queueConfig.sample_age_limit = "1h"; } ]; }""")
+        self.assertIn("services.nixmon.remoteWrite", str(e.exception))
+        self.assertIn("sample_age_limit", str(e.exception))
+
+    def test_a_remote_write_password_needs_a_user(self):
+        self.assertEqual(self.fails(SERVER, """{ services.nixmon.remoteWrite = [ { url = "http://x";
+            basicAuth.passwordFile = "/run/secrets/p"; } ]; }"""),
+            ["services.nixmon.remoteWrite http://x: basicAuth.passwordFile needs basicAuth.username"])
+
+    # -- alloy.nix: configPath, one namespace of component names, reloads for config.alloy only --
+    def components(self, text):
+        return set(re.findall(r'^\s*([a-z_.]+) "([^"]+)" \{', text, re.M))
+
+    def test_alloy_components_cannot_clash_with_a_users(self):
+        s = self.run_modules(CLIENT)
+        ours = self.components(s["etc"]["alloy/nixmon.alloy"])
+        self.assertEqual({c for c, _ in ours}, {"loki.relabel", "loki.source.journal", "loki.write"})
+        users = self.components('loki.relabel "journal" {\n}\nloki.source.journal "journal" {\n}\nloki.write "default" {\n}\n')
+        self.assertEqual(ours & users, set())
+        self.assertTrue(all(label.startswith("nixmon") for _, label in ours), ours)
+
+    def test_alloy_reloads_when_nixmons_file_changes(self):
+        a = self.run_modules(CLIENT)
+        b = self.run_modules(CLIENT, '{ lib, ... }: { services.nixmon.server.address = lib.mkForce "10.0.0.7"; }')
+        for s in (a, b):
+            self.assertEqual(s["units"]["alloy"]["reloadTriggers"], [s["etcSources"]["alloy/nixmon.alloy"]])
+        self.assertNotEqual(a["units"]["alloy"]["reloadTriggers"], b["units"]["alloy"]["reloadTriggers"])
+
+    def test_alloy_config_path_of_the_users(self):
+        s = self.run_modules(CLIENT, '{ services.alloy.configPath = "/etc/alloy-mine"; environment.etc."alloy-mine/config.alloy".text = "logging {}"; }')
+        self.assertNoFailures(s)
+        self.assertIn("alloy-mine/nixmon.alloy", s["etc"])
+        self.assertNotIn("alloy/nixmon.alloy", s["etc"])
+        self.assertEqual(s["units"]["alloy"]["reloadTriggers"], [s["etcSources"]["alloy-mine/nixmon.alloy"]])
+        for path in ("/nix/store/00000000000000000000000000000000-config.alloy", "/etc/alloy/config.alloy", "/srv/alloy"):
+            with self.subTest(path=path):
+                f = self.fails(CLIENT, f'{{ services.alloy.configPath = "{path}"; }}')
+                self.assertEqual(len(f), 1)
+                self.assertIn(f"services.alloy.configPath is {path}", f[0])
+        self.assertEqual(self.fails(CLIENT, '{ services.alloy.configPath = "/srv/alloy"; services.nixmon.logs.enable = false; }'), [])
+
+    # -- grafana.nix / loki.nix: their data directories; grafana's secret key ------------------
+    def test_grafana_and_loki_use_their_data_directories(self):
+        s = self.run_modules(SERVER, '{ services.grafana.dataDir = "/srv/grafana"; services.loki.dataDir = "/srv/loki"; }')
+        self.assertNoFailures(s)
+        sec = s["grafana"]["settings"]["security"]
+        self.assertEqual(sec["secret_key"], "$__file{/srv/grafana/nixmon-secret-key}")
+        self.assertEqual(sec["admin_password"], "$__file{/srv/grafana/nixmon-admin-password}")
+        self.assertIn("/srv/grafana/nixmon-secret-key", s["units"]["grafana"]["preStart"])
+        self.assertNotIn("/var/lib/grafana", s["units"]["grafana"]["preStart"])
+        loki = s["loki"]["configuration"]
+        self.assertEqual(loki["common"]["path_prefix"], "/srv/loki")
+        self.assertEqual(loki["common"]["storage"]["filesystem"]["chunks_directory"], "/srv/loki/chunks")
+        self.assertEqual(loki["compactor"]["working_directory"], "/srv/loki/compactor")
+        self.assertNotIn("/var/lib/loki", json.dumps(loki))
+
+    def test_a_secret_key_set_in_grafana_itself_wins(self):
+        s = self.run_modules(SERVER, '{ services.grafana.settings.security.secret_key = "$__file{/run/secrets/gk}"; }')
+        self.assertNoFailures(s)
+        self.assertEqual(s["grafana"]["settings"]["security"]["secret_key"], "$__file{/run/secrets/gk}")
+        self.assertNotIn("nixmon-secret-key", s["units"]["grafana"]["preStart"])
+
+    def prestart(self, data_dir):
+        s = self.run_modules(SERVER, f'{{ services.grafana.dataDir = "{data_dir}"; }}')
+        return s["units"]["grafana"]["preStart"]
+
+    def test_grafana_secret_key_is_never_replaced(self):
+        with h.TempDir() as d:
+            script = self.prestart(d)
+            key = os.path.join(d, "nixmon-secret-key")
+            # A new Grafana: a random key.
+            subprocess.run(["bash", "-euc", script], check=True)
+            with open(key) as f:
+                first = f.read()
+            self.assertGreater(len(first.strip()), 20)
+            self.assertNotIn("SW2YcwTIb9zpOOhoPsMm", first)
+            # Again: the key stays.
+            subprocess.run(["bash", "-euc", script], check=True)
+            with open(key) as f:
+                self.assertEqual(f.read(), first)
+        with h.TempDir() as d:
+            # A Grafana with a database made under NixOS < 26.05 (grafana.nix then defaulted to
+            # Grafana's old built-in key): its secrets were encrypted with that key.
+            os.makedirs(os.path.join(d, "data"))
+            open(os.path.join(d, "data", "grafana.db"), "w").close()
+            subprocess.run(["bash", "-euc", self.prestart(d)], check=True, capture_output=True)
+            with open(os.path.join(d, "nixmon-secret-key")) as f:
+                self.assertEqual(f.read(), "SW2YcwTIb9zpOOhoPsMm")
+
+    # -- redis.nix: where the server listens, its password --------------------------------------
+    def test_redis_exporter_follows_bind_and_password(self):
+        cases = {'bind = "10.0.0.5";': "redis://10.0.0.5:6379", 'bind = null;': "redis://127.0.0.1:6379",
+                 'bind = "::1 127.0.0.1";': "redis://[::1]:6379", "": "redis://127.0.0.1:6379"}
+        for bind, addr in cases.items():
+            with self.subTest(bind=bind):
+                s = self.run_modules(CLIENT, f'{{ services.redis.servers."" = {{ enable = true; {bind} }}; }}')
+                self.assertEqual(s["exporters"]["redis"]["extraFlags"], [f"--redis.addr={addr}"])
+        s = self.run_modules(CLIENT, '{ services.redis.servers."" = { enable = true; requirePass = "pw"; }; }')
+        self.assertEqual(s["units"]["prometheus-redis-exporter"]["environment"], {"REDIS_PASSWORD": "pw"})
+        s = self.run_modules(CLIENT, '{ services.redis.servers."" = { enable = true; requirePassFile = "/run/secrets/redis"; }; }')
+        sc = s["units"]["prometheus-redis-exporter"]["serviceConfig"]
+        self.assertEqual(sc["LoadCredential"], ["redis-password:/run/secrets/redis"])
+        self.assertEqual(sc["EnvironmentFile"], ["/run/prometheus-redis-exporter/password.env"])
+        self.assertEqual(len(sc["ExecStartPre"]), 1)
+
+    def test_redis_password_env_file_keeps_the_password(self):
+        with open(os.path.join(h.SOURCE_DIR, "nix", "modules", "nixmon.nix")) as f:
+            body = re.search(r"redisPasswordEnvScript = ''\n(.*?)\n  '';", f.read(), re.S).group(1)
+        script = "\n".join(l[4:] for l in body.splitlines()).replace("''$", "$")
+        password = 'a"b\\c$d`e f'
+        with h.TempDir() as d:
+            os.mkdir(os.path.join(d, "creds"))
+            with open(os.path.join(d, "creds", "redis-password"), "w") as f:
+                f.write(password + "\n")
+            subprocess.run(["bash", "-c", script], check=True,
+                           env=dict(os.environ, CREDENTIALS_DIRECTORY=os.path.join(d, "creds"), RUNTIME_DIRECTORY=d))
+            with open(os.path.join(d, "password.env")) as f:
+                line = f.read()
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(d, "password.env")).st_mode), 0o600)
+        # systemd's EnvironmentFile= rules for "…": a backslash escapes \\ " $ `.
+        value = re.fullmatch(r'REDIS_PASSWORD="(.*)"\n', line, re.S).group(1)
+        self.assertEqual(re.sub(r'\\([\\"$`])', r"\1", value), password)
+
+    # -- caddy/default.nix: extraConfig only reaches a Caddyfile nixpkgs generates --------------
+    def test_caddy_metrics_site_reaches_caddy(self):
+        caddy = "{ services.caddy.enable = true; }"
+        s = self.run_modules(CLIENT, caddy)
+        self.assertIn("metrics /metrics", s["caddyExtraConfig"])
+        self.assertEqual(s["caddySettings"], {})
+        json_cfg = '{ services.caddy.settings.apps.http.servers.web.listen = [ ":443" ]; }'
+        f = self.fails(CLIENT, caddy, json_cfg)
+        self.assertEqual(len(f), 1)
+        self.assertIn("services.caddy uses settings (JSON)", f[0])
+        f = self.fails(CLIENT, caddy, '{ services.caddy.configFile = "/etc/caddy/Caddyfile"; }')
+        self.assertIn("services.caddy uses its own configFile", f[0])
+        s = self.run_modules(CLIENT, caddy, json_cfg, '{ services.nixmon.exporters.caddy.configure = "settings"; }')
+        self.assertNoFailures(s)
+        self.assertEqual(s["caddyExtraConfig"], "")
+        servers = s["caddySettings"]["apps"]["http"]["servers"]
+        self.assertEqual(servers["web"], {"listen": [":443"]})
+        self.assertEqual(servers["nixmon-metrics"]["listen"], [":9180"])
+        self.assertEqual(servers["nixmon-metrics"]["routes"][0]["handle"], [{"handler": "metrics"}])
+        s = self.run_modules(CLIENT, caddy, '{ services.caddy.configFile = "/etc/caddy/Caddyfile"; services.nixmon.exporters.caddy.configure = "none"; }')
+        self.assertNoFailures(s)
+        self.assertEqual((s["caddyExtraConfig"], s["caddySettings"]), ("", {}))
+        self.assertEqual(s["exposedTargets"]["caddy"], 9180)
 
 
 class ReadmeExample(Base):
