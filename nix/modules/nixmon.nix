@@ -324,8 +324,8 @@ let
     umask 077
     printf 'REDIS_PASSWORD="%s"\n' "$pw" > "$RUNTIME_DIRECTORY/password.env"
   '';
-  grafanaState = config.services.grafana.dataDir;
-  lokiState = config.services.loki.dataDir;
+  grafanaState = toString config.services.grafana.dataDir;
+  lokiState = toString config.services.loki.dataDir;
   # nixmon's key file is used only when nobody set services.grafana.settings.security.secret_key.
   # Submodule values (nixpkgs' scrape and queue configs) handed on as plain definitions: without
   # the module system's `_module` and the nulls of unset keys.
