@@ -9,6 +9,8 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "common/basic-auth.hh"
@@ -61,6 +63,10 @@ namespace {
 //
 // Thread-safety: enqueue() from the library's accept thread; shutdown() once, from stop().
 class ElasticPool final : public httplib::TaskQueue {
+  using EnqueueResult =
+      decltype(std::declval<httplib::TaskQueue&>().enqueue(std::function<void()>()));
+  static_assert(std::is_same_v<EnqueueResult, void> || std::is_same_v<EnqueueResult, bool>);
+
  public:
   ElasticPool(size_t min, size_t max, std::chrono::seconds idle_exit)
       : min_(std::max<size_t>(min, 1)), max_(std::max(max, min_)), idle_exit_(idle_exit) {
@@ -69,7 +75,9 @@ class ElasticPool final : public httplib::TaskQueue {
   }
   ~ElasticPool() override { shutdown(); }
 
-  void enqueue(std::function<void()> fn) override {
+  // cpp-httplib 0.11 (Debian 12) declares `void enqueue`; later versions (0.43 in nixpkgs)
+  // declare `bool enqueue` and close the connection on false. This pool never refuses work.
+  EnqueueResult enqueue(std::function<void()> fn) override {
     std::vector<std::thread> finished;
     {
       std::lock_guard lock(mutex_);
@@ -79,6 +87,7 @@ class ElasticPool final : public httplib::TaskQueue {
     }
     wake_.notify_one();
     for (auto& t : finished) t.join();
+    return static_cast<EnqueueResult>(true);  // `return void(true);` where the answer is void
   }
 
   void shutdown() override {
@@ -133,13 +142,26 @@ class ElasticPool final : public httplib::TaskQueue {
   bool stopping_ = false;
 };
 
+// The OpenSSL context behind cpp-httplib's setup callback argument: 0.11 (Debian 12) passes
+// `SSL_CTX&`; later versions (0.43 in nixpkgs), which support several TLS backends, pass an opaque
+// `void*` that is an `SSL_CTX*` with the OpenSSL backend, the only one nixmon builds with.
+template <typename Context>
+SSL_CTX& openssl_context(Context&& ctx) {
+  if constexpr (std::is_same_v<std::decay_t<Context>, void*>) {
+    return *static_cast<SSL_CTX*>(ctx);
+  } else {
+    static_assert(std::is_same_v<std::decay_t<Context>, SSL_CTX>);
+    return ctx;
+  }
+}
+
 // A TLS server whose SSL_CTX is set up from the web config. configure_server_tls throws; the
 // library's constructor expects a bool, so the reason is carried out beside it.
 std::unique_ptr<httplib::Server> make_tls_server(const TlsServerConfig& tls) {
   std::string failure;
-  auto svr = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+  auto svr = std::make_unique<httplib::SSLServer>([&](auto&& ctx) {
     try {
-      configure_server_tls(ctx, tls);
+      configure_server_tls(openssl_context(ctx), tls);
       return true;
     } catch (const std::exception& e) {
       failure = e.what();
