@@ -91,36 +91,48 @@ std::optional<int64_t> QueryOptions::period_days() const {
   return std::nullopt;
 }
 
+namespace {
+
+// A flag's value as given, so that "-3", "0", "year" and "" reach our own messages. CLI11 2.7
+// (nixpkgs) assigns an empty value to a std::optional as "absent", where 2.1 (Debian 12) assigns
+// ""; taking the text through a function keeps "given, empty" apart from "not given" in both.
+CLI::Option* add_text(CLI::App& app, const std::string& flags, std::optional<std::string>& to,
+                      const std::string& description) {
+  return app.add_option_function<std::string>(
+      flags, [&to](const std::string& value) { to = value; }, description);
+}
+
+}  // namespace
+
 QuerySubcommands add_query_flags(CLI::App& app, RawQueryFlags& raw) {
-  // Values are taken as strings so that "-3", "0" and "year" reach our own messages.
-  app.add_option("-d,--days", raw.days, "Only the last N days (UTC, including today)");
-  app.add_option("-m,--months", raw.months, "Only the last N months (30 days each)");
-  app.add_option("-y,--years", raw.years, "Only the last N years (365 days each)");
-  app.add_option("--drv", raw.drv, "Only derivations whose name contains SUBSTRING");
-  app.add_option("--sort", raw.sort, "With --group: sort by " + choices(sort_keys));
+  add_text(app, "-d,--days", raw.days, "Only the last N days (UTC, including today)");
+  add_text(app, "-m,--months", raw.months, "Only the last N months (30 days each)");
+  add_text(app, "-y,--years", raw.years, "Only the last N years (365 days each)");
+  add_text(app, "--drv", raw.drv, "Only derivations whose name contains SUBSTRING");
+  add_text(app, "--sort", raw.sort, "With --group: sort by " + choices(sort_keys));
   app.add_flag("--group", raw.group, "One row per derivation name (builds)");
-  app.add_option("--bucket", raw.bucket, "Time series by " + choices(buckets));
-  app.add_option("--output", raw.output,
-                 "table (default), csv, json, or test (Mann-Whitney vs the prior period)");
-  app.add_option("--limit", raw.limit, "At most N rows in grouped tables and regressions");
+  add_text(app, "--bucket", raw.bucket, "Time series by " + choices(buckets));
+  add_text(app, "--output", raw.output,
+           "table (default), csv, json, or test (Mann-Whitney vs the prior period)");
+  add_text(app, "--limit", raw.limit, "At most N rows in grouped tables and regressions");
 
   QuerySubcommands subs;
   subs.clean = app.add_subcommand("clean", "Delete recorded events (all, or older ones)");
-  subs.clean->add_option("--before-days", raw.before_days,
-                         "Only events of days before the last N days (UTC)");
+  add_text(*subs.clean, "--before-days", raw.before_days,
+           "Only events of days before the last N days (UTC)");
 
   subs.regressions = app.add_subcommand(
       "regressions", "Derivations whose recent builds are significantly slower than their history");
   auto* r = subs.regressions;
-  r->add_option("--recent", raw.recent, "Newest N successful builds form the recent sample (5)");
-  r->add_option("--history", raw.history, "At most N earlier builds form the history (50)");
-  r->add_option("--min-history", raw.min_history, "Skip derivations with fewer earlier builds (5)");
-  r->add_option("--alpha", raw.alpha, "Significance level: p must be below it (0.05)");
-  r->add_option("--min-effect", raw.min_effect, "Minimum rank-biserial effect size, 0..1 (0.5)");
+  add_text(*r, "--recent", raw.recent, "Newest N successful builds form the recent sample (5)");
+  add_text(*r, "--history", raw.history, "At most N earlier builds form the history (50)");
+  add_text(*r, "--min-history", raw.min_history, "Skip derivations with fewer earlier builds (5)");
+  add_text(*r, "--alpha", raw.alpha, "Significance level: p must be below it (0.05)");
+  add_text(*r, "--min-effect", raw.min_effect, "Minimum rank-biserial effect size, 0..1 (0.5)");
   // The common flags are accepted after the subcommand too: `nod regressions --output json`.
-  r->add_option("--output", raw.output, "table (default), csv or json");
-  r->add_option("--drv", raw.drv, "Only derivations whose name contains SUBSTRING");
-  r->add_option("--limit", raw.limit, "At most N regressions");
+  add_text(*r, "--output", raw.output, "table (default), csv or json");
+  add_text(*r, "--drv", raw.drv, "Only derivations whose name contains SUBSTRING");
+  add_text(*r, "--limit", raw.limit, "At most N regressions");
   return subs;
 }
 
