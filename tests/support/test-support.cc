@@ -9,6 +9,8 @@
 #include <sstream>
 #include <vector>
 
+#include "common/sqlite.hh"
+
 namespace nixmon::test {
 
 namespace fs = std::filesystem;
@@ -41,6 +43,29 @@ fs::path fixture_root(std::string_view name) {
 
 void copy_tree(const fs::path& from, const fs::path& to) {
   fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+}
+
+void make_empty_nix_store(const fs::path& root) {
+  fs::path fixture = source_dir() / "tests/fixtures/store-db/nix-2.8-empty";
+  std::istringstream layout(read_text(fixture / "layout"));
+  for (std::string line; std::getline(layout, line);) {
+    if (line.rfind("dir ", 0) == 0) {
+      fs::create_directories(root / line.substr(4));
+    } else if (auto arrow = line.find(" -> ");
+               line.rfind("symlink ", 0) == 0 && arrow != line.npos) {
+      std::string target = line.substr(arrow + 4);
+      if (target.rfind("${root}", 0) == 0) target = root.string() + target.substr(7);
+      fs::path link = root / line.substr(8, arrow - 8);
+      if (fs::is_symlink(link)) fs::remove(link);  // Nix replaces its links on every start
+      fs::create_symlink(target, link);
+    } else if (!line.empty()) {
+      throw std::runtime_error("unknown line in " + (fixture / "layout").string() + ": " + line);
+    }
+  }
+  fs::path db = root / "nix/var/nix/db";
+  fs::copy_file(fixture / "schema", db / "schema", fs::copy_options::overwrite_existing);
+  sqlite::Database((db / "db.sqlite").string(), sqlite::Database::Mode::create)
+      .exec(read_text(fixture / "db.sql"));
 }
 
 void set_link_mtime(const fs::path& link, long seconds) {

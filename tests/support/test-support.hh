@@ -26,6 +26,13 @@ std::filesystem::path fixture_root(std::string_view name);  // tests/fixtures/ro
 // Copies a directory tree, symlinks as symlinks.
 void copy_tree(const std::filesystem::path& from, const std::filesystem::path& to);
 
+// Makes under `root` what real Nix 2.8 makes for a new, empty store there (`nix-store --store
+// ROOT ...`): nix/var/nix/db/schema, nix/var/nix/db/db.sqlite with Nix's tables, and Nix's state
+// directories and links. Built from tests/fixtures/store-db/nix-2.8-empty/, which
+// tests/fixtures/make-empty-store.py wrote with real Nix, so that unit tests need no nix-store
+// (Nix's build sandbox has none). Throws on failure; `root` itself may exist.
+void make_empty_nix_store(const std::filesystem::path& root);
+
 // Sets a symlink's own mtime (not its target's).
 void set_link_mtime(const std::filesystem::path& link, long seconds_since_epoch);
 
