@@ -16,8 +16,9 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 curl sqlite3
   nix-bin prometheus prometheus-alertmanager nats-server victoria-metrics
-  # a static /bin/sh for derivations built in chroot stores by the store/gc tests
-  busybox-static
+  # a static /bin/sh for derivations built in chroot stores by the store/gc tests, and for the
+  # Nix-like sandbox e2e.sandbox runs the package's checkPhase in (bubblewrap)
+  busybox-static bubblewrap
   prometheus-node-exporter wrk
   openssl  # certificates made by the TLS tests
   clang libclang-rt-14-dev  # libFuzzer targets (fuzz/, PRESET=fuzz)
