@@ -46,24 +46,6 @@ bool is_local_machine(std::string_view m) {
 
 }  // namespace
 
-Stamp Stamp::now() {
-  using namespace std::chrono;
-  return {duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count(),
-          duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count()};
-}
-
-std::string_view outcome_name(Outcome o) {
-  switch (o) {
-    case Outcome::success:
-      return "success";
-    case Outcome::failed:
-      return "failed";
-    case Outcome::interrupted:
-      return "interrupted";
-  }
-  return "unknown";
-}
-
 struct ActivityTracker::Activity {
   uint64_t id = 0;
   int64_t type = 0;
@@ -559,8 +541,8 @@ void ActivityTracker::message(ConnectionId conn, const LogRecord& rec, Stamp at)
     return;
   }
   if (text.size() > max_message_bytes) text.resize(max_message_bytes);
-  emit(FailureRow{at.wall_ms, m->kind, m->drv_path, std::string(store_path_name(m->drv_path)),
-                  m->machine, m->exit_code, text});
+  emit(FailureRow{at.wall_ms, *failure_kind_from_name(m->kind), m->drv_path,
+                  std::string(store_path_name(m->drv_path)), m->machine, m->exit_code, text});
   if (m->kind != "dependency") mark_build_failed(m->drv_path, m->exit_code, at, conn);
 }
 

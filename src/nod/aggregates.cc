@@ -47,7 +47,8 @@ void Aggregator::add(const Event& ev) {
   } else if (auto* a = std::get_if<ActivityRow>(&ev)) {
     count(a->span, "activity", outcome_name(a->span.outcome), fmt::format("{}", a->type));
   } else if (auto* f = std::get_if<FailureRow>(&ev)) {
-    count(Span{0, f->time_ms, f->time_ms, 0, Outcome::failed}, "failure", f->kind, "");
+    count(Span{0, f->time_ms, f->time_ms, 0, Outcome::failed}, "failure",
+          failure_kind_name(f->kind), "");
   } else if (auto* u = std::get_if<UnknownRecordRow>(&ev)) {
     count(Span{0, u->time_ms, u->time_ms, 0, Outcome::success}, "unknown-record", "", "");
   }
@@ -293,7 +294,9 @@ int64_t rebuild_aggregates(sqlite::Database& db, const std::function<void(int64_
   each("SELECT time_ms, kind FROM failures", [](const sqlite::Statement& st) -> Event {
     FailureRow f;
     f.time_ms = st.column_int(0);
-    f.kind = st.column_text(1);
+    auto kind = failure_kind_from_name(st.column_text(1));
+    if (!kind) throw Error(fmt::format("failures: unknown kind '{}'", st.column_text(1)));
+    f.kind = *kind;
     return f;
   });
   each("SELECT time_ms FROM unknown_records", [](const sqlite::Statement& st) -> Event {

@@ -17,8 +17,25 @@ struct Stamp {
   static Stamp now();
 };
 
-enum class Outcome { success, failed, interrupted };
+// How an activity ended. `cancelled`: Nix stopped it because something else failed (no
+// --keep-going). `interrupted`: the user stopped Nix (Ctrl-C, "interrupted by the user") or its
+// stream ended without a stop. `unknown`: the stream does not tell (docs/nod-schema.md says
+// when); never stored as a success.
+enum class Outcome { success, failed, cancelled, interrupted, unknown };
 std::string_view outcome_name(Outcome o);
+
+// Why a build failed, as far as Nix's own messages and results say.
+enum class FailureKind {
+  builder,        // the builder exited non-zero (exit_code) or was killed
+  dependency,     // an input failed; never started
+  rejected,       // never started: platform mismatch, missing system features, local builds off
+  timeout,        // max-silent-time or timeout
+  log_limit,      // max-build-log-size exceeded
+  hash_mismatch,  // fixed-output hash mismatch
+  remote,         // failed on a remote builder (machine)
+};
+std::string_view failure_kind_name(FailureKind k);
+std::optional<FailureKind> failure_kind_from_name(std::string_view name);
 
 // Times shared by every completed activity.
 struct Span {
@@ -37,6 +54,10 @@ struct BuildRow {
   std::string phases;   // setPhase names in the order first seen, comma-separated
   int64_t log_lines = 0;
   std::optional<int64_t> exit_code;
+  std::optional<FailureKind> failure_kind;  // with Outcome::failed, when Nix said why
+  // CPU time of the builder's processes, where the stream reports it (Determinate Nix's
+  // buildResult `cpuUser`/`cpuSystem`); absent otherwise, never 0 for "unknown".
+  std::optional<int64_t> cpu_user_us, cpu_system_us;
 };
 
 struct SubstitutionRow {
@@ -79,7 +100,7 @@ struct ActivityRow {
 
 struct FailureRow {
   int64_t time_ms = 0;
-  std::string kind;  // builder, dependency, remote, hash-mismatch
+  FailureKind kind = FailureKind::builder;
   std::string drv_path;
   std::string name;
   std::string machine;  // remote failures only, else empty
@@ -100,6 +121,7 @@ struct BuildFailedLater {
   std::string drv_path;
   int64_t since_ms = 0;  // only rows that ended at or after this
   std::optional<int64_t> exit_code;
+  std::optional<FailureKind> failure_kind;
 };
 
 using Event = std::variant<BuildRow, SubstitutionRow, CacheQueryRow, TransferRow, CopyRow,

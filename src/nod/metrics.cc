@@ -78,7 +78,7 @@ void BuildMetrics::observe(const Event& e) {
   } else if (auto* a = std::get_if<ActivityRow>(&e)) {
     activity("other", a->span);  // types vary (and may be unknown): one bounded label value
   } else if (auto* f = std::get_if<FailureRow>(&e)) {
-    ++failures_[f->kind];  // builder, dependency, remote, hash-mismatch: a fixed set
+    ++failures_[std::string(failure_kind_name(f->kind))];  // FailureKind: a fixed set
   } else if (std::get_if<BuildFailedLater>(&e)) {
     // The build was counted as a success when it stopped; counters cannot go back. The failure
     // itself is counted in nod_failures_total.

@@ -330,7 +330,10 @@ size_t RecordStore::write_batch(const std::vector<Event>& events) {
       bind_span(ins_activity, 5, a->span);
       ins_activity.run();
     } else if (auto* f = std::get_if<FailureRow>(&ev)) {
-      ins_failure.bind(1, f->time_ms).bind(2, f->kind).bind(3, f->drv_path).bind(4, f->name);
+      ins_failure.bind(1, f->time_ms)
+          .bind(2, failure_kind_name(f->kind))
+          .bind(3, f->drv_path)
+          .bind(4, f->name);
       ins_failure.bind(5, f->machine).bind(6, f->exit_code).bind(7, f->message);
       ins_failure.run();
     } else if (auto* u = std::get_if<UnknownRecordRow>(&ev)) {

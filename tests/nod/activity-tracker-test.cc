@@ -44,10 +44,10 @@ TEST(ActivityTracker, FailedBuildAndDependencyFailureFromNix28) {
   EXPECT_EQ(builds[0].log_lines, 1);
   auto failures = c.all<FailureRow>();
   ASSERT_EQ(failures.size(), 2u);
-  EXPECT_EQ(failures[0].kind, "builder");
+  EXPECT_EQ(failures[0].kind, FailureKind::builder);
   EXPECT_EQ(failures[0].drv_path, builds[0].drv_path);
   EXPECT_EQ(failures[0].exit_code, 3);
-  EXPECT_EQ(failures[1].kind, "dependency");
+  EXPECT_EQ(failures[1].kind, FailureKind::dependency);
   EXPECT_TRUE(failures[1].name.starts_with("dep-"));
   EXPECT_EQ(c.counters.failures_unattributed, 0u);
 }

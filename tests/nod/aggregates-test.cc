@@ -76,7 +76,7 @@ std::vector<Event> mixed_days() {
     ev.push_back(CopyRow{
         {5, t + 90, t + 95, 5, Outcome::interrupted}, "/nix/store/y", "a", "b", std::nullopt});
     ev.push_back(ActivityRow{{6, t + 99, t + 100, 1, Outcome::success}, 111, "x", "{}"});
-    ev.push_back(FailureRow{t + 200, "builder", "/nix/store/z.drv", "z", "", 1, "m"});
+    ev.push_back(FailureRow{t + 200, FailureKind::builder, "/nix/store/z.drv", "z", "", 1, "m"});
     ev.push_back(UnknownRecordRow{t + 300, "action:new", "{}"});
   }
   return ev;

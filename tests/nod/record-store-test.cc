@@ -69,7 +69,7 @@ TEST(RecordStore, RetentionPrunesRowsAndAggregatesByDay) {
   s.nar_bytes = 100;
   store.write_batch({build("old", t0 - 10 * day_ms, 1, Outcome::success),
                      build("new", t0 - 2 * day_ms, 1, Outcome::success), s,
-                     FailureRow{t0 - 10 * day_ms, "builder", "d", "d", "", 1, "m"}});
+                     FailureRow{t0 - 10 * day_ms, FailureKind::builder, "d", "d", "", 1, "m"}});
   int64_t removed = store.prune(t0 + 1000, 5);
   EXPECT_EQ(removed, 3);
   EXPECT_EQ(dump(store.db(), "SELECT name FROM builds"), "new|\n");
