@@ -19,8 +19,10 @@ struct Fixture {
   std::string dir;
   nixmon::nod::QueryService service;
   Fixture() {
-    char tmpl[] = "/tmp/nod-fuzz-query-XXXXXX";
-    if (!mkdtemp(tmpl)) std::abort();
+    // $TMPDIR first: a Nix build's sandbox points it at the build directory.
+    const char* tmpdir = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/nod-fuzz-query-XXXXXX";
+    if (!mkdtemp(tmpl.data())) std::abort();
     dir = tmpl;
     std::string db = dir + "/nod.db";
     { nixmon::nod::RecordStore create(db); }  // the schema, as the daemon makes it
