@@ -74,6 +74,82 @@ let
     ++ lib.optional (cfg.gc.checkInterval != null) "--collector.gc.check-interval=${cfg.gc.checkInterval}"
     ++ lib.optional cfg.gc.runtimeRoots "--collector.gc.runtime-roots";
 
+  # The boot collector runs unless switched off: the binary's default (collector-table.cc) is on.
+  bootCollector = cfg.collectors.boot != false && !(lib.elem "--no-collector.boot" cfg.extraFlags);
+
+  # `--path.root=DIR` in extraFlags: the collectors read under DIR, so DIR joins the view.
+  pathRoots = map (f: lib.removePrefix "--path.root=" f) (lib.filter (lib.hasPrefix "--path.root=") cfg.extraFlags);
+
+  # /etc as the exporter sees it when it holds CAP_DAC_READ_SEARCH: links into the running system's
+  # etc (static -> /run/current-system/etc; the others into static, as NixOS's own /etc links are),
+  # so a switch shows at once and nothing that is only in the host's mutable /etc (shadow, SSH host
+  # keys, netrc) is reachable. The directory is copied to the store with its links as they are.
+  etcView = builtins.path {
+    path = ./nixos-exporter-etc;
+    name = "nixos-exporter-etc";
+  };
+
+  # Everything the collectors read (src/exporter: nixos-system.hh, store-db.hh, gc-roots.cc,
+  # boot.cc, upgrade.cc; tests/e2e/test_nix_modules.py checks each path the sources name is here).
+  # `-`: optional, skipped when the host has no such path. /proc comes from MountAPIVFS=.
+  hostReads = [
+    "/nix/store"
+    "/nix/var/nix/profiles"
+    "/nix/var/nix/db"
+    "/nix/var/nix/gcroots"
+    # /run/current-system and /run/booted-system must stay links that follow a switch, and systemd
+    # binds a link's target, not the link (nixpkgs' systemd-confinement.nix works around the same):
+    # so /run itself, without the mounts below it (norbind). It also holds /run/nscd, through
+    # which the flake collector's nix looks names up.
+    # What NixOS and systemd keep secret in /run is each its own mount and so stays out: /run/keys
+    # (ramfs, nixos/modules/tasks/filesystems.nix), /run/credentials/<unit>, /run/user/<uid>, and
+    # sops-nix's and agenix's ramfs.
+    "/run:/run:norbind"
+    "${etcView}:/etc"
+    "-/boot"
+    "-/efi"
+    "-/var/lib/systemd/timers"
+  ];
+
+  viewPaths =
+    hostReads
+    ++ pathRoots
+    # `nix flake metadata` as a user who does not own the store goes through the daemon.
+    ++ lib.optional cfg.flake.enable "-/nix/var/nix/daemon-socket"
+    ++ cfg.extraReadOnlyPaths;
+
+  capabilities =
+    lib.optional cfg.gc.runtimeRoots "CAP_SYS_PTRACE" ++ lib.optional bootCollector "CAP_DAC_READ_SEARCH";
+
+  # Why a capability, and why this view. NixOS mounts the ESP with fmask=0077,dmask=0077 on
+  # current installs: nixos-generate-config keeps a vfat mount's fmask/dmask in
+  # hardware-configuration.nix and the manual mounts the ESP with umask=077 (bootctl warns that a
+  # world-readable ESP exposes its entropy file). Only root or CAP_DAC_READ_SEARCH can then list
+  # /boot/loader/entries; vfat has one owner and group for the whole file system, so a
+  # supplementary group does not help, and widening the mask would expose that file again.
+  # CAP_DAC_READ_SEARCH bypasses read and search permission everywhere, so the unit sees an
+  # allow-list of paths instead of the host's tree:
+  # - RootDirectory=/var/empty with TemporaryFileSystem=/ and BindReadOnlyPaths=, as nixpkgs'
+  #   systemd-confinement module builds its views (nixos/modules/security/systemd-confinement.nix).
+  #   TemporaryFileSystem=/ alone would do nothing here: ProtectSystem=strict, which DynamicUser=
+  #   implies, takes precedence over it and the host's / stays visible (reported to systemd,
+  #   still open);
+  #   under RootDirectory= the root is an empty directory whatever wins.
+  # - MountAPIVFS= gives /proc (runtime GC roots), /sys and /dev inside that root. PrivateUsers= is
+  #   left off: it would make the capability one of a user namespace, which counts only on files
+  #   whose owner and group are mapped into it.
+  # - The capability also allows open_by_handle_at(2), which opens files by handle past any mount
+  #   view; SystemCallFilter=~@privileged (lib.nix) denies it (systemd's @privileged set lists it).
+  # The cost: indirect GC roots (gcroots/auto links to `result` links) outside the view, which were
+  # already hidden under /home and /root by ProtectHome=, are not followed.
+  fsView = lib.optionalAttrs bootCollector {
+    RootDirectory = "/var/empty";
+    TemporaryFileSystem = "/";
+    PrivateMounts = true;
+    MountAPIVFS = true;
+    BindReadOnlyPaths = viewPaths;
+  };
+
   args = [
     "--listen=${h.hostPort cfg.listenAddress cfg.port}"
     "--scrape.timeout=${cfg.scrapeTimeout}"
@@ -184,6 +260,20 @@ in
       '';
     };
 
+    extraReadOnlyPaths = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "/var/lib/acme/exporter.example.org" ];
+      description = ''
+        Further paths the exporter reads, such as the TLS certificate, key and client CA that
+        {option}`webConfigFile` names. While the boot collector runs, the unit holds
+        CAP_DAC_READ_SEARCH (to read an ESP mounted `fmask=0077`) and sees only the paths its
+        collectors read plus these, bound read-only (`BindReadOnlyPaths=` syntax; a leading `-`
+        skips a path that does not exist). Without the boot collector the unit sees the whole
+        file system read-only and this has no effect.
+      '';
+    };
+
     extraFlags = mkOption {
       type = types.listOf types.str;
       default = [ ];
@@ -278,17 +368,19 @@ in
         Restart = "on-failure";
         RestartSec = "5s";
 
-        # Reads world-readable state only (profiles, /run/*-system, /boot, the store database).
+        # Reads world-readable state (profiles, /run/*-system, the store database), and /boot
+        # with CAP_DAC_READ_SEARCH inside fsView when the boot collector runs.
         DynamicUser = true;
         LoadCredential = credentials;
         CacheDirectory = "nixos-exporter";
         CacheDirectoryMode = "0700";
         ProtectProc = if cfg.gc.runtimeRoots then "default" else "invisible";
-        CapabilityBoundingSet = if cfg.gc.runtimeRoots then [ "CAP_SYS_PTRACE" ] else "";
-        AmbientCapabilities = if cfg.gc.runtimeRoots then [ "CAP_SYS_PTRACE" ] else "";
+        CapabilityBoundingSet = if capabilities == [ ] then "" else capabilities;
+        AmbientCapabilities = if capabilities == [ ] then "" else capabilities;
         RemoveIPC = true;
         UMask = "0077";
-      };
+      }
+      // fsView;
     };
   };
 }

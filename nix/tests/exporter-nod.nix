@@ -6,9 +6,11 @@
   name = "nixmon-exporter-nod";
 
   nodes.machine =
-    { ... }:
+    { pkgs, ... }:
     {
       imports = [ module ];
+      # mkfs.vfat for the ESP the test script makes.
+      environment.systemPackages = [ pkgs.dosfstools ];
       nix.settings.experimental-features = [
         "nix-command"
         "flakes"
@@ -34,6 +36,42 @@
     # The unit runs unprivileged and sandboxed.
     user = machine.succeed("systemctl show -p User,DynamicUser prometheus-nixos-exporter.service")
     assert "DynamicUser=yes" in user, user
+
+    # The boot collector on an ESP as NixOS installs it now (vfat, fmask=0077,dmask=0077): only
+    # root can list it, the exporter reads it with CAP_DAC_READ_SEARCH. The test VM boots without
+    # a boot loader, so the ESP is a loop-mounted image; the exporter binds /boot when it starts.
+    machine.succeed("truncate -s 64M /root/esp.img && mkfs.vfat /root/esp.img")
+    machine.succeed("mkdir -p /boot && mount -o loop,fmask=0077,dmask=0077 /root/esp.img /boot")
+    machine.succeed(
+      "mkdir -p /boot/loader/entries && touch /boot/loader/entries/nixos-generation-1.conf "
+      "/boot/loader/entries/nixos-generation-2.conf"
+    )
+    machine.fail("su - alice -c 'ls /boot/loader/entries'")
+    machine.succeed("systemctl restart prometheus-nixos-exporter.service")
+    machine.wait_for_open_port(9971)
+    metrics = machine.succeed("curl -sf http://127.0.0.1:9971/metrics")
+    assert 'nixos_exporter_collector_success{collector="boot"} 1' in metrics, metrics
+    assert 'nixos_boot_entries{loader="systemd-boot"} 2' in metrics, metrics
+    assert 'nixos_exporter_collector_success{collector="generation"} 1' in metrics, metrics
+
+    # What the capability can reach: the paths the collectors read, nothing else. Looked at from
+    # inside the unit's mount namespace and root (nsenter -m -r; the commands are found there
+    # through /run/current-system/sw/bin, which the view has too). /run/keys is a mount of its own
+    # (ramfs), so a key in it stays out of the view of /run.
+    machine.succeed("touch /run/keys/nixmon-vm-test")
+    pid = machine.succeed("systemctl show -p MainPID --value prometheus-nixos-exporter.service").strip()
+    inside = f"nsenter -t {pid} -m -r "
+    machine.succeed(inside + "test -L /run/current-system")
+    machine.succeed(inside + "test -L /run/booted-system")
+    machine.succeed(inside + "test -d /boot/loader/entries")
+    machine.succeed(inside + "test -e /etc/systemd/system/multi-user.target.wants")
+    machine.succeed(inside + "test -e /etc/nix/nix.conf")
+    hidden = ["/etc/shadow", "/etc/ssh", "/root", "/home/alice", "/var/lib/nixos",
+              "/run/keys/nixmon-vm-test"]
+    for path in hidden:
+      machine.succeed(inside + f"test ! -e {path}")
+    # /etc/static follows the running system, as on the host.
+    assert machine.succeed(inside + "readlink -f /etc/static") == machine.succeed("readlink -f /etc/static")
 
     # nod: the socket exists once the unit is up, is a socket, and everyone can connect.
     machine.wait_for_unit("nod.service")
