@@ -161,6 +161,22 @@ def debian_programs(package):
     return out
 
 
+def library_dirs_outside_usr(build_dir):
+    """Directories of the shared libraries the test programs load from outside /usr and /lib."""
+    dirs = set()
+    tests = os.path.join(build_dir, "tests")
+    for name in sorted(os.listdir(tests)) if os.path.isdir(tests) else []:
+        path = os.path.join(tests, name)
+        if not (name.endswith("_tests") and os.access(path, os.X_OK)):
+            continue
+        out = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            m = re.search(r"=> (/\S+) ", line)
+            if m and not m.group(1).startswith(("/usr/", "/lib/", "/lib64/")):
+                dirs.add(os.path.dirname(os.path.realpath(m.group(1))))
+    return sorted(dirs)
+
+
 class Sandbox:
     """The bwrap command line of a Nix-like build sandbox, and what it is made of."""
 
@@ -208,6 +224,10 @@ class Sandbox:
             if os.path.isdir(d):
                 name = os.path.basename(d)
                 a += ["--ro-bind", d, d, "--symlink", f"usr/{name}", f"/{name}"]
+        # Libraries from elsewhere (a build against another set of library versions, as when
+        # checking nixpkgs' versions): bound where they are, as store paths are in Nix.
+        for d in library_dirs_outside_usr(build_dir):
+            a += ["--ro-bind", d, d]
         # cmake's modules: in Nix, part of the cmake store path on PATH.
         for d in sorted(os.listdir("/usr/share")):
             if d.startswith("cmake-") and "ctest" in self.tools:
