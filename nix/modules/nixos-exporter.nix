@@ -77,78 +77,53 @@ let
   # The boot collector runs unless switched off: the binary's default (collector-table.cc) is on.
   bootCollector = cfg.collectors.boot != false && !(lib.elem "--no-collector.boot" cfg.extraFlags);
 
-  # `--path.root=DIR` in extraFlags: the collectors read under DIR, so DIR joins the view.
-  pathRoots = map (f: lib.removePrefix "--path.root=" f) (lib.filter (lib.hasPrefix "--path.root=") cfg.extraFlags);
-
-  # /etc as the exporter sees it when it holds CAP_DAC_READ_SEARCH: links into the running system's
-  # etc (static -> /run/current-system/etc; the others into static, as NixOS's own /etc links are),
-  # so a switch shows at once and nothing that is only in the host's mutable /etc (shadow, SSH host
-  # keys, netrc) is reachable. The directory is copied to the store with its links as they are.
-  etcView = builtins.path {
-    path = ./nixos-exporter-etc;
-    name = "nixos-exporter-etc";
-  };
-
-  # Everything the collectors read (src/exporter: nixos-system.hh, store-db.hh, gc-roots.cc,
-  # boot.cc, upgrade.cc; tests/e2e/test_nix_modules.py checks each path the sources name is here).
-  # `-`: optional, skipped when the host has no such path. /proc comes from MountAPIVFS=.
-  hostReads = [
-    "/nix/store"
-    "/nix/var/nix/profiles"
-    "/nix/var/nix/db"
-    "/nix/var/nix/gcroots"
-    # /run/current-system and /run/booted-system must stay links that follow a switch, and systemd
-    # binds a link's target, not the link (nixpkgs' systemd-confinement.nix works around the same):
-    # so /run itself, without the mounts below it (norbind). It also holds /run/nscd, through
-    # which the flake collector's nix looks names up.
-    # What NixOS and systemd keep secret in /run is each its own mount and so stays out: /run/keys
-    # (ramfs, nixos/modules/tasks/filesystems.nix), /run/credentials/<unit>, /run/user/<uid>, and
-    # sops-nix's and agenix's ramfs.
-    "/run:/run:norbind"
-    "${etcView}:/etc"
-    "-/boot"
-    "-/efi"
-    "-/var/lib/systemd/timers"
-  ];
-
-  viewPaths =
-    hostReads
-    ++ pathRoots
-    # `nix flake metadata` as a user who does not own the store goes through the daemon.
-    ++ lib.optional cfg.flake.enable "-/nix/var/nix/daemon-socket"
-    ++ cfg.extraReadOnlyPaths;
-
   capabilities =
     lib.optional cfg.gc.runtimeRoots "CAP_SYS_PTRACE" ++ lib.optional bootCollector "CAP_DAC_READ_SEARCH";
 
-  # Why a capability, and why this view. NixOS mounts the ESP with fmask=0077,dmask=0077 on
-  # current installs: nixos-generate-config keeps a vfat mount's fmask/dmask in
-  # hardware-configuration.nix and the manual mounts the ESP with umask=077 (bootctl warns that a
-  # world-readable ESP exposes its entropy file). Only root or CAP_DAC_READ_SEARCH can then list
-  # /boot/loader/entries; vfat has one owner and group for the whole file system, so a
-  # supplementary group does not help, and widening the mask would expose that file again.
-  # CAP_DAC_READ_SEARCH bypasses read and search permission everywhere, so the unit sees an
-  # allow-list of paths instead of the host's tree:
-  # - RootDirectory=/var/empty with TemporaryFileSystem=/ and BindReadOnlyPaths=, as nixpkgs'
-  #   systemd-confinement module builds its views (nixos/modules/security/systemd-confinement.nix).
-  #   TemporaryFileSystem=/ alone would do nothing here: ProtectSystem=strict, which DynamicUser=
-  #   implies, takes precedence over it and the host's / stays visible (reported to systemd,
-  #   still open);
-  #   under RootDirectory= the root is an empty directory whatever wins.
-  # - MountAPIVFS= gives /proc (runtime GC roots), /sys and /dev inside that root. PrivateUsers= is
-  #   left off: it would make the capability one of a user namespace, which counts only on files
-  #   whose owner and group are mapped into it.
-  # - The capability also allows open_by_handle_at(2), which opens files by handle past any mount
-  #   view; SystemCallFilter=~@privileged (lib.nix) denies it (systemd's @privileged set lists it).
-  # The cost: indirect GC roots (gcroots/auto links to `result` links) outside the view, which were
-  # already hidden under /home and /root by ProtectHome=, are not followed.
-  fsView = lib.optionalAttrs bootCollector {
-    RootDirectory = "/var/empty";
-    TemporaryFileSystem = "/";
-    PrivateMounts = true;
-    MountAPIVFS = true;
-    BindReadOnlyPaths = viewPaths;
-  };
+  # Why a capability. NixOS mounts the ESP with fmask=0077,dmask=0077 on current installs:
+  # nixos-generate-config keeps a vfat mount's fmask/dmask in hardware-configuration.nix
+  # (nixos/modules/installer/tools/nixos-generate-config.pl) and the manual mounts the ESP with
+  # umask=077 (bootctl warns that a world-readable ESP exposes its entropy file). Only root or
+  # CAP_DAC_READ_SEARCH can then list /boot/loader/entries; vfat has one owner and group for the
+  # whole file system, so a supplementary group does not help, and widening the mask would expose
+  # that file again.
+  #
+  # CAP_DAC_READ_SEARCH bypasses read and search permission everywhere: the exporter can read any
+  # file the unit does not hide. ProtectSystem=strict keeps it read-only, ProtectHome= hides /home
+  # and /root, and the capability also allows open_by_handle_at(2), which opens files by handle past
+  # any mount view: SystemCallFilter=~@privileged (lib.nix) denies it (systemd's @privileged set
+  # lists it). PrivateUsers= stays off: it would make the capability one of a user namespace, which
+  # counts only on files whose owner and group are mapped into it. On top, secretHides makes the
+  # well-known secret stores inaccessible. That is a mitigation, a deny-list, not an allow-list: a
+  # secret kept anywhere else stays readable.
+  #
+  # An allow-list view (RootDirectory= with only what the collectors read bound in) was tried and
+  # left: it cannot be checked against a real systemd here, and a unit that fails to start would
+  # break the exporter for everyone, the boot collector being on by default; and it hides the
+  # indirect GC roots under /var, /srv and elsewhere (gcroots/auto links to `result` links there),
+  # which makes the gc collector's reclaimable figures wrong on CI builders.
+  #
+  # Nothing here is read by a collector (src/exporter; tests/e2e/test_nix_modules.py checks the
+  # paths its sources name) or by the flake collector's nix and git, which read /etc/nix (netrc for
+  # private flakes) and /etc/ssl. TLS files the web config names must live elsewhere (the option
+  # says so). /etc/ssh also holds ssh_config and
+  # the known hosts; the unit has no ssh on its PATH, so git+ssh flake URLs do not work in it
+  # anyway. `-`: skipped where the host has no such path. /run/credentials is not listed: systemd
+  # already hides other units' credentials there, and hiding it would hide the unit's own.
+  secretHides = map (p: "-" + p) [
+    "/etc/shadow"
+    "/etc/gshadow"
+    "/etc/ssh"
+    # NixOS's keys ramfs (nixos/modules/tasks/filesystems.nix).
+    "/run/keys"
+    # sops-nix and agenix: /run/secrets and /run/agenix are links into the .d generations.
+    "/run/secrets"
+    "/run/secrets.d"
+    "/run/agenix"
+    "/run/agenix.d"
+    "/var/lib/acme"
+    "/var/lib/sops-nix"
+  ];
 
   args = [
     "--listen=${h.hostPort cfg.listenAddress cfg.port}"
@@ -256,21 +231,10 @@ in
         Prometheus exporter-toolkit web configuration (TLS certificate and key, client CA,
         `basic_auth_users`), passed as `--web.config.file`. Read through a systemd credential,
         so the file may be readable by root only. Give a string, not a Nix path, or it is copied
-        into the world-readable store.
-      '';
-    };
-
-    extraReadOnlyPaths = mkOption {
-      type = types.listOf types.str;
-      default = [ ];
-      example = [ "/var/lib/acme/exporter.example.org" ];
-      description = ''
-        Further paths the exporter reads, such as the TLS certificate, key and client CA that
-        {option}`webConfigFile` names. While the boot collector runs, the unit holds
-        CAP_DAC_READ_SEARCH (to read an ESP mounted `fmask=0077`) and sees only the paths its
-        collectors read plus these, bound read-only (`BindReadOnlyPaths=` syntax; a leading `-`
-        skips a path that does not exist). Without the boot collector the unit sees the whole
-        file system read-only and this has no effect.
+        into the world-readable store. The certificate, key and client CA files it names are read
+        by the exporter itself: while the boot collector runs, the unit cannot see the usual
+        secret stores (`/run/secrets`, `/run/agenix`, `/run/keys`, `/var/lib/acme`, …), so keep
+        those files elsewhere.
       '';
     };
 
@@ -369,7 +333,7 @@ in
         RestartSec = "5s";
 
         # Reads world-readable state (profiles, /run/*-system, the store database), and /boot
-        # with CAP_DAC_READ_SEARCH inside fsView when the boot collector runs.
+        # with CAP_DAC_READ_SEARCH when the boot collector runs (see capabilities).
         DynamicUser = true;
         LoadCredential = credentials;
         CacheDirectory = "nixos-exporter";
@@ -380,7 +344,7 @@ in
         RemoveIPC = true;
         UMask = "0077";
       }
-      // fsView;
+      // lib.optionalAttrs bootCollector { InaccessiblePaths = secretHides; };
     };
   };
 }

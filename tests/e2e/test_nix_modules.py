@@ -44,7 +44,6 @@ EVERY_EXPORTER_OPTION = """{
             logLevel = "debug";
             webConfigFile = "/run/secrets/web.yml";
             extraFlags = [ "--path.root=/host" ];
-            extraReadOnlyPaths = [ "-/var/lib/acme/exporter" ];
             flake = {
               enable = true;
               url = "github:me/cfg?dir=hosts&ref=a%2Fb";
@@ -114,11 +113,12 @@ class ExporterModule(Base):
                          f'{PKG}/bin/nixos-exporter "--listen=0.0.0.0:9971" "--scrape.timeout=10s" "--log.level=info"')
         self.assertEqual(u["wantedBy"], ["multi-user.target"])
         sc = u["serviceConfig"]
-        # The boot collector is on by default: it reads the ESP with CAP_DAC_READ_SEARCH (BootCollectorView).
+        # The boot collector is on by default: it reads the ESP with CAP_DAC_READ_SEARCH (BootCollectorCapability).
         for k, v in {"DynamicUser": True, "ProtectSystem": "strict", "ProtectHome": True, "NoNewPrivileges": True,
                      "CapabilityBoundingSet": ["CAP_DAC_READ_SEARCH"], "PrivateDevices": True,
                      "MemoryDenyWriteExecute": True}.items():
             self.assertEqual(sc[k], v, k)
+        self.assertIn("-/etc/shadow", sc["InaccessiblePaths"])
         self.assertEqual(sc["LoadCredential"], [])
         # Without the flake collector nothing is put on PATH.
         self.assertEqual(u["path"], [])
@@ -162,6 +162,7 @@ class ExporterModule(Base):
         # Runtime GC roots are read from other processes' /proc: that needs CAP_SYS_PTRACE; the boot
         # collector's ESP, CAP_DAC_READ_SEARCH.
         self.assertEqual(u["serviceConfig"]["AmbientCapabilities"], ["CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"])
+        self.assertIn("-/etc/shadow", u["serviceConfig"]["InaccessiblePaths"])
         self.assertEqual(u["serviceConfig"]["ProtectProc"], "default")
         self.assertEqual(s["firewall"]["allowedTCPPorts"], [9000])
 
@@ -1085,159 +1086,94 @@ class NodAndTheNixImplementations(Base):
         ])
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
-class BootCollectorView(Base):
+class BootCollectorCapability(Base):
     """The boot collector reads an ESP mounted fmask=0077,dmask=0077 (what NixOS installs now):
-    the unit gets CAP_DAC_READ_SEARCH, and with it a file-system view that is an allow-list of
-    what the collectors read. Every host path the exporter's C++ sources name must be in that
-    view, so a collector that starts reading a new path fails here until the unit shows it."""
+    while it runs, the unit gets CAP_DAC_READ_SEARCH and keeps the rest of its sandbox, with the
+    well-known secret stores hidden. Without it the unit is the one it was before."""
 
-    SOURCES = ["src/exporter/*.cc", "src/exporter/*.hh", "src/exporter/collectors/*.cc",
-               "src/exporter/store/*.cc", "src/exporter/store/*.hh", "src/exporter/flake/*.cc",
-               "src/exporter/flake/*.hh"]
-    ETC_VIEW = os.path.join(h.SOURCE_DIR, "nix", "modules", "nixos-exporter-etc")
+    SECRET_STORES = ["/etc/shadow", "/etc/gshadow", "/etc/ssh", "/run/keys", "/run/secrets", "/run/secrets.d",
+                     "/run/agenix", "/run/agenix.d", "/var/lib/acme", "/var/lib/sops-nix"]
+    # Read by the flake collector's nix and git (netrc for private flakes, TLS roots) and the unit's
+    # own credentials: never hidden. The collectors' own paths come from their sources.
+    NEEDED = ["/etc/nix/netrc", "/etc/nix/nix.conf", "/etc/ssl/certs", "/run/credentials/prometheus-nixos-exporter.service"]
 
     def service(self, cfg="{ }"):
-        s = self.run_modules(f"{{ services.prometheus.exporters.nixos = {{ enable = true; }}; }}",
+        s = self.run_modules("{ services.prometheus.exporters.nixos = { enable = true; }; }",
                              f"{{ services.prometheus.exporters.nixos = {cfg}; }}")
         self.assertNoFailures(s)
         return s["units"]["prometheus-nixos-exporter"]["serviceConfig"]
 
-    @staticmethod
-    def view(sc):
-        """Where each BindReadOnlyPaths= entry appears in the unit: its destination, without the
-        `-` (optional) prefix and the options."""
-        out = []
-        for entry in sc["BindReadOnlyPaths"]:
-            parts = entry.lstrip("-").split(":")
-            out.append(parts[1] if len(parts) > 1 else parts[0])
-        return out
-
-    @classmethod
-    def host_paths_in_sources(cls):
-        """Absolute paths the exporter's sources spell out as string literals (comments left
-        out); a literal appended to another path (`dir + "/kernel"`) is a component, not a host
-        path."""
-        import glob
-        found = {}
-        for pattern in cls.SOURCES:
-            for f in glob.glob(os.path.join(h.SOURCE_DIR, pattern)):
-                with open(f) as fh:
-                    for line in fh:
-                        code = re.sub(r"//.*", "", line)
-                        for m in re.finditer(r'(\+\s*)?"(/[^"\\]*)"', code):
-                            if m.group(1) or m.group(2) == "/":
-                                continue
-                            found.setdefault(m.group(2).rstrip("/"), os.path.relpath(f, h.SOURCE_DIR))
-        return found
-
-    def test_boot_collector_on_by_default_gets_the_capability_and_an_allow_list_view(self):
+    def test_boot_collector_on_gets_the_capability_and_hides_the_secret_stores(self):
         for cfg in ("{ }", "{ collectors.boot = true; }"):
             with self.subTest(cfg=cfg):
                 sc = self.service(cfg)
                 self.assertEqual(sc["AmbientCapabilities"], ["CAP_DAC_READ_SEARCH"])
                 self.assertEqual(sc["CapabilityBoundingSet"], ["CAP_DAC_READ_SEARCH"])
-                # An empty root of its own: nothing outside the bound paths is there.
-                self.assertEqual(sc["RootDirectory"], "/var/empty")
-                self.assertEqual(sc["TemporaryFileSystem"], "/")
-                self.assertIs(sc["MountAPIVFS"], True)
-                self.assertIs(sc["PrivateMounts"], True)
+                # Optional (`-`): a host without sops-nix or agenix starts the unit all the same.
+                self.assertEqual(sc["InaccessiblePaths"], ["-" + p for p in self.SECRET_STORES])
+                # The sandbox stays: read-only, no homes, a dynamic user, and open_by_handle_at (in
+                # @privileged) denied, which the capability would otherwise allow past any view.
+                self.assertEqual(sc["ProtectSystem"], "strict")
+                self.assertIs(sc["ProtectHome"], True)
+                self.assertIs(sc["DynamicUser"], True)
+                self.assertIs(sc["NoNewPrivileges"], True)
+                self.assertIn("~@privileged", sc["SystemCallFilter"])
                 # A capability inside a user namespace would not reach the host's /boot.
                 self.assertNotIn("PrivateUsers", sc)
-                # Read-only, still a dynamic user, and open_by_handle_at (in @privileged) denied:
-                # the capability would otherwise open files past the view by handle.
-                self.assertIs(sc["DynamicUser"], True)
-                self.assertEqual(sc["ProtectSystem"], "strict")
-                self.assertIn("~@privileged", sc["SystemCallFilter"])
-                self.assertIs(sc["NoNewPrivileges"], True)
-                binds = sc["BindReadOnlyPaths"]
-                self.assertIn("-/boot", binds)
-                self.assertIn("-/efi", binds)
-                self.assertIn("/run:/run:norbind", binds)
-                etc = [b for b in binds if b.endswith(":/etc")]
-                self.assertEqual(len(etc), 1, binds)
-                self.assertRegex(etc[0], r"^/nix/store/[0-9a-z]{32}-nixos-exporter-etc:/etc$")
-                # Nothing of the host's root, /etc, /var or /home as a whole.
-                for broad in ("/", "/etc", "/var", "/var/lib", "/home", "/root", "/nix"):
-                    self.assertNotIn(broad, [b.lstrip("-") for b in binds])
+                # No allow-list view: it would hide indirect GC roots under /var, /srv and so on.
+                for key in ("RootDirectory", "TemporaryFileSystem", "BindReadOnlyPaths", "MountAPIVFS",
+                            "PrivateMounts"):
+                    self.assertNotIn(key, sc)
+
+    @staticmethod
+    def host_paths_in_sources():
+        """Absolute paths the exporter's sources spell out as string literals (comments left out);
+        a literal appended to another path (`dir + "/kernel"`) is a component, not a host path."""
+        import glob
+        found = {}
+        for f in glob.glob(os.path.join(h.SOURCE_DIR, "src", "exporter", "**", "*.[ch][ch]"), recursive=True):
+            with open(f) as fh:
+                for line in fh:
+                    for m in re.finditer(r'(\+\s*)?"(/[^"\\]*)"', re.sub(r"//.*", "", line)):
+                        if not m.group(1) and m.group(2) != "/":
+                            found.setdefault(m.group(2).rstrip("/"), os.path.relpath(f, h.SOURCE_DIR))
+        return found
+
+    def test_nothing_the_exporter_reads_is_hidden(self):
+        read = self.host_paths_in_sources()
+        # A scan that finds nothing would let this test pass on an empty list.
+        for p in ("/boot", "/run/current-system", "/nix/var/nix/db/db.sqlite", "/etc/nix/nix.conf"):
+            self.assertIn(p, read)
+        read.update({p: "the flake collector's nix and git, or systemd" for p in self.NEEDED})
+        hidden = [p.lstrip("-") for p in self.service()["InaccessiblePaths"]]
+        under = {path: source for path, source in read.items()
+                 if any(path == x or path.startswith(x + "/") for x in hidden)}
+        self.assertEqual(under, {}, "paths the exporter reads that its unit hides")
 
     def test_capability_joins_the_runtime_roots_one(self):
         sc = self.service("{ gc.runtimeRoots = true; }")
         self.assertEqual(sc["AmbientCapabilities"], ["CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"])
         self.assertEqual(sc["CapabilityBoundingSet"], ["CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"])
         self.assertEqual(sc["ProtectProc"], "default")
+        self.assertIn("-/etc/shadow", sc["InaccessiblePaths"])
 
-    def test_boot_collector_off_changes_nothing(self):
-        default = self.service()
-        for cfg in ('{ collectors.boot = false; }', '{ extraFlags = [ "--no-collector.boot" ]; }'):
+    def test_boot_collector_off_leaves_the_unit_as_without_it(self):
+        on = self.service()
+        for cfg in ("{ collectors.boot = false; }", '{ extraFlags = [ "--no-collector.boot" ]; }'):
             with self.subTest(cfg=cfg):
                 sc = self.service(cfg)
                 self.assertEqual(sc["AmbientCapabilities"], "")
                 self.assertEqual(sc["CapabilityBoundingSet"], "")
-                for key in ("RootDirectory", "TemporaryFileSystem", "MountAPIVFS", "PrivateMounts",
-                            "BindReadOnlyPaths"):
-                    self.assertNotIn(key, sc)
-                # Everything else is the unit as it was.
-                same = {k: v for k, v in sc.items() if k not in ("ExecStart",)}
-                before = {k: v for k, v in default.items()
-                          if k not in ("ExecStart", "AmbientCapabilities", "CapabilityBoundingSet", "RootDirectory",
-                                       "TemporaryFileSystem", "MountAPIVFS", "PrivateMounts", "BindReadOnlyPaths")}
-                self.assertEqual(same, dict(before, AmbientCapabilities="", CapabilityBoundingSet=""))
-        sc = self.service('{ collectors.boot = false; gc.runtimeRoots = true; }')
+                self.assertNotIn("InaccessiblePaths", sc)
+                # Everything else is the unit with the boot collector on, less what it adds.
+                added = ("ExecStart", "AmbientCapabilities", "CapabilityBoundingSet", "InaccessiblePaths")
+                self.assertEqual({k: v for k, v in sc.items() if k not in added},
+                                 {k: v for k, v in on.items() if k not in added})
+        sc = self.service("{ collectors.boot = false; gc.runtimeRoots = true; }")
         self.assertEqual(sc["AmbientCapabilities"], ["CAP_SYS_PTRACE"])
+        self.assertEqual(sc["CapabilityBoundingSet"], ["CAP_SYS_PTRACE"])
+        self.assertNotIn("InaccessiblePaths", sc)
 
-    def test_the_sources_name_the_paths_this_test_knows(self):
-        # A scan that finds nothing would let the next test pass on an empty list.
-        found = self.host_paths_in_sources()
-        for p in ("/boot", "/run/current-system", "/run/booted-system", "/nix/var/nix/db/db.sqlite",
-                  "/etc/systemd/system/timers.target.wants", "/proc"):
-            self.assertIn(p, found)
 
-    def test_every_path_the_collectors_read_is_in_the_view(self):
-        sc = self.service()
-        view = self.view(sc)
-        # MountAPIVFS= mounts /proc (runtime GC roots), /sys and /dev in the unit's root.
-        if sc.get("MountAPIVFS"):
-            view += ["/proc", "/sys", "/dev"]
-        missing = {}
-        for path, source in sorted(self.host_paths_in_sources().items()):
-            covering = [v for v in view if path == v or path.startswith(v.rstrip("/") + "/")]
-            if not covering:
-                missing[path] = source
-                continue
-            if "/etc" in covering:
-                # /etc in the view is the link tree next to the module: the first component under
-                # /etc must be one of its links.
-                first = path.split("/")[2]
-                if not os.path.islink(os.path.join(self.ETC_VIEW, first)):
-                    missing[path] = source + " (no link for it in nix/modules/nixos-exporter-etc)"
-        self.assertEqual(missing, {}, "host paths the exporter reads that its unit does not show")
-
-    def test_etc_view_follows_the_running_system(self):
-        # /etc/static is the running system's etc through /run/current-system (bound live), so a
-        # switch shows without a restart; every other entry is a link into it, as on NixOS.
-        names = sorted(os.listdir(self.ETC_VIEW))
-        self.assertIn("static", names)
-        self.assertEqual(os.readlink(os.path.join(self.ETC_VIEW, "static")), "/run/current-system/etc")
-        for name in names:
-            if name != "static":
-                self.assertEqual(os.readlink(os.path.join(self.ETC_VIEW, name)), "static/" + name, name)
-        # Never the host's secrets: shadow, SSH host keys, the mutable parts of /etc/nix.
-        for secret in ("shadow", "ssh", "passwd", "group", "sudoers"):
-            self.assertNotIn(secret, names)
-
-    def test_flake_path_root_and_extra_paths_join_the_view(self):
-        sc = self.service('''{ flake = { enable = true; url = "github:a/b"; };
-          extraFlags = [ "--path.root=/host" ]; extraReadOnlyPaths = [ "-/var/lib/acme/exporter" ]; }''')
-        binds = sc["BindReadOnlyPaths"]
-        self.assertIn("-/nix/var/nix/daemon-socket", binds)
-        self.assertIn("/host", binds)
-        self.assertEqual(binds[-1], "-/var/lib/acme/exporter")
-        # The flake collector's nix, git, TLS roots and DNS: /etc/nix, /etc/ssl, nsswitch and
-        # the nscd socket (in /run) are in the view.
-        for name in ("nix", "ssl", "hosts", "nsswitch.conf", "resolv.conf"):
-            self.assertTrue(os.path.islink(os.path.join(self.ETC_VIEW, name)), name)
-        self.assertNotIn("-/nix/var/nix/daemon-socket", self.service()["BindReadOnlyPaths"])
+if __name__ == "__main__":
+    unittest.main()
