@@ -66,7 +66,9 @@ def seeds():
     lines = []
     streams = []
     logs = os.path.join(SRC, "tests", "fixtures", "nix-logs")
-    for n in sorted(os.listdir(logs)):
+    names = sorted(os.listdir(logs)) + sorted(
+        "from-source/" + n for n in os.listdir(os.path.join(logs, "from-source")))
+    for n in names:
         if n.endswith(".log"):
             data = fixture("nix-logs", n)
             streams.append(data)
@@ -79,6 +81,24 @@ def seeds():
               b'{"action":"result","fields":[1,"a",true,null,1.5],"id":18446744073709551615,"type":105}']
     yield "nix-log-record", lines
     yield "nix-log-stream", [bytes([7]) + s for s in streams]
+    # Outcome inference: messages (first byte 0: with raw_msg, 1: relayed), payloads (2), cache
+    # names and counters (3), from the records of the same fixtures.
+    outcome = []
+    for l in lines:
+        try:
+            r = json.loads(l)
+        except ValueError:
+            continue
+        if r.get("action") == "msg":
+            if "raw_msg" in r:
+                outcome.append(bytes([0]) + r["raw_msg"].encode())
+            outcome.append(bytes([1]) + r["msg"].encode())
+        if isinstance(r.get("payload"), dict):
+            outcome.append(bytes([2]) + json.dumps(r["payload"]).encode())
+    outcome += [bytes([3]) + b"s3://bucket?region=eu-west-1&profile=p" + bytes(range(32)),
+                bytes([0]) + b"timed out after 10 seconds",
+                bytes([0]) + b"building derivation '/nix/store/x-a.drv' killed after writing more than 1 bytes of log output"]
+    yield "nod-outcome-inference", outcome
 
 
 def main():

@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 
 #include "common/json-writer.hh"
+#include "nod/outcome-inference.hh"
 
 namespace nixmon::nod {
 
@@ -15,16 +15,23 @@ namespace {
 constexpr size_t max_finished_ids = 1 << 16;
 constexpr size_t max_recent_builds = 1 << 16;
 constexpr size_t max_pending_queries = 100000;
+constexpr size_t max_deferred_builds = 4096;
 constexpr int64_t pending_query_max_age_ms = 10 * 60 * 1000;
 // The client and the daemon send the same failure message within moments of each other.
 constexpr int64_t failure_dedup_window_ms = 60 * 1000;
+// A failure message after its build's stop belongs to that attempt only this long after it
+// (Nix >= 2.30 logs it after the stop, a client at the end of its build command).
+constexpr int64_t late_failure_window_ms = 2 * 60 * 1000;
+// A build that stopped without Nix's counters saying how waits this long (stream time) for the
+// message that says so (an interruption, a failure), then is settled as cancelled or unknown.
+constexpr int64_t deferred_max_age_ms = 60 * 1000;
 constexpr size_t max_message_bytes = 4096;
 
 int64_t duration_ms(Stamp from, Stamp to) {
   return std::max<int64_t>(0, (to.mono_ns - from.mono_ns) / 1000000);
 }
 
-std::string fields_json(const LogRecord& rec) {
+std::string fields_json(const LogRecord& rec, std::optional<std::string_view> extra = {}) {
   JsonWriter w;
   w.begin_array();
   for (const Field& f : rec.fields) {
@@ -36,6 +43,7 @@ std::string fields_json(const LogRecord& rec) {
       w.null();
     }
   }
+  if (extra) w.value(*extra);
   w.end_array();
   return w.take();
 }
@@ -47,7 +55,7 @@ bool is_local_machine(std::string_view m) {
 }  // namespace
 
 struct ActivityTracker::Activity {
-  uint64_t id = 0;
+  ActKey key;
   int64_t type = 0;
   Stamp start;
   ConnectionId owner = 0;
@@ -64,36 +72,96 @@ struct ActivityTracker::Activity {
   std::string machine;
   std::vector<std::string> phases;
   int64_t log_lines = 0;
-  bool failed = false;
+  bool failed = false;             // Nix said so (counter, its own message, a payload)
+  std::optional<Outcome> decided;  // by a payload or counter, when not plain failed
+  std::optional<Stamp> ended;  // when Nix's counters said it ended (its stop may come much later)
   std::optional<int64_t> exit_code;
-  uint64_t alias_of = 0;  // the local half of a remote build: results go to the remote one
+  std::optional<FailureKind> kind;  // what Nix's messages say, applied if it failed
+  std::optional<int64_t> cpu_user_us, cpu_system_us;
+  bool failure_reported = false;   // a FailureRow was emitted for this attempt
+  std::optional<ActKey> alias_of;  // the local half of a remote build: results go to the remote one
   // substitute, copyPath, fileTransfer, queryPathInfo
   std::string store_path;
   std::string source;  // substituter, cache, copy source, or URL
   std::string destination;
-  uint64_t substitution = 0;  // the substitute this copyPath / fileTransfer belongs to
+  std::optional<ActKey> substitution;  // the substitute this copyPath / fileTransfer belongs to
   std::optional<int64_t> bytes_done;
   std::optional<int64_t> bytes_expected;
   std::optional<int64_t> download_bytes;
   std::optional<int64_t> nar_bytes;
-  // builds (104): Nix's counter of failed builds, last value seen
-  int64_t builds_failed = 0;
+  // builds (104) / copyPaths (103): Nix's counters, last values seen
+  Progress counts;
+};
+
+struct ActivityTracker::Connection {
+  WriterIdentity writer;
+  uint64_t scope = 0;        // its own ids
+  uint64_t relay_scope = 0;  // ids of processes that are not writers here (ssh-ng remote)
+  std::unordered_set<ActKey, ActKeyHash> holds;  // activities this connection started
+  bool has_build_counters = false;  // a builds activity reported progress: outcomes are knowable
+  bool failure_seen = false;        // a build failed in this writer's session
+  bool interrupted = false;         // "interrupted by the user"
+  int64_t pool_ok = 0, pool_failed = 0;  // counter ends not pinned on one build
+  int64_t unstarted_failures = 0;        // failures that never started a build, not yet named
+  std::string last_kindless_failure;     // drv of the latest failed build without a kind
+  struct Deferred {
+    BuildRow row;
+    ActKey key;
+    int64_t stored_ms = 0;
+  };
+  std::vector<Deferred> deferred;  // builds that stopped without Nix saying how they ended
 };
 
 struct ActivityTracker::PendingQuery {
   CacheQueryRow row;
+  ConnectionId conn = 0;
+};
+
+struct ActivityTracker::RecentBuild {
+  ActKey key;
+  int64_t end_ms = 0;
+  Outcome outcome = Outcome::success;
+  bool by_nix = false;     // the outcome came from Nix's counters or payloads, not by default
+  bool completed = false;  // a late message already completed or corrected it
+  bool remote = false;
 };
 
 ActivityTracker::ActivityTracker(EventSink sink, Counters& counters)
-    : sink_(std::move(sink)), counters_(counters) {}
+    : sink_(std::move(sink)),
+      counters_(counters),
+      finished_(max_finished_ids),
+      recent_builds_(max_recent_builds),
+      failures_seen_(max_recent_builds),
+      pending_queries_(max_pending_queries),
+      recent_substitutions_(max_pending_queries) {}
 
 ActivityTracker::~ActivityTracker() = default;
 
-ConnectionId ActivityTracker::open_connection() {
+ConnectionId ActivityTracker::open_connection(WriterIdentity writer) {
   std::lock_guard lock(mu_);
   ConnectionId id = next_conn_++;
-  conns_[id];
+  auto c = std::make_unique<Connection>();
+  c->writer = writer;
+  if (writer.pid) {
+    // A new scope per connection: a recycled pid starts a new id space.
+    c->scope = next_scope_++;
+    c->relay_scope = next_scope_++;
+    scope_of_pid_[*writer.pid] = c->scope;
+  }
+  conns_[id] = std::move(c);
   return id;
+}
+
+ActivityTracker::ActKey ActivityTracker::key_of(ConnectionId conn, uint64_t id) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end() || !it->second->writer.pid) return {0, id};
+  Connection& c = *it->second;
+  auto origin = static_cast<int64_t>(id >> 32);
+  if (origin == *c.writer.pid) return {c.scope, id};
+  // Another process's id: a live writer with that pid is the process it came from (a daemon
+  // worker whose client relays it); otherwise it is relayed from elsewhere (a remote daemon).
+  if (auto s = scope_of_pid_.find(origin); s != scope_of_pid_.end()) return {s->second, id};
+  return {c.relay_scope, id};
 }
 
 size_t ActivityTracker::in_flight() const {
@@ -105,26 +173,17 @@ void ActivityTracker::emit(Event&& e) {
   sink_(std::move(e));
 }
 
-void ActivityTracker::remember_finished(uint64_t id) {
-  if (finished_.insert(id).second) {
-    finished_order_.push_back(id);
-    if (finished_order_.size() > max_finished_ids) {
-      finished_.erase(finished_order_.front());
-      finished_order_.pop_front();
-    }
-  }
-}
-
 void ActivityTracker::close_connection(ConnectionId conn, Stamp now) {
   std::lock_guard lock(mu_);
   auto it = conns_.find(conn);
   if (it == conns_.end()) return;
-  std::vector<uint64_t> ids(it->second.holds.begin(), it->second.holds.end());
+  Connection& c = *it->second;
+  std::vector<ActKey> keys(c.holds.begin(), c.holds.end());
   // Children were started after their parents: finishing newest first lets a copyPath hand its
   // bytes to its substitution before that is recorded. Ids grow with time within one process.
-  std::sort(ids.rbegin(), ids.rend());
-  for (uint64_t id : ids) {
-    auto a = active_.find(id);
+  std::sort(keys.begin(), keys.end(), [](auto& a, auto& b) { return a.id > b.id; });
+  for (const ActKey& key : keys) {
+    auto a = active_.find(key);
     if (a == active_.end()) continue;
     auto& holders = a->second.holders;
     holders.erase(std::remove(holders.begin(), holders.end(), conn), holders.end());
@@ -139,18 +198,34 @@ void ActivityTracker::close_connection(ConnectionId conn, Stamp now) {
       a->second.owner = holders.front();
     }
   }
-  conns_.erase(conn);
+  settle_deferred(c, std::nullopt, now, true);
+  // Queries this writer asked that nothing answered: their result is unknown, not lost.
+  for (auto& entry : pending_queries_) {
+    std::erase_if(entry.value, [&](PendingQuery& q) {
+      if (q.conn != conn) return false;
+      emit_query(std::move(q), std::nullopt);
+      return true;
+    });
+  }
+  pending_queries_.remove_if([](auto& e) { return e.value.empty(); }, [](auto&&) {});
+  if (c.writer.pid) {
+    auto s = scope_of_pid_.find(*c.writer.pid);
+    if (s != scope_of_pid_.end() && s->second == c.scope) scope_of_pid_.erase(s);
+  }
+  conns_.erase(it);
 }
 
 void ActivityTracker::handle(ConnectionId conn, const LogRecord& rec, Stamp at,
                              std::string_view raw) {
   std::lock_guard lock(mu_);
+  if (!conns_.count(conn)) return;
+  expire(at);
   switch (rec.action) {
     case Action::start:
       start(conn, rec, at);
       break;
     case Action::stop:
-      stop(conn, rec.id, at);
+      stop(conn, rec, at);
       break;
     case Action::result:
       result(conn, rec, at, raw);
@@ -166,29 +241,48 @@ void ActivityTracker::handle(ConnectionId conn, const LogRecord& rec, Stamp at,
   }
 }
 
+void ActivityTracker::expire(Stamp at) {
+  // Queries nothing answered for long, and builds nothing explained: settle them now rather than
+  // at the writer's end, which may be days away for a long-lived process.
+  pending_queries_.expire(at.wall_ms - pending_query_max_age_ms, [&](auto&& e) {
+    for (auto& q : e.value) emit_query(std::move(q), std::nullopt);
+  });
+  recent_substitutions_.expire(at.wall_ms - pending_query_max_age_ms, [](auto&&) {});
+  failures_seen_.expire(at.wall_ms - failure_dedup_window_ms, [](auto&&) {});
+  for (auto& [id, c] : conns_)
+    if (!c->deferred.empty() && c->deferred.front().stored_ms < at.wall_ms - deferred_max_age_ms)
+      settle_deferred(*c, std::nullopt, at, false);
+}
+
 void ActivityTracker::start(ConnectionId conn, const LogRecord& rec, Stamp at) {
-  auto& holds = conns_[conn].holds;
-  if (auto it = active_.find(rec.id); it != active_.end()) {
+  ActKey key = key_of(conn, rec.id);
+  auto& holds = conns_[conn]->holds;
+  if (auto it = active_.find(key); it != active_.end()) {
     // The same activity from a second connection (client and daemon): hold it, apply nothing.
     counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
     auto& h = it->second.holders;
     if (std::find(h.begin(), h.end(), conn) == h.end()) {
       h.push_back(conn);
-      holds.insert(rec.id);
+      holds.insert(key);
     }
     return;
   }
-  if (finished_.count(rec.id)) {
+  if (finished_.contains(key)) {
     counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   Activity a;
-  a.id = rec.id;
+  a.key = key;
   a.type = rec.type;
   a.start = at;
   a.owner = conn;
   a.holders.push_back(conn);
   a.parent = rec.parent;
+  auto parent = [&]() -> Activity* {
+    if (!rec.parent) return nullptr;
+    auto p = active_.find(key_of(conn, *rec.parent));
+    return p == active_.end() ? nullptr : &p->second;
+  };
   switch (rec.type) {
     case act_build: {
       a.drv_path = std::string(rec.string_field(0).value_or(""));
@@ -201,20 +295,23 @@ void ActivityTracker::start(ConnectionId conn, const LogRecord& rec, Stamp at) {
         auto [b, e] = builds_by_drv_.equal_range(a.drv_path);
         for (; b != e; ++b) {
           auto r = active_.find(b->second);
-          if (r != active_.end() && r->second.machine != "local" && r->second.alias_of == 0) {
+          if (r != active_.end() && r->second.machine != "local" && !r->second.alias_of) {
             a.alias_of = r->first;
             break;
           }
         }
       }
-      if (a.alias_of == 0) builds_by_drv_.emplace(a.drv_path, a.id);
+      if (!a.alias_of) {
+        builds_by_drv_.emplace(a.drv_path, key);
+        queries_missed_by_build(a.drv_path);
+      }
       break;
     }
     case act_substitute:
       a.store_path = std::string(rec.string_field(0).value_or(""));
-      a.source = std::string(rec.string_field(1).value_or(""));
-      resolve_queries(a.store_path, a.source, at);
-      remember_substitution(a.store_path, a.source, at);
+      a.source = normalise_cache_uri(rec.string_field(1).value_or(""));
+      resolve_queries(a.store_path, a.source);
+      recent_substitutions_.put(a.store_path, a.source, at.wall_ms);
       break;
     case act_copy_path: {
       a.store_path = std::string(rec.string_field(0).value_or(""));
@@ -222,12 +319,11 @@ void ActivityTracker::start(ConnectionId conn, const LogRecord& rec, Stamp at) {
       a.destination = std::string(rec.string_field(2).value_or(""));
       // Part of a substitution? By parent when Nix sends one (>= 2.18), else by store path.
       if (rec.parent) {
-        auto p = active_.find(*rec.parent);
-        if (p != active_.end() && p->second.type == act_substitute) a.substitution = p->first;
+        if (Activity* p = parent(); p && p->type == act_substitute) a.substitution = p->key;
       } else {
-        for (auto& [id, other] : active_) {
+        for (auto& [k, other] : active_) {
           if (other.type == act_substitute && other.store_path == a.store_path) {
-            a.substitution = id;
+            a.substitution = k;
             break;
           }
         }
@@ -237,20 +333,19 @@ void ActivityTracker::start(ConnectionId conn, const LogRecord& rec, Stamp at) {
     case act_file_transfer: {
       a.source = std::string(rec.string_field(0).value_or(""));
       if (rec.parent) {
-        auto p = active_.find(*rec.parent);
-        if (p != active_.end()) {
-          if (p->second.type == act_substitute) a.substitution = p->first;
-          if (p->second.type == act_copy_path) a.substitution = p->second.substitution;
+        if (Activity* p = parent()) {
+          if (p->type == act_substitute) a.substitution = p->key;
+          if (p->type == act_copy_path) a.substitution = p->substitution;
         }
       } else if (a.source.find("/nar/") != std::string::npos) {
         // No parent (Nix < 2.18): a .nar download belongs to the one running substitution
         // from the cache it is fetched from, if there is exactly one.
-        uint64_t found = 0;
+        std::optional<ActKey> found;
         int count = 0;
-        for (auto& [id, other] : active_) {
+        for (auto& [k, other] : active_) {
           if (other.type == act_substitute && !other.source.empty() &&
               a.source.compare(0, other.source.size(), other.source) == 0) {
-            found = id;
+            found = k;
             ++count;
           }
         }
@@ -260,21 +355,22 @@ void ActivityTracker::start(ConnectionId conn, const LogRecord& rec, Stamp at) {
     }
     case act_query_path_info:
       a.store_path = std::string(rec.string_field(0).value_or(""));
-      a.source = std::string(rec.string_field(1).value_or(""));
+      a.source = normalise_cache_uri(rec.string_field(1).value_or(""));
       break;
     default:
       a.text = std::string(rec.text);
       a.fields_json = fields_json(rec);
       break;
   }
-  holds.insert(rec.id);
-  active_.emplace(rec.id, std::move(a));
+  holds.insert(key);
+  active_.emplace(key, std::move(a));
 }
 
-void ActivityTracker::stop(ConnectionId conn, uint64_t id, Stamp at) {
-  auto it = active_.find(id);
+void ActivityTracker::stop(ConnectionId conn, const LogRecord& rec, Stamp at) {
+  ActKey key = key_of(conn, rec.id);
+  auto it = active_.find(key);
   if (it == active_.end()) {
-    (finished_.count(id) ? counters_.duplicates : counters_.orphans)
+    (finished_.contains(key) ? counters_.duplicates : counters_.orphans)
         .fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -290,7 +386,7 @@ void ActivityTracker::stop(ConnectionId conn, uint64_t id, Stamp at) {
     // nix-daemon worker's stream and its client's).
     counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
     h.erase(std::remove(h.begin(), h.end(), conn), h.end());
-    if (auto c = conns_.find(conn); c != conns_.end()) c->second.holds.erase(a.id);
+    if (auto c = conns_.find(conn); c != conns_.end()) c->second->holds.erase(a.key);
     if (!a.stopped_elsewhere) a.stopped_elsewhere = at;
     return;
   }
@@ -299,15 +395,30 @@ void ActivityTracker::stop(ConnectionId conn, uint64_t id, Stamp at) {
 
 void ActivityTracker::result(ConnectionId conn, const LogRecord& rec, Stamp at,
                              std::string_view raw) {
-  auto it = active_.find(rec.id);
-  bool known_type = rec.type >= res_file_linked && rec.type <= res_last_known;
+  ActKey key = key_of(conn, rec.id);
+  auto it = active_.find(key);
   if (it != active_.end() && it->second.owner != conn) {
     counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (!known_type || (rec.has_payload && rec.type >= 109)) {
-    // Unknown (or Determinate Nix's payload) results are kept raw for a later nod to read.
-    if (it == active_.end() && finished_.count(rec.id)) {
+  if (rec.has_payload) {
+    // Determinate Nix's payload results: read those nod knows, keep the rest raw.
+    if (it == active_.end() && finished_.contains(key)) {
+      counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (payload_result(conn, rec, at)) return;
+    counters_.unknown_records.fetch_add(1, std::memory_order_relaxed);
+    emit(UnknownRecordRow{at.wall_ms, fmt::format("result-type:{}", rec.type),
+                          std::string(raw.substr(0, max_message_bytes))});
+    return;
+  }
+  bool known_type = rec.type >= res_file_linked && rec.type <= res_last_known;
+  // 109 with fields is upstream's fetchToStore (on activity 113); 110 has fields nowhere.
+  bool fetch_to_store = rec.type == res_fetch_to_store && it != active_.end() &&
+                        it->second.type == act_fetch_to_store;
+  if (!known_type || (rec.type >= res_fetch_to_store && !fetch_to_store)) {
+    if (it == active_.end() && finished_.contains(key)) {
       counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -317,13 +428,13 @@ void ActivityTracker::result(ConnectionId conn, const LogRecord& rec, Stamp at,
     return;
   }
   if (it == active_.end()) {
-    (finished_.count(rec.id) ? counters_.duplicates : counters_.orphans)
+    (finished_.contains(key) ? counters_.duplicates : counters_.orphans)
         .fetch_add(1, std::memory_order_relaxed);
     return;
   }
   Activity* a = &it->second;
   if (a->alias_of) {
-    auto target = active_.find(a->alias_of);
+    auto target = active_.find(*a->alias_of);
     if (target == active_.end()) return;  // the remote half is already recorded
     a = &target->second;
   }
@@ -338,32 +449,20 @@ void ActivityTracker::result(ConnectionId conn, const LogRecord& rec, Stamp at,
       }
       break;
     case res_progress:
-      if (a->type == act_builds) {
-        auto failed = rec.int_field(3);
-        if (failed && *failed > a->builds_failed) {
-          int64_t delta = *failed - a->builds_failed;
-          a->builds_failed = *failed;
-          // Blame the one running build of this connection, if there is exactly one.
-          Activity* only = nullptr;
-          int running = 0;
-          for (uint64_t id : conns_[conn].holds) {
-            auto b = active_.find(id);
-            if (b != active_.end() && b->second.type == act_build && b->second.alias_of == 0 &&
-                !b->second.failed) {
-              only = &b->second;
-              ++running;
-            }
-          }
-          if (delta == 1 && running == 1) {
-            only->failed = true;
-          } else {
-            counters_.failures_unattributed.fetch_add(delta, std::memory_order_relaxed);
-          }
-        }
+      if (a->type == act_builds || a->type == act_copy_paths) {
+        progress(conn, *a, rec, at);
       } else if (a->type == act_copy_path || a->type == act_file_transfer) {
         if (auto done = rec.int_field(0)) a->bytes_done = *done;
         if (auto expected = rec.int_field(1); expected && *expected > 0)
           a->bytes_expected = *expected;
+      }
+      break;
+    case res_fetch_to_store:
+      if (auto path = rec.string_field(0)) {
+        // The store path the fetch produced, after the start's [path, dryRun].
+        a->fields_json.pop_back();
+        a->fields_json += fmt::format("{}{}]", a->fields_json.size() > 1 ? "," : "",
+                                      fields_json(rec).substr(1, fields_json(rec).size() - 2));
       }
       break;
     default:
@@ -371,42 +470,288 @@ void ActivityTracker::result(ConnectionId conn, const LogRecord& rec, Stamp at,
   }
 }
 
-void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
-  Span span{a.id, a.start.wall_ms, at.wall_ms, duration_ms(a.start, at), outcome};
-  for (ConnectionId c : a.holders) {
-    if (auto it = conns_.find(c); it != conns_.end()) it->second.holds.erase(a.id);
+void ActivityTracker::progress(ConnectionId conn, Activity& counter, const LogRecord& rec,
+                               Stamp at) {
+  Progress now{rec.int_field(0).value_or(counter.counts.done),
+               rec.int_field(1).value_or(counter.counts.expected),
+               rec.int_field(2).value_or(counter.counts.running),
+               rec.int_field(3).value_or(counter.counts.failed)};
+  ProgressStep step = progress_step(counter.counts, now);
+  counter.counts = now;
+  Connection& c = *conns_[conn];
+  bool builds = counter.type == act_builds;
+  if (builds) c.has_build_counters = true;
+  if (now.failed > 0 && builds) c.failure_seen = true;
+  if (builds) c.unstarted_failures += step.failed_unstarted;
+  int64_t ended = step.ended_ok + step.ended_failed;
+  if (ended == 0) return;
+  // The build (or substitution) that ended in this update is this writer's one running one, if
+  // there is exactly one: its counters tell when it ended, however late its stop comes.
+  int64_t wanted = builds ? act_build : act_substitute;
+  Activity* only = nullptr;
+  int running = 0;
+  for (const ActKey& k : c.holds) {
+    auto b = active_.find(k);
+    if (b == active_.end() || b->second.type != wanted || b->second.alias_of || b->second.ended ||
+        b->second.owner != conn)
+      continue;
+    only = &b->second;
+    ++running;
   }
-  remember_finished(a.id);
+  if (ended == 1 && running == 1) {
+    only->ended = at;
+    if (step.ended_failed) {
+      only->failed = true;
+      if (!only->kind && builds) c.last_kindless_failure = only->drv_path;
+    } else if (!only->failed) {
+      only->decided = Outcome::success;
+    }
+    return;
+  }
+  if (!builds) {
+    counters_.failures_unattributed.fetch_add(step.ended_failed, std::memory_order_relaxed);
+    return;
+  }
+  c.pool_ok += step.ended_ok;
+  c.pool_failed += step.ended_failed;
+}
+
+bool ActivityTracker::payload_result(ConnectionId conn, const LogRecord& rec, Stamp at) {
+  if (rec.type == res_build_result) {
+    auto p = parse_build_result(rec.payload);
+    if (!p) return false;
+    auto meaning = build_status_meaning(p->status);
+    if (!meaning) return false;
+    if (!p->drv_name.empty()) {
+      // The build of that derivation running in this writer; the payload comes before its stop.
+      Activity* build = nullptr;
+      for (auto& [k, a] : active_)
+        if (a.type == act_build && !a.alias_of && store_path_has_base(a.drv_path, p->drv_name) &&
+            a.owner == conn)
+          build = &a;
+      if (build) {
+        build->cpu_user_us = p->cpu_user_us;
+        build->cpu_system_us = p->cpu_system_us;
+        if (meaning->outcome == Outcome::failed) {
+          build->failed = true;
+          if (meaning->kind) build->kind = meaning->kind;
+        } else {
+          build->decided = meaning->outcome;
+        }
+        return true;
+      }
+      if (meaning->outcome == Outcome::failed && meaning->kind) {
+        // Never started (dependency failed, input rejected): only the failure is recorded.
+        std::string drv = "/nix/store/" + p->drv_name;
+        NixMessage m = NixMessage::failure(*meaning->kind, drv);
+        apply_failure(conn, m, true, p->error_msg, at);
+      }
+      return true;
+    }
+    if (!p->store_name.empty()) {
+      for (auto& [k, a] : active_)
+        if (a.type == act_substitute && store_path_has_base(a.store_path, p->store_name) &&
+            a.owner == conn && meaning->outcome != Outcome::success)
+          a.failed = true;
+      return true;
+    }
+    return true;
+  }
+  if (rec.type == res_hash_mismatch) {
+    auto drv = parse_hash_mismatch(rec.payload);
+    if (!drv) return false;
+    NixMessage m = NixMessage::failure(FailureKind::hash_mismatch, *drv);
+    apply_failure(conn, m, true, "", at);
+    return true;
+  }
+  return false;
+}
+
+void ActivityTracker::message(ConnectionId conn, const LogRecord& rec, Stamp at) {
+  if (rec.level != 0) return;  // only errors report failures
+  // Nix's own errors go through logEI and carry raw_msg. Lines without it are relayed text: a
+  // daemon's errors on its client, a build hook's, or a builder's `@nix` msg line, which Nix
+  // re-logs at the level the builder chose. Those may only complete what Nix's own signals say.
+  bool trusted = !rec.raw_msg.empty();
+  std::string text = strip_ansi(trusted ? rec.raw_msg : rec.msg);
+  auto m = classify_message(text, trusted);
+  if (!m) return;
+  Connection& c = *conns_[conn];
+  if (m->what == NixMessage::What::interrupted) {
+    c.interrupted = true;
+    settle_deferred(c, Outcome::interrupted, at, true);
+    return;
+  }
+  if (m->drv_path.empty()) {
+    // Since 2.34 a timeout names no derivation: it is the build that just failed unexplained.
+    if (c.last_kindless_failure.empty()) {
+      counters_.failures_unattributed.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    m->drv_path = c.last_kindless_failure;
+  }
+  if (text.size() > max_message_bytes) text.resize(max_message_bytes);
+  apply_failure(conn, *m, trusted, text, at);
+}
+
+void ActivityTracker::apply_failure(ConnectionId conn, const NixMessage& m, bool trusted,
+                                    const std::string& text, Stamp at) {
+  Connection& c = *conns_[conn];
+  auto kind_for = [&](std::string_view machine) {
+    // On a remote machine the local "builder failed" is the build hook's exit, not the builder's.
+    return m.kind == FailureKind::builder && !is_local_machine(machine) ? FailureKind::remote
+                                                                        : m.kind;
+  };
+  auto report = [&](const std::string& attempt, FailureKind kind, std::string machine,
+                    std::optional<int64_t> exit_code) {
+    std::string key = m.drv_path + "\n" + attempt;
+    if (failures_seen_.contains(key)) {
+      counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    failures_seen_.put(key, 0, at.wall_ms);
+    if (kind != FailureKind::remote) machine.clear();
+    emit(FailureRow{at.wall_ms, kind, m.drv_path, std::string(store_path_name(m.drv_path)),
+                    std::move(machine), exit_code, text});
+  };
+  auto attempt_of = [](const ActKey& k) { return fmt::format("{}/{}", k.scope, k.id); };
+  // The attempt the message belongs to: the running build of that derivation...
+  auto [b, e] = builds_by_drv_.equal_range(m.drv_path);
+  for (; b != e; ++b) {
+    auto it = active_.find(b->second);
+    if (it == active_.end()) continue;
+    Activity& a = it->second;
+    if (a.kind != FailureKind::remote) {
+      a.kind = kind_for(a.machine);
+      if (a.kind != FailureKind::remote || m.kind == FailureKind::remote) a.exit_code = m.exit_code;
+    }
+    if (trusted) a.failed = true;
+    if (a.drv_path == c.last_kindless_failure) c.last_kindless_failure.clear();
+    if (a.failed) report(attempt_of(a.key), *a.kind, a.machine, a.exit_code);
+    return;
+  }
+  // ...one that stopped while nothing said how it ended...
+  for (auto& [id, other] : conns_) {
+    auto& d = other->deferred;
+    auto it =
+        std::find_if(d.begin(), d.end(), [&](auto& x) { return x.row.drv_path == m.drv_path; });
+    if (it == d.end()) continue;
+    if (!trusted) return;
+    BuildRow row = std::move(it->row);
+    ActKey key = it->key;
+    d.erase(it);
+    row.span.outcome = Outcome::failed;
+    row.failure_kind = kind_for(row.machine);
+    row.exit_code = m.exit_code;
+    report(attempt_of(key), *row.failure_kind, row.machine, row.exit_code);
+    emit_build(std::move(row), key, true);
+    return;
+  }
+  // ...or the latest recorded attempt, if the message comes soon after it ended.
+  if (auto* r = recent_builds_.find(m.drv_path);
+      r && at.wall_ms - r->end_ms <= late_failure_window_ms) {
+    if (r->completed) return report(attempt_of(r->key), m.kind, "", m.exit_code);
+    FailureKind kind = r->remote && m.kind == FailureKind::builder ? FailureKind::remote : m.kind;
+    std::optional<int64_t> exit_code =
+        kind == FailureKind::remote && m.kind != FailureKind::remote ? std::nullopt : m.exit_code;
+    if (r->outcome == Outcome::failed ||
+        (trusted && r->outcome == Outcome::success && !r->by_nix)) {
+      r->outcome = Outcome::failed;
+      r->completed = true;
+      emit(BuildFailedLater{m.drv_path, r->end_ms, exit_code, kind});
+      report(attempt_of(r->key), kind, "", exit_code);
+    }
+    return;
+  }
+  // Never started here: a dependency failed, or Nix rejected it before building.
+  bool accepted = trusted;
+  if (!trusted && m.kind == FailureKind::dependency) accepted = c.failure_seen;
+  if (!trusted && m.kind != FailureKind::dependency && c.unstarted_failures > 0) accepted = true;
+  if (!accepted) return;
+  if (m.kind != FailureKind::dependency && c.unstarted_failures > 0) --c.unstarted_failures;
+  c.failure_seen = true;
+  report("never-started", m.kind, m.machine, m.exit_code);
+}
+
+void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
+  Span span{a.key.id, a.start.wall_ms, at.wall_ms, duration_ms(a.start, at), outcome};
+  for (ConnectionId c : a.holders) {
+    if (auto it = conns_.find(c); it != conns_.end()) it->second->holds.erase(a.key);
+  }
+  finished_.put(a.key, 0, at.wall_ms);
   switch (a.type) {
     case act_build: {
       if (a.alias_of) break;  // counted with the remote build
       auto [b, e] = builds_by_drv_.equal_range(a.drv_path);
       for (; b != e; ++b) {
-        if (b->second == a.id) {
+        if (b->second == a.key) {
           builds_by_drv_.erase(b);
           break;
         }
       }
+      if (a.ended) {
+        // Nix's counters said when it ended; its stop can come much later (Nix 2.8 keeps the
+        // stops of top-level builds until the whole command ends).
+        span.end_ms = std::min(span.end_ms, a.ended->wall_ms);
+        span.duration_ms = duration_ms(a.start, *a.ended);
+      }
       std::string phases;
       for (auto& p : a.phases) phases += (phases.empty() ? "" : ",") + p;
-      recent_builds_[a.drv_path] = {a.id, at.wall_ms, outcome == Outcome::success};
-      recent_builds_order_.push_back(a.drv_path);
-      if (recent_builds_order_.size() > max_recent_builds) {
-        recent_builds_.erase(recent_builds_order_.front());
-        recent_builds_order_.pop_front();
+      BuildRow row;
+      row.span = span;
+      row.drv_path = a.drv_path;
+      row.name = std::string(store_path_name(a.drv_path));
+      row.machine = a.machine;
+      row.phases = std::move(phases);
+      row.log_lines = a.log_lines;
+      row.cpu_user_us = a.cpu_user_us;
+      row.cpu_system_us = a.cpu_system_us;
+      auto owner = conns_.find(a.owner);
+      Connection* c = owner == conns_.end() ? nullptr : owner->second.get();
+      bool by_nix = a.failed || a.decided.has_value();
+      if (outcome != Outcome::interrupted && !by_nix && c && c->has_build_counters) {
+        // Ended in an update that several running builds could have caused: take one from
+        // those. Nothing at all: cancelled with the others, or interrupted; decided later.
+        if (c->pool_failed > 0 && c->pool_ok == 0) {
+          --c->pool_failed;
+          a.failed = by_nix = true;
+        } else if (c->pool_ok > 0) {
+          --c->pool_ok;
+          by_nix = true;
+        } else if (c->interrupted) {
+          row.span.outcome = Outcome::interrupted;
+          emit_build(std::move(row), a.key, true);
+          break;
+        } else {
+          c->deferred.push_back({std::move(row), a.key, at.wall_ms});
+          if (c->deferred.size() > max_deferred_builds) settle_deferred(*c, {}, at, false);
+          break;
+        }
       }
-      emit(BuildRow{span, a.drv_path, std::string(store_path_name(a.drv_path)), a.machine,
-                    std::move(phases), a.log_lines, a.exit_code});
+      if (outcome != Outcome::interrupted) {
+        if (a.failed) {
+          row.span.outcome = Outcome::failed;
+          row.exit_code = a.exit_code;
+          row.failure_kind = a.kind;
+          if (row.failure_kind == FailureKind::builder && a.machine != "local")
+            row.failure_kind = FailureKind::remote;
+          if (c && !a.kind) c->last_kindless_failure = a.drv_path;
+        } else if (a.decided) {
+          row.span.outcome = *a.decided;
+        }
+      }
+      emit_build(std::move(row), a.key, by_nix);
       break;
     }
     case act_substitute:
+      if (a.failed && outcome != Outcome::interrupted) span.outcome = Outcome::failed;
       emit(SubstitutionRow{span, a.store_path, std::string(store_path_name(a.store_path)), a.source,
                            a.download_bytes, a.nar_bytes});
       break;
     case act_copy_path: {
       std::optional<int64_t> bytes = a.bytes_expected ? a.bytes_expected : a.bytes_done;
       if (a.substitution) {
-        auto s = active_.find(a.substitution);
+        auto s = active_.find(*a.substitution);
         if (s != active_.end()) {
           if (bytes) s->second.nar_bytes = bytes;
           break;  // recorded as part of its substitution, not as a copy of its own
@@ -418,7 +763,7 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
     case act_file_transfer: {
       std::optional<int64_t> bytes = a.bytes_done;
       if (a.substitution && bytes) {
-        auto s = active_.find(a.substitution);
+        auto s = active_.find(*a.substitution);
         if (s != active_.end())
           s->second.download_bytes = s->second.download_bytes.value_or(0) + *bytes;
       }
@@ -433,51 +778,55 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
       }
       // Its substitution may already have started: the copy of a stream can run ahead of the
       // owner whose stop finishes the query.
-      if (auto sub = recent_substitutions_.find(a.store_path);
-          sub != recent_substitutions_.end() && sub->second.start_ms >= row.span.start_ms) {
-        row.hit = row.cache == sub->second.substituter;
+      if (auto* sub = recent_substitutions_.entry(a.store_path);
+          sub && sub->stored_ms >= row.span.start_ms) {
+        row.hit = row.cache == sub->value;
         emit(std::move(row));
         break;
       }
+      std::string name(store_path_name(a.store_path));
+      std::vector<PendingQuery> waiting;
+      if (auto* w = pending_queries_.find(name)) waiting = std::move(*w);
       // Nix asks the caches in priority order and stops at the first that has the path: an
       // earlier cache asked for the same path was a miss.
-      auto [b, e] = pending_queries_.equal_range(a.store_path);
-      for (auto q = b; q != e;) {
-        if (q->second.row.cache != a.source) {
-          emit_query(std::move(q->second), false);
-          q = pending_queries_.erase(q);
-        } else {
-          ++q;
-        }
-      }
-      // Flush queries that waited too long or overflow the bound, as "unknown".
-      while (!pending_order_.empty()) {
-        // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
-        auto& path = pending_order_.front().first;
-        auto& id = pending_order_.front().second;
-        auto [pb, pe] = pending_queries_.equal_range(path);
-        auto q =
-            std::find_if(pb, pe, [&](auto& kv) { return kv.second.row.span.activity_id == id; });
-        if (q == pe) {
-          pending_order_.pop_front();
-          continue;
-        }
-        bool too_old = q->second.row.span.end_ms < at.wall_ms - pending_query_max_age_ms;
-        if (!too_old && pending_queries_.size() < max_pending_queries) break;
-        emit_query(std::move(q->second), std::nullopt);
-        pending_queries_.erase(q);
-        pending_order_.pop_front();
-      }
-      pending_order_.emplace_back(a.store_path, a.id);
-      pending_queries_.emplace(a.store_path, PendingQuery{std::move(row)});
+      std::erase_if(waiting, [&](PendingQuery& q) {
+        if (q.row.store_path != a.store_path || q.row.cache == a.source) return false;
+        emit_query(std::move(q), false);
+        return true;
+      });
+      waiting.push_back({std::move(row), a.owner});
+      if (auto pushed_out = pending_queries_.put(name, std::move(waiting), at.wall_ms))
+        for (auto& q : pushed_out->value) emit_query(std::move(q), std::nullopt);
       break;
     }
     default:
       emit(ActivityRow{span, a.type, std::move(a.text), std::move(a.fields_json)});
       break;
   }
-  uint64_t id = a.id;  // erase() must not take a key that lives in the node it destroys
-  active_.erase(id);   // `a` dies here
+  ActKey key = a.key;  // erase() must not take a key that lives in the node it destroys
+  active_.erase(key);  // `a` dies here
+}
+
+void ActivityTracker::emit_build(BuildRow&& row, const ActKey& key, bool by_nix) {
+  RecentBuild r{key, row.span.end_ms, row.span.outcome, by_nix, false, row.machine != "local"};
+  recent_builds_.put(row.drv_path, r, row.span.end_ms);
+  emit(std::move(row));
+}
+
+void ActivityTracker::settle_deferred(Connection& c, std::optional<Outcome> forced, Stamp at,
+                                      bool all) {
+  // Stopped with no counter saying it ended: Nix dropped it (no --keep-going after a failure:
+  // cancelled), or the stream cannot tell (unknown).
+  auto it = c.deferred.begin();
+  for (; it != c.deferred.end(); ++it) {
+    bool old = it->stored_ms < at.wall_ms - deferred_max_age_ms ||
+               c.deferred.size() - (it - c.deferred.begin()) > max_deferred_builds;
+    if (!all && !forced && !old) break;
+    it->row.span.outcome =
+        forced ? *forced : (c.failure_seen ? Outcome::cancelled : Outcome::unknown);
+    emit_build(std::move(it->row), it->key, true);
+  }
+  c.deferred.erase(c.deferred.begin(), it);
 }
 
 void ActivityTracker::emit_query(PendingQuery&& q, std::optional<bool> hit) {
@@ -485,142 +834,28 @@ void ActivityTracker::emit_query(PendingQuery&& q, std::optional<bool> hit) {
   emit(std::move(q.row));
 }
 
-void ActivityTracker::resolve_queries(const std::string& store_path, const std::string& substituter,
-                                      Stamp) {
-  auto [b, e] = pending_queries_.equal_range(store_path);
-  for (auto q = b; q != e; ++q)
-    emit_query(std::move(q->second), q->second.row.cache == substituter);
-  pending_queries_.erase(store_path);
+void ActivityTracker::resolve_queries(const std::string& store_path,
+                                      const std::string& substituter) {
+  std::string name(store_path_name(store_path));
+  auto* waiting = pending_queries_.find(name);
+  if (!waiting) return;
+  std::erase_if(*waiting, [&](PendingQuery& q) {
+    if (q.row.store_path != store_path) return false;
+    emit_query(std::move(q), q.row.cache == substituter);
+    return true;
+  });
+  if (waiting->empty()) pending_queries_.erase(name);
 }
 
-void ActivityTracker::remember_substitution(const std::string& store_path,
-                                            const std::string& substituter, Stamp at) {
-  while (!recent_substitutions_order_.empty() &&
-         (recent_substitutions_order_.front().second < at.wall_ms - pending_query_max_age_ms ||
-          recent_substitutions_order_.size() >= max_pending_queries)) {
-    auto& [path, start] = recent_substitutions_order_.front();
-    auto it = recent_substitutions_.find(path);
-    if (it != recent_substitutions_.end() && it->second.start_ms == start)
-      recent_substitutions_.erase(it);
-    recent_substitutions_order_.pop_front();
-  }
-  recent_substitutions_[store_path] = {substituter, at.wall_ms};
-  recent_substitutions_order_.emplace_back(store_path, at.wall_ms);
-}
-
-bool ActivityTracker::failure_seen(const std::string& key, Stamp at) {
-  while (!failures_seen_order_.empty() &&
-         failures_seen_order_.front().second < at.wall_ms - failure_dedup_window_ms) {
-    auto& [k, t] = failures_seen_order_.front();
-    auto it = failures_seen_.find(k);
-    if (it != failures_seen_.end() && it->second == t) failures_seen_.erase(it);
-    failures_seen_order_.pop_front();
-  }
-  auto it = failures_seen_.find(key);
-  if (it != failures_seen_.end()) return true;
-  failures_seen_[key] = at.wall_ms;
-  failures_seen_order_.emplace_back(key, at.wall_ms);
-  return false;
-}
-
-void ActivityTracker::message(ConnectionId conn, const LogRecord& rec, Stamp at) {
-  if (rec.level != 0) return;  // only errors report failures
-  std::string text = strip_ansi(rec.raw_msg.empty() ? rec.msg : rec.raw_msg);
-  auto m = match_failure(text);
-  if (!m) return;
-  // The key names the build attempt, so the client's copy of the daemon's message is dropped
-  // but a later rebuild's failure is not.
-  uint64_t attempt = 0;
-  auto [b, e] = builds_by_drv_.equal_range(m->drv_path);
-  if (b != e)
-    attempt = b->second;
-  else if (auto r = recent_builds_.find(m->drv_path); r != recent_builds_.end())
-    attempt = r->second.id;
-  if (failure_seen(fmt::format("{}\n{}\n{}", m->kind, m->drv_path, attempt), at)) {
-    counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  if (text.size() > max_message_bytes) text.resize(max_message_bytes);
-  emit(FailureRow{at.wall_ms, *failure_kind_from_name(m->kind), m->drv_path,
-                  std::string(store_path_name(m->drv_path)), m->machine, m->exit_code, text});
-  if (m->kind != "dependency") mark_build_failed(m->drv_path, m->exit_code, at, conn);
-}
-
-void ActivityTracker::mark_build_failed(const std::string& drv, std::optional<int64_t> exit_code,
-                                        Stamp, ConnectionId) {
-  auto [b, e] = builds_by_drv_.equal_range(drv);
-  if (b != e) {
-    for (; b != e; ++b) {
-      auto a = active_.find(b->second);
-      if (a == active_.end()) continue;
-      a->second.failed = true;
-      if (exit_code) a->second.exit_code = exit_code;
-    }
-    return;
-  }
-  // Nix >= 2.29 may report the failure after the build's stop: correct the recorded row.
-  auto r = recent_builds_.find(drv);
-  if (r != recent_builds_.end() && r->second.success) {
-    r->second.success = false;
-    emit(BuildFailedLater{drv, r->second.end_ms, exit_code});
-  }
-}
-
-namespace {
-
-std::optional<int64_t> exit_code_after(std::string_view text, std::string_view marker) {
-  auto pos = text.find(marker);
-  if (pos == std::string_view::npos) return std::nullopt;
-  pos += marker.size();
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(text.data() + pos, text.data() + text.size(), n);
-  if (ec != std::errc()) return std::nullopt;
-  return n;
-}
-
-// The text between the first `open` after `from` and the next `close`.
-std::optional<std::string> quoted(std::string_view text, size_t from, char q = '\'') {
-  auto a = text.find(q, from);
-  if (a == std::string_view::npos) return std::nullopt;
-  auto b = text.find(q, a + 1);
-  if (b == std::string_view::npos) return std::nullopt;
-  return std::string(text.substr(a + 1, b - a - 1));
-}
-
-}  // namespace
-
-std::optional<FailureMatch> match_failure(std::string_view t) {
-  // Nix <= 2.28: "builder for '<drv>' failed with exit code N[;...]"
-  if (auto p = t.find("builder for '"); p != std::string_view::npos) {
-    auto drv = quoted(t, p);
-    if (drv && t.find("' failed", p) != std::string_view::npos)
-      return FailureMatch{"builder", *drv, "", exit_code_after(t, "failed with exit code ")};
-  }
-  // Nix >= 2.29: "Cannot build '<drv>'.\n  Reason: builder failed with exit code N."
-  if (auto p = t.find("Cannot build '"); p != std::string_view::npos) {
-    if (auto drv = quoted(t, p))
-      return FailureMatch{"builder", *drv, "", exit_code_after(t, "failed with exit code ")};
-  }
-  // Remote: "build of '<drv>' on '<machine>' failed: ..."
-  if (auto p = t.find("build of '"); p != std::string_view::npos) {
-    auto drv = quoted(t, p);
-    auto on = t.find("' on '", p);
-    if (drv && on != std::string_view::npos && t.find("' failed", on) != std::string_view::npos) {
-      auto machine = quoted(t, on + 4);
-      return FailureMatch{"remote", *drv, machine.value_or(""),
-                          exit_code_after(t, "failed with exit code ")};
-    }
-  }
-  if (auto p = t.find("hash mismatch in fixed-output derivation '"); p != std::string_view::npos) {
-    if (auto drv = quoted(t, p)) return FailureMatch{"hash-mismatch", *drv, "", std::nullopt};
-  }
-  // "N dependencies of derivation '<drv>' failed to build": never started, so no build row.
-  if (auto p = t.find("dependencies of derivation '"); p != std::string_view::npos) {
-    auto drv = quoted(t, p);
-    if (drv && t.find("failed to build", p) != std::string_view::npos)
-      return FailureMatch{"dependency", *drv, "", std::nullopt};
-  }
-  return std::nullopt;
+void ActivityTracker::queries_missed_by_build(const std::string& drv_path) {
+  // Nix builds what no cache had: every cache asked for an output of this derivation missed.
+  // The stream names the derivation, not its outputs, so they are matched by name ("out" has
+  // the derivation's name).
+  std::string name(store_path_name(drv_path));
+  auto* waiting = pending_queries_.find(name);
+  if (!waiting) return;
+  for (auto& q : *waiting) emit_query(std::move(q), false);
+  pending_queries_.erase(name);
 }
 
 }  // namespace nixmon::nod

@@ -1,25 +1,30 @@
 #pragma once
 // Turns the records of many connections into completed activities.
 //
-// Activities are tracked by Nix's id across all connections, because a `nix` client re-sends the
-// daemon worker's activities with the same ids: the first connection to start an id owns it, and
-// results, stops and messages for it from other connections are counted as duplicates, not applied
-// twice. An activity is interrupted only when the last connection that started it closes.
+// Activities are tracked by Nix's id within the id space of the process that made it (see
+// open_connection), because a `nix` client re-sends the daemon worker's activities with the same
+// ids: the first connection to start an id owns it, and results, stops and messages for it from
+// other connections are counted as duplicates, not applied twice. An activity is interrupted only
+// when the last connection that started it closes. How an activity ended is read from Nix's
+// messages, counters and payloads through outcome-inference.hh.
 //
 // Thread-safety: every public method may be called from any thread (one internal mutex). The sink
 // is called with that mutex held and must not block for long (the daemon's sink never blocks).
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "nod/bounded-map.hh"
 #include "nod/counters.hh"
 #include "nod/events.hh"
 #include "nod/log-record.hh"
+#include "nod/outcome-inference.hh"
 
 namespace nixmon::nod {
 
@@ -58,7 +63,17 @@ enum ResultType : int64_t {
   res_set_expected = 106,
   res_post_build_log_line = 107,
   res_fetch_status = 108,
+  res_fetch_to_store = 109,  // upstream master, on fetchToStore (113): [storePath]
+  res_hash_mismatch = 109,   // Determinate Nix, with a payload
+  res_build_result = 110,    // Determinate Nix, with a payload
   res_last_known = 110,
+};
+
+// Who writes a connection's records, from the socket's peer credentials (SO_PEERCRED). Unknown
+// for `nod ingest` and tests: such writers share one id space, as before.
+struct WriterIdentity {
+  std::optional<int64_t> pid;
+  std::optional<int64_t> uid;
 };
 
 class ActivityTracker {
@@ -66,8 +81,13 @@ class ActivityTracker {
   ActivityTracker(EventSink sink, Counters& counters);
   ~ActivityTracker();
 
-  ConnectionId open_connection();
-  // Activities this connection started and no other connection holds become interrupted.
+  // `writer` scopes the connection's activity ids: Nix makes ids as counter + (pid << 32) per
+  // process, so an id is only unique within one writer process. Ids whose high half is another
+  // live writer's pid are that writer's activities re-sent (a `nix` client relaying its daemon
+  // worker) and are counted once with it.
+  ConnectionId open_connection(WriterIdentity writer = {});
+  // Activities this connection started and no other connection holds become interrupted; builds
+  // whose outcome was still undecided are settled (docs/nod-schema.md, "Outcomes").
   void close_connection(ConnectionId conn, Stamp now);
 
   // One well-formed record. `raw` is the record's line, kept for records nod does not understand.
@@ -77,68 +97,59 @@ class ActivityTracker {
 
  private:
   struct Activity;
+  struct Connection;
   struct PendingQuery;
-  struct Connection {
-    std::unordered_set<uint64_t> holds;  // activity ids this connection started
+  struct RecentBuild;
+  struct ActKey {
+    uint64_t scope = 0;
+    uint64_t id = 0;
+    bool operator==(const ActKey&) const = default;
+  };
+  struct ActKeyHash {
+    size_t operator()(const ActKey& k) const {
+      return std::hash<uint64_t>()(k.id) ^ (std::hash<uint64_t>()(k.scope) * 0x9e3779b97f4a7c15ull);
+    }
   };
 
+  ActKey key_of(ConnectionId conn, uint64_t id);
   void start(ConnectionId conn, const LogRecord& rec, Stamp at);
-  void stop(ConnectionId conn, uint64_t id, Stamp at);
+  void stop(ConnectionId conn, const LogRecord& rec, Stamp at);
   void result(ConnectionId conn, const LogRecord& rec, Stamp at, std::string_view raw);
+  bool payload_result(ConnectionId conn, const LogRecord& rec, Stamp at);
+  void progress(ConnectionId conn, Activity& counter, const LogRecord& rec, Stamp at);
   void message(ConnectionId conn, const LogRecord& rec, Stamp at);
+  void apply_failure(ConnectionId conn, const NixMessage& m, bool trusted, const std::string& text,
+                     Stamp at);
   void finish(Activity& a, Stamp at, Outcome outcome);
+  void emit_build(BuildRow&& row, const ActKey& key, bool by_nix);
+  void settle_deferred(Connection& c, std::optional<Outcome> forced, Stamp at, bool all);
+  void expire(Stamp at);
   void emit(Event&& e);
-  void remember_finished(uint64_t id);
-  void resolve_queries(const std::string& store_path, const std::string& substituter, Stamp at);
   void emit_query(PendingQuery&& q, std::optional<bool> hit);
-  void mark_build_failed(const std::string& drv, std::optional<int64_t> exit_code, Stamp at,
-                         ConnectionId conn);
-  bool failure_seen(const std::string& key, Stamp at);
-  void remember_substitution(const std::string& store_path, const std::string& substituter,
-                             Stamp at);
+  void resolve_queries(const std::string& store_path, const std::string& substituter);
+  void queries_missed_by_build(const std::string& drv_path);
 
   EventSink sink_;
   Counters& counters_;
   mutable std::mutex mu_;
   ConnectionId next_conn_ = 1;
-  std::unordered_map<ConnectionId, Connection> conns_;
-  std::unordered_map<uint64_t, Activity> active_;
-  std::unordered_multimap<std::string, uint64_t> builds_by_drv_;  // running builds
-  // Ids finished recently: a second connection's late copy of the same activity is a duplicate,
-  // not a new activity. Bounded FIFO.
-  std::unordered_set<uint64_t> finished_;
-  std::deque<uint64_t> finished_order_;
-  // Builds recorded recently, for failure messages that come after the stop. Bounded FIFO.
-  struct RecentBuild {
-    uint64_t id = 0;
-    int64_t end_ms = 0;
-    bool success = false;
-  };
-  std::unordered_map<std::string, RecentBuild> recent_builds_;  // by drv path
-  std::deque<std::string> recent_builds_order_;
-  // Failure messages seen recently (the client and the daemon both send them).
-  std::unordered_map<std::string, int64_t> failures_seen_;
-  std::deque<std::pair<std::string, int64_t>> failures_seen_order_;
-  // Cache queries waiting to learn whether they were hits (by store path).
-  std::unordered_multimap<std::string, PendingQuery> pending_queries_;
-  std::deque<std::pair<std::string, uint64_t>> pending_order_;
-  // Substitutions started recently (store path -> substituter, start): a query that finishes only
-  // after its substitution started (its owner's stream lagging behind a copy's) resolves here.
-  struct RecentSubstitution {
-    std::string substituter;
-    int64_t start_ms = 0;
-  };
-  std::unordered_map<std::string, RecentSubstitution> recent_substitutions_;
-  std::deque<std::pair<std::string, int64_t>> recent_substitutions_order_;
+  uint64_t next_scope_ = 1;
+  std::unordered_map<ConnectionId, std::unique_ptr<Connection>> conns_;
+  std::unordered_map<int64_t, uint64_t> scope_of_pid_;  // live writers' scopes by pid
+  std::unordered_map<ActKey, Activity, ActKeyHash> active_;
+  std::unordered_multimap<std::string, ActKey> builds_by_drv_;  // running builds
+  // Ids finished recently: a second connection's late copy of the same activity is a duplicate.
+  BoundedMap<ActKey, char, ActKeyHash> finished_;
+  // Builds recorded recently, for failure messages that come after the stop.
+  BoundedMap<std::string, RecentBuild> recent_builds_;
+  // Failure messages seen recently (the client and the daemon both send them), by attempt.
+  BoundedMap<std::string, char> failures_seen_;
+  // Cache queries waiting to learn whether they were hits, by query activity.
+  // By store path name: a build of the derivation of that name answers them too.
+  BoundedMap<std::string, std::vector<PendingQuery>> pending_queries_;
+  // Substitutions started recently (store path -> substituter): a query that finishes only after
+  // its substitution started (its owner's stream lagging behind a copy's) resolves here.
+  BoundedMap<std::string, std::string> recent_substitutions_;
 };
-
-// The failure a level-0 message reports, if it is one (patterns of Nix <= 2.28 and >= 2.29).
-struct FailureMatch {
-  std::string kind;  // builder, dependency, remote, hash-mismatch
-  std::string drv_path;
-  std::string machine;
-  std::optional<int64_t> exit_code;
-};
-std::optional<FailureMatch> match_failure(std::string_view message_without_ansi);
 
 }  // namespace nixmon::nod

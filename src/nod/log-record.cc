@@ -230,6 +230,8 @@ std::variant<LogRecord, Malformed> LogRecordParser::parse_padded(const char* dat
         r.machine = string_or_empty(v);
       } else if (key == "payload") {
         r.has_payload = true;
+        payload_ = simdjson::minify(v);
+        r.payload = payload_;
       }
       // Other keys (line, column, file, trace, future ones) are tolerated and skipped.
     }

@@ -31,6 +31,7 @@ struct LogRecord {
   std::string_view text;  // start
   std::vector<Field> fields;
   bool has_payload = false;                 // Determinate Nix: "payload" instead of "fields"
+  std::string_view payload;                 // that payload, as minified JSON text
   std::string_view msg;                     // msg
   std::string_view raw_msg;                 // msg (errors)
   std::optional<std::string_view> machine;  // proposed top-level key, parsed when present
@@ -73,6 +74,7 @@ class LogRecordParser {
   simdjson::dom::parser parser_;
   std::string scratch_;  // a repaired line
   std::string copy_;     // parse_copy's line
+  std::string payload_;  // the last record's payload, minified
   bool fast_path_ = true;
 };
 

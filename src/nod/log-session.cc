@@ -2,8 +2,12 @@
 
 namespace nixmon::nod {
 
-LogSession::LogSession(ActivityTracker& tracker, Counters& counters, Input input)
-    : tracker_(tracker), counters_(counters), input_(input), conn_(tracker.open_connection()) {}
+LogSession::LogSession(ActivityTracker& tracker, Counters& counters, Input input,
+                       WriterIdentity writer)
+    : tracker_(tracker),
+      counters_(counters),
+      input_(input),
+      conn_(tracker.open_connection(writer)) {}
 
 LogSession::~LogSession() {
   tracker_.close_connection(conn_, Stamp::now());

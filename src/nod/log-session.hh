@@ -18,7 +18,9 @@ class LogSession {
     internal_json,  // stderr of --log-format internal-json: only "@nix " lines are records
   };
 
-  LogSession(ActivityTracker& tracker, Counters& counters, Input input);
+  // `writer`: the peer credentials of a socket connection (SO_PEERCRED pid and uid); empty for
+  // `nod ingest`.
+  LogSession(ActivityTracker& tracker, Counters& counters, Input input, WriterIdentity writer = {});
   // Activities only this session held become interrupted.
   ~LogSession();
   LogSession(const LogSession&) = delete;

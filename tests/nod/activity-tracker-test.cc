@@ -340,3 +340,252 @@ TEST(ActivityTracker, QueryFinishedAfterItsSubstitutionStartedIsAHit) {
   ASSERT_EQ(queries.size(), 2u);
   EXPECT_EQ(queries[1].hit, std::optional<bool>(false));
 }
+
+// Streams shaped by newer Nix's sources (tests/fixtures/nix-logs/from-source: each file names the
+// version, source files and lines its records follow).
+namespace {
+std::string from_source(const std::string& name) {
+  return fixture_log("from-source/" + name);
+}
+}  // namespace
+
+// Nix 2.8 keeps the stops of top-level builds until the command ends (real capture: `a` is a
+// top-level target, its stop comes after b was built). The builds activity's counters say when
+// each build really ended.
+TEST(ActivityTracker, BuildEndsWhenNixsCountersSayNotAtItsLateStopFromNix28) {
+  Collected c;
+  feed(c, fixture_log("build-success.log"));
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 2u);
+  const BuildRow& a = builds[1];
+  const BuildRow& b = builds[0];
+  ASSERT_TRUE(a.name.starts_with("a-"));
+  EXPECT_LE(a.span.end_ms, b.span.start_ms) << "a ended before b (which needs it) started";
+  EXPECT_EQ(a.span.outcome, Outcome::success);
+}
+
+TEST(ActivityTracker, DependencyFailureIsNotABuilderFailure) {
+  Collected c;
+  feed(c, from_source("dependency-failure-nix-2.35.log"));
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].span.outcome, Outcome::failed);
+  auto failures = c.all<FailureRow>();
+  ASSERT_EQ(failures.size(), 2u);
+  EXPECT_EQ(failures[0].kind, FailureKind::builder);
+  EXPECT_TRUE(failures[0].drv_path.ends_with("-bad.drv"));
+  EXPECT_EQ(failures[0].exit_code, 3) << "not 99 from the quoted log lines";
+  EXPECT_EQ(failures[1].kind, FailureKind::dependency);
+  EXPECT_TRUE(failures[1].drv_path.ends_with("-dep.drv"));
+  EXPECT_FALSE(failures[1].exit_code);
+  // The message after the stop completes the failed row: exit code and kind.
+  auto later = c.all<BuildFailedLater>();
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_TRUE(later[0].drv_path.ends_with("-bad.drv"));
+  EXPECT_EQ(later[0].exit_code, 3);
+  EXPECT_EQ(later[0].failure_kind, FailureKind::builder);
+  for (auto& f : failures) EXPECT_FALSE(f.drv_path.ends_with("-other.drv"));
+}
+
+TEST(ActivityTracker, RejectedDerivationDoesNotBlameTheRunningBuild) {
+  Collected c;
+  feed(c, from_source("rejected-platform-nix-2.35.log"));
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_TRUE(builds[0].name == "innocent");
+  EXPECT_EQ(builds[0].span.outcome, Outcome::success);
+  EXPECT_FALSE(builds[0].failure_kind);
+  auto failures = c.all<FailureRow>();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].kind, FailureKind::rejected);
+  EXPECT_EQ(failures[0].name, "arm");
+}
+
+TEST(ActivityTracker, RemoteFailureRecordedOnceAsRemote) {
+  Collected c;
+  feed(c, from_source("remote-failure-nix-2.35.log"));
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].machine, "ssh-ng://builder");
+  EXPECT_EQ(builds[0].span.outcome, Outcome::failed);
+  EXPECT_EQ(builds[0].failure_kind, FailureKind::remote);
+  EXPECT_EQ(builds[0].exit_code, 2) << "the remote builder's, not the hook's 1";
+  auto failures = c.all<FailureRow>();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].kind, FailureKind::remote);
+  EXPECT_EQ(failures[0].machine, "ssh-ng://builder");
+}
+
+TEST(ActivityTracker, TimeoutWithoutDerivationCompletesTheFailedRow) {
+  Collected c;
+  feed(c, from_source("timeout-late-message-nix-2.34.log"));
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].span.outcome, Outcome::failed) << "not a success";
+  auto later = c.all<BuildFailedLater>();
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].failure_kind, FailureKind::timeout);
+  auto failures = c.all<FailureRow>();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].kind, FailureKind::timeout);
+  EXPECT_EQ(failures[0].name, "slow");
+}
+
+TEST(ActivityTracker, OtherBuildsStoppedAfterAFailureAreCancelled) {
+  Collected c;
+  feed(c, from_source("cancelled-nix-2.35.log"));
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 2u);
+  EXPECT_EQ(builds[0].name, "fails");
+  EXPECT_EQ(builds[0].span.outcome, Outcome::failed);
+  EXPECT_EQ(builds[1].name, "other");
+  EXPECT_EQ(builds[1].span.outcome, Outcome::cancelled);
+}
+
+TEST(ActivityTracker, BuildStoppedByCtrlCIsInterrupted) {
+  Collected c;
+  feed(c, from_source("interrupted-nix-2.35.log"));
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].span.outcome, Outcome::interrupted);
+}
+
+TEST(ActivityTracker, BuilderOutputCannotForgeAFailureOfAnotherDerivation) {
+  Collected c;
+  feed(c, from_source("forged-by-builder-nix-2.35.log"));
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 2u);
+  for (auto& b : builds) EXPECT_EQ(b.span.outcome, Outcome::success) << b.name;
+  EXPECT_TRUE(c.all<FailureRow>().empty());
+  EXPECT_TRUE(c.all<BuildFailedLater>().empty());
+}
+
+TEST(ActivityTracker, LateFailureOnlyCorrectsARecentAttempt) {
+  Collected c;
+  LogSession s(c.tracker, c.counters, LogSession::Input::json_log_path);
+  s.set_stamp({1700000000000, 0});
+  send(s, build_start);
+  send(s, R"({"action":"stop","id":7})");
+  // Ten minutes later: not the attempt this message belongs to.
+  s.set_stamp({1700000600000, 600000000000});
+  send(
+      s,
+      R"({"action":"msg","level":0,"msg":"x","raw_msg":"Cannot build '/nix/store/z5jyrrv3ggf1jf6ai0fqajavw9lr1ccg-a.drv'.\nReason: builder failed with exit code 2."})");
+  EXPECT_TRUE(c.all<BuildFailedLater>().empty());
+}
+
+TEST(ActivityTracker, DeterminateBuildResultGivesOutcomeKindAndCpu) {
+  Collected c;
+  feed(c, from_source("determinate-build-result.log"));
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 2u);
+  EXPECT_EQ(builds[0].span.outcome, Outcome::success);
+  EXPECT_EQ(builds[0].cpu_user_us, 150000);
+  EXPECT_EQ(builds[0].cpu_system_us, 20000);
+  EXPECT_EQ(builds[1].span.outcome, Outcome::failed);
+  EXPECT_EQ(builds[1].failure_kind, FailureKind::timeout);
+  EXPECT_FALSE(builds[1].cpu_user_us);
+  auto failures = c.all<FailureRow>();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].kind, FailureKind::dependency);
+  EXPECT_EQ(failures[0].name, "top");
+  EXPECT_TRUE(c.all<UnknownRecordRow>().empty());
+}
+
+TEST(ActivityTracker, FetchToStoreKeepsItsStorePath) {
+  Collected c;
+  feed(c, from_source("fetch-to-store-nix-master.log"));
+  auto acts = c.all<ActivityRow>();
+  ASSERT_EQ(acts.size(), 1u);
+  EXPECT_EQ(acts[0].type, 113);
+  EXPECT_EQ(acts[0].fields_json,
+            R"(["/home/u/src",0,"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source"])");
+  EXPECT_TRUE(c.all<UnknownRecordRow>().empty());
+}
+
+TEST(ActivityTracker, QueryThenLocalBuildIsAMissAndPendingQueriesAreFlushed) {
+  Collected c;
+  feed(
+      c,
+      std::string(
+          R"(@nix {"action":"start","fields":["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-p","https://only"],"id":1,"level":4,"text":"","type":109}
+@nix {"action":"stop","id":1}
+@nix {"action":"start","fields":["/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-p.drv","",1,1],"id":2,"level":3,"text":"","type":105}
+@nix {"action":"stop","id":2}
+@nix {"action":"start","fields":["/nix/store/cccccccccccccccccccccccccccccccc-q","https://only"],"id":3,"level":4,"text":"","type":109}
+@nix {"action":"stop","id":3}
+)"));
+  auto q = c.all<CacheQueryRow>();
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[0].store_path, "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-p");
+  EXPECT_EQ(q[0].hit, false);
+  EXPECT_EQ(q[1].store_path, "/nix/store/cccccccccccccccccccccccccccccccc-q");
+  EXPECT_EQ(q[1].hit, std::nullopt) << "flushed as unknown when the stream ended";
+}
+
+TEST(ActivityTracker, S3CacheQueriedAndSubstitutedUnderTwoNamesIsAHit) {
+  Collected c;
+  feed(
+      c,
+      std::string(
+          R"(@nix {"action":"start","fields":["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-p","s3://bucket"],"id":1,"level":4,"text":"","type":109}
+@nix {"action":"stop","id":1}
+@nix {"action":"start","fields":["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-p","s3://bucket?region=eu-west-1"],"id":2,"level":0,"text":"","type":108}
+@nix {"action":"stop","id":2}
+)"));
+  auto q = c.all<CacheQueryRow>();
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].hit, true);
+  auto s = c.all<SubstitutionRow>();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].substituter, "s3://bucket");
+}
+
+// Ids are counter + (pid << 32) per process: two writers with the same ids (a recycled pid, a
+// container, an ssh-ng:// remote's ids) are different activities; a client relaying its daemon
+// worker's ids (the worker's pid in their high half) is the same activity.
+TEST(ActivityTracker, ActivityIdentityIsPerWriterProcess) {
+  const uint64_t pid = 4242;
+  auto start = [&](uint64_t id, const std::string& name) {
+    return fmt::format(
+        R"({{"action":"start","fields":["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-{}.drv","",1,1],"id":{},"level":3,"text":"","type":105}})",
+        name, id);
+  };
+  auto stop = [](uint64_t id) { return fmt::format(R"({{"action":"stop","id":{}}})", id); };
+  uint64_t id = (pid << 32) + 5;
+  {
+    Collected c;
+    // Two `--store ssh-ng://` clients relay their remote daemons' ids; those daemons happen to
+    // have the same pid, which is no writer's here.
+    LogSession one(c.tracker, c.counters, LogSession::Input::json_log_path, {int64_t(76), 0});
+    LogSession two(c.tracker, c.counters, LogSession::Input::json_log_path, {int64_t(77), 0});
+    send(one, start(id, "first"));
+    send(two, start(id, "second"));
+    send(one, stop(id));
+    send(two, stop(id));
+    EXPECT_EQ(c.all<BuildRow>().size(), 2u);
+  }
+  {
+    Collected c;
+    LogSession daemon(c.tracker, c.counters, LogSession::Input::json_log_path, {int64_t(pid), 0});
+    LogSession client(c.tracker, c.counters, LogSession::Input::json_log_path,
+                      {int64_t(9999), 1000});
+    send(daemon, start(id, "shared"));
+    send(client, start(id, "shared"));
+    send(client, stop(id));
+    send(daemon, stop(id));
+    EXPECT_EQ(c.all<BuildRow>().size(), 1u);
+  }
+  {
+    Collected c;  // the same pid again later: a new process, its ids are new activities
+    {
+      LogSession old(c.tracker, c.counters, LogSession::Input::json_log_path, {int64_t(pid), 0});
+      send(old, start(id, "old"));
+      send(old, stop(id));
+    }
+    LogSession recycled(c.tracker, c.counters, LogSession::Input::json_log_path, {int64_t(pid), 0});
+    send(recycled, start(id, "new"));
+    send(recycled, stop(id));
+    EXPECT_EQ(c.all<BuildRow>().size(), 2u);
+  }
+}

@@ -110,48 +110,6 @@ TEST(LogRecord, StorePathName) {
   EXPECT_EQ(store_path_name("not-a-store-path"), "not-a-store-path");
 }
 
-TEST(FailureMessages, Nix28Builder) {
-  auto m = match_failure(strip_ansi(
-      "builder for '\x1b[35;1m/nix/store/yldikd7jxbxlsk7ryf4mrrfx2faiclsa-bad.drv\x1b[0m' failed "
-      "with exit code 3"));
-  ASSERT_TRUE(m);
-  EXPECT_EQ(m->kind, "builder");
-  EXPECT_EQ(m->drv_path, "/nix/store/yldikd7jxbxlsk7ryf4mrrfx2faiclsa-bad.drv");
-  EXPECT_EQ(m->exit_code, 3);
-}
-
-TEST(FailureMessages, Nix229CannotBuild) {
-  auto m = match_failure(
-      "Cannot build '/nix/store/yldikd7jxbxlsk7ryf4mrrfx2faiclsa-bad.drv'.\n       Reason: "
-      "builder failed with exit code 42.\n       Output paths:\n");
-  ASSERT_TRUE(m);
-  EXPECT_EQ(m->kind, "builder");
-  EXPECT_EQ(m->drv_path, "/nix/store/yldikd7jxbxlsk7ryf4mrrfx2faiclsa-bad.drv");
-  EXPECT_EQ(m->exit_code, 42);
-}
-
-TEST(FailureMessages, RemoteHashMismatchDependency) {
-  auto r = match_failure(
-      "build of '/nix/store/yldikd7jxbxlsk7ryf4mrrfx2faiclsa-x.drv' on 'ssh-ng://b1' failed: "
-      "builder failed with exit code 1");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->kind, "remote");
-  EXPECT_EQ(r->machine, "ssh-ng://b1");
-  EXPECT_EQ(r->exit_code, 1);
-  auto h = match_failure(
-      "hash mismatch in fixed-output derivation "
-      "'/nix/store/yldikd7jxbxlsk7ryf4mrrfx2faiclsa-src.drv':"
-      "\n  specified: sha256-AAAA");
-  ASSERT_TRUE(h);
-  EXPECT_EQ(h->kind, "hash-mismatch");
-  auto d = match_failure(
-      "1 dependencies of derivation '/nix/store/3db3903jlg7kcc8cwn6bqrh91ld492nx-dep.drv' failed "
-      "to build");
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->kind, "dependency");
-  EXPECT_FALSE(match_failure("warning: you did not specify '--add-root'"));
-}
-
 // The fast path for Nix's hot record shapes must read exactly what simdjson reads, on every line
 // of the real captures and on lines made to look like them.
 TEST(LogRecord, FastPathAgreesWithTheDomParser) {
