@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`nix flake metadata` invocations per check interval for a fleet of N nixos-exporters watching
-one flake: each checking for itself (the seed's behaviour without NATS) vs sharing the remote
-revision on one real nats-server.
+one flake: each checking for itself (the Go nixos-exporter's behaviour without NATS) vs sharing the
+remote revision on one real nats-server.
 
   python3 bench/flake-sharing.py [--hosts 3 10] [--interval 3] [--intervals 6]
 

@@ -258,7 +258,7 @@ def host():
              [q(f"nixos_generation_count{sel()}", "{{instance}}", instant=True)], unit="none"),
         stat("Since last deploy", "Age of the current generation.",
              [q(f"nixos_generation_age_seconds{sel()}", "{{instance}}", instant=True)], unit="s"),
-        stat("Booted differs", "Booted and current system differ (the seed's nixos_config_mismatch): see the reasons.",
+        stat("Booted differs", "Booted and current system differ (the Go nixos-exporter's nixos_config_mismatch): see the reasons.",
              [q(f"nixos_config_mismatch{sel()}", "{{instance}}", instant=True)], mappings=YES_BAD),
         table("System", "What the running system records about itself.",
               [q(f"nixos_system_info{sel()}", table=True)], w=14, h=6, hide=("Value",)),

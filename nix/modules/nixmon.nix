@@ -1,13 +1,14 @@
 # services.nixmon: the whole monitoring stack, one switch per host.
 #
-# The three hand-written stacks of seeds 001-003 as one module. Every host (role "client" or
-# "server") runs node_exporter with the systemd collector, the nixos exporter and nod, ships its
-# journal to the server's Loki with Grafana Alloy, gets exporters for the services it runs
-# (postgres, redis, nginx, caddy), and opens those ports towards the server only. The server adds
-# Prometheus (a scrape job per exporter, a target per host, ports read from the hosts' own
-# configurations), Alertmanager (critical / warning / info routes; e-mail and webhook receivers with
-# secrets from files), Grafana (provisioned datasources and this project's dashboards), Loki, an
-# optional TLS reverse proxy, and remote_write to a long-term store.
+# The hand-built NixOS monitoring stacks this project grew from (a multi-host Prometheus/Grafana
+# stack, a homelab blog post's Prometheus/Loki/Grafana setup, a server-cluster monitoring module),
+# as one module. Every host (role "client" or "server") runs node_exporter with the systemd
+# collector, the nixos exporter and nod, ships its journal to the server's Loki with Grafana Alloy,
+# gets exporters for the services it runs (postgres, redis, nginx, caddy), and opens those ports
+# towards the server only. The server adds Prometheus (a scrape job per exporter, a target per host,
+# ports read from the hosts' own configurations), Alertmanager (critical / warning / info routes;
+# e-mail and webhook receivers with secrets from files), Grafana (provisioned datasources and this
+# project's dashboards), Loki, an optional TLS reverse proxy, and remote_write to a long-term store.
 {
   config,
   options,
@@ -198,7 +199,8 @@ let
       group_wait = "30s";
       group_interval = "5m";
       repeat_interval = "4h";
-      # Seed 001: critical at once and every 5 minutes, warning every 30 minutes, info logged only.
+      # As the multi-host NixOS monitoring stack routes them: critical at once and every 5 minutes,
+      # warning every 30 minutes, info logged only.
       # The user's own routes first: a matching one takes the alert (unless it says `continue`).
       routes = cfg.alerting.extraRoutes ++ [
         {

@@ -1,5 +1,6 @@
 #pragma once
-// Go-style durations ("1h", "90s", "1h30m", "250ms"), the spelling the seed exporter's flags use.
+// Go-style durations ("1h", "90s", "1h30m", "250ms"), the spelling the Go nixos-exporter's flags
+// use.
 #include <chrono>
 #include <string>
 #include <string_view>

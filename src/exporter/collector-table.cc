@@ -21,8 +21,8 @@ constexpr CollectorEntry table[] = {
      "Automatic upgrades: whether the nixos-upgrade timer is enabled, when it last fired",
      make_upgrade_collector},
     {"flake", false,
-     "The seed's flake collector: remote flake revision vs the running system's, input ages "
-     "(needs --flake.url; NATS sharing with --flake.nats.enable)",
+     "The Go nixos-exporter's flake collector: remote flake revision vs the running system's, "
+     "input ages (needs --flake.url; NATS sharing with --flake.nats.enable)",
      make_flake_collector},
     {"store", true,
      "The Nix store database: valid paths, NAR sum, derivations, built vs substituted, churn; "

@@ -1,5 +1,6 @@
 #pragma once
-// nixos-exporter's command line: the seed exporter's flags, node_exporter's collector switches.
+// nixos-exporter's command line: the Go nixos-exporter's flags, node_exporter's collector
+// switches.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <map>
@@ -25,8 +26,8 @@ struct ExporterOptions {
 // Declares every flag on `app`, bound to `options` (filled with the table's defaults).
 void add_exporter_flags(CLI::App& app, ExporterOptions& options);
 
-// Go's flag package also accepts one dash ("-listen=:9971"); the seed exporter's users may have
-// written that. Rewrites such arguments to two dashes when they name a long flag of `app`.
+// Go's flag package also accepts one dash ("-listen=:9971"); the Go nixos-exporter's users may
+// have written that. Rewrites such arguments to two dashes when they name a long flag of `app`.
 // Normalises Go-style flags and parses `args` (argv without the program name) into what
 // add_exporter_flags bound. Throws CLI::ParseError (also for --help and --version).
 void parse_exporter_args(CLI::App& app, std::vector<std::string> args);

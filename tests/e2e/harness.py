@@ -207,12 +207,12 @@ def tool(name):
 
 # Names the archived Go exporter used that promtool's linter dislikes; kept for drop-in compatibility
 # (users' rules and dashboards query them).
-SEED_NAMES = ("nixos_generation_count",)
+GO_EXPORTER_NAMES = ("nixos_generation_count",)
 
 
-def promtool_check_metrics(text, allowed=SEED_NAMES):
+def promtool_check_metrics(text, allowed=GO_EXPORTER_NAMES):
     """Runs the real `promtool check metrics`; returns its problems, less the lint notes about the
-    seed's names (which must not be renamed). A parse error is never excused."""
+    Go nixos-exporter's names (which must not be renamed). A parse error is never excused."""
     r = subprocess.run([tool("promtool"), "check", "metrics"], input=text, capture_output=True, text=True)
     problems = [l for l in (r.stdout + r.stderr).splitlines() if l.strip()]
     if r.returncode not in (0, 3):  # 3: lint problems only; anything else: it could not parse

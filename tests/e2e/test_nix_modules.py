@@ -14,8 +14,8 @@ import nixeval as n
 
 PKG = "/nix/store/00000000000000000000000000000000-nixmon-0.1.0"
 
-# Every option of the seed's module (seed 000), with its default: the drop-in promise.
-SEED_OPTIONS = {
+# Every option of the Go nixos-exporter's module, with its default: the drop-in promise.
+GO_EXPORTER_OPTIONS = {
     "enable": False,
     "port": 9971,
     "listenAddress": "0.0.0.0",
@@ -128,14 +128,14 @@ class ExporterModule(Base):
         s = self.run_modules("{ }")
         self.assertIsNone(s["units"]["prometheus-nixos-exporter"])
 
-    def test_seed_options_keep_names_and_defaults(self):
+    def test_go_exporter_options_keep_names_and_defaults(self):
         def nix_list(path):
             return "[ " + " ".join(n.string(p) for p in path.split(".")) + " ]"
         # nixpkgs declares services.prometheus.exporters as one submodule option (so do the stubs):
         # the exporter's options are that submodule's.
         expr = "let o = ((h.eval [ ]).options.services.prometheus.exporters.type.getSubOptions [ ]).nixos; in { " + " ".join(
-            f"{n.string(k)} = (lib.attrByPath {nix_list(k)} null o).default;" for k in SEED_OPTIONS) + " }"
-        self.assertEqual(n.nix_eval(expr, self.lib), SEED_OPTIONS)
+            f"{n.string(k)} = (lib.attrByPath {nix_list(k)} null o).default;" for k in GO_EXPORTER_OPTIONS) + " }"
+        self.assertEqual(n.nix_eval(expr, self.lib), GO_EXPORTER_OPTIONS)
 
     def test_every_option_set(self):
         s = self.run_modules(EVERY_EXPORTER_OPTION)

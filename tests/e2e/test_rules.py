@@ -98,7 +98,8 @@ class Rules(unittest.TestCase):
                     self.assertTrue(a["annotations"].get("description"))
                     # Every summary names the host.
                     self.assertRegex(a["annotations"]["summary"], r"\$labels\.(host|instance|job)")
-        # The seeds' alerts, deduplicated (rules/README.md maps each seed name to ours).
+        # The alerts of the Go nixos-exporter and the hand-built stacks, deduplicated (rules/README.md
+        # maps each original name to ours).
         for name in ("NixOSConfigStale", "NixOSRebootRequired", "NixpkgsInputStale", "NixOSRevisionBehind",
                      "HighCPUUsage", "HighMemoryUsage", "LowDiskSpace", "HostDown", "NixStoreSize",
                      "SystemdServiceFailed", "HighNetworkTraffic", "InstanceDown", "HostOutOfDiskSpace",

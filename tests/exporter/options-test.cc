@@ -14,7 +14,7 @@ ExporterOptions parse(std::vector<std::string> args) {
 }
 }  // namespace
 
-TEST(Options, SeedDefaults) {
+TEST(Options, GoExporterDefaults) {
   auto o = parse({});
   EXPECT_EQ(o.listen, ":9971");
   EXPECT_EQ(o.root, "/");

@@ -1,6 +1,6 @@
-// The seed's flake collector: is this host behind what is in git? The remote side comes from a
-// background refresher (nix flake metadata, shared on NATS); a scrape only reads its snapshot and
-// the running system's files, so a hanging nix never slows or fails a scrape.
+// The Go nixos-exporter's flake collector: is this host behind what is in git? The remote side
+// comes from a background refresher (nix flake metadata, shared on NATS); a scrape only reads its
+// snapshot and the running system's files, so a hanging nix never slows or fails a scrape.
 #include <cmath>
 
 #include "common/error.hh"
@@ -56,8 +56,8 @@ class FlakeCollector final : public Collector {
                {"remote_rev", unknown(remote_rev)},
                {"nixpkgs_rev", unknown(system.nixpkgs_revision)},
                {"nixos_version", unknown(system.nixos_version)}});
-    // As the seed documents: without a configuration revision there is nothing to compare, and
-    // behind is 0. Without a known remote revision the series is absent (unknown, not "not
+    // As the Go exporter documents: without a configuration revision there is nothing to compare,
+    // and behind is 0. Without a known remote revision the series is absent (unknown, not "not
     // behind").
     const char* behind_help =
         "1 if current system revision differs from remote latest (0 when the system records no "

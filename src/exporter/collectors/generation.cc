@@ -1,4 +1,4 @@
-// The seed exporter's generation metrics, with its exact names and meaning, plus what the same
+// The Go nixos-exporter's generation metrics, with its exact names and meaning, plus what the same
 // links tell beyond it: whether current/booted are known generations and whether a boot is pending.
 #include <algorithm>
 #include <chrono>

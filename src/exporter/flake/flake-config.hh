@@ -1,5 +1,5 @@
 #pragma once
-// The flake collector's configuration: the seed exporter's --flake.* flags, parsed and checked,
+// The flake collector's configuration: the Go nixos-exporter's --flake.* flags, parsed and checked,
 // plus the few knobs this implementation adds (nix binary, timeouts, smart-refresh spacing).
 #include <CLI/CLI.hpp>
 #include <chrono>

@@ -19,9 +19,9 @@ ExporterOptions parse(std::vector<std::string> args) {
 }
 }  // namespace
 
-TEST(FlakeConfig, SeedFlagsAndDefaults) {
+TEST(FlakeConfig, GoExporterFlagsAndDefaults) {
   auto o = parse({});
-  EXPECT_FALSE(o.collectors.at("flake"));  // off by default, as in the seed
+  EXPECT_FALSE(o.collectors.at("flake"));  // off by default, as in the Go nixos-exporter
   EXPECT_EQ(o.flake.check_interval, "1h");
   EXPECT_EQ(o.flake.nats_url, "nats://localhost:4222");
   EXPECT_EQ(o.flake.nats_subject, "nixos-exporter.remote-rev");
