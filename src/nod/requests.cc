@@ -55,6 +55,10 @@ void write_status(JsonWriter& w, const DaemonContext& ctx) {
   w.field("total", get(c.connections_total));
   w.field("queries", get(c.queries));
   w.field("writers_rejected", get(c.writers_rejected));
+  w.field("over_limit", get(c.connections_over_limit));
+  w.field("discarding",
+          static_cast<uint64_t>(ctx.server ? ctx.server->discarded_connections() : 0));
+  w.field("bytes_discarded", get(c.bytes_discarded));
   w.end_object();
   w.field("stale_files_replaced", ctx.server ? ctx.server->stale_files_replaced() : 0);
 }
