@@ -69,8 +69,9 @@ std::unique_ptr<QueryClient> daemon_for(const NodOptions& g) {
   std::string result = result_of(client->request(R"({"request":"status"})"));
   simdjson::dom::parser parser;
   simdjson::padded_string padded(result);
+  simdjson::dom::element doc;
   std::string_view db;
-  if (parser.parse(padded)["db"].get_string().get(db))
+  if (parser.parse(padded).get(doc) || doc["db"].get_string().get(db))
     throw Error(fmt::format("the daemon on {} did not say which database it writes", g.socket));
   // A daemon's relative path is relative to its own directory: not comparable, so taken as ours.
   // Without --db / NOD_DB the user means "where the records go", which is the daemon.
@@ -82,6 +83,18 @@ std::unique_ptr<QueryClient> daemon_for(const NodOptions& g) {
                  g.socket, db, g.db, g.db);
       return nullptr;
     }
+  }
+  // A daemon with --writers would read and drop our records: say so instead.
+  simdjson::dom::array writers;
+  if (!doc["writer_uids"].get(writers) && writers.size() > 0) {
+    bool allowed = false;
+    for (auto uid : writers)
+      if (uint64_t u; !uid.get_uint64().get(u) && u == ::getuid()) allowed = true;
+    if (!allowed)
+      throw Error(fmt::format(
+          "the daemon on {} takes records only from the users of its --writers, and uid {} is "
+          "not one of them: run nod ingest as one of them",
+          g.socket, ::getuid()));
   }
   fmt::print(stderr, "nod ingest: sending the records to the daemon on {} (database {})\n",
              g.socket, db);

@@ -61,6 +61,11 @@ void write_status(JsonWriter& w, const DaemonContext& ctx) {
   w.field("bytes_discarded", get(c.bytes_discarded));
   w.end_object();
   w.field("stale_files_replaced", ctx.server ? ctx.server->stale_files_replaced() : 0);
+  // --writers, so that `nod ingest` can tell before sending records that would be discarded.
+  w.key("writer_uids").begin_array();
+  if (ctx.server)
+    for (uid_t uid : ctx.server->writer_uids()) w.value(static_cast<uint64_t>(uid));
+  w.end_array();
 }
 
 void register_requests(QueryService& service, const DaemonContext& ctx) {

@@ -54,6 +54,8 @@ class SocketServer {
   void stop();
 
   uint64_t stale_files_replaced() const { return stale_files_replaced_; }
+  // --writers: the uids whose records are taken; empty: anyone's.
+  const std::vector<uid_t>& writer_uids() const { return options_.writer_uids; }
   // Refused and over-limit connections held open now.
   size_t discarded_connections() const { return discarded_.size(); }
 
