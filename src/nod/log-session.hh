@@ -16,8 +16,10 @@ namespace nixmon::nod {
 // has none: "@nix ", or "<N>@nix " with N a syslog priority digit. The latter is what Lix (every
 // version) and Nix before 2.28 write when IN_SYSTEMD=1 (as under a systemd unit): their JSON
 // logger writes "@nix ..." as an error-level message through the plain logger, which then puts
-// the priority "<3>" in front (Lix lix/libutil/logging.cc, SimpleLogger::log; real Nix 2.8 does
-// it, tests/e2e/test_nod.py). Nix 2.28 and later write the JSON logger's lines directly.
+// the priority "<3>" in front (Lix lix/libutil/logging.cc, 2.93 to 2.95: JSONLogger::write logs
+// at lvlError through the previous logger, SimpleLogger::log prefixes "<c>" when IN_SYSTEMD=1,
+// lvlError giving '3'; real Nix 2.8 does the same, tests/e2e/test_nod_pipeline.py). Nix 2.28 and
+// later write the JSON logger's lines to the file descriptor directly (src/libutil/logging.cc).
 size_t record_prefix_length(std::string_view line);
 
 class LogSession {

@@ -202,7 +202,8 @@ TEST(LogRecord, FastPathAgreesWithTheDomParser) {
 }
 
 // Determinate Nix 3.20+ adds "sid" to every record (DeterminateSystems/nix-src
-// src/libutil/logging.cc, JSONLogger::write; keys sorted by nlohmann::json), which sent every
+// src/libutil/logging.cc, JSONLogger::write: `json["sid"] = getSessionId()`, line 279 at v3.22.2;
+// stopActivity and result build the records below, keys sorted by nlohmann::json), which sent every
 // record of such a stream to the DOM parser. The fast path skips it: a log line's text, which the
 // fast path never decodes, comes back empty from it, and the DOM path's reading is the same.
 TEST(LogRecord, FastPathTakesDeterminateNixSessionIds) {
