@@ -28,8 +28,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message (help and --version go to stdout with code 0), but its codes for
+    // usage errors (105 for extra arguments, 109 for a bad value, ...) are its own: every usage
+    // error of every subcommand exits 2, as documented and as UsageError below.
+    return app.exit(e) == 0 ? 0 : 2;
   }
+  global.db_given = app.get_option("--db")->count() > 0;  // counts NOD_DB too
   try {
     if (*daemon_cmd) return run_daemon(global, daemon);
     if (*ingest_cmd) return run_ingest(global, ingest);

@@ -154,6 +154,15 @@ std::string BuildMetrics::render() const {
     m.counter("nod_events_committed_total", "Events committed to the database.", g(c.committed));
     m.counter("nod_write_errors_total", "Failed database transactions.", g(c.write_errors));
     m.gauge("nod_connections", "Open connections on the socket.", g(c.connections_active));
+    m.counter("nod_writers_rejected_total",
+              "Writer connections refused by --writers (read and discarded, not closed).",
+              g(c.writers_rejected));
+    m.counter("nod_connections_over_limit_total",
+              "Connections beyond --max-connections (read and discarded, not closed).",
+              g(c.connections_over_limit));
+    m.counter("nod_discarded_bytes_total",
+              "Bytes read from refused and over-limit connections and dropped.",
+              g(c.bytes_discarded));
   }
   m.gauge("nod_build_info", "nod's version; always 1.", 1, {{"version", std::string(version)}});
   return nixmon::render(m);

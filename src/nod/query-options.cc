@@ -201,6 +201,11 @@ QueryOptions make_query_options(QueryCommand command, const RawQueryFlags& raw) 
 
   // summary
   if (o.sort && !o.group) throw UsageError("--sort orders the rows of --group: add --group");
+  // The summary tables have a fixed handful of rows (kinds, substituters, machines) and a time
+  // series is cut by its period: only --group has rows to cut, so a --limit elsewhere would be
+  // silently ignored. Say so instead, like --sort.
+  if (o.limit && !o.group)
+    throw UsageError("--limit cuts the rows of --group (or of `nod regressions`): add --group");
   if (o.group && o.bucket) throw UsageError("--group and --bucket conflict: choose one");
   if (o.output == OutputFormat::test && o.group)
     throw UsageError("--output test compares periods; it conflicts with --group");

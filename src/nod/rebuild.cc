@@ -34,8 +34,11 @@ void refuse_older_daemon(const NodOptions& g) {
   std::string answer = client->request(R"({"request":"status"})");
   simdjson::dom::parser parser;
   simdjson::padded_string padded(answer);
-  simdjson::dom::element doc;
-  if (parser.parse(padded).get(doc)) throw Error("the daemon's status answer is not JSON");
+  simdjson::dom::element answer_doc, doc;
+  if (parser.parse(padded).get(answer_doc)) throw Error("the daemon's status answer is not JSON");
+  // The counters are inside {"ok":true,"result":{...}} (query-protocol.hh).
+  if (answer_doc["result"].get(doc))
+    throw Error(fmt::format("the daemon on {} gave no status: {}", g.socket, answer));
   std::string_view db;
   if (!doc["db"].get_string().get(db) && std::filesystem::path(db).is_absolute()) {
     // A relative path is the daemon's, relative to its own directory: not comparable here, so

@@ -364,8 +364,8 @@ size_t RecordStore::write_batch(const std::vector<Event>& events) {
   return rows;
 }
 
-sqlite::Database open_for_reading(const std::string& path) {
-  sqlite::Database db(path, sqlite::Database::Mode::read_only);
+sqlite::Database open_for_reading(const std::string& path, sqlite::Database::Mode mode) {
+  sqlite::Database db(path, mode);
   db.busy_timeout(5000);
   check_version(db);
   int64_t version = db.query_int("PRAGMA user_version").value_or(0);

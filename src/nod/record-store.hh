@@ -44,7 +44,9 @@ class RecordStore {
 
 // Opens an existing nod database read-only and checks its schema version (throws Error if newer
 // or not a nod database).
-sqlite::Database open_for_reading(const std::string& path);
+// `mode`: read_only, or immutable for a reader that cannot create the -shm (cli-query.cc).
+sqlite::Database open_for_reading(const std::string& path,
+                                  sqlite::Database::Mode mode = sqlite::Database::Mode::read_only);
 
 // `nod clean` and retention: remove whole UTC days, oldest first, rows and their aggregates in the
 // same transaction, so summaries stay equal to a recount at every moment. One call removes at most

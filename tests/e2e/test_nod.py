@@ -262,6 +262,10 @@ class NodWithRealNix(unittest.TestCase):
                 for t in threads:
                     t.join()
                 self.assertEqual(errors, [])
+                # "Settled" alone can be seen before the daemon has accepted the last writers
+                # (still in the listen backlog): wait until every one was counted.
+                wait_for(lambda: (lambda c: c["total"] - c["queries"] >= len(streams))(
+                    status(sock)["connections"]), 60, "every writer to be accepted")
                 st = wait_settled(sock)
                 self.assertGreater(st["duplicates"], 0)
                 self.assertEqual(st["interrupted"], 0)

@@ -283,7 +283,8 @@ class NodQueries(unittest.TestCase):
                     with c, c.makefile("rwb") as f:
                         f.readline()  # the magic line
                         f.readline()  # {"request":"status"}
-                        f.write(json.dumps({"ok": True, "schema_version": 1, "db": db}).encode() + b"\n")
+                        f.write(json.dumps({"ok": True, "result": {"schema_version": 1, "db": db}})
+                                .encode() + b"\n")
                         f.flush()
 
             threading.Thread(target=serve, daemon=True).start()

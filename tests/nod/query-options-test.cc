@@ -87,6 +87,16 @@ TEST(QueryOptions, BadInputIsAClearUsageError) {
   EXPECT_EQ(error_of({"--frobnicate"}).substr(0, 7), "CLI11: ");
 }
 
+// `nod --limit 5` used to print every row, as if the flag had not been given.
+TEST(QueryOptions, LimitWithoutGroupIsAnErrorNotIgnored) {
+  const std::string want =
+      "--limit cuts the rows of --group (or of `nod regressions`): add --group";
+  EXPECT_EQ(error_of({"--limit", "5"}), want);
+  EXPECT_EQ(error_of({"--bucket", "day", "--limit", "5"}), want);
+  EXPECT_EQ(*parse({"--group", "--limit", "5"}).limit, 5);
+  EXPECT_EQ(*parse({"regressions", "--limit", "3"}).limit, 3);
+}
+
 TEST(QueryOptions, WireFormRoundTrips) {
   auto o = parse({"-m", "2", "--drv", "a\"b", "--bucket", "week", "--output", "csv"});
   o.colour = true;

@@ -51,7 +51,7 @@ std::string raw_text(const Raw& r) {
   struct V {
     std::string operator()(std::monostate) const { return ""; }
     std::string operator()(int64_t v) const { return fmt::format("{}", v); }
-    std::string operator()(double v) const { return fmt::format("{}", v); }
+    std::string operator()(double v) const { return format_number(v); }  // as in JSON
     std::string operator()(const std::string& v) const { return v; }
     std::string operator()(bool v) const { return v ? "true" : "false"; }
   };
