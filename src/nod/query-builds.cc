@@ -15,18 +15,22 @@ Report builds_report(const sqlite::Database& db, const QueryOptions& o, int64_t 
   const auto& k = *query::find_kind("build");
   // Newest = recorded last: the writer inserts a build at its stop, so the row id follows the
   // order of the stops and the newest N are the last N ids, read backwards without a sort
-  // (end_ms has no index; an upgrade keeps ids).
+  // (end_ms has no index; an upgrade keeps ids). No period condition for all time: a range on
+  // start_ms, even an unbounded one, would make SQLite read every row through builds_start and
+  // sort them (0.24 s instead of 4 ms on 1M rows).
   std::string sql =
       "SELECT end_ms, name, outcome, failure_kind, duration_ms, exit_code, machine, cpu_user_us, "
-      "cpu_system_us, drv_path FROM builds WHERE start_ms >= ?2 AND start_ms < ?3";
-  if (o.drv) sql += " AND " + query::drv_condition(k);
+      "cpu_system_us, drv_path FROM builds";
+  std::string where;
+  if (o.drv) where = query::drv_condition(k);  // ?1
+  if (p.from_ms)
+    where += std::string(where.empty() ? "" : " AND ") + "start_ms >= ?2 AND start_ms < ?3";
+  if (!where.empty()) sql += " WHERE " + where;
   sql += " ORDER BY id DESC LIMIT ?4";
   auto st = db.prepare(sql);
-  if (o.drv)
-    query::bind_drv(st, db, k, *o.drv);
-  else
-    st.bind_null(1);
-  st.bind(2, p.from_ms.value_or(INT64_MIN)).bind(3, p.to_ms).bind(4, o.last);
+  if (o.drv) query::bind_drv(st, db, k, *o.drv);
+  if (p.from_ms) st.bind(2, *p.from_ms).bind(3, p.to_ms);
+  st.bind(4, o.last);
 
   Report r;
   r.heading = fmt::format("nod: the newest {} build{}, newest first{} (times in UTC)", o.last,
