@@ -211,7 +211,7 @@ class NodWithRealNix(unittest.TestCase):
         aggregates_equal_recount(self, self.live_db)
         con = sqlite3.connect(self.live_db)
         self.assertEqual(con.execute("PRAGMA journal_mode").fetchone()[0], "wal")
-        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 2)
+        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 3)
         start, end, duration = con.execute(
             "SELECT start_ms, end_ms, duration_ms FROM builds WHERE name = ?",
             (f"a-{n}",)).fetchone()
@@ -415,7 +415,7 @@ class NodDaemonRobustness(unittest.TestCase):
                 r = nod("status", env={**os.environ, "NOD_SOCKET": sock})
                 self.assertEqual(r.returncode, 0, r.stderr)
                 st = json.loads(r.stdout)["result"]
-                self.assertEqual(st["schema_version"], 2)
+                self.assertEqual(st["schema_version"], 3)
                 self.assertEqual(st["queue"]["capacity"], 65536)
                 # A second daemon on the same socket refuses, and the first keeps it.
                 r = nod("daemon", "--socket", sock, "--db", os.path.join(d, "other.db"))
