@@ -436,7 +436,7 @@ class NodDaemonRobustness(unittest.TestCase):
             con.close()
             r = nod("daemon", "--socket", os.path.join(d, "s"), "--db", db)
             self.assertEqual(r.returncode, 1)
-            self.assertIn("schema version 7, newer than this nod understands (2)", r.stderr)
+            self.assertIn("schema version 7, newer than this nod understands (3)", r.stderr)
             r = nod("--db", db, "ingest", "/dev/null")
             self.assertEqual(r.returncode, 1)
             self.assertIn("newer than this nod", r.stderr)
