@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
     if (*upgrade_cmd) return run_upgrade(global);
     if (*query_cmds.clean) return run_clean_cli(global, query);
     if (*query_cmds.regressions) return run_regressions_cli(global, query);
+    if (*query_cmds.failures) return run_failures_cli(global, query);
+    if (*query_cmds.builds) return run_builds_cli(global, query);
     return run_query_cli(global, QueryCommand::summary, query);
   } catch (const UsageError& e) {
     log::error("{}", e.what());

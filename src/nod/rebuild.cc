@@ -74,8 +74,9 @@ int run_upgrade(const NodOptions& g) {
     return 0;
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("upgraded {} to schema version {}: {} rows counted in {:.1f} s\n", g.db,
-             schema_version, store.upgraded_rows(), seconds);
+  fmt::print("upgraded {} from schema version {} to {}: {} rows {} in {:.1f} s\n", g.db,
+             store.upgraded_from(), schema_version, store.upgraded_rows(),
+             store.upgrade_recounted() ? "counted" : "kept", seconds);
   return 0;
 }
 
@@ -87,7 +88,7 @@ int run_rebuild(const NodOptions& g) {
   auto start = std::chrono::steady_clock::now();
   RecordStore store(g.db);  // refuses newer or foreign databases; upgrades an older one
   int64_t rows = 0;
-  if (store.upgraded()) {
+  if (store.upgrade_recounted()) {
     rows = store.upgraded_rows();  // the upgrade just rebuilt everything
   } else {
     // One transaction: the writer of a running daemon waits (it retries while the database is
