@@ -78,7 +78,11 @@ def seeds():
     lines += [b'{"action":"start","id":1,"level":0,"text":"","type":104,"machine":"m","parent":0}',
               b'{"action":"result","id":1,"type":110,"payload":{"success":true}}',
               b'{"action":"msg","level":0,"msg":"\\u001b[31;1merror:\\u001b[0m builder for \'/nix/store/x-a.drv\' failed with exit code 3","raw_msg":"x"}',
-              b'{"action":"result","fields":[1,"a",true,null,1.5],"id":18446744073709551615,"type":105}']
+              b'{"action":"result","fields":[1,"a",true,null,1.5],"id":18446744073709551615,"type":105}',
+              # Determinate Nix 3.20+: "sid" in every record, keys sorted (the fast path skips it).
+              b'{"action":"result","fields":["make all"],"id":7,"sid":"01968a3c-7e2f-7c3a-9b1e-5d2f4a6b8c90","type":101}',
+              b'{"action":"result","fields":[1,2,0,0],"id":8,"sid":"01968a3c-7e2f-7c3a-9b1e-5d2f4a6b8c90","type":105}',
+              b'{"action":"stop","id":9,"sid":"01968a3c-7e2f-7c3a-9b1e-5d2f4a6b8c90"}']
     yield "nix-log-record", lines
     yield "nix-log-stream", [bytes([7]) + s for s in streams]
     # Outcome inference: messages (first byte 0: with raw_msg, 1: relayed), payloads (2), cache

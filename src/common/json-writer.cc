@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include "common/exposition.hh"
 
 namespace nixmon {
@@ -92,9 +94,18 @@ JsonWriter& JsonWriter::value(uint64_t n) {
   fmt::format_to(std::back_inserter(out_), "{}", n);
   return *this;
 }
+std::string format_number(double d) {
+  // Round to 15 significant digits, read that back, then let fmt pick the shortest text that
+  // round-trips the rounded value (fmt's default for doubles).
+  std::string rounded = fmt::format("{:.15g}", d);
+  double back = d;
+  std::from_chars(rounded.data(), rounded.data() + rounded.size(), back);
+  return fmt::format("{}", back);
+}
+
 JsonWriter& JsonWriter::value(double d) {
   separate();
-  fmt::format_to(std::back_inserter(out_), "{}", d);
+  out_ += format_number(d);
   return *this;
 }
 JsonWriter& JsonWriter::value(bool b) {

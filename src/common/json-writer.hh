@@ -42,4 +42,11 @@ class JsonWriter {
 
 void append_json_string(std::string& out, std::string_view s);
 
+// A finite double as the shortest text that reads back as the same value after rounding to 15
+// significant digits: sums and means of stored milliseconds carry binary noise in their last bits
+// (1736.2 + 0.0 can come out as 1736.2000000000003), which 15 digits (all a double holds exactly
+// in decimal) drop, while whole numbers stay whole (1e15 is written 1000000000000000). Not for
+// NaN or infinities (JSON has none): callers write null for those.
+std::string format_number(double d);
+
 }  // namespace nixmon

@@ -21,8 +21,23 @@ Database::Database(const std::string& path, Mode mode) : path_(path) {
     case Mode::create:
       flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
       break;
+    case Mode::immutable:
+      flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+      break;
   }
-  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  std::string name = path;
+  if (mode == Mode::immutable) {
+    // A URI: the path's '%', '?' and '#' must be escaped to stay part of the path.
+    name = "file:";
+    for (char c : path) {
+      if (c == '%' || c == '?' || c == '#')
+        name += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+      else
+        name += c;
+    }
+    name += "?immutable=1";
+  }
+  int rc = sqlite3_open_v2(name.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close(db_);

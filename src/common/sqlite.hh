@@ -31,7 +31,10 @@ class Statement;
 
 class Database {
  public:
-  enum class Mode { read_only, read_write, create };
+  // immutable: read-only without locks or shared memory (SQLite's `immutable=1` URI parameter),
+  // for a WAL database whose -shm is absent and whose directory this user cannot write: only
+  // correct while nothing writes the file.
+  enum class Mode { read_only, read_write, create, immutable };
 
   // Opens `path`; Mode::create creates the file when absent. Throws SqliteError.
   Database(const std::string& path, Mode mode);

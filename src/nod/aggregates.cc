@@ -22,9 +22,16 @@ void Aggregator::duration(const Span& s, std::string_view kind) {
   ++durations_[{utc_day(s.start_ms), kind, stats::duration_bucket(s.duration_ms)}];
 }
 
+void Aggregator::Value::add_cpu(const BuildRow& b, int sign) {
+  if (b.cpu_user_us) cpu_user_us += sign * *b.cpu_user_us, cpu_user_known += sign;
+  if (b.cpu_system_us) cpu_system_us += sign * *b.cpu_system_us, cpu_system_known += sign;
+}
+
 void Aggregator::add(const Event& ev) {
   if (auto* b = std::get_if<BuildRow>(&ev)) {
-    count(b->span, "build", outcome_name(b->span.outcome), b->machine).log_lines += b->log_lines;
+    Value& v = count(b->span, "build", outcome_name(b->span.outcome), b->machine);
+    v.log_lines += b->log_lines;
+    v.add_cpu(*b, 1);
     duration(b->span, "build");
     names_.emplace("build", b->name);
   } else if (auto* s = std::get_if<SubstitutionRow>(&ev)) {
@@ -54,21 +61,26 @@ void Aggregator::add(const Event& ev) {
   }
 }
 
-void Aggregator::move_build_to_failed(const Span& span, const std::string& machine,
-                                      int64_t log_lines) {
-  count(span, "build", "failed", machine).log_lines += log_lines;
-  Value& minus = stats_[Key{utc_day(span.start_ms), "build", "success", machine}];
+void Aggregator::move_build_to_failed(const BuildRow& was) {
+  const Span& span = was.span;
+  Value& plus = count(span, "build", "failed", was.machine);
+  plus.log_lines += was.log_lines;
+  plus.add_cpu(was, 1);
+  std::string from(outcome_name(span.outcome));
+  Value& minus = stats_[Key{utc_day(span.start_ms), "build", from, was.machine}];
   minus.count -= 1;
   minus.total_ms -= span.duration_ms;
-  minus.log_lines -= log_lines;
+  minus.log_lines -= was.log_lines;
+  minus.add_cpu(was, -1);
   // The durations histogram is not keyed by outcome: unchanged.
-  corrected_.emplace_back(machine, utc_day_index(span.start_ms));
+  corrected_.emplace_back(from, was.machine, utc_day_index(span.start_ms));
 }
 
 void Aggregator::write(sqlite::Database& db) {
   // Daily rows, and the same sums without the day for the all-time totals.
   constexpr std::string_view columns =
-      "count, total_ms, max_ms, log_lines, download_bytes, download_known, nar_bytes, nar_known";
+      "count, total_ms, max_ms, log_lines, download_bytes, download_known, nar_bytes, nar_known, "
+      "cpu_user_us, cpu_user_known, cpu_system_us, cpu_system_known";
   constexpr std::string_view sums = R"sql(
       count = count + excluded.count,
       total_ms = total_ms + excluded.total_ms,
@@ -77,20 +89,28 @@ void Aggregator::write(sqlite::Database& db) {
       download_bytes = download_bytes + excluded.download_bytes,
       download_known = download_known + excluded.download_known,
       nar_bytes = nar_bytes + excluded.nar_bytes,
-      nar_known = nar_known + excluded.nar_known)sql";
-  auto daily = db.prepare(fmt::format(
-      "INSERT INTO daily_stats (day, kind, outcome, key, {}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-      "ON CONFLICT (day, kind, outcome, key) DO UPDATE SET {}",
-      columns, sums));
-  auto total = db.prepare(
-      fmt::format("INSERT INTO total_stats (kind, outcome, key, {}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                  "ON CONFLICT (kind, outcome, key) DO UPDATE SET {}",
-                  columns, sums));
+      nar_known = nar_known + excluded.nar_known,
+      cpu_user_us = cpu_user_us + excluded.cpu_user_us,
+      cpu_user_known = cpu_user_known + excluded.cpu_user_known,
+      cpu_system_us = cpu_system_us + excluded.cpu_system_us,
+      cpu_system_known = cpu_system_known + excluded.cpu_system_known)sql";
+  auto daily =
+      db.prepare(fmt::format("INSERT INTO daily_stats (day, kind, outcome, key, {}) "
+                             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                             "ON CONFLICT (day, kind, outcome, key) DO UPDATE SET {}",
+                             columns, sums));
+  auto total =
+      db.prepare(fmt::format("INSERT INTO total_stats (kind, outcome, key, {}) "
+                             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                             "ON CONFLICT (kind, outcome, key) DO UPDATE SET {}",
+                             columns, sums));
   auto bind_value = [](sqlite::Statement& st, int first, const Value& v) {
     st.bind(first, v.count).bind(first + 1, v.total_ms);
     st.bind(first + 2, std::max<int64_t>(v.max_ms, 0)).bind(first + 3, v.log_lines);
     st.bind(first + 4, v.download_bytes).bind(first + 5, v.download_known);
     st.bind(first + 6, v.nar_bytes).bind(first + 7, v.nar_known);
+    st.bind(first + 8, v.cpu_user_us).bind(first + 9, v.cpu_user_known);
+    st.bind(first + 10, v.cpu_system_us).bind(first + 11, v.cpu_system_known);
   };
   std::map<std::tuple<std::string_view, std::string_view, std::string_view>, Value> totals;
   for (auto& [k, v] : stats_) {
@@ -106,6 +126,10 @@ void Aggregator::write(sqlite::Database& db) {
     t.download_known += v.download_known;
     t.nar_bytes += v.nar_bytes;
     t.nar_known += v.nar_known;
+    t.cpu_user_us += v.cpu_user_us;
+    t.cpu_user_known += v.cpu_user_known;
+    t.cpu_system_us += v.cpu_system_us;
+    t.cpu_system_known += v.cpu_system_known;
   }
   for (auto& [k, v] : totals) {
     total.bind(1, std::get<0>(k)).bind(2, std::get<1>(k)).bind(3, std::get<2>(k));
@@ -137,18 +161,18 @@ void Aggregator::write(sqlite::Database& db) {
     auto day_max = db.prepare(R"sql(
       UPDATE daily_stats SET max_ms = coalesce((
         SELECT max(duration_ms) FROM builds
-        WHERE start_ms >= ?1 AND start_ms < ?1 + 86400000 AND outcome = 'success'
+        WHERE start_ms >= ?1 AND start_ms < ?1 + 86400000 AND outcome = ?4
           AND machine = ?2), 0)
-      WHERE day = ?3 AND kind = 'build' AND outcome = 'success' AND key = ?2)sql");
+      WHERE day = ?3 AND kind = 'build' AND outcome = ?4 AND key = ?2)sql");
     auto total_max = db.prepare(R"sql(
       UPDATE total_stats SET max_ms = coalesce((
         SELECT max(max_ms) FROM daily_stats
-        WHERE kind = 'build' AND outcome = 'success' AND key = ?1 AND count > 0), 0)
-      WHERE kind = 'build' AND outcome = 'success' AND key = ?1)sql");
-    for (auto& [machine, day] : corrected_) {
+        WHERE kind = 'build' AND outcome = ?2 AND key = ?1 AND count > 0), 0)
+      WHERE kind = 'build' AND outcome = ?2 AND key = ?1)sql");
+    for (auto& [outcome, machine, day] : corrected_) {
       day_max.bind(1, day_start_ms(day)).bind(2, machine).bind(3, utc_day(day_start_ms(day)));
-      day_max.run();
-      total_max.bind(1, machine).run();
+      day_max.bind(4, outcome).run();
+      total_max.bind(1, machine).bind(2, outcome).run();
     }
     // Aggregates that a correction emptied are removed, so they equal a recount (no zero rows).
     db.exec("DELETE FROM daily_stats WHERE count = 0");
@@ -167,11 +191,17 @@ void drop_aggregates_before(sqlite::Database& db, const std::string& day) {
       log_lines = t.log_lines - d.log_lines,
       download_bytes = t.download_bytes - d.download_bytes,
       download_known = t.download_known - d.download_known,
-      nar_bytes = t.nar_bytes - d.nar_bytes, nar_known = t.nar_known - d.nar_known
+      nar_bytes = t.nar_bytes - d.nar_bytes, nar_known = t.nar_known - d.nar_known,
+      cpu_user_us = t.cpu_user_us - d.cpu_user_us,
+      cpu_user_known = t.cpu_user_known - d.cpu_user_known,
+      cpu_system_us = t.cpu_system_us - d.cpu_system_us,
+      cpu_system_known = t.cpu_system_known - d.cpu_system_known
     FROM (SELECT kind, outcome, key, sum(count) AS count, sum(total_ms) AS total_ms,
                  sum(log_lines) AS log_lines, sum(download_bytes) AS download_bytes,
                  sum(download_known) AS download_known, sum(nar_bytes) AS nar_bytes,
-                 sum(nar_known) AS nar_known
+                 sum(nar_known) AS nar_known, sum(cpu_user_us) AS cpu_user_us,
+                 sum(cpu_user_known) AS cpu_user_known, sum(cpu_system_us) AS cpu_system_us,
+                 sum(cpu_system_known) AS cpu_system_known
           FROM daily_stats WHERE day < ?1 GROUP BY kind, outcome, key) AS d
     WHERE t.kind = d.kind AND t.outcome = d.outcome AND t.key = d.key)sql")
       .bind(1, day)
@@ -208,9 +238,9 @@ namespace {
 
 Outcome outcome_of(const sqlite::Statement& st, int column) {
   std::string o = st.column_text(column);
-  if (o == "success") return Outcome::success;
-  if (o == "failed") return Outcome::failed;
-  if (o == "interrupted") return Outcome::interrupted;
+  for (Outcome v : {Outcome::success, Outcome::failed, Outcome::cancelled, Outcome::interrupted,
+                    Outcome::unknown})
+    if (outcome_name(v) == o) return v;
   throw Error(fmt::format("unknown outcome '{}' in the database", o));
 }
 
@@ -242,13 +272,16 @@ int64_t rebuild_aggregates(sqlite::Database& db, const std::function<void(int64_
       if (++rows % 1000000 == 0 && progress) progress(rows);
     }
   };
-  each(fmt::format("SELECT {}, name, machine, log_lines FROM builds", span_columns),
+  each(fmt::format("SELECT {}, name, machine, log_lines, cpu_user_us, cpu_system_us FROM builds",
+                   span_columns),
        [](const sqlite::Statement& st) -> Event {
          BuildRow b;
          b.span = span_of(st);
          b.name = st.column_text(4);
          b.machine = st.column_text(5);
          b.log_lines = st.column_int(6);
+         b.cpu_user_us = optional_int(st, 7);
+         b.cpu_system_us = optional_int(st, 8);
          return b;
        });
   each(fmt::format("SELECT {}, name, substituter, download_bytes, nar_bytes FROM substitutions",

@@ -24,8 +24,9 @@ class Aggregator {
  public:
   // Counts one row event (every alternative but BuildFailedLater).
   void add(const Event& ev);
-  // A build recorded as success turned out failed: moves it between the aggregates.
-  void move_build_to_failed(const Span& span, const std::string& machine, int64_t log_lines);
+  // A build recorded as `was.span.outcome` (success or unknown) turned out failed: moves it
+  // between the aggregates. Uses the span's start and duration, machine, log lines, CPU times.
+  void move_build_to_failed(const BuildRow& was);
   // Adds everything counted so far to the tables (upserts) and forgets it.
   void write(sqlite::Database& db);
 
@@ -37,6 +38,8 @@ class Aggregator {
   struct Value {
     int64_t count = 0, total_ms = 0, max_ms = 0, log_lines = 0;
     int64_t download_bytes = 0, download_known = 0, nar_bytes = 0, nar_known = 0;
+    int64_t cpu_user_us = 0, cpu_user_known = 0, cpu_system_us = 0, cpu_system_known = 0;
+    void add_cpu(const BuildRow& b, int sign);
   };
   Value& count(const Span& s, std::string_view kind, std::string_view outcome,
                std::string_view key);
@@ -45,7 +48,8 @@ class Aggregator {
   std::map<Key, Value> stats_;
   std::map<std::tuple<std::string, std::string_view, int>, int64_t> durations_;
   std::set<std::pair<std::string_view, std::string>> names_;  // (kind, name)
-  std::vector<std::pair<std::string, int64_t>> corrected_;    // (machine, day index)
+  // Aggregates a build left: (outcome, machine, day index).
+  std::vector<std::tuple<std::string, std::string, int64_t>> corrected_;
 };
 
 // Removes the daily aggregates of the days before `day` ("YYYY-MM-DD") and subtracts them from

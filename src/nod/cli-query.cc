@@ -75,7 +75,21 @@ sqlite::Database open_direct(const NodOptions& g) {
         fmt::format("database '{}' does not exist (start `nod daemon`, or give --db / "
                     "NOD_DB)",
                     g.db));
-  return open_for_reading(g.db);
+  try {
+    return open_for_reading(g.db);
+  } catch (const sqlite::SqliteError& e) {
+    // A WAL database is read through its -shm file, which a reader creates when it is absent (no
+    // nod has it open): a user who may read the database but not write its directory cannot.
+    // With no -shm there is no writer either, so the file may be read as it is, without locks.
+    if (std::filesystem::exists(g.db + "-shm")) throw;
+    std::error_code ec;
+    if (std::filesystem::file_size(g.db + "-wal", ec) > 0 && !ec)
+      fmt::print(stderr,
+                 "nod: {}-wal holds commits of a nod that did not shut down cleanly; they are "
+                 "not read until a nod daemon opens the database again\n",
+                 g.db);
+    return open_for_reading(g.db, sqlite::Database::Mode::immutable);
+  }
 }
 
 }  // namespace

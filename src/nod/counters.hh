@@ -32,6 +32,10 @@ struct Counters {
   C queries;             // query requests answered
   C bytes_read;
   C writers_rejected;  // connections that sent records from a uid not in --writers
+  // Connections accepted while --max-connections were open: read and discarded, never closed
+  // (discarded-writers.hh says why).
+  C connections_over_limit;
+  C bytes_discarded;  // bytes read from refused and over-limit connections and dropped
 
   void add_malformed(Malformed m) {
     malformed[static_cast<size_t>(m)].fetch_add(1, std::memory_order_relaxed);

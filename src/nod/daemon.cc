@@ -9,6 +9,7 @@
 #include "common/log.hh"
 #include "common/shutdown.hh"
 #include "common/version.hh"
+#include "nod/created-file.hh"
 #include "nod/daemon-context.hh"
 #include "nod/metrics.hh"
 #include "nod/options.hh"
@@ -59,6 +60,9 @@ int run_daemon(const NodOptions& g, const DaemonOptions& o) {
   ::signal(SIGPIPE, SIG_IGN);  // a query client that hangs up must not kill the daemon
 
   Counters counters;
+  // A database this start creates is removed again if the start fails (e.g. another daemon has
+  // the socket): declared before the writer, so it acts after the writer closed the database.
+  CreatedDatabase created(g.db);
   // Opens the database first: a newer schema or an unusable path fails before we listen.
   RecordWriter writer(
       {.db_path = g.db, .queue_capacity = o.queue_size, .retain_days = o.retain_days}, counters);
@@ -78,6 +82,7 @@ int run_daemon(const NodOptions& g, const DaemonOptions& o) {
   std::optional<MetricsEndpoint> metrics_endpoint;
   if (!o.metrics_listen.empty())
     metrics_endpoint.emplace(o.metrics_listen, metrics, std::move(web));
+  created.keep();  // started: the database is ours to keep
   signals.on_signal([&server](int sig) {
     log::info("received signal {}, shutting down", sig);
     server.stop();

@@ -72,9 +72,9 @@ std::string_view string_or_empty(dom::element v) {
 }
 
 // Nix writes its records with sorted keys and no spaces, and almost all of a busy stream is build
-// log lines, progress results and stops. Those exact shapes are read here without building a DOM;
-// anything else (or anything unexpected in them) goes to simdjson. Only used when the line is
-// valid UTF-8, so repairs and counters stay the DOM path's.
+// log lines, progress results and stops (with Determinate Nix's "sid" or without). Those exact
+// shapes are read here without building a DOM; anything else (or anything unexpected in them) goes
+// to simdjson. Only used when the line is valid UTF-8, so repairs and counters stay the DOM path's.
 bool parse_digits_backwards(std::string_view l, size_t& end, uint64_t& value) {
   size_t start = end;
   while (start > 0 && l[start - 1] >= '0' && l[start - 1] <= '9') --start;
@@ -122,14 +122,41 @@ bool plain_json_string(std::string_view s) {
   return true;
 }
 
-bool fast_parse(std::string_view l, LogRecord& r) {
+// Determinate Nix (3.20 and later) adds "sid", the session id string, to every record; sorted, it
+// comes right after "id" in stops and results. Steps `end` back over `,"sid":"..."` if it is
+// there; false for a string value that is not a plain sid (the DOM parser decides then).
+// `known` is the last sid seen on this connection (one per Nix process): the same bytes again are
+// recognised by one comparison instead of a scan.
+bool skip_sid_backwards(std::string_view l, size_t& end, std::string& known) {
+  static constexpr std::string_view key = R"(,"sid":")";
+  if (end < 2 || l[end - 1] != '"') return true;  // no string here: no sid to skip
+  size_t whole = key.size() + known.size() + 1;
+  if (!known.empty() && end >= whole && l.substr(end - whole, key.size()) == key &&
+      l.substr(end - 1 - known.size(), known.size()) == known) {
+    end -= whole;
+    return true;
+  }
+  size_t open = l.rfind('"', end - 2);
+  if (open == std::string_view::npos || open + 1 < key.size()) return false;
+  size_t key_start = open + 1 - key.size();
+  if (l.substr(key_start, key.size()) != key) return false;
+  std::string_view value = l.substr(open + 1, end - 1 - (open + 1));
+  if (value.find('\\') != std::string_view::npos || !plain_json_string(value)) return false;
+  known.assign(value);
+  end = key_start;
+  return true;
+}
+
+bool fast_parse(std::string_view l, LogRecord& r, std::string& known_sid) {
   static constexpr std::string_view stop_prefix = R"({"action":"stop","id":)";
   static constexpr std::string_view result_prefix = R"({"action":"result","fields":[)";
   if (l.empty() || l.back() != '}') return false;
   size_t end = l.size() - 1;
   if (l.starts_with(stop_prefix)) {
     uint64_t id;
-    if (!parse_digits_backwards(l, end, id) || end != stop_prefix.size()) return false;
+    if (!skip_sid_backwards(l, end, known_sid) || !parse_digits_backwards(l, end, id) ||
+        end != stop_prefix.size())
+      return false;
     r.action = Action::stop;
     r.action_name = "stop";
     r.id = id;
@@ -138,7 +165,8 @@ bool fast_parse(std::string_view l, LogRecord& r) {
   if (!l.starts_with(result_prefix)) return false;
   uint64_t type, id;
   if (!parse_digits_backwards(l, end, type) || !eat_backwards(l, end, R"(,"type":)") ||
-      !parse_digits_backwards(l, end, id) || !eat_backwards(l, end, R"(],"id":)"))
+      !skip_sid_backwards(l, end, known_sid) || !parse_digits_backwards(l, end, id) ||
+      !eat_backwards(l, end, R"(],"id":)"))
     return false;
   std::string_view fields = l.substr(result_prefix.size(), end - result_prefix.size());
   if (type == 101 || type == 107) {
@@ -263,7 +291,8 @@ std::variant<LogRecord, Malformed> LogRecordParser::parse(std::string_view line,
   if (first == std::string_view::npos) return Malformed::empty;
   if (fast_path_) {
     LogRecord r;
-    if (fast_parse(line, r) && simdjson::validate_utf8(line.data(), line.size())) return r;
+    if (fast_parse(line, r, known_sid_) && simdjson::validate_utf8(line.data(), line.size()))
+      return r;
   }
   auto result = parse_padded(line.data(), line.size(), capacity);
   if (std::holds_alternative<Malformed>(result) &&

@@ -72,9 +72,10 @@ class LogRecordParser {
  private:
   std::variant<LogRecord, Malformed> parse_padded(const char* data, size_t len, size_t capacity);
   simdjson::dom::parser parser_;
-  std::string scratch_;  // a repaired line
-  std::string copy_;     // parse_copy's line
-  std::string payload_;  // the last record's payload, minified
+  std::string scratch_;    // a repaired line
+  std::string copy_;       // parse_copy's line
+  std::string payload_;    // the last record's payload, minified
+  std::string known_sid_;  // the last Determinate Nix session id seen (the fast path's)
   bool fast_path_ = true;
 };
 

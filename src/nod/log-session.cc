@@ -17,11 +17,19 @@ void LogSession::too_long() {
   counters_.add_malformed(Malformed::line_too_long);
 }
 
-void LogSession::line(std::string_view line, size_t capacity) {
+size_t record_prefix_length(std::string_view line) {
   constexpr std::string_view prefix = "@nix ";
-  if (line.starts_with(prefix)) {
-    line.remove_prefix(prefix.size());
-    capacity -= prefix.size();
+  if (line.starts_with(prefix)) return prefix.size();
+  if (line.size() > 3 && line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>' &&
+      line.substr(3).starts_with(prefix))
+    return 3 + prefix.size();
+  return 0;
+}
+
+void LogSession::line(std::string_view line, size_t capacity) {
+  if (size_t prefix = record_prefix_length(line)) {
+    line.remove_prefix(prefix);
+    capacity -= prefix;
   } else if (input_ == Input::internal_json) {
     // Nix's plain stderr (and the builder's, with -L) interleaves with the records.
     counters_.plain_lines.fetch_add(1, std::memory_order_relaxed);

@@ -28,8 +28,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message (help and --version go to stdout with code 0), but its codes for
+    // usage errors (105 for extra arguments, 109 for a bad value, ...) are its own: every usage
+    // error of every subcommand exits 2, as documented and as UsageError below.
+    return app.exit(e) == 0 ? 0 : 2;
   }
+  global.db_given = app.get_option("--db")->count() > 0;  // counts NOD_DB too
   try {
     if (*daemon_cmd) return run_daemon(global, daemon);
     if (*ingest_cmd) return run_ingest(global, ingest);
@@ -38,6 +42,8 @@ int main(int argc, char** argv) {
     if (*upgrade_cmd) return run_upgrade(global);
     if (*query_cmds.clean) return run_clean_cli(global, query);
     if (*query_cmds.regressions) return run_regressions_cli(global, query);
+    if (*query_cmds.failures) return run_failures_cli(global, query);
+    if (*query_cmds.builds) return run_builds_cli(global, query);
     return run_query_cli(global, QueryCommand::summary, query);
   } catch (const UsageError& e) {
     log::error("{}", e.what());

@@ -53,6 +53,11 @@ void BuildMetrics::observe(const Event& e) {
     std::string m = bounded(machines_, b->machine);
     ++builds_[{m, std::string(outcome_name(b->span.outcome))}];
     observe_duration(build_duration_, m, static_cast<double>(b->span.duration_ms) / 1000);
+    // Only builds whose Nix reported CPU time add to it: an unknown time is not 0 s.
+    if (b->cpu_user_us)
+      build_cpu_seconds_[{m, "user"}] += static_cast<double>(*b->cpu_user_us) / 1e6;
+    if (b->cpu_system_us)
+      build_cpu_seconds_[{m, "system"}] += static_cast<double>(*b->cpu_system_us) / 1e6;
   } else if (auto* s = std::get_if<SubstitutionRow>(&e)) {
     activity("substitution", s->span);
     std::string sub = bounded(substituters_, s->substituter);
@@ -110,6 +115,12 @@ std::string BuildMetrics::render() const {
                 static_cast<double>(v), {{"machine", k.first}, {"outcome", k.second}});
     histograms("nod_build_duration_seconds", "Build durations, by builder machine.", "machine",
                build_duration_);
+    for (auto& [k, v] : build_cpu_seconds_)
+      m.counter("nod_build_cpu_seconds_total",
+                "CPU time of builders' processes, by builder machine and mode (user, system). "
+                "Counts only builds whose Nix reported CPU time (Determinate Nix); others add "
+                "nothing.",
+                v, {{"machine", k.first}, {"mode", k.second}});
     for (auto& [k, v] : substitutions_)
       m.counter("nod_substitutions_total", "Substitutions recorded, by substituter and outcome.",
                 static_cast<double>(v), {{"substituter", k.first}, {"outcome", k.second}});
@@ -154,6 +165,15 @@ std::string BuildMetrics::render() const {
     m.counter("nod_events_committed_total", "Events committed to the database.", g(c.committed));
     m.counter("nod_write_errors_total", "Failed database transactions.", g(c.write_errors));
     m.gauge("nod_connections", "Open connections on the socket.", g(c.connections_active));
+    m.counter("nod_writers_rejected_total",
+              "Writer connections refused by --writers (read and discarded, not closed).",
+              g(c.writers_rejected));
+    m.counter("nod_connections_over_limit_total",
+              "Connections beyond --max-connections (read and discarded, not closed).",
+              g(c.connections_over_limit));
+    m.counter("nod_discarded_bytes_total",
+              "Bytes read from refused and over-limit connections and dropped.",
+              g(c.bytes_discarded));
   }
   m.gauge("nod_build_info", "nod's version; always 1.", 1, {{"version", std::string(version)}});
   return nixmon::render(m);

@@ -51,6 +51,7 @@ class BuildMetrics {
   std::map<std::string, Histogram> activity_duration_;                       // kind
   std::map<std::pair<std::string, std::string>, std::uint64_t> builds_;      // machine, outcome
   std::map<std::string, Histogram> build_duration_;                          // machine
+  std::map<std::pair<std::string, std::string>, double> build_cpu_seconds_;  // machine, mode
   std::map<std::pair<std::string, std::string>, std::uint64_t>
       substitutions_;                                         // substituter, outcome
   std::map<std::string, Histogram> substitution_duration_;    // substituter

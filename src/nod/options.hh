@@ -11,6 +11,7 @@ struct NodOptions {
   std::string socket = "/tmp/nod.sock";
   std::string db = "nod.db";
   std::string log_level = "info";
+  bool db_given = false;  // --db or NOD_DB was given (not the default)
 };
 
 struct DaemonOptions {

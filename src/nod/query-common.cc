@@ -30,6 +30,18 @@ std::string day_of(int64_t ms) {
   return utc_day(ms);
 }
 
+std::string utc_time(int64_t ms) {
+  int64_t of_day = ms - day_start_ms(utc_day_index(ms));
+  int64_t s = of_day / 1000;
+  return fmt::format("{} {:02}:{:02}:{:02}", utc_day(ms), s / 3600, s / 60 % 60, s % 60);
+}
+
+std::string period_and_drv(const Period& p, const QueryOptions& o) {
+  std::string out = p.from_ms ? ", " + p.label : std::string();
+  if (o.drv) out += fmt::format(", matching '{}'", *o.drv);
+  return out;
+}
+
 namespace {
 
 thread_local std::map<std::pair<std::string, std::string>, std::string>* drv_cache = nullptr;
@@ -111,6 +123,10 @@ std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
       r.download_known = st.column_int(7);
       r.nar_bytes = st.column_int(8);
       r.nar_known = st.column_int(9);
+      r.cpu_user_us = st.column_int(10);
+      r.cpu_user_known = st.column_int(11);
+      r.cpu_system_us = st.column_int(12);
+      r.cpu_system_known = st.column_int(13);
       out.push_back(std::move(r));
     }
   };
@@ -118,7 +134,7 @@ std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
     // All time: the totals the writer keeps (a few dozen rows).
     auto st = db.prepare(R"sql(
       SELECT kind, key, outcome, count, total_ms, max_ms, download_bytes, download_known,
-             nar_bytes, nar_known
+             nar_bytes, nar_known, cpu_user_us, cpu_user_known, cpu_system_us, cpu_system_known
       FROM total_stats ORDER BY kind, key, outcome)sql");
     read(st);
     return out;
@@ -126,7 +142,8 @@ std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
   if (!drv) {
     auto st = db.prepare(R"sql(
       SELECT kind, key, outcome, sum(count), sum(total_ms), max(max_ms), sum(download_bytes),
-             sum(download_known), sum(nar_bytes), sum(nar_known)
+             sum(download_known), sum(nar_bytes), sum(nar_known), sum(cpu_user_us),
+             sum(cpu_user_known), sum(cpu_system_us), sum(cpu_system_known)
       FROM daily_stats WHERE day >= ?1 AND day < ?2
       GROUP BY kind, key, outcome ORDER BY kind, key, outcome)sql");
     st.bind(1, p.from_ms ? day_of(*p.from_ms) : std::string("0000-00-00"));
@@ -147,8 +164,10 @@ std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
     std::string_view nar = k.kind == "substitution" ? "nar_bytes"
                            : k.kind == "copy"       ? "bytes"
                                                     : "NULL";
-    auto st = db.prepare(fmt::format("SELECT {}, {}, duration_ms, {}, {} FROM {} WHERE {}", key,
-                                     outcome, download, nar, k.table, row_filter(k, true)));
+    std::string_view cpu =
+        k.kind == "build" ? "cpu_user_us, cpu_system_us" : std::string_view("NULL, NULL");
+    auto st = db.prepare(fmt::format("SELECT {}, {}, duration_ms, {}, {}, {} FROM {} WHERE {}", key,
+                                     outcome, download, nar, cpu, k.table, row_filter(k, true)));
     bind_period(st, db, k, p, drv);
     std::map<std::pair<std::string, std::string>, AggRow> groups;
     std::vector<double>* kind_durations = durations ? &(*durations)[std::string(k.kind)] : nullptr;
@@ -160,6 +179,8 @@ std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
       r.max_ms = std::max(r.max_ms, ms);
       if (!st.is_null(3)) r.download_bytes += st.column_int(3), ++r.download_known;
       if (!st.is_null(4)) r.nar_bytes += st.column_int(4), ++r.nar_known;
+      if (!st.is_null(5)) r.cpu_user_us += st.column_int(5), ++r.cpu_user_known;
+      if (!st.is_null(6)) r.cpu_system_us += st.column_int(6), ++r.cpu_system_known;
       if (kind_durations) kind_durations->push_back(static_cast<double>(ms));
     }
     for (auto& [ko, r] : groups) {

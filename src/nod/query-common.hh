@@ -27,6 +27,7 @@ struct AggRow {
   std::string kind, key, outcome;
   int64_t count = 0, total_ms = 0, max_ms = 0;
   int64_t download_bytes = 0, download_known = 0, nar_bytes = 0, nar_known = 0;
+  int64_t cpu_user_us = 0, cpu_user_known = 0, cpu_system_us = 0, cpu_system_known = 0;
 };
 
 // Aggregates of the period, grouped by kind, key and outcome: from total_stats for all time and
@@ -67,6 +68,10 @@ class DrvCache {
 
 // "YYYY-MM-DD" bounds for daily_stats.day: [from_day, to_day).
 std::string day_of(int64_t ms);
+// "YYYY-MM-DD HH:MM:SS" (UTC) of a Unix time in milliseconds, for rows shown one by one.
+std::string utc_time(int64_t ms);
+// What a period adds to a heading: ", last 7 days (...)", nothing for all time; and --drv's.
+std::string period_and_drv(const Period& p, const QueryOptions& o);
 
 // Below this many activities a percentile is computed exactly from the rows; above it (all-time
 // summaries of big databases) from the daily histograms, and marked approximate.

@@ -25,8 +25,8 @@ Period period_of(const QueryOptions& o, int64_t now_ms);
 // The period of the same length just before `p` (for --output test).
 Period prior_period(const Period& p);
 
-// summary, --group, --bucket, --output test, regressions. `now_ms` is the wall clock (tests pin
-// it with NOD_NOW_MS).
+// summary, --group, --bucket, --output test, regressions, failures, builds. `now_ms` is the wall
+// clock (tests pin it with NOD_NOW_MS).
 format::Report run_query(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
 
 format::Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
@@ -34,6 +34,9 @@ format::Report group_report(const sqlite::Database& db, const QueryOptions& o, i
 format::Report bucket_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
 format::Report test_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
 format::Report regressions_report(const sqlite::Database& db, const QueryOptions& o);
+// `nod failures`, `nod builds`: the newest o.last rows of the period, newest first.
+format::Report failures_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
+format::Report builds_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
 
 // The output the user asked for: table (colour per o.colour), CSV or JSON; test uses tables.
 std::string render(const format::Report& r, const QueryOptions& o);

@@ -46,7 +46,9 @@ constexpr std::pair<std::string_view, OutputFormat> outputs[] = {{"table", Outpu
 constexpr std::pair<std::string_view, QueryCommand> commands[] = {
     {"summary", QueryCommand::summary},
     {"clean", QueryCommand::clean},
-    {"regressions", QueryCommand::regressions}};
+    {"regressions", QueryCommand::regressions},
+    {"failures", QueryCommand::failures},
+    {"builds", QueryCommand::builds}};
 
 // A whole number >= minimum, or a UsageError that quotes what was typed.
 int64_t positive(std::string_view flag, const std::string& text, std::string_view unit,
@@ -133,6 +135,24 @@ QuerySubcommands add_query_flags(CLI::App& app, RawQueryFlags& raw) {
   add_text(*r, "--output", raw.output, "table (default), csv or json");
   add_text(*r, "--drv", raw.drv, "Only derivations whose name contains SUBSTRING");
   add_text(*r, "--limit", raw.limit, "At most N regressions");
+
+  // The recent-rows views: what nix-output-monitor shows while Nix runs, from the database.
+  auto recent = [&](CLI::App* sub, std::string_view what) {
+    add_text(*sub, "--last", raw.last, fmt::format("The newest N {} (20)", what));
+    add_text(*sub, "-d,--days", raw.days, "Only the last N days (UTC, including today)");
+    add_text(*sub, "-m,--months", raw.months, "Only the last N months (30 days each)");
+    add_text(*sub, "-y,--years", raw.years, "Only the last N years (365 days each)");
+    add_text(*sub, "--drv", raw.drv, "Only derivations whose name contains SUBSTRING");
+    add_text(*sub, "--output", raw.output, "table (default), csv or json");
+  };
+  subs.failures = app.add_subcommand(
+      "failures",
+      "Recent failures, newest first: time, kind, exit code, machine, derivation, message");
+  recent(subs.failures, "failures");
+  subs.builds = app.add_subcommand(
+      "builds",
+      "Recent builds, newest first: end, derivation, outcome, duration, exit code, machine, CPU");
+  recent(subs.builds, "builds");
   return subs;
 }
 
@@ -178,6 +198,23 @@ QueryOptions make_query_options(QueryCommand command, const RawQueryFlags& raw) 
   }
   if (raw.before_days) throw UsageError("--before-days belongs to `nod clean`");
 
+  if (command == QueryCommand::failures || command == QueryCommand::builds) {
+    if (raw.sort || raw.group || raw.bucket || raw.limit)
+      throw UsageError(fmt::format(
+          "{} lists the newest rows: --sort, --group, --bucket and --limit do not apply (use "
+          "--last N)",
+          name(command)));
+    if (o.output == OutputFormat::test)
+      throw UsageError(
+          fmt::format("{} lists rows: use --output table, csv or json", name(command)));
+    // Up to ~10,000 rows: a screenful is 20; a machine reading JSON may want a day's worth.
+    if (raw.last) o.last = positive("--last", *raw.last, "rows");
+    if (o.last > 10000)
+      throw UsageError(fmt::format("--last {} is too large (at most 10000)", o.last));
+    return o;
+  }
+  if (raw.last) throw UsageError("--last belongs to `nod failures` and `nod builds`");
+
   if (command == QueryCommand::regressions) {
     if (periods || raw.sort || raw.group || raw.bucket)
       throw UsageError(
@@ -201,6 +238,11 @@ QueryOptions make_query_options(QueryCommand command, const RawQueryFlags& raw) 
 
   // summary
   if (o.sort && !o.group) throw UsageError("--sort orders the rows of --group: add --group");
+  // The summary tables have a fixed handful of rows (kinds, substituters, machines) and a time
+  // series is cut by its period: only --group has rows to cut, so a --limit elsewhere would be
+  // silently ignored. Say so instead, like --sort.
+  if (o.limit && !o.group)
+    throw UsageError("--limit cuts the rows of --group (or of `nod regressions`): add --group");
   if (o.group && o.bucket) throw UsageError("--group and --bucket conflict: choose one");
   if (o.output == OutputFormat::test && o.group)
     throw UsageError("--output test compares periods; it conflicts with --group");
@@ -222,6 +264,8 @@ std::string to_json(const QueryOptions& o) {
   if (o.limit) w.field("limit", *o.limit);
   if (o.colour) w.field("colour", true);
   if (o.before_days) w.field("before_days", *o.before_days);
+  if (o.command == QueryCommand::failures || o.command == QueryCommand::builds)
+    w.field("last", o.last);
   if (o.command == QueryCommand::regressions) {
     w.key("regression").begin_object();
     w.field("recent", static_cast<int64_t>(o.regression.recent));
@@ -281,6 +325,8 @@ QueryOptions query_options_from_json(std::string_view json) {
       colour = v.is_bool() && v.get_bool().value_unsafe();
     else if (k == "before_days")
       raw.before_days = text(v);
+    else if (k == "last")
+      raw.last = text(v);
     else if (k == "regression" && v.is_object()) {
       // Bind the object first: iterating the temporary result would read freed memory.
       simdjson::dom::object regression;

@@ -1,7 +1,8 @@
 #pragma once
 // What a `nod` query asks for: the seed's flags (`-d/-m/-y`, `--drv`, `--sort`, `--group`,
-// `--bucket`, `--output`) plus `clean` and `regressions`, parsed from the command line, checked,
-// and carried to the daemon as one JSON line (so the daemon answers exactly what was asked).
+// `--bucket`, `--output`) plus `clean`, `regressions`, `failures` and `builds`, parsed from the
+// command line, checked, and carried to the daemon as one JSON line (so the daemon answers exactly
+// what was asked).
 //
 // validate() throws UsageError with a message naming the flag; nothing here touches the database.
 #include <CLI/CLI.hpp>
@@ -14,7 +15,7 @@
 
 namespace nixmon::nod {
 
-enum class QueryCommand { summary, clean, regressions };
+enum class QueryCommand { summary, clean, regressions, failures, builds };
 enum class SortKey { count, total, mean, median, p90, max, name };
 enum class Bucket { day, week, month };
 enum class OutputFormat { table, csv, json, test };
@@ -41,6 +42,8 @@ struct QueryOptions {
   std::optional<int64_t> before_days;
   // regressions
   stats::RegressionOptions regression;
+  // failures, builds: the newest N rows
+  int64_t last = 20;
 
   // The period in days, if one was given.
   std::optional<int64_t> period_days() const;
@@ -48,17 +51,19 @@ struct QueryOptions {
 
 // The strings given on the command line, before conversion: validation needs to see "-3", "year".
 struct RawQueryFlags {
-  std::optional<std::string> days, months, years, sort, bucket, output, before_days, limit;
+  std::optional<std::string> days, months, years, sort, bucket, output, before_days, limit, last;
   std::optional<std::string> drv;
   bool group = false;
   std::optional<std::string> recent, history, min_history, alpha, min_effect;
 };
 
-// Registers the query flags on the main app (summary), and the `clean` and `regressions`
-// subcommands with their own flags. Returns the two subcommands.
+// Registers the query flags on the main app (summary), and the `clean`, `regressions`,
+// `failures` and `builds` subcommands with their own flags. Returns the subcommands.
 struct QuerySubcommands {
   CLI::App* clean = nullptr;
   CLI::App* regressions = nullptr;
+  CLI::App* failures = nullptr;
+  CLI::App* builds = nullptr;
 };
 QuerySubcommands add_query_flags(CLI::App& app, RawQueryFlags& raw);
 

@@ -53,6 +53,7 @@ namespace {
 struct KindTotals {
   int64_t count = 0, failed = 0, interrupted = 0, total_ms = 0, max_ms = 0;
   int64_t download = 0, download_known = 0, nar = 0, nar_known = 0;
+  int64_t cpu_user_us = 0, cpu_user_known = 0, cpu_system_us = 0, cpu_system_known = 0;
   bool has_outcomes = true;  // cache queries have hit/miss instead
   void add(const AggRow& r) {
     count += r.count;
@@ -64,6 +65,10 @@ struct KindTotals {
     download_known += r.download_known;
     nar += r.nar_bytes;
     nar_known += r.nar_known;
+    cpu_user_us += r.cpu_user_us;
+    cpu_user_known += r.cpu_user_known;
+    cpu_system_us += r.cpu_system_us;
+    cpu_system_known += r.cpu_system_known;
   }
 };
 
@@ -71,6 +76,16 @@ std::optional<double> known(int64_t value, int64_t known_count) {
   if (known_count <= 0) return std::nullopt;
   return static_cast<double>(value);
 }
+
+// CPU time summed over the builds that reported it (microseconds): shown like a duration, raw in
+// microseconds; unknown ("-", null) when no build reported it, never 0.
+Cell cpu_cell(int64_t us, int64_t known_count) {
+  return microseconds_cell(known_count > 0 ? std::optional<int64_t>(us) : std::nullopt);
+}
+
+constexpr std::string_view cpu_note =
+    "CPU USER and CPU SYS: CPU time of the builders' processes summed over the builds whose Nix "
+    "reported it (Determinate Nix); - where none did.";
 
 }  // namespace
 
@@ -217,14 +232,21 @@ Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t
                 {"failed", "FAILED"},
                 {"total_ms", "TOTAL"},
                 {"mean_ms", "MEAN"},
-                {"max_ms", "MAX"}};
-  for (const auto& [m, t] : machines)
+                {"max_ms", "MAX"},
+                {"cpu_user_us", "CPU USER"},
+                {"cpu_system_us", "CPU SYS"}};
+  bool cpu_known = false;
+  for (const auto& [m, t] : machines) {
     bt.rows.push_back(
         {text_cell(m), count_cell(t.count), count_cell(t.failed),
          duration_cell(static_cast<double>(t.total_ms)),
          duration_cell(static_cast<double>(t.total_ms) / static_cast<double>(t.count)),
-         duration_cell(static_cast<double>(t.max_ms))});
+         duration_cell(static_cast<double>(t.max_ms)), cpu_cell(t.cpu_user_us, t.cpu_user_known),
+         cpu_cell(t.cpu_system_us, t.cpu_system_known)});
+    cpu_known = cpu_known || t.cpu_user_known > 0 || t.cpu_system_known > 0;
+  }
   r.tables.push_back(std::move(bt));
+  if (cpu_known) r.notes.emplace_back(cpu_note);
   if (approximate)
     r.notes.push_back(
         "~ percentiles estimated from duration histograms (within about 5%); add --drv or a "
@@ -237,7 +259,8 @@ Report group_report(const sqlite::Database& db, const QueryOptions& o, int64_t n
   Period p = period_of(o, now_ms);
   const auto& k = *query::find_kind("build");
   std::string sql =
-      "SELECT name, outcome, duration_ms FROM builds WHERE start_ms >= ?2 AND start_ms < ?3";
+      "SELECT name, outcome, duration_ms, cpu_user_us, cpu_system_us FROM builds "
+      "WHERE start_ms >= ?2 AND start_ms < ?3";
   if (o.drv) sql += " AND " + query::drv_condition(k);
   sql += " ORDER BY name";
   auto st = db.prepare(sql);
@@ -252,13 +275,17 @@ Report group_report(const sqlite::Database& db, const QueryOptions& o, int64_t n
     int64_t failed = 0;
     std::vector<double> durations;
     stats::Distribution d;
+    int64_t cpu_user_us = 0, cpu_user_known = 0, cpu_system_us = 0, cpu_system_known = 0;
   };
   std::vector<Group> groups;
   while (st.step()) {
     std::string name = st.column_text(0);
     if (groups.empty() || groups.back().name != name) groups.push_back({name, 0, {}, {}});
-    if (st.column_text(1) == "failed") ++groups.back().failed;
-    groups.back().durations.push_back(static_cast<double>(st.column_int(2)));
+    Group& g = groups.back();
+    if (st.column_text(1) == "failed") ++g.failed;
+    g.durations.push_back(static_cast<double>(st.column_int(2)));
+    if (!st.is_null(3)) g.cpu_user_us += st.column_int(3), ++g.cpu_user_known;
+    if (!st.is_null(4)) g.cpu_system_us += st.column_int(4), ++g.cpu_system_known;
   }
   for (auto& g : groups) g.d = stats::distribution(g.durations);
 
@@ -307,18 +334,28 @@ Report group_report(const sqlite::Database& db, const QueryOptions& o, int64_t n
                {"mean_ms", "MEAN"},
                {"median_ms", "MEDIAN"},
                {"p90_ms", "P90"},
-               {"max_ms", "MAX"}};
-  for (const auto& g : groups)
+               {"max_ms", "MAX"},
+               {"cpu_user_us", "CPU USER"},
+               {"cpu_system_us", "CPU SYS"}};
+  bool cpu_known = false;
+  for (const auto& g : groups) {
     t.rows.push_back({text_cell(g.name), count_cell(static_cast<int64_t>(g.d.count)),
                       count_cell(g.failed), duration_cell(g.d.total), duration_cell(g.d.mean),
-                      duration_cell(g.d.median), duration_cell(g.d.p90), duration_cell(g.d.max)});
+                      duration_cell(g.d.median), duration_cell(g.d.p90), duration_cell(g.d.max),
+                      cpu_cell(g.cpu_user_us, g.cpu_user_known),
+                      cpu_cell(g.cpu_system_us, g.cpu_system_known)});
+    cpu_known = cpu_known || g.cpu_user_known > 0 || g.cpu_system_known > 0;
+  }
   r.tables.push_back(std::move(t));
+  if (cpu_known) r.notes.emplace_back(cpu_note);
   return r;
 }
 
 Report run_query(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms) {
   query::DrvCache names;  // --drv's matching names, resolved once for the whole report
   if (o.command == QueryCommand::regressions) return regressions_report(db, o);
+  if (o.command == QueryCommand::failures) return failures_report(db, o, now_ms);
+  if (o.command == QueryCommand::builds) return builds_report(db, o, now_ms);
   if (o.output == OutputFormat::test) return test_report(db, o, now_ms);
   if (o.bucket) return bucket_report(db, o, now_ms);
   if (o.group) return group_report(db, o, now_ms);

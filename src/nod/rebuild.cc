@@ -34,8 +34,11 @@ void refuse_older_daemon(const NodOptions& g) {
   std::string answer = client->request(R"({"request":"status"})");
   simdjson::dom::parser parser;
   simdjson::padded_string padded(answer);
-  simdjson::dom::element doc;
-  if (parser.parse(padded).get(doc)) throw Error("the daemon's status answer is not JSON");
+  simdjson::dom::element answer_doc, doc;
+  if (parser.parse(padded).get(answer_doc)) throw Error("the daemon's status answer is not JSON");
+  // The counters are inside {"ok":true,"result":{...}} (query-protocol.hh).
+  if (answer_doc["result"].get(doc))
+    throw Error(fmt::format("the daemon on {} gave no status: {}", g.socket, answer));
   std::string_view db;
   if (!doc["db"].get_string().get(db) && std::filesystem::path(db).is_absolute()) {
     // A relative path is the daemon's, relative to its own directory: not comparable here, so
@@ -71,8 +74,9 @@ int run_upgrade(const NodOptions& g) {
     return 0;
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("upgraded {} to schema version {}: {} rows counted in {:.1f} s\n", g.db,
-             schema_version, store.upgraded_rows(), seconds);
+  fmt::print("upgraded {} from schema version {} to {}: {} rows {} in {:.1f} s\n", g.db,
+             store.upgraded_from(), schema_version, store.upgraded_rows(),
+             store.upgrade_recounted() ? "counted" : "kept", seconds);
   return 0;
 }
 
@@ -84,7 +88,7 @@ int run_rebuild(const NodOptions& g) {
   auto start = std::chrono::steady_clock::now();
   RecordStore store(g.db);  // refuses newer or foreign databases; upgrades an older one
   int64_t rows = 0;
-  if (store.upgraded()) {
+  if (store.upgrade_recounted()) {
     rows = store.upgraded_rows();  // the upgrade just rebuilt everything
   } else {
     // One transaction: the writer of a running daemon waits (it retries while the database is

@@ -15,7 +15,7 @@
 
 namespace nixmon::nod {
 
-inline constexpr int64_t schema_version = 2;
+inline constexpr int64_t schema_version = 3;
 
 class RecordStore {
  public:
@@ -33,18 +33,27 @@ class RecordStore {
   int64_t prune(int64_t now_ms, int retain_days);
 
   sqlite::Database& db() { return db_; }
-  // Whether opening upgraded an older schema (which recounts every row), and the rows counted.
-  bool upgraded() const { return upgraded_rows_.has_value(); }
-  int64_t upgraded_rows() const { return upgraded_rows_.value_or(0); }
+  // Whether opening upgraded an older schema, from which version, the rows it copied or counted,
+  // and whether it recounted every aggregate from the rows (from schema 1; from 2 they are kept).
+  bool upgraded() const { return upgrade_.has_value(); }
+  int64_t upgraded_from() const { return upgrade_ ? upgrade_->from : 0; }
+  int64_t upgraded_rows() const { return upgrade_ ? upgrade_->rows : 0; }
+  bool upgrade_recounted() const { return upgrade_ && upgrade_->recounted; }
 
  private:
   sqlite::Database db_;
-  std::optional<int64_t> upgraded_rows_;
+  struct Upgrade {
+    int64_t from = 0, rows = 0;
+    bool recounted = false;
+  };
+  std::optional<Upgrade> upgrade_;
 };
 
 // Opens an existing nod database read-only and checks its schema version (throws Error if newer
 // or not a nod database).
-sqlite::Database open_for_reading(const std::string& path);
+// `mode`: read_only, or immutable for a reader that cannot create the -shm (cli-query.cc).
+sqlite::Database open_for_reading(const std::string& path,
+                                  sqlite::Database::Mode mode = sqlite::Database::Mode::read_only);
 
 // `nod clean` and retention: remove whole UTC days, oldest first, rows and their aggregates in the
 // same transaction, so summaries stay equal to a recount at every moment. One call removes at most

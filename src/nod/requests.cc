@@ -55,8 +55,17 @@ void write_status(JsonWriter& w, const DaemonContext& ctx) {
   w.field("total", get(c.connections_total));
   w.field("queries", get(c.queries));
   w.field("writers_rejected", get(c.writers_rejected));
+  w.field("over_limit", get(c.connections_over_limit));
+  w.field("discarding",
+          static_cast<uint64_t>(ctx.server ? ctx.server->discarded_connections() : 0));
+  w.field("bytes_discarded", get(c.bytes_discarded));
   w.end_object();
   w.field("stale_files_replaced", ctx.server ? ctx.server->stale_files_replaced() : 0);
+  // --writers, so that `nod ingest` can tell before sending records that would be discarded.
+  w.key("writer_uids").begin_array();
+  if (ctx.server)
+    for (uid_t uid : ctx.server->writer_uids()) w.value(static_cast<uint64_t>(uid));
+  w.end_array();
 }
 
 void register_requests(QueryService& service, const DaemonContext& ctx) {

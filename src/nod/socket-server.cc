@@ -42,7 +42,11 @@ bool send_all(int fd, std::string_view data) {
 
 SocketServer::SocketServer(ServerOptions options, ActivityTracker& tracker, Counters& counters,
                            const QueryService& queries)
-    : options_(std::move(options)), tracker_(tracker), counters_(counters), queries_(queries) {}
+    : options_(std::move(options)),
+      tracker_(tracker),
+      counters_(counters),
+      queries_(queries),
+      discarded_(counters) {}
 
 SocketServer::~SocketServer() {
   // Only unlink what we created: a newer daemon may have replaced it.
@@ -121,7 +125,13 @@ void SocketServer::serve() {
     std::unique_lock lock(mu_);
     if (running_ >= options_.max_connections) {
       lock.unlock();
-      log::warn("refusing a connection: {} are open (the limit)", options_.max_connections);
+      // Not closed: it is most likely a Nix writer, which would stop logging for good.
+      uint64_t n = counters_.connections_over_limit.fetch_add(1, std::memory_order_relaxed) + 1;
+      if ((n & (n - 1)) == 0)  // 1, 2, 4, ...: a flood does not flood the log
+        log::warn(
+            "{} connection(s) over the limit of {} so far: reading and discarding their records", n,
+            options_.max_connections);
+      discarded_.adopt(std::move(conn), true);
       continue;
     }
     ++running_;
@@ -142,7 +152,8 @@ void SocketServer::connection(Fd fd) {
   struct Handler {
     SocketServer& server;
     int fd;
-    enum class Kind { undecided, writer, query, closing } kind = Kind::undecided;
+    // refused: a writer --writers excludes, handed to DiscardedWriters after this read.
+    enum class Kind { undecided, writer, query, closing, refused } kind = Kind::undecided;
     std::optional<LogSession> session;
     Stamp stamp;
     std::optional<ucred> peer;  // SO_PEERCRED at connect time
@@ -153,9 +164,11 @@ void SocketServer::connection(Fd fd) {
       if (!allowed.empty() &&
           (!peer || std::find(allowed.begin(), allowed.end(), peer->uid) == allowed.end())) {
         server.counters_.writers_rejected.fetch_add(1, std::memory_order_relaxed);
-        log::warn("refusing log records from pid {} uid {}: not one of --writers",
-                  peer ? peer->pid : 0, peer ? static_cast<long>(peer->uid) : -1L);
-        kind = Kind::closing;
+        log::warn(
+            "refusing log records from pid {} uid {}: not one of --writers (reading and "
+            "discarding them until it hangs up)",
+            peer ? peer->pid : 0, peer ? static_cast<long>(peer->uid) : -1L);
+        kind = Kind::refused;
         return false;
       }
       kind = Kind::writer;
@@ -208,9 +221,9 @@ void SocketServer::connection(Fd fd) {
     // One stamp per read: the bytes of one read arrived together.
     handler.stamp = Stamp::now();
     splitter.commit(n, handler);
-    if (handler.kind == Handler::Kind::closing) break;
+    if (handler.kind == Handler::Kind::closing || handler.kind == Handler::Kind::refused) break;
   }
-  if (handler.kind != Handler::Kind::closing) {
+  if (handler.kind != Handler::Kind::closing && handler.kind != Handler::Kind::refused) {
     handler.stamp = Stamp::now();
     splitter.finish(handler);
   }
@@ -218,6 +231,8 @@ void SocketServer::connection(Fd fd) {
   counters_.connections_active.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard lock(mu_);
   open_fds_.erase(fd.get());
+  if (handler.kind == Handler::Kind::refused && !stopping_)
+    discarded_.adopt(std::move(fd), false);  // frees this thread and its connection slot
   fd.reset();
   --running_;
   idle_.notify_all();

@@ -18,6 +18,7 @@
 #include "common/fd.hh"
 #include "nod/activity-tracker.hh"
 #include "nod/counters.hh"
+#include "nod/discarded-writers.hh"
 #include "nod/query-protocol.hh"
 
 namespace nixmon::nod {
@@ -30,7 +31,8 @@ struct ServerOptions {
   size_t max_connections = 1024;
   gid_t group = static_cast<gid_t>(-1);  // owner group of the socket file; -1: unchanged
   // Writers are identified by SO_PEERCRED (the kernel's word, not the client's): when not empty,
-  // a connection that sends records from another uid is closed and counted.
+  // a connection that sends records from another uid is refused: counted, and its bytes read and
+  // dropped until it hangs up (never closed: discarded-writers.hh).
   std::vector<uid_t> writer_uids;
 };
 
@@ -52,6 +54,10 @@ class SocketServer {
   void stop();
 
   uint64_t stale_files_replaced() const { return stale_files_replaced_; }
+  // --writers: the uids whose records are taken; empty: anyone's.
+  const std::vector<uid_t>& writer_uids() const { return options_.writer_uids; }
+  // Refused and over-limit connections held open now.
+  size_t discarded_connections() const { return discarded_.size(); }
 
  private:
   void connection(Fd fd);
@@ -69,6 +75,7 @@ class SocketServer {
   std::condition_variable idle_;
   std::set<int> open_fds_;  // to wake the readers at stop()
   size_t running_ = 0;
+  DiscardedWriters discarded_;  // last member: destroyed (and its connections closed) first
 };
 
 }  // namespace nixmon::nod

@@ -211,7 +211,7 @@ class NodWithRealNix(unittest.TestCase):
         aggregates_equal_recount(self, self.live_db)
         con = sqlite3.connect(self.live_db)
         self.assertEqual(con.execute("PRAGMA journal_mode").fetchone()[0], "wal")
-        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 2)
+        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 3)
         start, end, duration = con.execute(
             "SELECT start_ms, end_ms, duration_ms FROM builds WHERE name = ?",
             (f"a-{n}",)).fetchone()
@@ -262,6 +262,10 @@ class NodWithRealNix(unittest.TestCase):
                 for t in threads:
                     t.join()
                 self.assertEqual(errors, [])
+                # "Settled" alone can be seen before the daemon has accepted the last writers
+                # (still in the listen backlog): wait until every one was counted.
+                wait_for(lambda: (lambda c: c["total"] - c["queries"] >= len(streams))(
+                    status(sock)["connections"]), 60, "every writer to be accepted")
                 st = wait_settled(sock)
                 self.assertGreater(st["duplicates"], 0)
                 self.assertEqual(st["interrupted"], 0)
@@ -415,7 +419,7 @@ class NodDaemonRobustness(unittest.TestCase):
                 r = nod("status", env={**os.environ, "NOD_SOCKET": sock})
                 self.assertEqual(r.returncode, 0, r.stderr)
                 st = json.loads(r.stdout)["result"]
-                self.assertEqual(st["schema_version"], 2)
+                self.assertEqual(st["schema_version"], 3)
                 self.assertEqual(st["queue"]["capacity"], 65536)
                 # A second daemon on the same socket refuses, and the first keeps it.
                 r = nod("daemon", "--socket", sock, "--db", os.path.join(d, "other.db"))
@@ -436,7 +440,7 @@ class NodDaemonRobustness(unittest.TestCase):
             con.close()
             r = nod("daemon", "--socket", os.path.join(d, "s"), "--db", db)
             self.assertEqual(r.returncode, 1)
-            self.assertIn("schema version 7, newer than this nod understands (2)", r.stderr)
+            self.assertIn("schema version 7, newer than this nod understands (3)", r.stderr)
             r = nod("--db", db, "ingest", "/dev/null")
             self.assertEqual(r.returncode, 1)
             self.assertIn("newer than this nod", r.stderr)

@@ -39,6 +39,11 @@ MORE_QUERIES = [
     ["--drv", "a-NONCE", "--output", "test", "-d", "7"],
     ["regressions"],
     ["regressions", "--output", "json", "--alpha", "0.01", "--min-effect", "0.9"],
+    ["failures"],
+    ["failures", "--last", "1", "--output", "json"],
+    ["failures", "-d", "1", "--drv", "bad-NONCE", "--output", "csv"],
+    ["builds", "--last", "1"],  # a and b may stop in either order: only the last, bad
+    ["builds", "--drv", "bad-NONCE", "--output", "json"],
 ]
 
 
@@ -46,6 +51,9 @@ def normalise(text, nonce, tmp):
     """Masks what differs between runs: the nonce, temp paths, dates, durations, and the column
     padding that follows from them."""
     text = text.replace(nonce, "<nonce>").replace(tmp, "<tmp>")
+    text = re.sub(r"/nix/store/[0-9a-z]{32}-", "/nix/store/<hash>-", text)
+    text = re.sub(r"\b\d\d:\d\d:\d\d\b", "<time>", text)
+    text = re.sub(r"^(failures),\d+,", r"\1,<ms>,", text, flags=re.M)  # CSV of nod failures
     text = re.sub(r"\d{4}-W\d{2}", "<week>", text)
     text = re.sub(r"\d{4}-\d{2}-\d{2}", "<date>", text)
     text = re.sub(r"\d{4}-\d{2}\b", "<month>", text)
@@ -192,6 +200,46 @@ class NodQueries(unittest.TestCase):
         self.assertEqual(sum(int(l.split(",")[3]) for l in build_rows), day_count)
         con.close()
 
+    def test_failures_and_builds_equal_sqlite3_through_the_daemon_and_directly(self):
+        con = sqlite3.connect(self.db)
+        failures = con.execute(
+            "SELECT time_ms, kind, exit_code, nullif(machine, ''), name, drv_path, message "
+            "FROM failures ORDER BY time_ms DESC, id DESC").fetchall()
+        builds = con.execute(
+            "SELECT end_ms, name, outcome, failure_kind, duration_ms, exit_code, machine, "
+            "cpu_user_us, cpu_system_us, drv_path FROM builds ORDER BY id DESC").fetchall()
+        con.close()
+        # The failure stream of real Nix 2.8: the builder failure and its dependent.
+        self.assertEqual(sorted(f[1] for f in failures), ["builder", "dependency"])
+        self.assertEqual(len(builds), 3)
+        with TempDir() as d:
+            sock = os.path.join(d, "nod.sock")
+            with Process([self.nod, "daemon", "--socket", sock, "--db", self.db], d, name="nod"):
+                tn.wait_for(lambda: os.path.exists(sock), what="the socket")
+                for via in (None, sock):
+                    r = self.run_nod("failures", "--output", "json", sock=via)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertEqual("no daemon answers" in r.stderr, via is None)
+                    out = json.loads(r.stdout)
+                    self.assertEqual([tuple(f[k] for k in ("time_ms", "kind", "exit_code", "machine",
+                                                           "name", "drv_path", "message"))
+                                      for f in out["failures"]], failures)
+                    r = self.run_nod("builds", "--last", "2", "--output", "json", sock=via)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    out = json.loads(r.stdout)
+                    keys = ("end_ms", "name", "outcome", "failure_kind", "duration_ms", "exit_code",
+                            "machine", "cpu_user_us", "cpu_system_us", "drv_path")
+                    self.assertEqual([tuple(b[k] for k in keys) for b in out["builds"]], builds[:2])
+                    # Nix 2.8 reports no CPU time: null, never 0.
+                    self.assertTrue(all(b["cpu_user_us"] is None for b in out["builds"]))
+                    text = self.run_nod("builds", sock=via).stdout
+                    bad = [l for l in text.splitlines() if l.split()[2:3] == [f"bad-{self.nonce}"]]
+                    self.assertEqual(len(bad), 1, text)
+                    self.assertIn(" failed", bad[0])
+                    r = self.run_nod("failures", "--last", "0", sock=via)
+                    self.assertEqual(r.returncode, 2)
+                    self.assertIn("--last needs a whole number of rows >= 1, not '0'", r.stderr)
+
     def test_bad_input_is_a_clear_message_and_a_nonzero_exit(self):
         cases = [
             (["--frobnicate"], 109, "frobnicate"),  # CLI11's own exit code for unknown flags
@@ -249,7 +297,7 @@ class NodQueries(unittest.TestCase):
             self.make_schema_one(con)
             r = self.run_nod(db=db)
             self.assertEqual(r.returncode, 1)
-            self.assertIn("schema version 1, older than this nod's 2", r.stderr)
+            self.assertIn("schema version 1, older than this nod's 3", r.stderr)
             self.assertIn("nod --db", r.stderr)
             self.assertIn("upgrade`", r.stderr)
             # ...and `nod rebuild` upgrades it, once.
@@ -283,7 +331,8 @@ class NodQueries(unittest.TestCase):
                     with c, c.makefile("rwb") as f:
                         f.readline()  # the magic line
                         f.readline()  # {"request":"status"}
-                        f.write(json.dumps({"ok": True, "schema_version": 1, "db": db}).encode() + b"\n")
+                        f.write(json.dumps({"ok": True, "result": {"schema_version": 1, "db": db}})
+                                .encode() + b"\n")
                         f.flush()
 
             threading.Thread(target=serve, daemon=True).start()
@@ -291,7 +340,7 @@ class NodQueries(unittest.TestCase):
                 for command in ("upgrade", "rebuild"):
                     r = self.run_nod(command, db=db, sock=sock)
                     self.assertEqual(r.returncode, 1, r.stderr)
-                    self.assertIn("writes this database with schema version 1, older than this nod's 2",
+                    self.assertIn("writes this database with schema version 1, older than this nod's 3",
                                   r.stderr)
             finally:
                 srv.close()
@@ -301,9 +350,10 @@ class NodQueries(unittest.TestCase):
             # With it gone: upgraded once, then nothing to do.
             r = self.run_nod("upgrade", db=db)
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertRegex(r.stdout, r"^upgraded .* to schema version 2: \d+ rows counted in ")
+            self.assertRegex(r.stdout,
+                             r"^upgraded .* from schema version 1 to 3: \d+ rows counted in ")
             r = self.run_nod("upgrade", db=db)
-            self.assertEqual((r.returncode, r.stdout), (0, f"{db} is at schema version 2: nothing to upgrade\n"))
+            self.assertEqual((r.returncode, r.stdout), (0, f"{db} is at schema version 3: nothing to upgrade\n"))
             missing = os.path.join(d, "missing.db")
             r = self.run_nod("upgrade", db=missing)
             self.assertEqual((r.returncode, r.stdout), (0, f"no database at {missing} yet: nothing to upgrade\n"))

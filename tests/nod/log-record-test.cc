@@ -1,5 +1,6 @@
 #include "nod/log-record.hh"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "nod/activity-tracker.hh"
@@ -156,4 +157,60 @@ TEST(LogRecord, FastPathAgreesWithTheDomParser) {
     return s + "]";
   };
   for (auto& l : lines) EXPECT_EQ(show(fast.parse_copy(l)), show(dom.parse_copy(l))) << l;
+}
+
+// Determinate Nix 3.20+ adds "sid" to every record (DeterminateSystems/nix-src
+// src/libutil/logging.cc, JSONLogger::write: `json["sid"] = getSessionId()`, line 279 at v3.22.2;
+// stopActivity and result build the records below, keys sorted by nlohmann::json), which sent every
+// record of such a stream to the DOM parser. The fast path skips it: a log line's text, which the
+// fast path never decodes, comes back empty from it, and the DOM path's reading is the same.
+TEST(LogRecord, FastPathTakesDeterminateNixSessionIds) {
+  constexpr std::string_view sid = R"("sid":"01968a3c-7e2f-7c3a-9b1e-5d2f4a6b8c90")";
+  std::string log_line =
+      fmt::format(R"({{"action":"result","fields":["make all"],"id":7,{},"type":101}})", sid);
+  std::string progress =
+      fmt::format(R"({{"action":"result","fields":[1,2,0,0],"id":8,{},"type":105}})", sid);
+  std::string stop = fmt::format(R"({{"action":"stop","id":9,{}}})", sid);
+  LogRecordParser fast, dom;
+  dom.set_fast_path(false);
+  auto fl = ok(fast, log_line);
+  EXPECT_EQ(fl.string_field(0), "");  // read by the fast path (it does not decode log lines)
+  EXPECT_EQ(ok(dom, log_line).string_field(0), "make all");
+  EXPECT_EQ(fl.id, 7u);
+  EXPECT_EQ(fl.type, 101);
+  auto fp = ok(fast, progress), dp = ok(dom, progress);
+  EXPECT_EQ(fp.id, dp.id);
+  EXPECT_EQ(fp.int_field(1), 2);
+  EXPECT_EQ(fp.fields.size(), dp.fields.size());
+  EXPECT_EQ(ok(fast, stop).id, 9u);
+  EXPECT_EQ(ok(fast, stop).action, Action::stop);
+}
+
+// What looks like a sid but is not one is left to simdjson, which decides as before.
+TEST(LogRecord, FastPathSidLookalikesAgreeWithTheDomParser) {
+  LogRecordParser fast, dom;
+  dom.set_fast_path(false);
+  for (std::string_view l : {
+           R"({"action":"stop","id":9,"sid":"a\"b"})",
+           R"({"action":"stop","id":9,"sid":""})",
+           R"({"action":"stop","id":9,"sidx":"x"})",
+           R"({"action":"stop","id":9,"sid":"x})",
+           R"({"action":"stop","id":9"sid":"x"})",
+           R"({"action":"stop","sid":"x"})",
+           R"({"action":"result","fields":[1],"id":8,"sid":"s","type":105})",
+           R"({"action":"result","fields":[1],"id":8,"sid":"s\u0041","type":105})",
+           R"({"action":"result","fields":[1],"id":8,"sid":"s","sid":"t","type":105})",
+           R"({"action":"result","fields":["x"],"sid":"s","type":101})",
+       }) {
+    auto a = fast.parse_copy(l);
+    auto b = dom.parse_copy(l);
+    ASSERT_EQ(a.index(), b.index()) << l;
+    if (auto* m = std::get_if<Malformed>(&a)) {
+      EXPECT_EQ(*m, std::get<Malformed>(b)) << l;
+      continue;
+    }
+    EXPECT_EQ(std::get<LogRecord>(a).id, std::get<LogRecord>(b).id) << l;
+    EXPECT_EQ(std::get<LogRecord>(a).action, std::get<LogRecord>(b).action) << l;
+    EXPECT_EQ(std::get<LogRecord>(a).fields.size(), std::get<LogRecord>(b).fields.size()) << l;
+  }
 }

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <tuple>
+
 #include "nod/query-common.hh"
 #include "nod/record-store.hh"
 #include "nod/stats/log-histogram.hh"
@@ -86,6 +89,65 @@ void fill(RecordStore& store) {
   store.write_batch(ev);
 }
 
+// The known values, then today's builds as a Nix with CPU times and failure kinds reports them
+// (Determinate Nix), written in the order they stopped (as the writer receives them), and the
+// failures of the last days as Nix words them.
+void fill_recent(RecordStore& store) {
+  fill(store);
+  std::vector<Event> today;
+  auto at = [](BuildRow b, int64_t minutes) {
+    b.span.start_ms += minutes * 60000;
+    b.span.end_ms += minutes * 60000;
+    return b;
+  };
+  BuildRow ff = at(build("firefox-140", 0, 1800000), 0);
+  ff.cpu_user_us = 5400000000;
+  ff.cpu_system_us = 360000000;
+  today.push_back(ff);
+  BuildRow timeout = at(build("flaky-test", 0, 600000, Outcome::failed), 31);
+  timeout.failure_kind = FailureKind::timeout;
+  timeout.cpu_user_us = 590000000;
+  timeout.cpu_system_us = 2000000;
+  today.push_back(timeout);
+  BuildRow cancelled = at(build("firefox-140-wrapped", 0, 1200, Outcome::cancelled), 42);
+  today.push_back(cancelled);
+  BuildRow unsure = at(build("firefox-140", 0, 1700000, Outcome::unknown, "ssh-ng://builder"), 45);
+  unsure.cpu_user_us = 5000000000;  // user time only
+  today.push_back(unsure);
+  BuildRow broken = at(build("broken", 0, 2500, Outcome::failed), 80);
+  broken.exit_code = 2;
+  broken.failure_kind = FailureKind::builder;
+  today.push_back(broken);
+  auto failure = [&](int64_t days_ago, int64_t minutes, FailureKind k, std::string name,
+                     std::string machine, std::optional<int64_t> exit, std::string message) {
+    today.push_back(FailureRow{now_ms - days_ago * day_ms - 3600000 + minutes * 60000, k,
+                               "/nix/store/00000000000000000000000000000000-" + name + ".drv", name,
+                               machine, exit, message});
+  };
+  failure(10, 0, FailureKind::hash_mismatch, "src-old", "", std::nullopt,
+          "hash mismatch in fixed-output derivation "
+          "'/nix/store/00000000000000000000000000000000-src-old.drv':\n"
+          "         specified: sha256-AAAA\n            got:    sha256-BBBB");
+  failure(1, 0, FailureKind::remote, "remote", "ssh-ng://builder", std::nullopt,
+          "build of '/nix/store/00000000000000000000000000000000-remote.drv' on "
+          "'ssh-ng://builder' failed: unexpected end-of-file");
+  failure(0, 41, FailureKind::timeout, "flaky-test", "", std::nullopt,
+          "Cannot build '/nix/store/00000000000000000000000000000000-flaky-test.drv'.\n"
+          "       Reason: timed out after 600 seconds of silence.\n"
+          "       Output paths:\n"
+          "         /nix/store/11111111111111111111111111111111-flaky-test");
+  failure(0, 82, FailureKind::builder, "broken", "", 2,
+          "builder for '/nix/store/00000000000000000000000000000000-broken.drv' failed with exit "
+          "code 2;\n       last 3 log lines:\n       > make: *** [Makefile:3: all] Error 2\n"
+          "       > error: build failed\n       > done\n"
+          "       For full logs, run 'nix log "
+          "/nix/store/00000000000000000000000000000000-broken.drv'.");
+  failure(0, 82, FailureKind::dependency, "world", "", std::nullopt,
+          "1 dependencies of derivation '/nix/store/00000000000000000000000000000000-world.drv' "
+          "failed to build");
+  store.write_batch(today);
+}
+
 class QueryEngine : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -99,6 +161,15 @@ class QueryEngine : public ::testing::Test {
   }
   nixmon::test::TempDir dir_;
   std::string path_;
+};
+
+class RecentRows : public QueryEngine {
+ protected:
+  void SetUp() override {
+    path_ = (dir_.path() / "recent.db").string();
+    RecordStore store(path_);
+    fill_recent(store);
+  }
 };
 
 QueryOptions opts(std::function<void(QueryOptions&)> f = {}) {
@@ -156,6 +227,44 @@ TEST_F(QueryEngine, GoldenReports) {
                 run(opts([](auto& o) { o.drv = "no-such-derivation"; })));
 }
 
+// nod failures, nod builds, and CPU times where Nix reports them.
+TEST_F(RecentRows, GoldenReports) {
+  using nixmon::test::expect_golden;
+  expect_golden("tests/nod/golden/failures.txt",
+                run(opts([](auto& o) { o.command = QueryCommand::failures; })));
+  expect_golden("tests/nod/golden/failures.json", run(opts([](auto& o) {
+                  o.command = QueryCommand::failures;
+                  o.output = OutputFormat::json;
+                  o.last = 2;
+                })));
+  expect_golden("tests/nod/golden/failures-d7-drv.csv", run(opts([](auto& o) {
+                  o.command = QueryCommand::failures;
+                  o.days = 7;
+                  o.drv = "r";  // remote, broken, world; not src-old (10 days ago)
+                  o.output = OutputFormat::csv;
+                })));
+  expect_golden("tests/nod/golden/builds-last.txt", run(opts([](auto& o) {
+                  o.command = QueryCommand::builds;
+                  o.last = 6;
+                })));
+  expect_golden("tests/nod/golden/builds-last.json", run(opts([](auto& o) {
+                  o.command = QueryCommand::builds;
+                  o.last = 3;
+                  o.output = OutputFormat::json;
+                })));
+  expect_golden("tests/nod/golden/builds-drv.txt", run(opts([](auto& o) {
+                  o.command = QueryCommand::builds;
+                  o.drv = "firefox";
+                  o.days = 1;
+                })));
+  expect_golden("tests/nod/golden/group-cpu.json", run(opts([](auto& o) {
+                  o.group = true;
+                  o.drv = "f";
+                  o.output = OutputFormat::json;
+                })));
+  expect_golden("tests/nod/golden/summary-cpu.txt", run(opts()));
+}
+
 TEST_F(QueryEngine, KnownValues) {
   auto db = open_for_reading(path_);
   // hello, last 7 days: days 0..6, 4000..4060 ms; the test compares with days 7..13.
@@ -171,7 +280,8 @@ TEST_F(QueryEngine, KnownValues) {
   auto recount = query::load_aggregates(db, all, std::string());
   auto key = [](const query::AggRow& r) {
     return std::tuple(r.kind, r.key, r.outcome, r.count, r.total_ms, r.max_ms, r.download_bytes,
-                      r.download_known, r.nar_bytes, r.nar_known);
+                      r.download_known, r.nar_bytes, r.nar_known, r.cpu_user_us, r.cpu_user_known,
+                      r.cpu_system_us, r.cpu_system_known);
   };
   std::vector<decltype(key(agg[0]))> a, b;
   for (auto& r : agg) a.push_back(key(r));
@@ -215,4 +325,30 @@ TEST_F(QueryEngine, CleanRemovesWholeDaysAndTheirAggregates) {
   QueryOptions o;
   auto report = render(run_query(db, o, now_ms), o);
   EXPECT_NE(report.find("no activities recorded in this period"), std::string::npos);
+}
+
+// CPU sums from the aggregates (O(days)) equal a recount of the rows, as every other sum does.
+TEST_F(RecentRows, CpuSumsFromAggregatesEqualARecount) {
+  auto db = open_for_reading(path_);
+  Period all = period_of(QueryOptions{}, now_ms);
+  QueryOptions d1;
+  d1.days = 1;
+  for (const Period& p : {all, period_of(d1, now_ms)}) {
+    std::map<std::tuple<std::string, std::string>, std::vector<int64_t>> agg, recount;
+    for (auto& r : query::load_aggregates(db, p, std::nullopt))
+      if (r.kind == "build")
+        agg[{r.key, r.outcome}] = {r.count, r.cpu_user_us, r.cpu_user_known, r.cpu_system_us,
+                                   r.cpu_system_known};
+    for (auto& r : query::load_aggregates(db, p, std::string()))
+      if (r.kind == "build")
+        recount[{r.key, r.outcome}] = {r.count, r.cpu_user_us, r.cpu_user_known, r.cpu_system_us,
+                                       r.cpu_system_known};
+    EXPECT_EQ(agg, recount) << p.label;
+    // firefox-140 alone reported CPU among the local successes; the unknown-outcome build on
+    // the remote builder only user time.
+    auto cpu = [](std::vector<int64_t> v) { return std::vector<int64_t>(v.begin() + 1, v.end()); };
+    EXPECT_EQ(cpu(agg[{"local", "success"}]), (std::vector<int64_t>{5400000000, 1, 360000000, 1}));
+    EXPECT_EQ(cpu(agg[{"ssh-ng://builder", "unknown"}]),
+              (std::vector<int64_t>{5000000000, 1, 0, 0}));
+  }
 }

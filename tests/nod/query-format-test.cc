@@ -48,6 +48,39 @@ TEST(Table, AlignedWithoutTrailingBlanks) {
   EXPECT_EQ(c.render(true), "\x1b[1mA\x1b[0m\n\x1b[2m-\x1b[0m\n");
 }
 
+TEST(Table, CellsOfSeveralLinesTakeSeveralLines) {
+  Table t({{"NAME", Align::left}, {"N", Align::right}, {"MESSAGE", Align::left}});
+  t.add({"a", "1", "first line\n> second, longer line"});
+  t.add({"bb", "22", "one"});
+  EXPECT_EQ(t.render(false),
+            "NAME   N  MESSAGE\n"
+            "a      1  first line\n"
+            "          > second, longer line\n"
+            "bb    22  one\n");
+}
+
+TEST(Report, MachineOnlyColumnsAreLeftOutOfTables) {
+  Report r;
+  ReportTable t;
+  t.name = "builds";
+  t.columns = {{"name", "NAME", Align::left},
+               {"drv_path", "", Align::left, false},
+               {"cpu_user_us", "CPU USER"},
+               {"exit_code", "EXIT"}};
+  t.rows.push_back({text_cell("hello"), text_cell("/nix/store/x-hello.drv"),
+                    microseconds_cell(1500000), int_cell(-1)});
+  t.rows.push_back({text_cell("bye"), text_cell("/nix/store/y-bye.drv"),
+                    microseconds_cell(std::nullopt), int_cell(std::nullopt)});
+  r.tables = {t};
+  EXPECT_EQ(render_text(r, false),
+            "\nNAME   CPU USER  EXIT\nhello      1.5s    -1\nbye           -     -\n");
+  // Unknown CPU time is null, never 0.
+  EXPECT_EQ(render_json(r),
+            "{\"builds\":[{\"name\":\"hello\",\"drv_path\":\"/nix/store/x-hello.drv\","
+            "\"cpu_user_us\":1500000,\"exit_code\":-1},{\"name\":\"bye\",\"drv_path\":"
+            "\"/nix/store/y-bye.drv\",\"cpu_user_us\":null,\"exit_code\":null}],\"notes\":[]}\n");
+}
+
 TEST(Csv, Rfc4180Quoting) {
   EXPECT_EQ(csv_record({"plain", "a,b", "say \"hi\"", "two\nlines", ""}),
             "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\r\n");

@@ -20,6 +20,8 @@ QueryOptions parse(std::vector<std::string> args) {
   app.parse(rev);  // CLI11 takes the arguments reversed
   QueryCommand c = *subs.clean         ? QueryCommand::clean
                    : *subs.regressions ? QueryCommand::regressions
+                   : *subs.failures    ? QueryCommand::failures
+                   : *subs.builds      ? QueryCommand::builds
                                        : QueryCommand::summary;
   return make_query_options(c, raw);
 }
@@ -87,6 +89,16 @@ TEST(QueryOptions, BadInputIsAClearUsageError) {
   EXPECT_EQ(error_of({"--frobnicate"}).substr(0, 7), "CLI11: ");
 }
 
+// `nod --limit 5` used to print every row, as if the flag had not been given.
+TEST(QueryOptions, LimitWithoutGroupIsAnErrorNotIgnored) {
+  const std::string want =
+      "--limit cuts the rows of --group (or of `nod regressions`): add --group";
+  EXPECT_EQ(error_of({"--limit", "5"}), want);
+  EXPECT_EQ(error_of({"--bucket", "day", "--limit", "5"}), want);
+  EXPECT_EQ(*parse({"--group", "--limit", "5"}).limit, 5);
+  EXPECT_EQ(*parse({"regressions", "--limit", "3"}).limit, 3);
+}
+
 TEST(QueryOptions, WireFormRoundTrips) {
   auto o = parse({"-m", "2", "--drv", "a\"b", "--bucket", "week", "--output", "csv"});
   o.colour = true;
@@ -99,4 +111,37 @@ TEST(QueryOptions, WireFormRoundTrips) {
   // The daemon checks what it is sent as the CLI does.
   EXPECT_THROW(query_options_from_json(R"({"command":"summary","days":0})"), UsageError);
   EXPECT_THROW(query_options_from_json("not json"), UsageError);
+}
+
+TEST(QueryOptions, FailuresAndBuildsListTheNewestRows) {
+  auto f = parse({"failures"});
+  EXPECT_EQ(f.command, QueryCommand::failures);
+  EXPECT_EQ(f.last, 20);
+  auto b = parse({"builds", "--last", "5", "-d", "7", "--drv", "hello", "--output", "json"});
+  EXPECT_EQ(b.command, QueryCommand::builds);
+  EXPECT_EQ(b.last, 5);
+  EXPECT_EQ(*b.period_days(), 7);
+  EXPECT_EQ(*b.drv, "hello");
+  EXPECT_EQ(b.output, OutputFormat::json);
+  // Through the wire and back, as the daemon receives them.
+  auto back = query_options_from_json(to_json(b));
+  EXPECT_EQ(back.command, QueryCommand::builds);
+  EXPECT_EQ(back.last, 5);
+  EXPECT_EQ(*back.days, 7);
+  EXPECT_EQ(*back.drv, "hello");
+  EXPECT_EQ(query_options_from_json(to_json(f)).command, QueryCommand::failures);
+  EXPECT_EQ(parse({"failures", "-m", "1", "--output", "csv"}).output, OutputFormat::csv);
+
+  EXPECT_EQ(error_of({"failures", "--last", "0"}),
+            "--last needs a whole number of rows >= 1, not '0'");
+  EXPECT_NE(error_of({"builds", "--last", "20000"}).find("too large"), std::string::npos);
+  EXPECT_NE(error_of({"failures", "--output", "test"}).find("use --output table, csv or json"),
+            std::string::npos);
+  EXPECT_NE(error_of({"builds", "--group"}).find("use --last N"), std::string::npos);
+  // Only these two take --last (the daemon checks what the wire carries the same way).
+  RawQueryFlags raw;
+  raw.last = "3";
+  EXPECT_THROW(make_query_options(QueryCommand::summary, raw), UsageError);
+  EXPECT_THROW(make_query_options(QueryCommand::regressions, raw), UsageError);
+  EXPECT_NE(error_of({"--last", "3"}).find("--last"), std::string::npos);
 }

@@ -1,5 +1,6 @@
 #include "nod/record-store.hh"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "nod-test-support.hh"
@@ -53,7 +54,8 @@ TEST(RecordStore, LateFailureMovesTheRowAndItsAggregate) {
   RecordStore store((dir.path() / "nod.db").string());
   store.write_batch({build("a", t0 + 1000, 500, Outcome::success),
                      build("b", t0 + 2000, 1500, Outcome::success)});
-  store.write_batch({BuildFailedLater{"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-b.drv", t0, 9}});
+  store.write_batch(
+      {BuildFailedLater{"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-b.drv", t0, 9, std::nullopt}});
   EXPECT_EQ(dump(store.db(), stored_builds), dump(store.db(), recount_builds));
   EXPECT_EQ(dump(store.db(), "SELECT name, outcome, exit_code FROM builds ORDER BY id"),
             "a|success||\nb|failed|9|\n");
@@ -128,4 +130,102 @@ TEST(RecordStore, UtcDay) {
   EXPECT_EQ(utc_day(t0), "2025-11-21");
   EXPECT_EQ(utc_day(t0 - 1), "2025-11-20");
   EXPECT_EQ(utc_day(951782400000), "2000-02-29");
+}
+
+// Schema 3 admits every outcome of every activity with one (Outcome in events.hh) and every
+// failure kind (FailureKind); schema 2 refused cancelled and unknown.
+TEST(RecordStore, EveryOutcomeAndFailureKindIsAdmitted) {
+  nixmon::test::TempDir dir;
+  RecordStore store((dir.path() / "nod.db").string());
+  const Outcome outcomes[] = {Outcome::success, Outcome::failed, Outcome::cancelled,
+                              Outcome::interrupted, Outcome::unknown};
+  std::vector<Event> ev;
+  for (Outcome o : outcomes) {
+    ev.push_back(build("b", t0, 10, o));
+    SubstitutionRow s;
+    s.span = {2, t0, t0 + 1, 1, o};
+    ev.push_back(s);
+    ev.push_back(TransferRow{{3, t0, t0 + 1, 1, o}, "https://x", std::nullopt});
+    ev.push_back(CopyRow{{4, t0, t0 + 1, 1, o}, "/nix/store/x", "a", "b", std::nullopt});
+  }
+  const FailureKind kinds[] = {FailureKind::builder,   FailureKind::dependency,
+                               FailureKind::rejected,  FailureKind::timeout,
+                               FailureKind::log_limit, FailureKind::hash_mismatch,
+                               FailureKind::remote};
+  for (FailureKind k : kinds) {
+    ev.push_back(FailureRow{t0, k, "d", "d", "", std::nullopt, "m"});
+    BuildRow b = build("f", t0, 10, Outcome::failed);
+    b.failure_kind = k;
+    ev.push_back(b);
+  }
+  EXPECT_EQ(store.write_batch(ev), 5 * 4 + 7 * 2);
+  for (std::string_view table : {"builds", "substitutions", "file_transfers", "copies"})
+    EXPECT_EQ(dump(store.db(), fmt::format("SELECT DISTINCT outcome FROM {} ORDER BY 1", table)),
+              "cancelled|\nfailed|\ninterrupted|\nsuccess|\nunknown|\n")
+        << table;
+  std::string names =
+      "builder|\ndependency|\nhash-mismatch|\nlog-limit|\nrejected|\nremote|\ntimeout|\n";
+  EXPECT_EQ(dump(store.db(), "SELECT kind FROM failures ORDER BY 1"), names);
+  EXPECT_EQ(dump(store.db(), "SELECT failure_kind FROM builds WHERE name = 'f' ORDER BY 1"), names);
+  // The schema itself refuses what nod never writes.
+  EXPECT_THROW(store.db().exec("UPDATE failures SET kind = 'typo'"), sqlite::SqliteError);
+  EXPECT_THROW(store.db().exec("UPDATE builds SET outcome = 'ok'"), sqlite::SqliteError);
+  EXPECT_THROW(store.db().exec("UPDATE builds SET failure_kind = 'timeout' WHERE outcome = "
+                               "'success'"),
+               sqlite::SqliteError);
+}
+
+TEST(RecordStore, FailureKindAndCpuTimesRoundTrip) {
+  nixmon::test::TempDir dir;
+  RecordStore store((dir.path() / "nod.db").string());
+  BuildRow timed_out = build("slow", t0, 5000, Outcome::failed);
+  timed_out.failure_kind = FailureKind::timeout;
+  timed_out.cpu_user_us = 4200000;
+  timed_out.cpu_system_us = 300000;
+  BuildRow user_only = build("half", t0, 10, Outcome::success);
+  user_only.cpu_user_us = 7;
+  // A kind without a failure is not stored (NULL unless failed): the batch is not lost for it.
+  BuildRow odd = build("odd", t0, 10, Outcome::success);
+  odd.failure_kind = FailureKind::builder;
+  BuildRow plain = build("plain", t0, 10, Outcome::failed);
+  store.write_batch({timed_out, user_only, odd, plain});
+  EXPECT_EQ(dump(store.db(),
+                 "SELECT name, outcome, failure_kind, cpu_user_us, cpu_system_us FROM builds "
+                 "ORDER BY id"),
+            "slow|failed|timeout|4200000|300000|\n"
+            "half|success||7||\n"
+            "odd|success||||\n"
+            "plain|failed||||\n");
+  // Unknown CPU is not 0: the aggregates count only the builds that reported it.
+  EXPECT_EQ(dump(store.db(),
+                 "SELECT outcome, cpu_user_us, cpu_user_known, cpu_system_us, cpu_system_known "
+                 "FROM total_stats WHERE kind = 'build' ORDER BY 1"),
+            "failed|4200000|1|300000|1|\nsuccess|7|1|0|0|\n");
+}
+
+TEST(RecordStore, LateFailureCarriesItsKind) {
+  nixmon::test::TempDir dir;
+  RecordStore store((dir.path() / "nod.db").string());
+  BuildRow unknown = build("u", t0 + 1000, 500, Outcome::unknown);
+  unknown.cpu_user_us = 100;
+  store.write_batch({build("a", t0 + 1000, 500, Outcome::success), unknown,
+                     build("f", t0 + 1000, 500, Outcome::failed)});
+  store.write_batch({
+      BuildFailedLater{"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a.drv", t0, 1,
+                       FailureKind::log_limit},
+      // An outcome the stream did not tell becomes failed too, with its CPU time.
+      BuildFailedLater{"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-u.drv", t0, std::nullopt,
+                       FailureKind::timeout},
+      // Already failed: it learns why, and its aggregates stay.
+      BuildFailedLater{"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-f.drv", t0, 2,
+                       FailureKind::rejected},
+  });
+  EXPECT_EQ(
+      dump(store.db(), "SELECT name, outcome, exit_code, failure_kind FROM builds ORDER BY id"),
+      "a|failed|1|log-limit|\nu|failed||timeout|\nf|failed|2|rejected|\n");
+  EXPECT_EQ(dump(store.db(),
+                 "SELECT outcome, count, cpu_user_us, cpu_user_known FROM total_stats "
+                 "WHERE kind = 'build' ORDER BY 1"),
+            "failed|3|100|1|\n");
+  EXPECT_EQ(dump(store.db(), stored_builds), dump(store.db(), recount_builds));
 }

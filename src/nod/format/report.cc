@@ -14,6 +14,21 @@ Cell text_cell(std::string s) {
   Cell c{s, s};
   return c;
 }
+Cell text_cell(const char* s) {
+  return text_cell(std::string(s));
+}
+Cell text_cell(std::optional<std::string> s) {
+  if (!s) return {unknown, {}};
+  return text_cell(std::move(*s));
+}
+Cell microseconds_cell(std::optional<int64_t> us) {
+  if (!us) return {unknown, {}};
+  return {duration_ms(static_cast<double>(*us) / 1000), *us};
+}
+Cell int_cell(std::optional<int64_t> n) {
+  if (!n) return {unknown, {}};
+  return {fmt::format("{}", *n), *n};
+}
 Cell count_cell(int64_t n) {
   return {count(static_cast<uint64_t>(std::max<int64_t>(n, 0))), n};
 }
@@ -51,7 +66,7 @@ std::string raw_text(const Raw& r) {
   struct V {
     std::string operator()(std::monostate) const { return ""; }
     std::string operator()(int64_t v) const { return fmt::format("{}", v); }
-    std::string operator()(double v) const { return fmt::format("{}", v); }
+    std::string operator()(double v) const { return format_number(v); }  // as in JSON
     std::string operator()(const std::string& v) const { return v; }
     std::string operator()(bool v) const { return v ? "true" : "false"; }
   };
@@ -88,11 +103,13 @@ std::string render_text(const Report& r, bool colour) {
       continue;
     }
     std::vector<Column> cols;
-    for (const auto& c : t.columns) cols.push_back({c.title, c.align});
+    for (const auto& c : t.columns)
+      if (c.in_text) cols.push_back({c.title, c.align});
     Table table(cols);
     for (const auto& row : t.rows) {
       std::vector<std::string> cells;
-      for (const auto& c : row) cells.push_back(c.text);
+      for (std::size_t c = 0; c < row.size(); ++c)
+        if (t.columns[c].in_text) cells.push_back(row[c].text);
       table.add(std::move(cells));
     }
     out += table.render(colour);

@@ -25,6 +25,7 @@ struct ReportColumn {
   std::string key;    // CSV header / JSON key, snake_case, with unit suffixes (_ms, _bytes)
   std::string title;  // table header
   Align align = Align::right;
+  bool in_text = true;  // false: only for machines (CSV, JSON), e.g. a full path beside a name
 };
 
 struct ReportTable {
@@ -51,10 +52,17 @@ std::string render_json(const Report& r);
 
 // Cell helpers: the human text and the raw value from one number (absent -> "-" and null).
 Cell text_cell(std::string s);
+Cell text_cell(const char* s);
 Cell count_cell(int64_t n);
 Cell duration_cell(std::optional<double> ms);
 Cell bytes_cell(std::optional<double> bytes);
 Cell ratio_cell(std::optional<double> fraction);
 Cell real_cell(std::optional<double> v, const char* fmt_spec = "{:.4g}");
+// A CPU time: shown as a duration, raw in whole microseconds.
+Cell microseconds_cell(std::optional<int64_t> us);
+// An integer as it is (exit codes: no thousands separators, negative allowed).
+Cell int_cell(std::optional<int64_t> n);
+// Text that may be absent: "-" and null.
+Cell text_cell(std::optional<std::string> s);
 
 }  // namespace nixmon::nod::format

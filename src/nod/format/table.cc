@@ -19,21 +19,37 @@ void Table::add(std::vector<std::string> row) {
   rows_.push_back(std::move(row));
 }
 
+namespace {
+
+// A cell's physical lines: a cell may hold several (a failure's message), one per line of output.
+std::vector<std::string_view> lines_of(std::string_view cell) {
+  std::vector<std::string_view> out;
+  for (;;) {
+    auto nl = cell.find('\n');
+    out.push_back(cell.substr(0, nl));
+    if (nl == std::string_view::npos) return out;
+    cell.remove_prefix(nl + 1);
+  }
+}
+
+}  // namespace
+
 std::string Table::render(bool colour) const {
   std::vector<std::size_t> width(columns_.size());
   for (std::size_t c = 0; c < columns_.size(); ++c) {
     width[c] = text_width(columns_[c].title);
-    for (const auto& r : rows_) width[c] = std::max(width[c], text_width(r[c]));
+    for (const auto& r : rows_)
+      for (auto l : lines_of(r[c])) width[c] = std::max(width[c], text_width(l));
   }
   std::string out;
-  auto line = [&](const std::vector<std::string>& cells, bool header) {
+  auto line = [&](const std::vector<std::string_view>& cells, bool header) {
     std::string l;
     for (std::size_t c = 0; c < cells.size(); ++c) {
       std::size_t pad = width[c] - text_width(cells[c]);
       bool last = c + 1 == cells.size();
       if (c > 0) l += "  ";
       bool dim = colour && !header && cells[c] == "-";
-      std::string cell = cells[c];
+      std::string cell(cells[c]);
       if (dim) cell = "\x1b[2m" + cell + "\x1b[0m";
       if (columns_[c].align == Align::right) {
         l.append(pad, ' ');
@@ -48,10 +64,23 @@ std::string Table::render(bool colour) const {
     out += l;
     out += '\n';
   };
-  std::vector<std::string> titles;
+  std::vector<std::string_view> titles;
   for (const auto& c : columns_) titles.push_back(c.title);
   line(titles, true);
-  for (const auto& r : rows_) line(r, false);
+  for (const auto& r : rows_) {
+    // Row of several lines: the other columns are blank below their first line.
+    std::vector<std::vector<std::string_view>> cells;
+    std::size_t height = 1;
+    for (const auto& cell : r) {
+      cells.push_back(lines_of(cell));
+      height = std::max(height, cells.back().size());
+    }
+    for (std::size_t i = 0; i < height; ++i) {
+      std::vector<std::string_view> physical;
+      for (const auto& c : cells) physical.push_back(i < c.size() ? c[i] : std::string_view());
+      line(physical, false);
+    }
+  }
   return out;
 }
 

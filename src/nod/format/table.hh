@@ -24,7 +24,8 @@ class Table {
   std::size_t size() const { return rows_.size(); }
 
   // Columns padded to their widest cell (by UTF-8 code points), two spaces apart, no trailing
-  // blanks; a header line.
+  // blanks; a header line. A cell with newlines takes as many lines (the row's other cells are
+  // blank below their first line).
   std::string render(bool colour) const;
 
  private:

@@ -1,0 +1,58 @@
+// Which stderr lines of `--log-format internal-json` are records.
+#include "nod/log-session.hh"
+
+#include <gtest/gtest.h>
+
+#include "nod-test-support.hh"
+
+using namespace nixmon::nod;
+using namespace nixmon::nod::test;
+
+namespace {
+
+// Every "@nix " line given the syslog priority prefix `prio` ("<3>").
+std::string with_priority(const std::string& text, const std::string& prio) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string line = text.substr(pos, nl == std::string::npos ? nl : nl - pos + 1);
+    out += (line.starts_with("@nix ") ? prio : "") + line;
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(LogSession, RecordPrefixes) {
+  EXPECT_EQ(record_prefix_length("@nix {}"), 5u);
+  EXPECT_EQ(record_prefix_length("<3>@nix {}"), 8u);
+  EXPECT_EQ(record_prefix_length("<0>@nix {}"), 8u);
+  EXPECT_EQ(record_prefix_length("<7>@nix {}"), 8u);
+  EXPECT_EQ(record_prefix_length("<8>@nix {}"), 0u);  // syslog priorities are 0..7
+  EXPECT_EQ(record_prefix_length("<3>nix {}"), 0u);
+  EXPECT_EQ(record_prefix_length("<3>building 'x'"), 0u);  // Nix's plain stderr under systemd
+  EXPECT_EQ(record_prefix_length("<3>"), 0u);
+  EXPECT_EQ(record_prefix_length("{}"), 0u);
+}
+
+// Lix, and Nix before 2.28, write "<3>@nix {...}" when IN_SYSTEMD=1 (log-session.hh says where);
+// such a stream was counted as plain text: 0 records.
+TEST(LogSession, SyslogPriorityPrefixedRecordsAreRecords) {
+  std::string text = fixture_log("build-success.log");
+  Collected plain, prefixed;
+  feed(plain, text);
+  feed(prefixed, with_priority(text, "<3>"));
+  ASSERT_GT(plain.counters.records.load(), 0u);
+  EXPECT_EQ(prefixed.counters.records.load(), plain.counters.records.load());
+  EXPECT_EQ(prefixed.counters.plain_lines.load(), plain.counters.plain_lines.load());
+  auto builds = prefixed.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 2u);
+  EXPECT_EQ(builds[0].name, plain.all<BuildRow>()[0].name);
+  EXPECT_EQ(prefixed.events.size(), plain.events.size());
+  // On a json-log-path socket too.
+  Collected socket;
+  feed(socket, with_priority(text, "<3>"), LogSession::Input::json_log_path);
+  EXPECT_EQ(socket.all<BuildRow>().size(), 2u);
+}
