@@ -32,12 +32,7 @@ Report builds_report(const sqlite::Database& db, const QueryOptions& o, int64_t 
   if (p.from_ms) st.bind(2, *p.from_ms).bind(3, p.to_ms);
   st.bind(4, o.last);
 
-  Report r;
-  r.heading = fmt::format("nod: the newest {} build{}, newest first{} (times in UTC)", o.last,
-                          o.last == 1 ? "" : "s", query::period_and_drv(p, o));
-  r.meta.emplace_back("period", p.label);
-  r.meta.emplace_back("drv", o.drv ? Raw(*o.drv) : Raw());
-  r.meta.emplace_back("last", o.last);
+  Report r = query::newest_rows_report("build", p, o);
   ReportTable t;
   t.name = "builds";
   t.empty_message = "no builds recorded in this period";

@@ -36,10 +36,19 @@ std::string utc_time(int64_t ms) {
   return fmt::format("{} {:02}:{:02}:{:02}", utc_day(ms), s / 3600, s / 60 % 60, s % 60);
 }
 
-std::string period_and_drv(const Period& p, const QueryOptions& o) {
-  std::string out = p.from_ms ? ", " + p.label : std::string();
-  if (o.drv) out += fmt::format(", matching '{}'", *o.drv);
-  return out;
+format::Report newest_rows_report(std::string_view noun, const Period& p, const QueryOptions& o) {
+  using format::Raw;
+  using format::Report;
+  Report r;
+  r.heading =
+      fmt::format("nod: the newest {} {}{}, newest first", o.last, noun, o.last == 1 ? "" : "s");
+  if (p.from_ms) r.heading += ", " + p.label;
+  if (o.drv) r.heading += fmt::format(", matching '{}'", *o.drv);
+  r.heading += " (times in UTC)";
+  r.meta.emplace_back("period", p.label);
+  r.meta.emplace_back("drv", o.drv ? Raw(*o.drv) : Raw());
+  r.meta.emplace_back("last", o.last);
+  return r;
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/sqlite.hh"
+#include "nod/format/report.hh"
 #include "nod/query-engine.hh"
 
 namespace nixmon::nod::query {
@@ -70,8 +71,9 @@ class DrvCache {
 std::string day_of(int64_t ms);
 // "YYYY-MM-DD HH:MM:SS" (UTC) of a Unix time in milliseconds, for rows shown one by one.
 std::string utc_time(int64_t ms);
-// What a period adds to a heading: ", last 7 days (...)", nothing for all time; and --drv's.
-std::string period_and_drv(const Period& p, const QueryOptions& o);
+// The start of a "newest N <noun>s" report (nod builds, nod failures): its heading, with the period
+// and --drv, and the meta every such report carries.
+format::Report newest_rows_report(std::string_view noun, const Period& p, const QueryOptions& o);
 
 // Below this many activities a percentile is computed exactly from the rows; above it (all-time
 // summaries of big databases) from the daily histograms, and marked approximate.

@@ -66,12 +66,7 @@ Report failures_report(const sqlite::Database& db, const QueryOptions& o, int64_
     st.bind_null(1);
   st.bind(2, p.from_ms.value_or(INT64_MIN)).bind(3, p.to_ms).bind(4, o.last);
 
-  Report r;
-  r.heading = fmt::format("nod: the newest {} failure{}, newest first{} (times in UTC)", o.last,
-                          o.last == 1 ? "" : "s", query::period_and_drv(p, o));
-  r.meta.emplace_back("period", p.label);
-  r.meta.emplace_back("drv", o.drv ? Raw(*o.drv) : Raw());
-  r.meta.emplace_back("last", o.last);
+  Report r = query::newest_rows_report("failure", p, o);
   ReportTable t;
   t.name = "failures";
   t.empty_message = "no failures recorded in this period";
