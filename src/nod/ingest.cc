@@ -1,8 +1,8 @@
 // `nod ingest [FILE|-]`: one `--log-format internal-json` stream, for Nix < 2.30 (no
 // json-log-path) and for replaying captures. When a nod daemon answers on --socket (and writes
-// this database), the records go to it as one more writer connection, exactly as Nix's
-// json-log-path stream does: its de-duplication, `nod status` and /metrics see them, and the
-// database has one writer. Otherwise the daemon's pipeline runs here and writes --db itself.
+// this database), the records go to it as one more writer connection, marked as a replay
+// (query-protocol.hh): its de-duplication, `nod status` and /metrics see them, and the database
+// has one writer. Otherwise the daemon's pipeline runs here and writes --db itself.
 #include <fcntl.h>
 #include <simdjson.h>
 #include <sys/socket.h>
@@ -114,7 +114,10 @@ Tally ingest_through_daemon(const NodOptions& g, const IngestOptions& o, int in,
 
   struct Forward {
     Tally tally;
-    std::string pending;
+    // These records are another process's, replayed: without the replay line the daemon would
+    // key them as this process's own activities (by its pid), and the same capture sent twice
+    // would be counted twice.
+    std::string pending = fmt::format("{}\n", replay_magic_line);
     void line(std::string_view l, size_t) {
       if (size_t prefix = record_prefix_length(l)) {
         l.remove_prefix(prefix);

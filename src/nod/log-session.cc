@@ -9,6 +9,10 @@ LogSession::LogSession(ActivityTracker& tracker, Counters& counters, Input input
       input_(input),
       conn_(tracker.open_connection(writer)) {}
 
+LogSession::LogSession(ActivityTracker& tracker, Counters& counters, Input input,
+                       ConnectionId opened)
+    : tracker_(tracker), counters_(counters), input_(input), conn_(opened) {}
+
 LogSession::~LogSession() {
   tracker_.close_connection(conn_, Stamp::now());
 }

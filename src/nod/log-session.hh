@@ -32,6 +32,9 @@ class LogSession {
   // `writer`: the peer credentials of a socket connection (SO_PEERCRED pid and uid); empty for
   // `nod ingest`.
   LogSession(ActivityTracker& tracker, Counters& counters, Input input, WriterIdentity writer = {});
+  // Takes over `opened`, a connection already opened on `tracker` (the socket server opens it
+  // when it accepts the connection, socket-server.cc).
+  LogSession(ActivityTracker& tracker, Counters& counters, Input input, ConnectionId opened);
   // Activities only this session held become interrupted.
   ~LogSession();
   LogSession(const LogSession&) = delete;

@@ -1,8 +1,9 @@
 #pragma once
 // The query side of nod's socket (docs/nod-protocol.md). A connection whose first line is the
-// magic line below is a query client; anything else is a Nix writer. After the magic line the
-// client sends requests, one JSON object per line ({"request":"status", ...}); the daemon answers
-// each with one JSON line: {"ok":true,"result":{...}} or {"ok":false,"error":"..."}.
+// query magic line below is a query client; one whose first line is the replay line is a writer
+// replaying another process's records; anything else is a Nix writer. After the query magic line
+// the client sends requests, one JSON object per line ({"request":"status", ...}); the daemon
+// answers each with one JSON line: {"ok":true,"result":{...}} or {"ok":false,"error":"..."}.
 #include <functional>
 #include <map>
 #include <string>
@@ -15,6 +16,12 @@ namespace nixmon::nod {
 inline constexpr std::string_view query_magic_prefix = "NOD-QUERY ";
 inline constexpr int query_protocol_version = 1;
 std::string query_magic_line();  // "NOD-QUERY 1"
+
+// The first line of a writer that replays records another process wrote (`nod ingest` sending a
+// capture through the daemon): its activities are keyed by Nix's ids alone, not by its own pid,
+// so the same capture sent twice is counted once (docs/nod-protocol.md).
+inline constexpr std::string_view replay_magic_prefix = "NOD-REPLAY ";
+inline constexpr std::string_view replay_magic_line = "NOD-REPLAY 1";
 
 // Writes the request's answer into `result` (an object is open), or throws Error (the answer is
 // then {"ok":false,"error":...}). `request` is the whole request line, JSON.

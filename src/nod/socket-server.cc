@@ -138,28 +138,58 @@ void SocketServer::serve() {
     open_fds_.insert(fd);
     if (stopping_) ::shutdown(fd, SHUT_RDWR);
     lock.unlock();
+    std::optional<ucred> peer;
+    ucred cred{};
+    socklen_t cred_len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0) {
+      peer = cred;
+      log::debug("connection from pid {} uid {} gid {}", cred.pid, cred.uid, cred.gid);
+    }
+    // The writer's id space is registered now, in accept order, not at its first line on its own
+    // thread. Nix connects its JSON logger when it creates it, before its first activity
+    // (makeJSONLogger in src/libutil/logging.cc, NixOS/nix 2.30.0 line 326, 2.35.2 line 378); a
+    // nix-daemon worker does so at its start, right after the handshake (applyJSONLogger in
+    // processConnection, src/libstore/daemon.cc, 2.30.0 line 1052, 2.35.2 line 1059), and only
+    // then tells its `nix` client anything. So the worker is accepted here before its client can
+    // relay one of its records; but the two connections are read by two threads, and the client's
+    // copy of a record may be handled before the worker's own first line: if the worker's pid
+    // were registered only then, that copy would be taken for a stranger's activity (the client's
+    // relay scope) and the activity counted twice. A query client's registration is dropped when
+    // its first line shows what it is.
+    ConnectionId tracked = tracker_.open_connection(
+        peer ? WriterIdentity{.pid = peer->pid, .uid = peer->uid} : WriterIdentity{});
     // Detached: the thread count is tracked in running_, and serve() waits for it to reach 0.
-    std::thread([this, c = std::move(conn)]() mutable { connection(std::move(c)); }).detach();
+    std::thread([this, c = std::move(conn), peer, tracked]() mutable {
+      connection(std::move(c), peer, tracked);
+    }).detach();
   }
   std::unique_lock lock(mu_);
   for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
   idle_.wait(lock, [&] { return running_ == 0; });
 }
 
-void SocketServer::connection(Fd fd) {
+void SocketServer::connection(Fd fd, std::optional<ucred> peer, ConnectionId tracked) {
   counters_.connections_total.fetch_add(1, std::memory_order_relaxed);
   counters_.connections_active.fetch_add(1, std::memory_order_relaxed);
   struct Handler {
     SocketServer& server;
     int fd;
+    std::optional<ucred> peer;  // SO_PEERCRED at connect time
+    // Opened at accept as the peer's writer connection; closed here unless a session took it.
+    std::optional<ConnectionId> tracked;
     // refused: a writer --writers excludes, handed to DiscardedWriters after this read.
     enum class Kind { undecided, writer, query, closing, refused } kind = Kind::undecided;
     std::optional<LogSession> session;
     Stamp stamp;
-    std::optional<ucred> peer;  // SO_PEERCRED at connect time
+
+    void untrack() {
+      if (tracked) server.tracker_.close_connection(*tracked, Stamp::now());
+      tracked.reset();
+    }
 
     // A connection that turns out to be a writer: allowed unless --writers excludes its uid.
-    bool become_writer() {
+    // A replay (`nod ingest`) is keyed by Nix's ids alone, not as the ingesting process's own.
+    bool become_writer(bool replay) {
       const auto& allowed = server.options_.writer_uids;
       if (!allowed.empty() &&
           (!peer || std::find(allowed.begin(), allowed.end(), peer->uid) == allowed.end())) {
@@ -169,16 +199,38 @@ void SocketServer::connection(Fd fd) {
             "discarding them until it hangs up)",
             peer ? peer->pid : 0, peer ? static_cast<long>(peer->uid) : -1L);
         kind = Kind::refused;
+        untrack();
         return false;
       }
       kind = Kind::writer;
-      session.emplace(server.tracker_, server.counters_, LogSession::Input::json_log_path);
+      if (replay) {
+        untrack();
+        session.emplace(server.tracker_, server.counters_, LogSession::Input::json_log_path,
+                        WriterIdentity{});
+      } else {
+        session.emplace(server.tracker_, server.counters_, LogSession::Input::json_log_path,
+                        *tracked);
+        tracked.reset();
+      }
       return true;
     }
 
     void line(std::string_view l, size_t capacity) {
       if (kind == Kind::undecided) {
+        if (l.starts_with(replay_magic_prefix)) {
+          if (l == replay_magic_line) {
+            become_writer(true);
+          } else {
+            // Not a record either: the replaying `nod ingest` is newer than this daemon.
+            log::warn("unsupported replay protocol '{}' from pid {}: this daemon speaks {}",
+                      l.substr(0, 32), peer ? peer->pid : 0, replay_magic_line);
+            untrack();
+            kind = Kind::closing;
+          }
+          return;
+        }
         if (l.starts_with(query_magic_prefix)) {
+          untrack();
           kind = Kind::query;
           if (l != query_magic_line()) {
             std::string err = fmt::format(
@@ -189,7 +241,7 @@ void SocketServer::connection(Fd fd) {
           }
           return;
         }
-        if (!become_writer()) return;
+        if (!become_writer(false)) return;
       }
       if (kind == Kind::writer) {
         session->set_stamp(stamp);
@@ -200,16 +252,10 @@ void SocketServer::connection(Fd fd) {
       }
     }
     void too_long() {
-      if (kind == Kind::undecided && !become_writer()) return;
+      if (kind == Kind::undecided && !become_writer(false)) return;
       if (session) session->too_long();
     }
-  } handler{*this, fd.get(), Handler::Kind::undecided, std::nullopt, Stamp{}, std::nullopt};
-  ucred cred{};
-  socklen_t cred_len = sizeof cred;
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0) {
-    handler.peer = cred;
-    log::debug("connection from pid {} uid {} gid {}", cred.pid, cred.uid, cred.gid);
-  }
+  } handler{*this, fd.get(), peer, tracked, Handler::Kind::undecided, std::nullopt, Stamp{}};
 
   LineSplitter splitter(options_.max_line_bytes);
   for (;;) {
@@ -228,6 +274,7 @@ void SocketServer::connection(Fd fd) {
     splitter.finish(handler);
   }
   handler.session.reset();  // interrupted activities are recorded now
+  handler.untrack();        // it hung up before its first line
   counters_.connections_active.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard lock(mu_);
   open_fds_.erase(fd.get());

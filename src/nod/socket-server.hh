@@ -2,15 +2,19 @@
 // The daemon's Unix socket: Nix (json-log-path) connects as a writer, one connection per `nix`
 // process or nix-daemon worker; `nod` query clients connect too (query-protocol.hh). One thread
 // per connection reads into a bounded line buffer and hands records to the tracker; it never
-// touches the database, so a slow disk never slows a writer.
+// touches the database, so a slow disk never slows a writer. A writer's activity ids are scoped by
+// its peer pid (SO_PEERCRED), registered with the tracker when the connection is accepted; a
+// replaying writer (`nod ingest`, replay_magic_line) is keyed by Nix's ids alone.
 //
 // Thread-safety: bind() and serve() from one thread; stop() from any thread (e.g. a signal
 // waiter).
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -60,7 +64,7 @@ class SocketServer {
   size_t discarded_connections() const { return discarded_.size(); }
 
  private:
-  void connection(Fd fd);
+  void connection(Fd fd, std::optional<ucred> peer, ConnectionId tracked);
 
   ServerOptions options_;
   ActivityTracker& tracker_;

@@ -1,6 +1,7 @@
 """End-to-end tests of `nod daemon` and `nod ingest` with streams captured at test time from the
 real Nix on this machine (Debian's Nix 2.8: --log-format internal-json), replayed live and into
 the daemon's socket over concurrent connections. Exact rows are asserted (times aside)."""
+import contextlib
 import json
 import os
 import signal
@@ -130,6 +131,7 @@ def records_of(path):
 
 
 class NodWithRealNix(unittest.TestCase):
+    maxDiff = None
     """Streams are made once per run, live through `nod ingest`, and kept for replays."""
 
     @classmethod
@@ -228,52 +230,174 @@ class NodWithRealNix(unittest.TestCase):
         self.assertEqual(rows(db), rows(self.live_db))
         aggregates_equal_recount(self, db)
 
-    def test_daemon_concurrent_connections_with_duplicates_give_the_same_rows(self):
+    @contextlib.contextmanager
+    def daemon(self, d):
+        """A daemon writing d/nod.db, running for the block; yields its socket."""
+        sock = os.path.join(d, "nod.sock")
+        with Process([NOD, "daemon", "--socket", sock, "--db", os.path.join(d, "nod.db")], d,
+                     name="nod"):
+            wait_for(lambda: os.path.exists(sock) and stat.S_ISSOCK(os.stat(sock).st_mode),
+                     what="the socket")
+            yield sock
+
+    def writers_accepted(self, sock, n):
+        """Until the daemon has accepted n writer connections (not merely queued them)."""
+        wait_for(lambda: (lambda c: c["total"] - c["queries"] >= n)(status(sock)["connections"]),
+                 60, f"{n} writers to be accepted")
+
+    def relayed_twice_by_two_processes(self, order):
+        """Each capture as a nix-daemon worker and its `nix` client send it to json-log-path: the
+        worker's records carry its own pid in their ids' high half, the client relays the same
+        ids (prefixed "@nix ", as --log-format internal-json writes them). Every sender is a
+        process of its own, so the daemon sees each one's pid."""
         with TempDir() as d:
-            sock = os.path.join(d, "nod.sock")
-            db = os.path.join(d, "nod.db")
-            with Process([NOD, "daemon", "--socket", sock, "--db", db], d, name="nod"):
-                wait_for(lambda: os.path.exists(sock) and stat.S_ISSOCK(os.stat(sock).st_mode),
-                         what="the socket")
+            with self.daemon(d) as sock:
                 self.assertEqual(stat.S_IMODE(os.stat(sock).st_mode), 0o666)
-                # Each capture twice, as a nix-daemon worker and its `nix` client send it:
-                # same ids on two connections, one with the "@nix " prefix, one without.
-                streams = []
-                for name in ("success", "failure", "substitution"):
-                    recs = records_of(self.captures[name])
-                    streams.append(recs)
-                    streams.append([b"@nix " + r for r in recs])
-                barrier = threading.Barrier(len(streams))
-                errors = []
-
-                def send(lines):
-                    try:
-                        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                            s.connect(sock)
-                            barrier.wait()
-                            for line in lines:  # one write per record, as Nix does
-                                s.sendall(line)
-                    except Exception as e:  # reported below
-                        errors.append(e)
-
-                threads = [threading.Thread(target=send, args=(s,)) for s in streams]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
-                self.assertEqual(errors, [])
-                # "Settled" alone can be seen before the daemon has accepted the last writers
-                # (still in the listen backlog): wait until every one was counted.
-                wait_for(lambda: (lambda c: c["total"] - c["queries"] >= len(streams))(
-                    status(sock)["connections"]), 60, "every writer to be accepted")
+                names = ("success", "failure", "substitution")
+                workers = [Sender(sock, self.captures[n], high_half="self", name=f"worker-{n}")
+                           for n in names]
+                self.writers_accepted(sock, len(workers))
+                clients = [Sender(sock, self.captures[n], high_half=w.pid, prefix=b"@nix ",
+                                  name=f"client-{n}") for n, w in zip(names, workers)]
+                self.writers_accepted(sock, len(workers) + len(clients))
+                # One capture after the other, as they were made live: the substitution's cache
+                # query would otherwise be answered by the success capture's build of the same
+                # name. The worker and its client are what run at the same time.
+                read = 0
+                for w, c in zip(workers, clients):
+                    if order == "client first":
+                        # The client's copies are handled before the worker's own first line.
+                        c.send()
+                        c.sent()
+                        wait_for(lambda: status(sock)["records"] >= read + c.records, 60,
+                                 "the client's copies")
+                        w.send()
+                    else:
+                        w.send()
+                        c.send()
+                        c.sent()
+                    w.sent()
+                    # Nobody hangs up before every record was read: a copy read after its writer
+                    # has gone is taken for the relaying connection's own (docs/nod-schema.md).
+                    read += w.records + c.records
+                    wait_for(lambda: status(sock)["records"] >= read, 60, "every record")
+                for s in workers + clients:
+                    s.hang_up()
                 st = wait_settled(sock)
                 self.assertGreater(st["duplicates"], 0)
                 self.assertEqual(st["interrupted"], 0)
                 self.assertEqual(st["queue"]["dropped"], 0)
                 self.assertEqual(sum(st["malformed"].values()), 0)
-                self.assertEqual(st["connections"]["total"], len(streams) + st["connections"]["queries"])
-            self.assertEqual(rows(db), rows(self.live_db))
-            aggregates_equal_recount(self, db)
+                self.assertEqual(st["connections"]["total"], 6 + st["connections"]["queries"])
+            self.assertEqual(rows(os.path.join(d, "nod.db")), rows(self.live_db))
+            aggregates_equal_recount(self, os.path.join(d, "nod.db"))
+
+    def test_a_worker_and_its_client_sending_together_give_the_same_rows(self):
+        self.relayed_twice_by_two_processes("together")
+
+    def test_a_client_relaying_before_its_workers_first_line_is_handled_gives_the_same_rows(self):
+        # The worker was accepted first (Nix connects when it creates its JSON logger), but the
+        # client's copy is read first: the worker's id space must be known from its accept on.
+        self.relayed_twice_by_two_processes("client first")
+
+    def reference_rows_twice(self, d, name):
+        ref = os.path.join(d, "ref.db")
+        r = nod("--db", ref, "--socket", os.path.join(d, "none.sock"), "ingest",
+                self.captures[name])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return {k: sorted(v * 2, key=repr) for k, v in rows(ref).items()}
+
+    def test_two_relays_of_the_same_remote_ids_are_two_sets_of_activities(self):
+        # Two `--store ssh-ng://` clients relaying remote daemons that had the same pid there
+        # (the capture's Nix, no writer here): the same ids, two different activities each.
+        with TempDir() as d:
+            with self.daemon(d) as sock:
+                relays = [Sender(sock, self.captures["success"], name=f"relay-{i}")
+                          for i in range(2)]
+                self.writers_accepted(sock, 2)
+                for r in relays:
+                    r.send()
+                for r in relays:
+                    r.sent()
+                    r.hang_up()
+                st = wait_settled(sock)
+                self.assertEqual(st["duplicates"], 0)
+                self.assertEqual(st["interrupted"], 0)
+            self.assertEqual(rows(os.path.join(d, "nod.db")), self.reference_rows_twice(d, "success"))
+
+    def test_ids_of_a_writer_that_has_gone_are_new_activities_on_another_connection(self):
+        # A writer sends its activities and exits; later another process's records carry the
+        # same ids (what a new process with the recycled pid sends): new activities.
+        with TempDir() as d:
+            with self.daemon(d) as sock:
+                first = Sender(sock, self.captures["success"], high_half="self", name="first")
+                first.send()
+                first.sent()
+                first.hang_up()
+                self.writers_accepted(sock, 1)
+                wait_settled(sock)
+                later = Sender(sock, self.captures["success"], high_half=first.pid, name="later")
+                later.send()
+                later.sent()
+                later.hang_up()
+                self.writers_accepted(sock, 2)
+                st = wait_settled(sock)
+                self.assertEqual(st["duplicates"], 0)
+            self.assertEqual(rows(os.path.join(d, "nod.db")), self.reference_rows_twice(d, "success"))
+
+
+# A json-log-path writer in a process of its own (the daemon keys activities by the peer's pid):
+# connects, says so, sends the capture's records (ids' high half rewritten when asked) one write
+# each, as Nix does, when told to on stdin, then waits for stdin to close before hanging up.
+SENDER = r"""
+import os, re, socket, sys
+sock, capture, high, prefix = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].encode()
+high = os.getpid() if high == "self" else int(high)
+def rewrite(m):
+    value = int(m.group(2))
+    if high < 0 or value == 0:  # parent 0: no parent
+        return m.group(0)
+    return m.group(1) + str((high << 32) | (value & 0xffffffff)).encode()
+with open(capture, "rb") as f:
+    records = [prefix + re.sub(rb'("(?:id|parent)":)(\d+)', rewrite, l[5:])
+               for l in f.read().splitlines(keepends=True) if l.startswith(b"@nix ")]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sock)
+print(len(records), flush=True)
+sys.stdin.readline()
+for r in records:
+    s.sendall(r)
+print("sent", flush=True)
+sys.stdin.read()
+s.close()
+"""
+
+
+class Sender:
+    """One SENDER process. high_half: None (ids as captured), "self" (its own pid), or a pid."""
+
+    def __init__(self, sock, capture, high_half=None, prefix=b"", name="sender"):
+        high = -1 if high_half is None else high_half
+        self.name = name
+        self.proc = subprocess.Popen(
+            ["python3", "-c", SENDER, sock, capture, str(high), prefix.decode()],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.pid = self.proc.pid
+        self.records = int(self.proc.stdout.readline())  # connected
+
+    def send(self):
+        self.proc.stdin.write(b"go\n")
+        self.proc.stdin.flush()
+
+    def sent(self):
+        if self.proc.stdout.readline() != b"sent\n":
+            raise AssertionError(f"{self.name} did not send its records")
+
+    def hang_up(self):
+        self.proc.stdin.close()
+        if self.proc.wait(60) != 0:
+            raise AssertionError(f"{self.name} failed")
+        self.proc.stdout.close()
 
 
 def synthetic_builds(start_id, count, log_lines=3):
@@ -416,6 +540,15 @@ class NodDaemonRobustness(unittest.TestCase):
                     answer = json.loads(s.makefile().readline())
                 self.assertFalse(answer["ok"])
                 self.assertIn("NOD-QUERY 1", answer["error"])
+                # A replay of a newer `nod ingest`: neither taken as records nor kept open.
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.settimeout(30)
+                    s.connect(sock)
+                    s.sendall(b"NOD-REPLAY 2\n" + synthetic_builds(1, 1)[0])
+                    self.assertEqual(s.recv(100), b"")
+                st = status(sock)
+                self.assertEqual(st["records"], 0)
+                self.assertEqual(sum(st["malformed"].values()), 0)
                 r = nod("status", env={**os.environ, "NOD_SOCKET": sock})
                 self.assertEqual(r.returncode, 0, r.stderr)
                 st = json.loads(r.stdout)["result"]
