@@ -17,6 +17,10 @@ constexpr size_t max_recent_builds = 1 << 16;
 constexpr size_t max_pending_queries = 100000;
 constexpr size_t max_deferred_builds = 4096;
 constexpr int64_t pending_query_max_age_ms = 10 * 60 * 1000;
+// How long a writer that hung up still owns its pid's ids: its client may relay the last of them
+// after the writer's own connection was read to the end (another thread). Longer would take more
+// of a recycled pid's ids for the old process's.
+constexpr int64_t closed_writer_grace_ms = 30 * 1000;
 // The client and the daemon send the same failure message within moments of each other.
 constexpr int64_t failure_dedup_window_ms = 60 * 1000;
 // A failure message after its build's stop belongs to that attempt only this long after it
@@ -146,7 +150,7 @@ ConnectionId ActivityTracker::open_connection(WriterIdentity writer) {
     // A new scope per connection: a recycled pid starts a new id space.
     c->scope = next_scope_++;
     c->relay_scope = next_scope_++;
-    scope_of_pid_[*writer.pid] = c->scope;
+    scope_of_pid_[*writer.pid] = {c->scope, std::nullopt};
   }
   conns_[id] = std::move(c);
   return id;
@@ -160,7 +164,7 @@ ActivityTracker::ActKey ActivityTracker::key_of(ConnectionId conn, uint64_t id) 
   if (origin == *c.writer.pid) return {c.scope, id};
   // Another process's id: a live writer with that pid is the process it came from (a daemon
   // worker whose client relays it); otherwise it is relayed from elsewhere (a remote daemon).
-  if (auto s = scope_of_pid_.find(origin); s != scope_of_pid_.end()) return {s->second, id};
+  if (auto s = scope_of_pid_.find(origin); s != scope_of_pid_.end()) return {s->second.scope, id};
   return {c.relay_scope, id};
 }
 
@@ -210,7 +214,10 @@ void ActivityTracker::close_connection(ConnectionId conn, Stamp now) {
   pending_queries_.remove_if([](auto& e) { return e.value.empty(); }, [](auto&&) {});
   if (c.writer.pid) {
     auto s = scope_of_pid_.find(*c.writer.pid);
-    if (s != scope_of_pid_.end() && s->second == c.scope) scope_of_pid_.erase(s);
+    if (s != scope_of_pid_.end() && s->second.scope == c.scope) {
+      s->second.closed_ms = now.wall_ms;
+      closed_pids_.emplace_back(*c.writer.pid, now.wall_ms);
+    }
   }
   conns_.erase(it);
 }
@@ -249,6 +256,14 @@ void ActivityTracker::expire(Stamp at) {
   });
   recent_substitutions_.expire(at.wall_ms - pending_query_max_age_ms, [](auto&&) {});
   failures_seen_.expire(at.wall_ms - failure_dedup_window_ms, [](auto&&) {});
+  // A writer gone for longer than the grace period: its pid's ids are a new process's (recycled).
+  while (!closed_pids_.empty() &&
+         closed_pids_.front().second < at.wall_ms - closed_writer_grace_ms) {
+    auto [pid, closed_ms] = closed_pids_.front();
+    closed_pids_.pop_front();
+    auto s = scope_of_pid_.find(pid);
+    if (s != scope_of_pid_.end() && s->second.closed_ms == closed_ms) scope_of_pid_.erase(s);
+  }
   for (auto& [id, c] : conns_)
     if (!c->deferred.empty() && c->deferred.front().stored_ms < at.wall_ms - deferred_max_age_ms)
       settle_deferred(*c, std::nullopt, at, false);

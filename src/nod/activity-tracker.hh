@@ -11,6 +11,7 @@
 // Thread-safety: every public method may be called from any thread (one internal mutex). The sink
 // is called with that mutex held and must not block for long (the daemon's sink never blocks).
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -135,7 +136,15 @@ class ActivityTracker {
   ConnectionId next_conn_ = 1;
   uint64_t next_scope_ = 1;
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> conns_;
-  std::unordered_map<int64_t, uint64_t> scope_of_pid_;  // live writers' scopes by pid
+  // Writers' scopes by pid: live ones, and for a grace period the ones that hung up, because a
+  // client may still relay its nix-daemon worker's records after the worker's connection closed
+  // (the two connections are read by different threads). Ended writers expire oldest first.
+  struct PidScope {
+    uint64_t scope = 0;
+    std::optional<int64_t> closed_ms;
+  };
+  std::unordered_map<int64_t, PidScope> scope_of_pid_;
+  std::deque<std::pair<int64_t, int64_t>> closed_pids_;  // (pid, closed_ms), oldest first
   std::unordered_map<ActKey, Activity, ActKeyHash> active_;
   std::unordered_multimap<std::string, ActKey> builds_by_drv_;  // running builds
   // Ids finished recently: a second connection's late copy of the same activity is a duplicate.

@@ -589,3 +589,40 @@ TEST(ActivityTracker, ActivityIdentityIsPerWriterProcess) {
     EXPECT_EQ(c.all<BuildRow>().size(), 2u);
   }
 }
+
+// A client may relay the last of its nix-daemon worker's records after the worker's connection
+// was read to its end (the two are read by different threads): for a grace period the gone
+// worker's pid still names its activities; after it, ids carrying that pid are a new process's.
+TEST(ActivityTracker, AGoneWritersIdsAreItsOwnForAGracePeriod) {
+  const uint64_t pid = 5151;
+  const uint64_t id = (pid << 32) + 9;
+  const std::string start = fmt::format(
+      R"({{"action":"start","fields":["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-w.drv","",1,1],"id":{},"level":3,"text":"","type":105}})",
+      id);
+  const std::string stop = fmt::format(R"({{"action":"stop","id":{}}})", id);
+  Collected c;
+  {
+    LogSession worker(c.tracker, c.counters, LogSession::Input::json_log_path, {int64_t(pid), 0});
+    send(worker, start);
+    send(worker, stop);
+  }  // the worker hangs up now (Stamp::now())
+  Stamp later = Stamp::now();
+  later.wall_ms += 1000;
+  {
+    LogSession client(c.tracker, c.counters, LogSession::Input::json_log_path,
+                      {int64_t(6262), 1000});
+    client.set_stamp(later);
+    send(client, start);  // the client's late copy: the same activity
+    send(client, stop);
+  }
+  EXPECT_EQ(c.all<BuildRow>().size(), 1u);
+  later.wall_ms += 60 * 1000;
+  {
+    LogSession relay(c.tracker, c.counters, LogSession::Input::json_log_path,
+                     {int64_t(7373), 1000});
+    relay.set_stamp(later);
+    send(relay, start);  // a minute on: another process whose ids carry that pid
+    send(relay, stop);
+  }
+  EXPECT_EQ(c.all<BuildRow>().size(), 2u);
+}
