@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <variant>
 
 #include "common/json-writer.hh"
 #include "nod/outcome-inference.hh"
@@ -30,6 +31,10 @@ constexpr int64_t late_failure_window_ms = 2 * 60 * 1000;
 // message that says so (an interruption, a failure), then is settled as cancelled or unknown.
 constexpr int64_t deferred_max_age_ms = 60 * 1000;
 constexpr size_t max_message_bytes = 4096;
+// Nix names a failed download only after the transfer's stop (and its substitution's): stopped
+// transfers and substitutions wait this long (stream time) for that message.
+constexpr int64_t held_max_age_ms = 60 * 1000;
+constexpr size_t max_held = 4096;
 
 int64_t duration_ms(Stamp from, Stamp to) {
   return std::max<int64_t>(0, (to.mono_ns - from.mono_ns) / 1000000);
@@ -114,6 +119,17 @@ struct ActivityTracker::Connection {
     int64_t stored_ms = 0;
   };
   std::vector<Deferred> deferred;  // builds that stopped without Nix saying how they ended
+  // Transfers and substitutions that stopped, waiting for a message that says they failed.
+  struct Held {
+    std::variant<TransferRow, SubstitutionRow> row;
+    ActKey key;
+    std::optional<ActKey> substitution;  // a transfer's
+    int64_t stored_ms = 0;
+    bool failed = false;
+    bool suspect = false;  // a relayed line named it: Nix's copyPaths counter must confirm
+  };
+  std::vector<Held> held;
+  int64_t copy_failures = 0;  // copyPaths failures no message named yet
 };
 
 struct ActivityTracker::PendingQuery {
@@ -203,6 +219,7 @@ void ActivityTracker::close_connection(ConnectionId conn, Stamp now) {
     }
   }
   settle_deferred(c, std::nullopt, now, true);
+  release_held(c, now, true);
   // Queries this writer asked that nothing answered: their result is unknown, not lost.
   for (auto& entry : pending_queries_) {
     std::erase_if(entry.value, [&](PendingQuery& q) {
@@ -264,9 +281,12 @@ void ActivityTracker::expire(Stamp at) {
     auto s = scope_of_pid_.find(pid);
     if (s != scope_of_pid_.end() && s->second.closed_ms == closed_ms) scope_of_pid_.erase(s);
   }
-  for (auto& [id, c] : conns_)
+  for (auto& [id, c] : conns_) {
     if (!c->deferred.empty() && c->deferred.front().stored_ms < at.wall_ms - deferred_max_age_ms)
       settle_deferred(*c, std::nullopt, at, false);
+    if (!c->held.empty() && c->held.front().stored_ms < at.wall_ms - held_max_age_ms)
+      release_held(*c, at, false);
+  }
 }
 
 void ActivityTracker::start(ConnectionId conn, const LogRecord& rec, Stamp at) {
@@ -498,6 +518,8 @@ void ActivityTracker::progress(ConnectionId conn, Activity& counter, const LogRe
   if (builds) c.has_build_counters = true;
   if (now.failed > 0 && builds) c.failure_seen = true;
   if (builds) c.unstarted_failures += step.failed_unstarted;
+  if (!builds && step.ended_failed + step.failed_unstarted > 0)
+    confirm_transfer_failures(c, step.ended_failed + step.failed_unstarted);
   int64_t ended = step.ended_ok + step.ended_failed;
   if (ended == 0) return;
   // The build (or substitution) that ended in this update is this writer's one running one, if
@@ -583,12 +605,15 @@ bool ActivityTracker::payload_result(ConnectionId conn, const LogRecord& rec, St
 }
 
 void ActivityTracker::message(ConnectionId conn, const LogRecord& rec, Stamp at) {
-  if (rec.level != 0) return;  // only errors report failures
   // Nix's own errors go through logEI and carry raw_msg. Lines without it are relayed text: a
   // daemon's errors on its client, a build hook's, or a builder's `@nix` msg line, which Nix
   // re-logs at the level the builder chose. Those may only complete what Nix's own signals say.
   bool trusted = !rec.raw_msg.empty();
+  // Errors are level 0; Nix >= 2.35 logs a cache's missing file as a warning (level 1, logEI).
+  if (rec.level > 1 || (rec.level == 1 && !trusted)) return;
   std::string text = strip_ansi(trusted ? rec.raw_msg : rec.msg);
+  if (transfer_message(conn, rec, text, trusted)) return;
+  if (rec.level != 0) return;  // only errors report build failures
   auto m = classify_message(text, trusted);
   if (!m) return;
   Connection& c = *conns_[conn];
@@ -758,11 +783,20 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
       emit_build(std::move(row), a.key, by_nix);
       break;
     }
-    case act_substitute:
+    case act_substitute: {
       if (a.failed && outcome != Outcome::interrupted) span.outcome = Outcome::failed;
-      emit(SubstitutionRow{span, a.store_path, std::string(store_path_name(a.store_path)), a.source,
-                           a.download_bytes, a.nar_bytes});
+      SubstitutionRow row{span,     a.store_path,     std::string(store_path_name(a.store_path)),
+                          a.source, a.download_bytes, a.nar_bytes};
+      auto owner = conns_.find(a.owner);
+      if (span.outcome != Outcome::success || owner == conns_.end()) {
+        emit(std::move(row));
+        break;
+      }
+      Connection& c = *owner->second;
+      c.held.push_back({std::move(row), a.key, std::nullopt, at.wall_ms});
+      if (c.held.size() > max_held) release_held(c, at, false);
       break;
+    }
     case act_copy_path: {
       std::optional<int64_t> bytes = a.bytes_expected ? a.bytes_expected : a.bytes_done;
       if (a.substitution) {
@@ -782,7 +816,17 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
         if (s != active_.end())
           s->second.download_bytes = s->second.download_bytes.value_or(0) + *bytes;
       }
-      emit(TransferRow{span, a.source, bytes});
+      TransferRow row{span, a.source, bytes};
+      if (a.failed && outcome != Outcome::interrupted) row.span.outcome = Outcome::failed;
+      auto owner = conns_.find(a.owner);
+      if (row.span.outcome != Outcome::success || owner == conns_.end()) {
+        emit(std::move(row));
+        break;
+      }
+      // Nix names a failed transfer only after its stop: wait for that message.
+      Connection& c = *owner->second;
+      c.held.push_back({std::move(row), a.key, a.substitution, at.wall_ms});
+      if (c.held.size() > max_held) release_held(c, at, false);
       break;
     }
     case act_query_path_info: {
@@ -842,6 +886,86 @@ void ActivityTracker::settle_deferred(Connection& c, std::optional<Outcome> forc
     emit_build(std::move(it->row), it->key, true);
   }
   c.deferred.erase(c.deferred.begin(), it);
+}
+
+bool ActivityTracker::transfer_message(ConnectionId conn, const LogRecord& rec,
+                                       const std::string& text, bool trusted) {
+  Connection& c = *conns_[conn];
+  auto fail_substitution = [&](const ActKey& key) {
+    if (auto s = active_.find(key); s != active_.end()) s->second.failed = true;
+    for (auto& h : c.held)
+      if (h.key == key) h.failed = true;
+  };
+  if (auto url = failed_transfer_url(text, trusted)) {
+    // A transfer still running (the message came first), else the latest that stopped here.
+    for (auto& [k, a] : active_) {
+      if (a.type != act_file_transfer || a.source != *url || a.owner != conn) continue;
+      if (!trusted) return true;  // nothing to confirm it against yet: it goes on
+      a.failed = true;
+      if (a.substitution) fail_substitution(*a.substitution);
+      return true;
+    }
+    for (auto h = c.held.rbegin(); h != c.held.rend(); ++h) {
+      auto* t = std::get_if<TransferRow>(&h->row);
+      if (!t || t->url != *url || h->failed) continue;
+      if (trusted || c.copy_failures > 0) {
+        if (!trusted) --c.copy_failures;
+        h->failed = true;
+        if (h->substitution) fail_substitution(*h->substitution);
+      } else {
+        h->suspect = true;  // Nix's copyPaths counter says whether a substitution failed
+      }
+      return true;
+    }
+    return rec.level != 0 || !trusted;  // a trusted error may still be about a build
+  }
+  if (rec.level != 0 || !trusted) return false;
+  // Nix's own "build of '<path>' failed" names the substitutions that failed: their transfers
+  // that a relayed line named failed with them.
+  auto paths = failed_goal_paths(text, trusted);
+  bool any = false;
+  for (auto& path : paths) {
+    for (auto& h : c.held) {
+      auto* s = std::get_if<SubstitutionRow>(&h.row);
+      if (!s || s->store_path != path) continue;
+      h.failed = any = true;
+      for (auto& t : c.held)
+        if (t.substitution == h.key && t.suspect) t.failed = true;
+    }
+  }
+  return any;
+}
+
+void ActivityTracker::confirm_transfer_failures(Connection& c, int64_t count) {
+  // Nix counts a failed substitution after logging why: the oldest suspects are those.
+  for (auto& h : c.held) {
+    if (count == 0) break;
+    if (!h.suspect || h.failed) continue;
+    h.failed = true;
+    --count;
+    if (!h.substitution) continue;
+    if (auto s = active_.find(*h.substitution); s != active_.end()) s->second.failed = true;
+    for (auto& other : c.held)
+      if (other.key == *h.substitution) other.failed = true;
+  }
+  if (!c.held.empty()) c.copy_failures += count;  // the message may come after the counter
+}
+
+void ActivityTracker::release_held(Connection& c, Stamp at, bool all) {
+  auto it = c.held.begin();
+  for (; it != c.held.end(); ++it) {
+    bool old = it->stored_ms < at.wall_ms - held_max_age_ms ||
+               c.held.size() - static_cast<size_t>(it - c.held.begin()) > max_held;
+    if (!all && !old) break;
+    std::visit(
+        [&](auto& row) {
+          if (it->failed) row.span.outcome = Outcome::failed;
+          emit(std::move(row));
+        },
+        it->row);
+  }
+  c.held.erase(c.held.begin(), it);
+  if (c.held.empty()) c.copy_failures = 0;
 }
 
 void ActivityTracker::emit_query(PendingQuery&& q, std::optional<bool> hit) {

@@ -124,6 +124,10 @@ class ActivityTracker {
   void finish(Activity& a, Stamp at, Outcome outcome);
   void emit_build(BuildRow&& row, const ActKey& key, bool by_nix);
   void settle_deferred(Connection& c, std::optional<Outcome> forced, Stamp at, bool all);
+  bool transfer_message(ConnectionId conn, const LogRecord& rec, const std::string& text,
+                        bool trusted);
+  void confirm_transfer_failures(Connection& c, int64_t count);
+  void release_held(Connection& c, Stamp at, bool all);
   void expire(Stamp at);
   void emit(Event&& e);
   void emit_query(PendingQuery&& q, std::optional<bool> hit);

@@ -23,7 +23,7 @@ struct DaemonContext {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
-// THE table of query requests (docs/nod-protocol.md lists them). Issue 6's queries go here.
+// THE table of query requests (docs/nod-protocol.md lists them). The query CLI's requests go here.
 void register_requests(QueryService& service, const DaemonContext& ctx);
 
 // The "status" answer's body, also used by tests.

@@ -1,6 +1,7 @@
 #pragma once
-// nod's flags. The seed's names and defaults: --socket / NOD_SOCKET (/tmp/nod.sock) and
-// --db / NOD_DB (nod.db, in the current directory); the NixOS module (services.nod) sets both.
+// nod's flags. The original Rust nod's names and defaults: --socket / NOD_SOCKET
+// (/tmp/nod.sock) and --db / NOD_DB (nod.db, in the current directory); the NixOS module
+// (services.nod) sets both.
 #include <CLI/CLI.hpp>
 #include <string>
 #include <vector>

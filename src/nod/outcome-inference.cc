@@ -105,6 +105,13 @@ std::optional<NixMessage> cannot_build(std::string_view text, std::string drv) {
   return m;  // no Reason line: Nix gave none, the build did fail
 }
 
+std::string fmt_url(std::string_view cache, std::string_view path) {
+  std::string url(cache);
+  if (!url.ends_with('/')) url += '/';
+  url += path;
+  return url;
+}
+
 }  // namespace
 
 std::optional<NixMessage> classify_message(std::string_view text, bool has_raw_msg) {
@@ -169,6 +176,59 @@ std::optional<NixMessage> classify_message(std::string_view text, bool has_raw_m
   }
   if (timed_out_tail(head)) return NixMessage::failure(FailureKind::timeout);
   return std::nullopt;
+}
+
+namespace {
+
+// A relayed line (no raw_msg) starts with Nix's "error: ".
+std::string_view message_head(std::string_view text, bool has_raw_msg) {
+  if (!has_raw_msg) {
+    text = trim_left(text);
+    if (text.starts_with("error: ")) text = trim_left(text.substr(7));
+  }
+  return first_line(text);
+}
+
+}  // namespace
+
+std::optional<std::string> failed_transfer_url(std::string_view text, bool has_raw_msg) {
+  std::string_view head = message_head(text, has_raw_msg);
+  std::string_view rest;
+  for (std::string_view verb : {"unable to download '", "unable to upload '"}) {
+    if (!head.starts_with(verb)) continue;
+    // The URL may hold quotes: it ends at the quote followed by ": ".
+    size_t end = head.find("': ", verb.size());
+    if (end == std::string_view::npos || end == verb.size()) return std::nullopt;
+    rest = head.substr(end + 3);
+    if (rest.find("; retrying ") != std::string_view::npos) return std::nullopt;
+    return std::string(head.substr(verb.size(), end - verb.size()));
+  }
+  if (auto path = quoted_after(head, "file '", &rest)) {
+    std::string_view after;
+    if (auto cache = quoted_after(rest, " does not exist in binary cache '", &after);
+        cache && after.empty())
+      return fmt_url(*cache, *path);
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> failed_goal_paths(std::string_view text, bool has_raw_msg) {
+  std::string_view head = message_head(text, has_raw_msg);
+  constexpr std::string_view prefix = "build of ";
+  constexpr std::string_view suffix = " failed";
+  if (!head.starts_with(prefix) || !head.ends_with(suffix)) return {};
+  std::string_view list = head.substr(prefix.size(), head.size() - prefix.size() - suffix.size());
+  std::vector<std::string> paths;
+  while (!list.empty()) {
+    std::string_view rest;
+    auto q = quoted_after(list, "'", &rest);
+    if (!q || !q->starts_with("/")) return {};
+    paths.emplace_back(*q);
+    if (rest.empty()) break;
+    if (!rest.starts_with(", ")) return {};
+    list = rest.substr(2);
+  }
+  return paths;
 }
 
 ProgressStep progress_step(const Progress& before, const Progress& after) {

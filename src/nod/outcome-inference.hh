@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "nod/events.hh"
 
@@ -38,6 +39,21 @@ struct NixMessage {
 // `text` is without ANSI escapes. `has_raw_msg`: the record came from Nix's logEI (raw_msg is the
 // message without the "error: " prefix); otherwise `text` is the msg as a relayed line.
 std::optional<NixMessage> classify_message(std::string_view text, bool has_raw_msg);
+
+// A message that says a file transfer (activity 101) failed, naming its URL the way the
+// transfer's start did. Nix's curl code retries transient errors with a warning ending in
+// "; retrying in N ms" (the transfer goes on, and may succeed): those are not failures.
+//   "unable to download '<url>': HTTP error N[ ('<status text>')]..." / "unable to upload ..."
+//     (filetransfer.cc, every version; thrown, then logged by whoever caught it)
+//   "file '<path>' does not exist in binary cache '<cache>'" (http-binary-cache-store.cc, a 404
+//     on a cache): the URL is "<cache>/<path>"
+// The same structure rules as classify_message: the wording must start the message.
+std::optional<std::string> failed_transfer_url(std::string_view text, bool has_raw_msg);
+
+// "build of '<path>'[, '<path>'...] failed" (entry-points.cc, every version): the store paths
+// whose goals failed, when the message is exactly that; empty otherwise. Remote failures
+// ("build of '<drv>' on '<machine>' failed: ...") are not this message.
+std::vector<std::string> failed_goal_paths(std::string_view text, bool has_raw_msg);
 
 // One `progress` result of the builds (104) or copyPaths (103) activity: [done, expected,
 // running, failed]. Nix bumps `running` when a build starts and drops it, together with `done`

@@ -1,8 +1,8 @@
 #pragma once
-// What a `nod` query asks for: the seed's flags (`-d/-m/-y`, `--drv`, `--sort`, `--group`,
-// `--bucket`, `--output`) plus `clean`, `regressions`, `failures` and `builds`, parsed from the
-// command line, checked, and carried to the daemon as one JSON line (so the daemon answers exactly
-// what was asked).
+// What a `nod` query asks for: the original Rust nod's flags (`-d/-m/-y`, `--drv`, `--sort`,
+// `--group`, `--bucket`, `--output`) plus `clean`, `regressions`, `failures` and `builds`, parsed
+// from the command line, checked, and carried to the daemon as one JSON line (so the daemon
+// answers exactly what was asked).
 //
 // validate() throws UsageError with a message naming the flag; nothing here touches the database.
 #include <CLI/CLI.hpp>

@@ -51,7 +51,8 @@ Period prior_period(const Period& p) {
 namespace {
 
 struct KindTotals {
-  int64_t count = 0, failed = 0, interrupted = 0, total_ms = 0, max_ms = 0;
+  int64_t count = 0, failed = 0, interrupted = 0, cancelled = 0, unknown_outcome = 0, total_ms = 0,
+          max_ms = 0;
   int64_t download = 0, download_known = 0, nar = 0, nar_known = 0;
   int64_t cpu_user_us = 0, cpu_user_known = 0, cpu_system_us = 0, cpu_system_known = 0;
   bool has_outcomes = true;  // cache queries have hit/miss instead
@@ -59,6 +60,8 @@ struct KindTotals {
     count += r.count;
     if (r.outcome == "failed") failed += r.count;
     if (r.outcome == "interrupted") interrupted += r.count;
+    if (r.outcome == "cancelled") cancelled += r.count;
+    if (r.outcome == "unknown") unknown_outcome += r.count;
     total_ms += r.total_ms;
     max_ms = std::max(max_ms, r.max_ms);
     download += r.download_bytes;
@@ -111,6 +114,8 @@ Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t
                          {"count", "COUNT"},
                          {"failed", "FAILED"},
                          {"interrupted", "INTERRUPTED"},
+                         {"cancelled", "CANCELLED"},
+                         {"unknown", "UNKNOWN"},
                          {"total_ms", "TOTAL"},
                          {"mean_ms", "MEAN"},
                          {"median_ms", "MEDIAN"},
@@ -154,6 +159,8 @@ Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t
         count_cell(t.count),
         outcomes ? count_cell(t.failed) : Cell{unknown, {}},
         outcomes ? count_cell(t.interrupted) : Cell{unknown, {}},
+        outcomes ? count_cell(t.cancelled) : Cell{unknown, {}},
+        outcomes ? count_cell(t.unknown_outcome) : Cell{unknown, {}},
         duration_cell(static_cast<double>(t.total_ms)),
         duration_cell(static_cast<double>(t.total_ms) / static_cast<double>(t.count)),
         approx(duration_cell(med)),

@@ -13,8 +13,8 @@ using namespace format;
 
 Report test_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms) {
   QueryOptions opts = o;
-  // Without -d/-m/-y the period is one bucket (the seed's `--bucket day --output test` compares
-  // today with yesterday), or a week.
+  // Without -d/-m/-y the period is one bucket (the original Rust nod's `--bucket day --output
+  // test` compares today with yesterday), or a week.
   if (!opts.period_days()) {
     int64_t days = 7;
     if (opts.bucket == Bucket::day) days = 1;

@@ -70,7 +70,7 @@ void write_status(JsonWriter& w, const DaemonContext& ctx) {
 
 void register_requests(QueryService& service, const DaemonContext& ctx) {
   service.add("status", [&ctx](std::string_view, JsonWriter& w) { write_status(w, ctx); });
-  register_query_requests(service, ctx.db_path);  // query, clean-count, clean-step (issue 6)
+  register_query_requests(service, ctx.db_path);  // query, clean-count, clean-step
 }
 
 }  // namespace nixmon::nod

@@ -1,5 +1,5 @@
-"""End-to-end tests of nod's query side (issue 6) on streams captured at test time from the real
-Nix on this machine: every flag of the seed's CLI through the daemon and, with no daemon, read
+"""End-to-end tests of nod's query side on streams captured at test time from the real
+Nix on this machine: every flag of the original Rust nod's CLI through the daemon and, with no daemon, read
 directly (both must print the same), answers checked against sqlite3 on the raw rows, golden
 outputs (volatile parts masked), bad input, clean, and the Prometheus endpoint scraped, diffed and
 passed through the real promtool."""
@@ -19,8 +19,8 @@ import test_nod as tn
 from harness import (Process, TempDir, binary, check_golden, free_port, mask,
                      promtool_check_metrics, scrape, tool, wait_for_port)
 
-# The seed's README, line by line (clean is tested on copies below).
-SEED_QUERIES = [
+# The original Rust nod's README, line by line (clean is tested on copies below).
+ORIGINAL_NOD_QUERIES = [
     [],
     ["-d", "30"],
     ["-m", "3"],
@@ -136,14 +136,14 @@ class NodQueries(unittest.TestCase):
     def args(self, a):
         return [x.replace("NONCE", self.nonce) for x in a]
 
-    def test_every_seed_flag_same_answer_through_daemon_and_directly(self):
+    def test_every_original_nod_flag_same_answer_through_daemon_and_directly(self):
         with TempDir() as d:
             sock = os.path.join(d, "nod.sock")
             with Process([self.nod, "daemon", "--socket", sock, "--db", self.db], d, name="nod"):
                 tn.wait_for(lambda: os.path.exists(sock) and stat.S_ISSOCK(os.stat(sock).st_mode),
                             what="the socket")
                 golden = []
-                for a in SEED_QUERIES + MORE_QUERIES:
+                for a in ORIGINAL_NOD_QUERIES + MORE_QUERIES:
                     a = self.args(a)
                     direct = self.run_nod(*a)
                     self.assertEqual(direct.returncode, 0, (a, direct.stderr))

@@ -174,3 +174,41 @@ TEST(OutcomeCaches, S3CacheNamedTheSameInQueriesAndSubstitutions) {
   EXPECT_EQ(normalise_cache_uri("https://cache.nixos.org?priority=40"),
             "https://cache.nixos.org?priority=40");
 }
+
+// filetransfer.cc: "unable to %s '%s': HTTP error %d ('%s')" at 2.8.0 (lines 441-448), "HTTP
+// error %d%s" at 2.28.0 (516) and 2.35.0 (893); retries warn "%s; retrying in %d ms" (2.8.0:
+// 467-469) with " (attempt %d/%d)" since 2.35.0 (962-969). http-binary-cache-store.cc: "file
+// '%s' does not exist in binary cache '%s'" (2.28.0: 161, 2.35.0: 289).
+TEST(OutcomeTransfers, FailedTransferNamesItsUrl) {
+  const std::string nar = "http://127.0.0.1:41861/nar/1vgm.nar.xz";
+  // Nix 2.8, relayed by the substitution goal's printError (no raw_msg).
+  EXPECT_EQ(failed_transfer_url("error: unable to download '" + nar +
+                                    "': HTTP error 500 ('Internal Server Error')",
+                                false),
+            nar);
+  EXPECT_EQ(failed_transfer_url("unable to download '" + nar + "': HTTP error 404", true), nar);
+  EXPECT_EQ(failed_transfer_url("unable to upload '" + nar + "': Couldn't connect (7) x", true),
+            nar);
+  EXPECT_EQ(failed_transfer_url("file 'nar/1vgm.nar.xz' does not exist in binary cache "
+                                "'http://127.0.0.1:41861'",
+                                false),
+            nar);
+  // Retries go on; the transfer may still succeed.
+  EXPECT_FALSE(failed_transfer_url("error: unable to download '" + nar +
+                                       "': HTTP error 500 ('Internal Server Error'); retrying "
+                                       "in 261 ms",
+                                   false));
+  EXPECT_FALSE(failed_transfer_url(
+      "unable to download '" + nar + "': HTTP error 500; retrying in 250 ms (attempt 1/5)", true));
+  // Only at the start of the message, not quoted inside another.
+  EXPECT_FALSE(failed_transfer_url("builder said: unable to download '" + nar + "': 404", true));
+  EXPECT_FALSE(failed_transfer_url("warning: unable to download '" + nar + "': 404", false));
+}
+
+// entry-points.cc: "build of %s failed" (2.8.0: 46, 2.28.0: 46, 2.35.0: 43).
+TEST(OutcomeTransfers, FailedGoalPaths) {
+  EXPECT_EQ(failed_goal_paths("build of '/nix/store/a-x', '/nix/store/b-y' failed", true),
+            (std::vector<std::string>{"/nix/store/a-x", "/nix/store/b-y"}));
+  EXPECT_TRUE(failed_goal_paths("build of '/nix/store/a.drv' on 'ssh://m' failed: x", true).empty());
+  EXPECT_TRUE(failed_goal_paths("build of '/nix/store/a-x' failed later", true).empty());
+}

@@ -352,3 +352,17 @@ TEST_F(RecentRows, CpuSumsFromAggregatesEqualARecount) {
               (std::vector<int64_t>{5000000000, 1, 0, 0}));
   }
 }
+
+TEST_F(RecentRows, SummaryCountsEveryOutcomeOfAKind) {
+  // Cancelled and unknown builds have their own columns, so the outcome columns of a kind and
+  // its successes add up to COUNT in every format.
+  std::string json = run(opts([](auto& o) { o.output = OutputFormat::json; }));
+  size_t row = json.find("{\"kind\":\"build\"");
+  ASSERT_NE(row, std::string::npos) << json;
+  std::string build = json.substr(row, json.find('}', row) - row);
+  EXPECT_NE(build.find("\"cancelled\":1,\"unknown\":1,"), std::string::npos) << build;
+  std::string csv = run(opts([](auto& o) { o.output = OutputFormat::csv; }));
+  EXPECT_NE(csv.find("failed,interrupted,cancelled,unknown,"), std::string::npos) << csv;
+  std::string table = run(opts());
+  EXPECT_NE(table.find("INTERRUPTED  CANCELLED  UNKNOWN"), std::string::npos) << table;
+}

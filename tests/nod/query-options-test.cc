@@ -1,5 +1,5 @@
-// The query flags: the seed's spellings parse, bad input is a UsageError naming the flag, and the
-// wire form round-trips.
+// The query flags: the original Rust nod's spellings parse, bad input is a UsageError naming the
+// flag, and the wire form round-trips.
 #include "nod/query-options.hh"
 
 #include <gtest/gtest.h>
@@ -39,7 +39,7 @@ std::string error_of(std::vector<std::string> args) {
 
 }  // namespace
 
-TEST(QueryOptions, SeedSpellings) {
+TEST(QueryOptions, OriginalNodSpellings) {
   EXPECT_EQ(parse({}).command, QueryCommand::summary);
   EXPECT_EQ(*parse({"-d", "30"}).period_days(), 30);
   EXPECT_EQ(*parse({"-m", "3"}).period_days(), 90);
