@@ -593,6 +593,87 @@ TEST(ActivityTracker, ActivityIdentityIsPerWriterProcess) {
   }
 }
 
+// Real Nix 2.8 streams of `nix-store -r` from an HTTP binary cache on loopback that fails
+// (tests/fixtures/nix-logs/README.md): Nix names a failed download only after the stops of the
+// transfer and its substitution, then counts the failed substitution.
+namespace {
+const TransferRow& transfer_ending(const std::vector<TransferRow>& ts, std::string_view tail) {
+  for (auto& t : ts)
+    if (t.url.ends_with(tail)) return t;
+  throw std::runtime_error(fmt::format("no transfer of *{}", tail));
+}
+}  // namespace
+
+TEST(ActivityTracker, NarDownloadFailingAfterRetriesIsFailedFromNix28) {
+  Collected c;
+  feed(c, fixture_log("substitution-http-nar-500.log"));
+  auto ts = c.all<TransferRow>();
+  ASSERT_EQ(ts.size(), 3u);
+  EXPECT_EQ(transfer_ending(ts, ".nar.xz").span.outcome, Outcome::failed);
+  EXPECT_EQ(transfer_ending(ts, ".narinfo").span.outcome, Outcome::success);
+  EXPECT_EQ(transfer_ending(ts, "/nix-cache-info").span.outcome, Outcome::success);
+  auto subs = c.all<SubstitutionRow>();
+  ASSERT_EQ(subs.size(), 1u);
+  EXPECT_EQ(subs[0].span.outcome, Outcome::failed);
+  EXPECT_TRUE(c.all<BuildRow>().empty());
+  EXPECT_TRUE(c.all<FailureRow>().empty());
+}
+
+TEST(ActivityTracker, RetriedDownloadThatSucceedsIsASuccessFromNix28) {
+  Collected c;
+  feed(c, fixture_log("substitution-http-nar-retried.log"));
+  auto ts = c.all<TransferRow>();
+  ASSERT_EQ(ts.size(), 3u);
+  for (auto& t : ts) EXPECT_EQ(t.span.outcome, Outcome::success) << t.url;
+  EXPECT_EQ(transfer_ending(ts, ".nar.xz").bytes, 124);
+  auto subs = c.all<SubstitutionRow>();
+  ASSERT_EQ(subs.size(), 1u);
+  EXPECT_EQ(subs[0].span.outcome, Outcome::success);
+  EXPECT_EQ(subs[0].download_bytes, 124);
+}
+
+TEST(ActivityTracker, MissingNarIsAFailedTransferFromNix28) {
+  // A 404: "file '<path>' does not exist in binary cache '<cache>'" (relayed), then Nix's own
+  // "build of '<path>' failed".
+  Collected c;
+  feed(c, fixture_log("substitution-http-nar-404.log"));
+  auto ts = c.all<TransferRow>();
+  ASSERT_EQ(ts.size(), 3u);
+  EXPECT_EQ(transfer_ending(ts, ".nar.xz").span.outcome, Outcome::failed);
+  EXPECT_EQ(transfer_ending(ts, ".narinfo").span.outcome, Outcome::success);
+  auto subs = c.all<SubstitutionRow>();
+  ASSERT_EQ(subs.size(), 1u);
+  EXPECT_EQ(subs[0].span.outcome, Outcome::failed);
+}
+
+TEST(ActivityTracker, NarinfoServerErrorIsAFailedTransferFromNix28) {
+  Collected c;
+  feed(c, fixture_log("query-http-narinfo-500.log"));
+  auto ts = c.all<TransferRow>();
+  ASSERT_EQ(ts.size(), 2u);
+  EXPECT_EQ(transfer_ending(ts, ".narinfo").span.outcome, Outcome::failed);
+  EXPECT_EQ(transfer_ending(ts, "/nix-cache-info").span.outcome, Outcome::success);
+  EXPECT_TRUE(c.all<SubstitutionRow>().empty());
+}
+
+TEST(ActivityTracker, RelayedLineCannotFailATransferNixsCountersDoNotConfirm) {
+  // A builder's `@nix` line re-logged at level 0 names the URL of a transfer that succeeded.
+  std::string text = fixture_log("substitution-http-nar-retried.log");
+  size_t stop = text.find("{\"action\":\"stop\",\"id\":38929583570952}");
+  ASSERT_NE(stop, std::string::npos);
+  size_t eol = text.find('\n', stop) + 1;
+  std::string url =
+      "http://127.0.0.1:44475/nar/"
+      "1vgmvfyvffw7k28zfqwvba7nsxkpwbggkgk8mq71fsgdv4147qc2.nar.xz";
+  text.insert(eol, "@nix {\"action\":\"msg\",\"level\":0,\"msg\":\"error: unable to download '" +
+                       url + "': HTTP error 500\"}\n");
+  Collected c;
+  feed(c, text);
+  for (auto& t : c.all<TransferRow>()) EXPECT_EQ(t.span.outcome, Outcome::success) << t.url;
+  ASSERT_EQ(c.all<SubstitutionRow>().size(), 1u);
+  EXPECT_EQ(c.all<SubstitutionRow>()[0].span.outcome, Outcome::success);
+}
+
 // A client may relay the last of its nix-daemon worker's records after the worker's connection
 // was read to its end (the two are read by different threads): for a grace period the gone
 // worker's pid still names its activities; after it, ids carrying that pid are a new process's.
@@ -628,84 +709,4 @@ TEST(ActivityTracker, AGoneWritersIdsAreItsOwnForAGracePeriod) {
     send(relay, stop);
   }
   EXPECT_EQ(c.all<BuildRow>().size(), 2u);
-
-  // Real Nix 2.8 streams of `nix-store -r` from an HTTP binary cache on loopback that fails
-  // (tests/fixtures/nix-logs/README.md): Nix names a failed download only after the stops of the
-  // transfer and its substitution, then counts the failed substitution.
-  namespace {
-  const TransferRow& transfer_ending(const std::vector<TransferRow>& ts, std::string_view tail) {
-    for (auto& t : ts)
-      if (t.url.ends_with(tail)) return t;
-    throw std::runtime_error(fmt::format("no transfer of *{}", tail));
-  }
-  }  // namespace
-
-  TEST(ActivityTracker, NarDownloadFailingAfterRetriesIsFailedFromNix28) {
-    Collected c;
-    feed(c, fixture_log("substitution-http-nar-500.log"));
-    auto ts = c.all<TransferRow>();
-    ASSERT_EQ(ts.size(), 3u);
-    EXPECT_EQ(transfer_ending(ts, ".nar.xz").span.outcome, Outcome::failed);
-    EXPECT_EQ(transfer_ending(ts, ".narinfo").span.outcome, Outcome::success);
-    EXPECT_EQ(transfer_ending(ts, "/nix-cache-info").span.outcome, Outcome::success);
-    auto subs = c.all<SubstitutionRow>();
-    ASSERT_EQ(subs.size(), 1u);
-    EXPECT_EQ(subs[0].span.outcome, Outcome::failed);
-    EXPECT_TRUE(c.all<BuildRow>().empty());
-    EXPECT_TRUE(c.all<FailureRow>().empty());
-  }
-
-  TEST(ActivityTracker, RetriedDownloadThatSucceedsIsASuccessFromNix28) {
-    Collected c;
-    feed(c, fixture_log("substitution-http-nar-retried.log"));
-    auto ts = c.all<TransferRow>();
-    ASSERT_EQ(ts.size(), 3u);
-    for (auto& t : ts) EXPECT_EQ(t.span.outcome, Outcome::success) << t.url;
-    EXPECT_EQ(transfer_ending(ts, ".nar.xz").bytes, 124);
-    auto subs = c.all<SubstitutionRow>();
-    ASSERT_EQ(subs.size(), 1u);
-    EXPECT_EQ(subs[0].span.outcome, Outcome::success);
-    EXPECT_EQ(subs[0].download_bytes, 124);
-  }
-
-  TEST(ActivityTracker, MissingNarIsAFailedTransferFromNix28) {
-    // A 404: "file '<path>' does not exist in binary cache '<cache>'" (relayed), then Nix's own
-    // "build of '<path>' failed".
-    Collected c;
-    feed(c, fixture_log("substitution-http-nar-404.log"));
-    auto ts = c.all<TransferRow>();
-    ASSERT_EQ(ts.size(), 3u);
-    EXPECT_EQ(transfer_ending(ts, ".nar.xz").span.outcome, Outcome::failed);
-    EXPECT_EQ(transfer_ending(ts, ".narinfo").span.outcome, Outcome::success);
-    auto subs = c.all<SubstitutionRow>();
-    ASSERT_EQ(subs.size(), 1u);
-    EXPECT_EQ(subs[0].span.outcome, Outcome::failed);
-  }
-
-  TEST(ActivityTracker, NarinfoServerErrorIsAFailedTransferFromNix28) {
-    Collected c;
-    feed(c, fixture_log("query-http-narinfo-500.log"));
-    auto ts = c.all<TransferRow>();
-    ASSERT_EQ(ts.size(), 2u);
-    EXPECT_EQ(transfer_ending(ts, ".narinfo").span.outcome, Outcome::failed);
-    EXPECT_EQ(transfer_ending(ts, "/nix-cache-info").span.outcome, Outcome::success);
-    EXPECT_TRUE(c.all<SubstitutionRow>().empty());
-  }
-
-  TEST(ActivityTracker, RelayedLineCannotFailATransferNixsCountersDoNotConfirm) {
-    // A builder's `@nix` line re-logged at level 0 names the URL of a transfer that succeeded.
-    std::string text = fixture_log("substitution-http-nar-retried.log");
-    size_t stop = text.find("{\"action\":\"stop\",\"id\":38929583570952}");
-    ASSERT_NE(stop, std::string::npos);
-    size_t eol = text.find('\n', stop) + 1;
-    std::string url =
-        "http://127.0.0.1:44475/nar/"
-        "1vgmvfyvffw7k28zfqwvba7nsxkpwbggkgk8mq71fsgdv4147qc2.nar.xz";
-    text.insert(eol, "@nix {\"action\":\"msg\",\"level\":0,\"msg\":\"error: unable to download '" +
-                         url + "': HTTP error 500\"}\n");
-    Collected c;
-    feed(c, text);
-    for (auto& t : c.all<TransferRow>()) EXPECT_EQ(t.span.outcome, Outcome::success) << t.url;
-    ASSERT_EQ(c.all<SubstitutionRow>().size(), 1u);
-    EXPECT_EQ(c.all<SubstitutionRow>()[0].span.outcome, Outcome::success);
-  }
+}
