@@ -710,3 +710,44 @@ TEST(ActivityTracker, AGoneWritersIdsAreItsOwnForAGracePeriod) {
   }
   EXPECT_EQ(c.all<BuildRow>().size(), 2u);
 }
+
+// Lix 2.95: its lines carry "<3>" under IN_SYSTEMD=1; the builds activity's counters are Nix's,
+// but Lix stops the build before the counters change. Disabled: nod settles a build that stopped
+// before its counter update as unknown (the later update does not reach the deferred build).
+TEST(ActivityTracker, DISABLED_LixBuildSuccessUnderSystemd) {
+  Collected c;
+  feed(c, from_source("lix-2.95-build-success-systemd.log"));
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].name, "hello-2.12");
+  EXPECT_EQ(builds[0].span.outcome, Outcome::success);
+  EXPECT_EQ(builds[0].phases, "unpackPhase,configurePhase,buildPhase,installPhase");
+  EXPECT_EQ(builds[0].log_lines, 5);
+  EXPECT_FALSE(builds[0].exit_code);
+  EXPECT_FALSE(builds[0].failure_kind);
+  EXPECT_TRUE(c.all<FailureRow>().empty());
+}
+
+// Lix words a builder failure as Nix <= 2.28 did, and logs it after every activity stopped.
+// Disabled for the same reason: the failure message after the stops does not complete the row.
+TEST(ActivityTracker, DISABLED_LixBuilderFailureLoggedAfterTheStops) {
+  Collected c;
+  feed(c, from_source("lix-2.95-build-failure.log"));
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].name, "bad");
+  EXPECT_EQ(builds[0].span.outcome, Outcome::failed);
+  EXPECT_EQ(builds[0].phases, "buildPhase");
+  EXPECT_EQ(builds[0].log_lines, 2);
+  auto failures = c.all<FailureRow>();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].kind, FailureKind::builder);
+  EXPECT_TRUE(failures[0].drv_path.ends_with("-bad.drv"));
+  EXPECT_EQ(failures[0].exit_code, 1);
+  // The row was written at the stop; the message after it completes exit code and kind.
+  auto later = c.all<BuildFailedLater>();
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_TRUE(later[0].drv_path.ends_with("-bad.drv"));
+  EXPECT_EQ(later[0].exit_code, 1);
+  EXPECT_EQ(later[0].failure_kind, FailureKind::builder);
+}
