@@ -535,6 +535,24 @@ void ActivityTracker::progress(ConnectionId conn, Activity& counter, const LogRe
     only = &b->second;
     ++running;
   }
+  if (builds && running == 0 && !c.deferred.empty()) {
+    // Lix stops a build before its counters move (local-derivation-goal.cc, then done()): the
+    // update ends builds that already stopped, newest first.
+    for (; ended > 0 && !c.deferred.empty(); --ended) {
+      auto d = std::move(c.deferred.back());
+      c.deferred.pop_back();
+      bool failed = step.ended_failed > 0;
+      if (failed) {
+        --step.ended_failed;
+        d.row.span.outcome = Outcome::failed;
+        c.last_kindless_failure = d.row.drv_path;
+      } else {
+        d.row.span.outcome = Outcome::success;
+      }
+      emit_build(std::move(d.row), d.key, true);
+    }
+    if (ended == 0) return;
+  }
   if (ended == 1 && running == 1) {
     only->ended = at;
     if (step.ended_failed) {

@@ -110,6 +110,26 @@ class NodIngest(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertIn("no Nix log record in standard input (1 other lines)", r.stderr)
 
+    def test_lix_streams_are_recorded(self):
+        # Streams shaped after Lix 2.95's source (the fixtures' headers cite the lines): "<3>@nix"
+        # under IN_SYSTEMD=1, the build's stop before the counters that end it.
+        fixtures = os.path.join(h.SOURCE_DIR, "tests", "fixtures", "nix-logs", "from-source")
+        with h.TempDir() as d:
+            db = os.path.join(d, "nod.db")
+            for name in ("lix-2.95-build-success-systemd.log", "lix-2.95-build-failure.log"):
+                r = nod("--db", db, "--socket", os.path.join(d, "none.sock"), "ingest",
+                        os.path.join(fixtures, name))
+                self.assertEqual(r.returncode, 0, r.stderr)
+            con = sqlite3.connect(db)
+            rows = con.execute("SELECT name, outcome, failure_kind, exit_code, phases FROM builds "
+                               "ORDER BY name").fetchall()
+            con.close()
+            self.assertEqual(rows, [
+                ("bad", "failed", "builder", 1, "buildPhase"),
+                ("hello-2.12", "success", None, None,
+                 "unpackPhase,configurePhase,buildPhase,installPhase"),
+            ])
+
     def test_real_nix_under_systemd_prefixes_records_with_a_priority_and_they_count(self):
         # Nix 2.8 (like Lix, and Nix before 2.28) writes its JSON records through the plain
         # logger, which puts the syslog priority "<3>" in front when IN_SYSTEMD=1.
@@ -160,7 +180,10 @@ class NodIngest(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertIn("sending the records to the daemon", r.stderr)
                 self.assertEqual(os.listdir(elsewhere), [])  # no ./nod.db beside the daemon's
-                # The same activities again: the daemon's de-duplication sees them.
+                # The same activities again: the daemon's de-duplication sees them. `nod ingest`
+                # returns once it sent them, maybe before the daemon read them all: wait for that.
+                wait_for(lambda: status(p.sock)["records"] == 2 * records, 60,
+                         "the second ingest's records to be read")
                 st = wait_settled(p.sock)
                 self.assertGreater(st["duplicates"], 0)
                 self.assertEqual(st["records"], 2 * records)

@@ -712,9 +712,8 @@ TEST(ActivityTracker, AGoneWritersIdsAreItsOwnForAGracePeriod) {
 }
 
 // Lix 2.95: its lines carry "<3>" under IN_SYSTEMD=1; the builds activity's counters are Nix's,
-// but Lix stops the build before the counters change. Disabled: nod settles a build that stopped
-// before its counter update as unknown (the later update does not reach the deferred build).
-TEST(ActivityTracker, DISABLED_LixBuildSuccessUnderSystemd) {
+// but Lix stops the build before the counters change: the update ends the build that stopped.
+TEST(ActivityTracker, LixBuildSuccessUnderSystemd) {
   Collected c;
   feed(c, from_source("lix-2.95-build-success-systemd.log"));
   auto builds = c.all<BuildRow>();
@@ -728,9 +727,9 @@ TEST(ActivityTracker, DISABLED_LixBuildSuccessUnderSystemd) {
   EXPECT_TRUE(c.all<FailureRow>().empty());
 }
 
-// Lix words a builder failure as Nix <= 2.28 did, and logs it after every activity stopped.
-// Disabled for the same reason: the failure message after the stops does not complete the row.
-TEST(ActivityTracker, DISABLED_LixBuilderFailureLoggedAfterTheStops) {
+// Lix words a builder failure as Nix <= 2.28 did, and logs it after every activity stopped: the
+// counters fail the stopped build, and the message completes its exit code and kind.
+TEST(ActivityTracker, LixBuilderFailureLoggedAfterTheStops) {
   Collected c;
   feed(c, from_source("lix-2.95-build-failure.log"));
   auto builds = c.all<BuildRow>();
