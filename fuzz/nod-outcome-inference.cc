@@ -17,8 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 1:
       if (auto m = classify_message(strip_ansi(text), pick % 2 == 0)) {
         // A derivation, when named, is a quoted part of the text: never longer than it.
-        if (m->drv_path.size() > text.size() || m->machine.size() > text.size())
-          __builtin_trap();
+        if (m->drv_path.size() > text.size() || m->machine.size() > text.size()) __builtin_trap();
         if (m->kind == FailureKind::remote && m->drv_path.empty()) __builtin_trap();
       }
       break;

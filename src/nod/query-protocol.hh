@@ -30,7 +30,8 @@ using RequestHandler = std::function<void(std::string_view request, JsonWriter& 
 // Answers request lines with the registered handlers. Thread-safe once built (handlers must be).
 class QueryService {
  public:
-  // The one table of requests: the queries (summary, regressions, clean, failures, builds, ...) are added here, by name.
+  // The one table of requests: the queries (summary, regressions, clean, failures, builds, ...) are
+  // added here, by name.
   void add(std::string name, RequestHandler handler);
   // One request line -> one response line (no '\n'). Never throws.
   std::string answer(std::string_view request_line) const;

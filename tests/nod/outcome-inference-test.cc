@@ -182,9 +182,9 @@ TEST(OutcomeCaches, S3CacheNamedTheSameInQueriesAndSubstitutions) {
 TEST(OutcomeTransfers, FailedTransferNamesItsUrl) {
   const std::string nar = "http://127.0.0.1:41861/nar/1vgm.nar.xz";
   // Nix 2.8, relayed by the substitution goal's printError (no raw_msg).
-  EXPECT_EQ(failed_transfer_url("error: unable to download '" + nar +
-                                    "': HTTP error 500 ('Internal Server Error')",
-                                false),
+  EXPECT_EQ(failed_transfer_url(
+                "error: unable to download '" + nar + "': HTTP error 500 ('Internal Server Error')",
+                false),
             nar);
   EXPECT_EQ(failed_transfer_url("unable to download '" + nar + "': HTTP error 404", true), nar);
   EXPECT_EQ(failed_transfer_url("unable to upload '" + nar + "': Couldn't connect (7) x", true),
@@ -209,6 +209,7 @@ TEST(OutcomeTransfers, FailedTransferNamesItsUrl) {
 TEST(OutcomeTransfers, FailedGoalPaths) {
   EXPECT_EQ(failed_goal_paths("build of '/nix/store/a-x', '/nix/store/b-y' failed", true),
             (std::vector<std::string>{"/nix/store/a-x", "/nix/store/b-y"}));
-  EXPECT_TRUE(failed_goal_paths("build of '/nix/store/a.drv' on 'ssh://m' failed: x", true).empty());
+  EXPECT_TRUE(
+      failed_goal_paths("build of '/nix/store/a.drv' on 'ssh://m' failed: x", true).empty());
   EXPECT_TRUE(failed_goal_paths("build of '/nix/store/a-x' failed later", true).empty());
 }
