@@ -75,7 +75,8 @@ struct ActivityTracker::Activity {
   std::optional<Stamp> stopped_elsewhere;
   std::optional<uint64_t> parent;
   std::string text;
-  std::string fields_json;  // generic activities only
+  std::string fields_json;    // generic activities only
+  bool fetched_path = false;  // fetchToStore: its result already appended to the fields
   // build
   std::string drv_path;
   std::string machine;
@@ -235,6 +236,7 @@ void ActivityTracker::close_connection(ConnectionId conn, Stamp now) {
       s->second.closed_ms = now.wall_ms;
       closed_pids_.emplace_back(*c.writer.pid, now.wall_ms);
     }
+    forget_closed_writers(now);  // also here: an idle daemon polled by queries sees no record
   }
   conns_.erase(it);
 }
@@ -265,6 +267,17 @@ void ActivityTracker::handle(ConnectionId conn, const LogRecord& rec, Stamp at,
   }
 }
 
+// A writer gone for longer than the grace period: its pid's ids are a new process's (recycled).
+void ActivityTracker::forget_closed_writers(Stamp at) {
+  while (!closed_pids_.empty() &&
+         closed_pids_.front().second < at.wall_ms - closed_writer_grace_ms) {
+    auto [pid, closed_ms] = closed_pids_.front();
+    closed_pids_.pop_front();
+    auto s = scope_of_pid_.find(pid);
+    if (s != scope_of_pid_.end() && s->second.closed_ms == closed_ms) scope_of_pid_.erase(s);
+  }
+}
+
 void ActivityTracker::expire(Stamp at) {
   // Queries nothing answered for long, and builds nothing explained: settle them now rather than
   // at the writer's end, which may be days away for a long-lived process.
@@ -273,14 +286,7 @@ void ActivityTracker::expire(Stamp at) {
   });
   recent_substitutions_.expire(at.wall_ms - pending_query_max_age_ms, [](auto&&) {});
   failures_seen_.expire(at.wall_ms - failure_dedup_window_ms, [](auto&&) {});
-  // A writer gone for longer than the grace period: its pid's ids are a new process's (recycled).
-  while (!closed_pids_.empty() &&
-         closed_pids_.front().second < at.wall_ms - closed_writer_grace_ms) {
-    auto [pid, closed_ms] = closed_pids_.front();
-    closed_pids_.pop_front();
-    auto s = scope_of_pid_.find(pid);
-    if (s != scope_of_pid_.end() && s->second.closed_ms == closed_ms) scope_of_pid_.erase(s);
-  }
+  forget_closed_writers(at);
   for (auto& [id, c] : conns_) {
     if (!c->deferred.empty() && c->deferred.front().stored_ms < at.wall_ms - deferred_max_age_ms)
       settle_deferred(*c, std::nullopt, at, false);
@@ -493,7 +499,9 @@ void ActivityTracker::result(ConnectionId conn, const LogRecord& rec, Stamp at,
       }
       break;
     case res_fetch_to_store:
-      if (auto path = rec.string_field(0)) {
+      // Once: the store path the fetch produced (a stream repeating it must not grow the row).
+      if (auto path = rec.string_field(0); path && !a->fetched_path) {
+        a->fetched_path = true;
         // The store path the fetch produced, after the start's [path, dryRun].
         a->fields_json.pop_back();
         a->fields_json += fmt::format("{}{}]", a->fields_json.size() > 1 ? "," : "",
@@ -599,7 +607,7 @@ bool ActivityTracker::payload_result(ConnectionId conn, const LogRecord& rec, St
         // Never started (dependency failed, input rejected): only the failure is recorded.
         std::string drv = "/nix/store/" + p->drv_name;
         NixMessage m = NixMessage::failure(*meaning->kind, drv);
-        apply_failure(conn, m, true, p->error_msg, at);
+        apply_failure(conn, m, true, p->error_msg.substr(0, max_message_bytes), at);
       }
       return true;
     }
@@ -712,8 +720,11 @@ void ActivityTracker::apply_failure(ConnectionId conn, const NixMessage& m, bool
     FailureKind kind = r->remote && m.kind == FailureKind::builder ? FailureKind::remote : m.kind;
     std::optional<int64_t> exit_code =
         kind == FailureKind::remote && m.kind != FailureKind::remote ? std::nullopt : m.exit_code;
-    if (r->outcome == Outcome::failed ||
-        (trusted && r->outcome == Outcome::success && !r->by_nix)) {
+    // A build settled without Nix's word (unknown, cancelled, or success with no counters) is
+    // corrected by Nix's own message; one Nix's counters called a success is not.
+    bool unsettled = r->outcome == Outcome::unknown || r->outcome == Outcome::cancelled ||
+                     (r->outcome == Outcome::success && !r->by_nix);
+    if (r->outcome == Outcome::failed || (trusted && unsettled)) {
       r->outcome = Outcome::failed;
       r->completed = true;
       emit(BuildFailedLater{m.drv_path, r->end_ms, exit_code, kind});

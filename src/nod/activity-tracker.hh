@@ -129,6 +129,7 @@ class ActivityTracker {
   void confirm_transfer_failures(Connection& c, int64_t count);
   void release_held(Connection& c, Stamp at, bool all);
   void expire(Stamp at);
+  void forget_closed_writers(Stamp at);
   void emit(Event&& e);
   void emit_query(PendingQuery&& q, std::optional<bool> hit);
   void resolve_queries(const std::string& store_path, const std::string& substituter);

@@ -112,9 +112,20 @@ std::string fmt_url(std::string_view cache, std::string_view path) {
   return url;
 }
 
+// `nested`: classifying the remote's message inside a remote failure. That message is read for
+// its exit code only, and never as a remote failure again: a line of nested "build of ... on ...
+// failed: " would otherwise recurse once per repetition (a 1 MiB line overflowed the stack).
+std::optional<NixMessage> classify(std::string_view text, bool has_raw_msg, bool nested);
+
 }  // namespace
 
 std::optional<NixMessage> classify_message(std::string_view text, bool has_raw_msg) {
+  return classify(text, has_raw_msg, false);
+}
+
+namespace {
+
+std::optional<NixMessage> classify(std::string_view text, bool has_raw_msg, bool nested) {
   if (!has_raw_msg) {
     // A relayed line: Nix's showErrorInfo writes "error: " before the message.
     text = trim_left(text);
@@ -139,7 +150,7 @@ std::optional<NixMessage> classify_message(std::string_view text, bool has_raw_m
     return cannot_build(text, std::string(*q));
   }
   // build-remote.cc: "build of '<drv>' on '<machine>' failed: <the remote's message>".
-  if (auto q = quoted_after(head, "build of '", &rest)) {
+  if (auto q = quoted_after(head, "build of '", &rest); q && !nested) {
     std::string_view after;
     if (auto machine = quoted_after(rest, " on '", &after);
         machine && after.starts_with(" failed")) {
@@ -149,7 +160,7 @@ std::optional<NixMessage> classify_message(std::string_view text, bool has_raw_m
       // how its builder exited; the hook's own exit status is not the builder's.
       size_t colon = text.find(": ", q->size());
       if (colon != std::string_view::npos) {
-        auto inner = classify_message(text.substr(colon + 2), true);
+        auto inner = classify(text.substr(colon + 2), true, true);
         if (inner && inner->what == NixMessage::What::failure && inner->drv_path == m.drv_path)
           m.exit_code = inner->exit_code;
       }
@@ -177,6 +188,8 @@ std::optional<NixMessage> classify_message(std::string_view text, bool has_raw_m
   if (timed_out_tail(head)) return NixMessage::failure(FailureKind::timeout);
   return std::nullopt;
 }
+
+}  // namespace
 
 namespace {
 

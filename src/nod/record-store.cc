@@ -279,7 +279,11 @@ std::vector<std::string> columns_of(const sqlite::Database& db, std::string_view
 constexpr std::string_view backfill_failure_kind = R"sql(
   UPDATE builds SET failure_kind = m.kind
   FROM (SELECT id, kind FROM (
-          SELECT b.id AS id, f.kind AS kind,
+          SELECT b.id AS id,
+                 -- On a remote machine a "builder" message is the build hook's (as the tracker
+                 -- reads it): the failure is the remote's.
+                 CASE WHEN f.kind = 'builder' AND b.machine <> 'local' THEN 'remote'
+                      ELSE f.kind END AS kind,
                  row_number() OVER (PARTITION BY b.id
                                     ORDER BY abs(f.time_ms - b.end_ms), f.id) AS nearest
           FROM failures f JOIN builds b ON b.drv_path = f.drv_path

@@ -750,3 +750,57 @@ TEST(ActivityTracker, LixBuilderFailureLoggedAfterTheStops) {
   EXPECT_EQ(later[0].exit_code, 1);
   EXPECT_EQ(later[0].failure_kind, FailureKind::builder);
 }
+
+// A build that stopped without Nix's counters saying how is settled as unknown after a minute;
+// Nix's own failure message after that (within the late-failure window) still fails it.
+TEST(ActivityTracker, NixsLateMessageFailsABuildSettledAsUnknown) {
+  const std::string drv = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-slow.drv";
+  Collected c;
+  LogSession s(c.tracker, c.counters, LogSession::Input::json_log_path);
+  Stamp t = Stamp::now();
+  auto at = [&](int64_t seconds, const std::string& line) {
+    Stamp x = t;
+    x.wall_ms += seconds * 1000;
+    x.mono_ns += seconds * 1000000000;
+    s.set_stamp(x);
+    send(s, line);
+  };
+  at(0, R"({"action":"start","id":1,"level":0,"text":"","type":104})");
+  at(0, R"({"action":"result","fields":[0,1,0,0],"id":1,"type":105})");
+  at(1, fmt::format(
+            R"({{"action":"start","fields":["{}","",1,1],"id":2,"level":3,"text":"","type":105}})",
+            drv));
+  at(2, R"({"action":"stop","id":2})");  // no counter moved: deferred
+  at(70, R"({"action":"result","fields":[0,1,0,0],"id":1,"type":105})");  // settles it
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].span.outcome, Outcome::unknown);
+  at(90,
+     fmt::format(
+         R"({{"action":"msg","level":0,"msg":"error: builder for '{0}' failed with exit code 2","raw_msg":"builder for '{0}' failed with exit code 2"}})",
+         drv));
+  auto later = c.all<BuildFailedLater>();
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].drv_path, drv);
+  EXPECT_EQ(later[0].exit_code, 2);
+  EXPECT_EQ(later[0].failure_kind, FailureKind::builder);
+}
+
+// fetchToStore's result is appended to the activity's fields once, however often it is repeated.
+TEST(ActivityTracker, FetchToStoreResultIsKeptOnce) {
+  Collected c;
+  std::string text = from_source("fetch-to-store-nix-master.log");
+  std::string repeated;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = text.find('\n', pos);
+    std::string line = text.substr(pos, end - pos + 1);
+    repeated += line;
+    if (line.find("\"result\"") != std::string::npos) repeated += line + line;
+    pos = end == std::string::npos ? text.size() : end + 1;
+  }
+  feed(c, repeated);
+  auto acts = c.all<ActivityRow>();
+  ASSERT_EQ(acts.size(), 1u);
+  EXPECT_EQ(acts[0].fields_json,
+            R"(["/home/u/src",0,"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source"])");
+}

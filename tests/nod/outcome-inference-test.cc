@@ -213,3 +213,15 @@ TEST(OutcomeTransfers, FailedGoalPaths) {
       failed_goal_paths("build of '/nix/store/a.drv' on 'ssh://m' failed: x", true).empty());
   EXPECT_TRUE(failed_goal_paths("build of '/nix/store/a-x' failed later", true).empty());
 }
+
+// A remote failure is read for the remote's own message once, not recursively: a line of
+// 20,000 nested "build of ... on ... failed: " overflowed the stack of the thread reading it.
+TEST(OutcomeMessages, NestedRemoteFailuresAreReadOnceNotRecursively) {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "build of '/nix/store/a.drv' on 'ssh://b' failed: ";
+  auto m = classify_message(text, true);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->kind, FailureKind::remote);
+  EXPECT_EQ(m->drv_path, "/nix/store/a.drv");
+  EXPECT_FALSE(m->exit_code);
+}
