@@ -36,6 +36,12 @@ constexpr size_t max_message_bytes = 4096;
 constexpr int64_t held_max_age_ms = 60 * 1000;
 constexpr size_t max_held = 4096;
 
+// Sums of numbers from the stream: stop at the largest value rather than overflow.
+int64_t saturating_add(int64_t a, int64_t b) {
+  int64_t out;
+  return __builtin_add_overflow(a, b, &out) ? (b > 0 ? INT64_MAX : INT64_MIN) : out;
+}
+
 int64_t duration_ms(Stamp from, Stamp to) {
   return std::max<int64_t>(0, (to.mono_ns - from.mono_ns) / 1000000);
 }
@@ -843,7 +849,8 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
       if (a.substitution && bytes) {
         auto s = active_.find(*a.substitution);
         if (s != active_.end())
-          s->second.download_bytes = s->second.download_bytes.value_or(0) + *bytes;
+          s->second.download_bytes =
+              saturating_add(s->second.download_bytes.value_or(0), std::max<int64_t>(0, *bytes));
       }
       TransferRow row{span, a.source, bytes};
       if (a.failed && outcome != Outcome::interrupted) row.span.outcome = Outcome::failed;

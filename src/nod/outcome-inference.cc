@@ -245,6 +245,15 @@ std::vector<std::string> failed_goal_paths(std::string_view text, bool has_raw_m
 }
 
 ProgressStep progress_step(const Progress& before, const Progress& after) {
+  // The counters come from the stream: values no Nix sends (negative, or beyond 2^40) move
+  // nothing, and keep the differences below from overflowing.
+  auto sane = [](const Progress& p) {
+    constexpr int64_t limit = int64_t(1) << 40;
+    for (int64_t v : {p.done, p.expected, p.running, p.failed})
+      if (v < 0 || v >= limit) return false;
+    return true;
+  };
+  if (!sane(before) || !sane(after)) return {};
   int64_t done = std::max<int64_t>(0, after.done - before.done);
   int64_t failed = std::max<int64_t>(0, after.failed - before.failed);
   int64_t ended = std::max<int64_t>(0, before.running - after.running);
@@ -292,8 +301,14 @@ std::optional<BuildResultPayload> parse_build_result(std::string_view payload_js
   if (!o["success"].get_bool().get(success)) r.success = success;
   r.start_time_s = json_int(o, "startTime");
   r.stop_time_s = json_int(o, "stopTime");
-  r.cpu_user_us = json_int(o, "cpuUser");
-  r.cpu_system_us = json_int(o, "cpuSystem");
+  // CPU time is never negative: such a value is not a measurement (and would make the exported
+  // counter go down).
+  auto cpu = [&](std::string_view key) {
+    auto v = json_int(o, key);
+    return v && *v >= 0 ? v : std::nullopt;
+  };
+  r.cpu_user_us = cpu("cpuUser");
+  r.cpu_system_us = cpu("cpuSystem");
   r.times_built = json_int(o, "timesBuilt");
   r.error_msg = json_string(o, "errorMsg");
   simdjson::dom::element path;

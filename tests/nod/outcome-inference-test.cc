@@ -225,3 +225,16 @@ TEST(OutcomeMessages, NestedRemoteFailuresAreReadOnceNotRecursively) {
   EXPECT_EQ(m->drv_path, "/nix/store/a.drv");
   EXPECT_FALSE(m->exit_code);
 }
+
+// Numbers from the stream that no Nix sends: they move nothing, and nothing overflows.
+TEST(OutcomeProgress, ImpossibleCountersAndNegativeCpuTimesAreIgnored) {
+  Progress before{0, 1, 1, 0};
+  EXPECT_EQ(progress_step(before, {INT64_MIN, 1, 0, 0}).ended_ok, 0);
+  EXPECT_EQ(progress_step({INT64_MIN, 0, 1, INT64_MIN}, {INT64_MAX, 0, 0, INT64_MAX}).ended_ok, 0);
+  EXPECT_EQ(progress_step(before, {1, 1, 0, 0}).ended_ok, 1);  // a real one still counts
+  auto p = parse_build_result(
+      R"({"path":"aaaa-x.drv","status":"Built","success":true,"cpuUser":-5,"cpuSystem":7})");
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->cpu_user_us);
+  EXPECT_EQ(p->cpu_system_us, 7);
+}
