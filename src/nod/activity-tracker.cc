@@ -18,6 +18,7 @@ constexpr size_t max_recent_builds = 1 << 16;
 constexpr size_t max_pending_queries = 100000;
 constexpr size_t max_deferred_builds = 4096;
 constexpr int64_t pending_query_max_age_ms = 10 * 60 * 1000;
+constexpr size_t max_queries_per_name = 64;  // one path asked of every cache, repeatedly
 // How long a writer that hung up still owns its pid's ids: its client may relay the last of them
 // after the writer's own connection was read to the end (another thread). Longer would take more
 // of a recycled pid's ids for the old process's.
@@ -287,9 +288,25 @@ void ActivityTracker::forget_closed_writers(Stamp at) {
 void ActivityTracker::expire(Stamp at) {
   // Queries nothing answered for long, and builds nothing explained: settle them now rather than
   // at the writer's end, which may be days away for a long-lived process.
-  pending_queries_.expire(at.wall_ms - pending_query_max_age_ms, [&](auto&& e) {
-    for (auto& q : e.value) emit_query(std::move(q), std::nullopt);
+  // An entry is dated by its oldest query: only the queries that waited their 10 minutes go;
+  // younger ones of the same name stay, dated by the oldest of them.
+  int64_t cutoff = at.wall_ms - pending_query_max_age_ms;
+  std::vector<std::pair<std::string, std::vector<PendingQuery>>> younger;
+  pending_queries_.expire(cutoff, [&](auto&& e) {
+    std::vector<PendingQuery> keep;
+    for (auto& q : e.value) {
+      if (q.row.span.end_ms < cutoff)
+        emit_query(std::move(q), std::nullopt);
+      else
+        keep.push_back(std::move(q));
+    }
+    if (!keep.empty()) younger.emplace_back(e.key, std::move(keep));
   });
+  for (auto& [name, keep] : younger) {
+    int64_t oldest = keep.front().row.span.end_ms;
+    if (auto pushed_out = pending_queries_.put(name, std::move(keep), oldest))
+      for (auto& q : pushed_out->value) emit_query(std::move(q), std::nullopt);
+  }
   recent_substitutions_.expire(at.wall_ms - pending_query_max_age_ms, [](auto&&) {});
   failures_seen_.expire(at.wall_ms - failure_dedup_window_ms, [](auto&&) {});
   forget_closed_writers(at);
@@ -889,8 +906,20 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
         emit_query(std::move(q), false);
         return true;
       });
+      // Each query waits its own 10 minutes, however often its name is asked again, and a name
+      // holds a bounded number of them: the oldest go as unknown.
+      std::erase_if(waiting, [&](PendingQuery& q) {
+        if (q.row.span.end_ms >= at.wall_ms - pending_query_max_age_ms) return false;
+        emit_query(std::move(q), std::nullopt);
+        return true;
+      });
       waiting.push_back({std::move(row), a.owner});
-      if (auto pushed_out = pending_queries_.put(name, std::move(waiting), at.wall_ms))
+      if (waiting.size() > max_queries_per_name) {
+        emit_query(std::move(waiting.front()), std::nullopt);
+        waiting.erase(waiting.begin());
+      }
+      int64_t oldest = waiting.front().row.span.end_ms;  // the entry expires with its oldest query
+      if (auto pushed_out = pending_queries_.put(name, std::move(waiting), oldest))
         for (auto& q : pushed_out->value) emit_query(std::move(q), std::nullopt);
       break;
     }

@@ -804,3 +804,39 @@ TEST(ActivityTracker, FetchToStoreResultIsKeptOnce) {
   EXPECT_EQ(acts[0].fields_json,
             R"(["/home/u/src",0,"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-source"])");
 }
+
+// A path asked of the same cache every 9 minutes: each query waits its own 10 minutes, so the
+// first is unknown by the time the path is substituted half an hour later, not a hit.
+TEST(ActivityTracker, EachPendingQueryWaitsItsOwnTenMinutes) {
+  const std::string path = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-q";
+  Collected c;
+  LogSession s(c.tracker, c.counters, LogSession::Input::json_log_path);
+  Stamp t = Stamp::now();
+  auto at = [&](int64_t minutes, const std::string& line) {
+    Stamp x = t;
+    x.wall_ms += minutes * 60 * 1000;
+    x.mono_ns += minutes * 60 * 1000000000LL;
+    s.set_stamp(x);
+    send(s, line);
+  };
+  for (int i = 0; i < 4; ++i) {
+    at(9 * i,
+       fmt::format(
+           R"({{"action":"start","fields":["{}","https://c"],"id":{},"level":5,"text":"","type":109}})",
+           path, 10 + i));
+    at(9 * i, fmt::format(R"({{"action":"stop","id":{}}})", 10 + i));
+  }
+  at(30,
+     fmt::format(
+         R"({{"action":"start","fields":["{}","https://c"],"id":20,"level":4,"text":"","type":108}})",
+         path));
+  at(30, R"({"action":"stop","id":20})");
+  auto queries = c.all<CacheQueryRow>();
+  ASSERT_EQ(queries.size(), 4u);
+  std::sort(queries.begin(), queries.end(),
+            [](auto& a, auto& b) { return a.span.start_ms < b.span.start_ms; });
+  EXPECT_FALSE(queries[0].hit);     // asked at 0: unknown at 10 minutes
+  EXPECT_FALSE(queries[1].hit);     // asked at 9
+  EXPECT_FALSE(queries[2].hit);     // asked at 18
+  EXPECT_EQ(queries[3].hit, true);  // asked at 27: the substitution at 30 answers it
+}
