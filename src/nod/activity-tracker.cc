@@ -554,14 +554,14 @@ void ActivityTracker::progress(ConnectionId conn, Activity& counter, const LogRe
   int64_t ended = step.ended_ok + step.ended_failed;
   if (ended == 0) return;
   // The build (or substitution) that ended in this update is this writer's one running one, if
-  // there is exactly one: its counters tell when it ended, however late its stop comes.
+  // there is exactly one: its counters tell when it ended, however late its stop comes. Every one
+  // it holds counts, also one whose client's relayed copy was read first (that copy owns it).
   int64_t wanted = builds ? act_build : act_substitute;
   Activity* only = nullptr;
   int running = 0;
   for (const ActKey& k : c.holds) {
     auto b = active_.find(k);
-    if (b == active_.end() || b->second.type != wanted || b->second.alias_of || b->second.ended ||
-        b->second.owner != conn)
+    if (b == active_.end() || b->second.type != wanted || b->second.alias_of || b->second.ended)
       continue;
     only = &b->second;
     ++running;

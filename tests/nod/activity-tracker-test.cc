@@ -840,3 +840,35 @@ TEST(ActivityTracker, EachPendingQueryWaitsItsOwnTenMinutes) {
   EXPECT_FALSE(queries[2].hit);     // asked at 18
   EXPECT_EQ(queries[3].hit, true);  // asked at 27: the substitution at 30 answers it
 }
+
+// The client's relayed copy of a build is read before the worker's own start (another thread):
+// the copy owns the build, but the worker's counters still say how it ended.
+TEST(ActivityTracker, WorkersCountersReachABuildItsClientsCopyOwns) {
+  const uint64_t worker_pid = 8181;
+  auto id = [&](uint64_t n) { return (worker_pid << 32) + n; };
+  const std::string drv = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x.drv";
+  Collected c;
+  LogSession worker(c.tracker, c.counters, LogSession::Input::json_log_path,
+                    {int64_t(worker_pid), 0});
+  LogSession client(c.tracker, c.counters, LogSession::Input::json_log_path, {int64_t(9191), 1000});
+  auto builds = [&](uint64_t done, uint64_t running, uint64_t failed) {
+    return fmt::format(R"({{"action":"result","fields":[{},1,{},{}],"id":{},"type":105}})", done,
+                       running, failed, id(1));
+  };
+  const std::string start_x = fmt::format(
+      R"({{"action":"start","fields":["{}","",1,1],"id":{},"level":3,"text":"","type":105}})", drv,
+      id(2));
+  const std::string stop_x = fmt::format(R"({{"action":"stop","id":{}}})", id(2));
+  send(worker,
+       fmt::format(R"({{"action":"start","id":{},"level":0,"text":"","type":104}})", id(1)));
+  send(worker, builds(0, 0, 0));
+  send(client, start_x);  // the relayed copy first: the client owns the build
+  send(worker, start_x);
+  send(worker, builds(0, 1, 0));
+  send(worker, builds(0, 0, 1));  // the worker's counters: it failed
+  send(client, stop_x);
+  send(worker, stop_x);
+  auto rows = c.all<BuildRow>();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].span.outcome, Outcome::failed);
+}
