@@ -32,10 +32,13 @@ struct Counters {
   C queries;             // query requests answered
   C bytes_read;
   C writers_rejected;  // connections that sent records from a uid not in --writers
-  // Connections accepted while --max-connections were open: read and discarded, never closed
-  // (discarded-writers.hh says why).
+  // Connections accepted while --max-connections were open: read and discarded, not closed
+  // while fewer than --max-connections are so held (discarded-writers.hh says why).
   C connections_over_limit;
   C bytes_discarded;  // bytes read from refused and over-limit connections and dropped
+  // Refused and over-limit connections closed after all, the oldest first, because as many as
+  // --max-connections were already held (discarded-writers.cc says why).
+  C discarded_closed;
 
   void add_malformed(Malformed m) {
     malformed[static_cast<size_t>(m)].fetch_add(1, std::memory_order_relaxed);

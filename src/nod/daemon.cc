@@ -2,7 +2,10 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <cerrno>
+#include <cstring>
 #include <optional>
 
 #include "common/error.hh"
@@ -42,10 +45,34 @@ gid_t group_id(const std::string& name) {
   return found->gr_gid;
 }
 
+// Raises the soft limit on open files to the hard one. Every connection is a descriptor: up to
+// --max-connections served plus as many held and discarded (2048 by default), and each query
+// opens the database anew. systemd's default soft limit, 1024, is less than that; its default
+// hard limit, 524288, is not. nod uses no select(), so descriptors above 1023 are fine.
+void raise_open_files_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    log::warn("cannot read the limit on open files: {}", std::strerror(errno));
+    return;
+  }
+  if (lim.rlim_cur >= lim.rlim_max) {
+    log::debug("the limit on open files is {} already (the hard limit)", lim.rlim_cur);
+    return;
+  }
+  rlim_t before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
+    log::warn("cannot raise the limit on open files from {}: {}", before, std::strerror(errno));
+  else
+    log::debug("raised the soft limit on open files from {} to the hard limit, {}", before,
+               lim.rlim_cur);
+}
+
 }  // namespace
 
 int run_daemon(const NodOptions& g, const DaemonOptions& o) {
   log::set_level(log::parse_level(g.log_level));
+  raise_open_files_limit();
   ServerOptions so;
   so.path = g.socket;
   so.mode = static_cast<mode_t>(parse_mode(o.socket_mode));

@@ -101,7 +101,36 @@ std::unique_ptr<QueryClient> daemon_for(const NodOptions& g) {
   return client;
 }
 
-// Sends the stream's records (without their prefix) to the daemon as a writer connection.
+// What the daemon wrote on the replay connection `fd` until it closed it: empty when it took the
+// records (it never answers a writer), one {"ok":false,...} line when it refused them. `error`:
+// the errno the connection ended with (the daemon closed it with records unread), or 0.
+std::string read_until_closed(int fd, int& error) {
+  std::string said;
+  char buf[1024];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    error = n < 0 ? errno : 0;
+    if (n <= 0 || said.size() > 65536) return said;
+    said.append(buf, n);
+  }
+}
+
+[[noreturn]] void refused(const std::string& socket, std::string_view said) {
+  std::string why = "it answered with something other than an error";
+  try {
+    result_of(said.substr(0, said.find('\n')));
+  } catch (const Error& e) {
+    why = e.what();
+  }
+  throw Error(fmt::format("the daemon on '{}' did not take the records ({}); none were recorded",
+                          socket, why));
+}
+
+// Sends the stream's records (without their prefix) to the daemon as a writer connection, and
+// waits until the daemon has read them all: a daemon that refuses the replay (over its
+// --max-connections) closes the connection with an error line, and that is a failure here, not
+// a silent loss.
 Tally ingest_through_daemon(const NodOptions& g, const IngestOptions& o, int in, bool wait,
                             QueryClient& status) {
   Fd out(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -152,8 +181,13 @@ Tally ingest_through_daemon(const NodOptions& g, const IngestOptions& o, int in,
     while (!data.empty()) {
       ssize_t n = ::send(out.get(), data.data(), data.size(), MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        throw SysError(fmt::format("cannot send records to the daemon on '{}'", g.socket));
+      if (n <= 0) {
+        int err = errno;
+        int ignored = 0;
+        if (std::string said = read_until_closed(out.get(), ignored); !said.empty())
+          refused(g.socket, said);
+        throw SysError(err, fmt::format("cannot send records to the daemon on '{}'", g.socket));
+      }
       data.remove_prefix(n);
     }
     forward.pending.clear();
@@ -164,6 +198,17 @@ Tally ingest_through_daemon(const NodOptions& g, const IngestOptions& o, int in,
   };
   read_lines(in, o, forward, send_pending);
   send_pending();
+  // The daemon closes its side once it has read our end: until then the records may still sit in
+  // the socket's buffer, taken by nobody yet.
+  if (::shutdown(out.get(), SHUT_WR) != 0)
+    throw SysError(fmt::format("cannot finish the replay to the daemon on '{}'", g.socket));
+  int error = 0;
+  if (std::string said = read_until_closed(out.get(), error); !said.empty())
+    refused(g.socket, said);
+  if (error)
+    throw SysError(
+        error, fmt::format("the daemon on '{}' closed the connection before reading every record",
+                           g.socket));
   return forward.tally;
 }
 

@@ -174,6 +174,10 @@ std::string BuildMetrics::render() const {
     m.counter("nod_discarded_bytes_total",
               "Bytes read from refused and over-limit connections and dropped.",
               g(c.bytes_discarded));
+    m.counter("nod_discarded_connections_closed_total",
+              "Refused and over-limit connections closed, the oldest first, because "
+              "--max-connections of them were held.",
+              g(c.discarded_closed));
   }
   m.gauge("nod_build_info", "nod's version; always 1.", 1, {{"version", std::string(version)}});
   return nixmon::render(m);

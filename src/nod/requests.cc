@@ -59,6 +59,7 @@ void write_status(JsonWriter& w, const DaemonContext& ctx) {
   w.field("discarding",
           static_cast<uint64_t>(ctx.server ? ctx.server->discarded_connections() : 0));
   w.field("bytes_discarded", get(c.bytes_discarded));
+  w.field("discarded_closed", get(c.discarded_closed));
   w.end_object();
   w.field("stale_files_replaced", ctx.server ? ctx.server->stale_files_replaced() : 0);
   // --writers, so that `nod ingest` can tell before sending records that would be discarded.

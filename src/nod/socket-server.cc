@@ -46,7 +46,7 @@ SocketServer::SocketServer(ServerOptions options, ActivityTracker& tracker, Coun
       tracker_(tracker),
       counters_(counters),
       queries_(queries),
-      discarded_(counters) {}
+      discarded_(counters, options_.max_connections) {}
 
 SocketServer::~SocketServer() {
   // Only unlink what we created: a newer daemon may have replaced it.
@@ -125,7 +125,8 @@ void SocketServer::serve() {
     std::unique_lock lock(mu_);
     if (running_ >= options_.max_connections) {
       lock.unlock();
-      // Not closed: it is most likely a Nix writer, which would stop logging for good.
+      // Not closed: it is most likely a Nix writer, which would stop logging for good (unless
+      // --max-connections are held already: DiscardedWriters closes the oldest).
       uint64_t n = counters_.connections_over_limit.fetch_add(1, std::memory_order_relaxed) + 1;
       if ((n & (n - 1)) == 0)  // 1, 2, 4, ...: a flood does not flood the log
         log::warn(

@@ -298,6 +298,98 @@ class NodWritersAreNeverClosed(unittest.TestCase):
                         s.close()
             self.assertIn("over the limit of 2", p.log())
 
+    def test_held_connections_are_bounded_and_the_oldest_closed(self):
+        """Regression: held connections grew until RLIMIT_NOFILE, then accept() failed (EMFILE)
+        and queries could not open the database."""
+        with h.TempDir() as d:
+            port = h.free_port()
+            with Daemon(d, "--max-connections", "2", "--metrics.listen",
+                        f"127.0.0.1:{port}") as p:
+                def samples():
+                    return h.samples(h.scrape(port))
+                a, a2 = (socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(2))
+                over = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(5)]
+                try:
+                    for n, s in enumerate((a, a2)):
+                        wait_for(lambda: samples()["nod_connections"] == n, 60, f"{n} connections")
+                        s.connect(p.sock)
+                        s.sendall(synthetic_builds(1, 1)[0])  # a writer, holding its slot
+                    wait_for(lambda: samples()["nod_connections"] == 2, 60, "two writers")
+                    for i, s in enumerate(over):  # 5 over the limit; 2 (the limit) are held
+                        s.connect(p.sock)
+                        s.sendall(synthetic_builds(100 + i, 1)[0])
+                    wait_for(lambda: samples()["nod_discarded_connections_closed_total"] == 3, 60,
+                             "the three oldest closed")
+                    self.assertEqual([still_open(s) for s in over],
+                                     [False, False, False, True, True])
+                    a2.close()  # a slot for a new writer, then for the queries
+                    wait_for(lambda: samples()["nod_connections"] == 1, 60, "a free slot")
+                    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as w:
+                        w.connect(p.sock)
+                        w.sendall(b"".join(synthetic_builds(200, 2)))
+                    def status_with_records():
+                        try:
+                            st = status(p.sock)
+                        except AssertionError:  # w's thread still had the slot
+                            return None
+                        return st if st["records"] >= 2 * 5 else None
+                    st = wait_for(status_with_records, 60, "the new writer's records")
+                    # More than 3 when a status query above was over the limit: it was held (the
+                    # oldest going) until it was answered.
+                    closed = st["connections"]["discarded_closed"]
+                    self.assertGreaterEqual(closed, 3)
+                    self.assertLessEqual(st["connections"]["discarding"], 2)
+                    self.assertGreaterEqual(st["connections"]["over_limit"], 5)
+                    self.assertEqual(samples()["nod_discarded_connections_closed_total"], closed)
+                    names = wait_for(lambda: (lambda n: n if any("synthetic-201" in x for x in n)
+                                                        else None)(build_names(p.db)),
+                                     60, "the new writer's builds in the database")
+                    self.assertTrue(any("synthetic-200" in x for x in names), names)
+                finally:
+                    for s in (a, a2, *over):
+                        s.close()
+            self.assertIn("discarded connection(s) closed so far", p.log())
+
+
+class NodIngestOverTheLimit(unittest.TestCase):
+    """Regression: a replay accepted over --max-connections was discarded as if it were Nix,
+    and `nod ingest` reported success."""
+
+    def test_an_ingest_the_daemon_has_no_room_for_fails_and_records_nothing(self):
+        # --max-connections 1: nod ingest's own status query is over the limit; 2: its status
+        # query takes the last slot and its replay connection is over the limit.
+        for limit, said in ((1, "the daemon says: the daemon has --max-connections connections "
+                                "open; try again later"),
+                            (2, "did not take the records (the daemon says: the daemon has "
+                                "--max-connections connections open: it recorded none of these "
+                                "records; try again later); none were recorded")):
+            with self.subTest(limit=limit), h.TempDir() as d:
+                port = h.free_port()
+                with Daemon(d, "--max-connections", limit, "--metrics.listen",
+                            f"127.0.0.1:{port}") as p:
+                    def samples():
+                        return h.samples(h.scrape(port))
+                    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as a:
+                        wait_for(lambda: samples()["nod_connections"] == 0, 60, "a free slot")
+                        a.connect(p.sock)  # holds one slot, sending nothing
+                        wait_for(lambda: samples()["nod_connections"] == 1, 60, "a held slot")
+                        r = nod("--socket", p.sock, "ingest", FIXTURE)
+                        self.assertEqual(r.returncode, 1, r.stderr)
+                        self.assertIn(said, r.stderr)
+                        self.assertEqual(samples()["nod_connections_over_limit_total"], 1)
+                    wait_for(lambda: samples()["nod_connections"] == 0, 60, "the hang-up")
+                    st = status(p.sock)
+                    self.assertEqual(st["records"], 0)
+                    wait_settled(p.sock)
+                    self.assertEqual(build_names(p.db), [])
+                    if limit == 1:
+                        continue  # nod ingest needs two: its status query and its replay
+                    # With room, the same replay goes through.
+                    r = nod("--socket", p.sock, "ingest", FIXTURE)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    wait_settled(p.sock)
+                    self.assertEqual(len(build_names(p.db)), 2)
+
 
 class NodStartup(unittest.TestCase):
     def test_a_failed_start_leaves_no_new_database(self):
