@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "common/error.hh"
 #include "common/log.hh"
@@ -94,17 +93,16 @@ bool DiscardedWriters::drain(Held& h) {
     if (h.head.size() == magic || h.head.find('\n') != std::string::npos) {
       h.undecided = false;
       std::string_view head = h.head;
-      const char* err = nullptr;
+      std::string err;
       if (head.starts_with(query_magic_prefix))
-        err =
-            R"({"ok":false,"error":"the daemon has --max-connections connections open; try again later"})"
-            "\n";
+        err = error_reply("the daemon has --max-connections connections open; try again later");
       else if (head.starts_with(replay_magic_prefix))
-        err =
-            R"({"ok":false,"error":"the daemon has --max-connections connections open: it recorded none of these records; try again later"})"
-            "\n";
-      if (err) {
-        (void)!::send(h.fd.get(), err, std::strlen(err), MSG_NOSIGNAL);
+        err = error_reply(
+            "the daemon has --max-connections connections open: it recorded none of these "
+            "records; try again later");
+      if (!err.empty()) {
+        err += '\n';
+        (void)!::send(h.fd.get(), err.data(), err.size(), MSG_NOSIGNAL);
         return false;
       }
     }

@@ -20,7 +20,6 @@ void QueryService::add(std::string name, RequestHandler handler) {
 }
 
 std::string QueryService::answer(std::string_view line) const {
-  JsonWriter w;
   try {
     simdjson::ondemand::parser parser;
     simdjson::padded_string padded(line);
@@ -41,9 +40,14 @@ std::string QueryService::answer(std::string_view line) const {
     result.end_object();
     return fmt::format(R"({{"ok":true,"result":{}}})", result.str());
   } catch (const std::exception& e) {
-    w.begin_object().field("ok", false).field("error", std::string_view(e.what())).end_object();
-    return w.take();
+    return error_reply(e.what());
   }
+}
+
+std::string error_reply(std::string_view message) {
+  JsonWriter w;
+  w.begin_object().field("ok", false).field("error", message).end_object();
+  return w.take();
 }
 
 QueryClient::QueryClient(const std::string& path) : path_(path) {

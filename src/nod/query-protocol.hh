@@ -17,6 +17,10 @@ inline constexpr std::string_view query_magic_prefix = "NOD-QUERY ";
 inline constexpr int query_protocol_version = 1;
 std::string query_magic_line();  // "NOD-QUERY 1"
 
+// {"ok":false,"error":message}, one line without '\n'; `message` may hold any bytes (it is
+// escaped and repaired as UTF-8 by the JSON writer).
+std::string error_reply(std::string_view message);
+
 // The first line of a writer that replays records another process wrote (`nod ingest` sending a
 // capture through the daemon): its activities are keyed by Nix's ids alone, not by its own pid,
 // so the same capture sent twice is counted once (docs/nod-protocol.md).

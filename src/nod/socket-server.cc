@@ -234,10 +234,13 @@ void SocketServer::connection(Fd fd, std::optional<ucred> peer, ConnectionId tra
           untrack();
           kind = Kind::query;
           if (l != query_magic_line()) {
-            std::string err = fmt::format(
-                R"({{"ok":false,"error":"unsupported query protocol '{}': this daemon speaks {}"}})",
-                l.substr(query_magic_prefix.size(), 16), query_magic_line());
-            send_all(fd, err + "\n");
+            // The client's bytes go through the JSON writer: `NOD-QUERY 9"}\x` once made an
+            // answer that was not JSON.
+            send_all(fd, error_reply(fmt::format("unsupported query protocol '{}': this daemon "
+                                                 "speaks {}",
+                                                 l.substr(query_magic_prefix.size(), 16),
+                                                 query_magic_line())) +
+                             "\n");
             kind = Kind::closing;
           }
           return;
