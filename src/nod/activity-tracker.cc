@@ -310,6 +310,10 @@ void ActivityTracker::expire(Stamp at) {
   recent_substitutions_.expire(at.wall_ms - pending_query_max_age_ms, [](auto&&) {});
   failures_seen_.expire(at.wall_ms - failure_dedup_window_ms, [](auto&&) {});
   forget_closed_writers(at);
+  // Every connection's waiting rows, at most once a second of stream time: this runs for every
+  // record, and a daemon may serve hundreds of writers.
+  if (at.wall_ms - last_sweep_ms_ < 1000) return;
+  last_sweep_ms_ = at.wall_ms;
   for (auto& [id, c] : conns_) {
     if (!c->deferred.empty() && c->deferred.front().stored_ms < at.wall_ms - deferred_max_age_ms)
       settle_deferred(*c, std::nullopt, at, false);

@@ -150,6 +150,7 @@ class ActivityTracker {
   };
   std::unordered_map<int64_t, PidScope> scope_of_pid_;
   std::deque<std::pair<int64_t, int64_t>> closed_pids_;  // (pid, closed_ms), oldest first
+  int64_t last_sweep_ms_ = 0;  // expire()'s last pass over the connections
   std::unordered_map<ActKey, Activity, ActKeyHash> active_;
   std::unordered_multimap<std::string, ActKey> builds_by_drv_;  // running builds
   // Ids finished recently: a second connection's late copy of the same activity is a duplicate.
