@@ -80,11 +80,16 @@ QueryClient::~QueryClient() {
 std::string QueryClient::request(std::string_view json) {
   std::string out(json);
   out += '\n';
+  // A daemon over its --max-connections answers the magic line with an error and closes without
+  // reading the query: the send then fails (EPIPE), but the daemon's reason is already waiting
+  // in our receive buffer, and that is what the user needs to see.
+  int send_errno = 0;
   for (size_t off = 0; off < out.size();) {
     ssize_t n = ::send(fd_, out.data() + off, out.size() - off, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw SysError(fmt::format("cannot send a query to '{}'", path_));
+      send_errno = errno;
+      break;
     }
     off += n;
   }
@@ -97,6 +102,8 @@ std::string QueryClient::request(std::string_view json) {
     char buf[65536];
     ssize_t n = ::read(fd_, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
+    if (send_errno != 0 && n <= 0)
+      throw SysError(send_errno, fmt::format("cannot send a query to '{}'", path_));
     if (n < 0) throw SysError(fmt::format("cannot read the answer from '{}'", path_));
     if (n == 0) throw Error(fmt::format("the daemon on '{}' closed the connection", path_));
     pending_.append(buf, n);
