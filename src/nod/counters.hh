@@ -1,9 +1,14 @@
 #pragma once
-// Counters of the whole pipeline, updated lock-free by readers, tracker and writer, read by the
-// status query. Each is monotonic unless its comment says otherwise.
+// Counters of the whole pipeline, updated lock-free by readers, tracker and writer. Each is
+// monotonic unless its comment says otherwise. One table, counter_table(), says for every scalar
+// counter its key in `nod status`, its Prometheus series and what it means: the status answer,
+// /metrics and the reference in docs/nod-protocol.md are all made from it.
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
 
 #include "nod/log-record.hh"
 
@@ -11,11 +16,12 @@ namespace nixmon::nod {
 
 struct Counters {
   using C = std::atomic<uint64_t>;
-  C records;                                   // well-formed records handed to the tracker
-  std::array<C, 5> by_action{};                // start, stop, result, msg, unknown (Action order)
-  std::array<C, malformed_count> malformed{};  // by Malformed
-  C utf8_repaired;                             // lines with invalid UTF-8, repaired and parsed
-  C plain_lines;            // `nod ingest`: stderr lines without "@nix " (not records)
+  C records;                                       // well-formed records handed to the tracker
+  std::array<C, action_names.size()> by_action{};  // in Action order
+  std::array<C, malformed_count> malformed{};      // by Malformed
+  C utf8_repaired;                                 // lines with invalid UTF-8, repaired and parsed
+  C plain_lines;            // `nod ingest`: stderr lines without "@nix " (not records); not
+                            // in counter_table(), the daemon never reads such lines
   C duplicates;             // records of an activity another connection already reported
   C orphans;                // results/stops for ids never started (or long finished)
   C unknown_records;        // unknown actions and result types (kept raw)
@@ -44,5 +50,25 @@ struct Counters {
     malformed[static_cast<size_t>(m)].fetch_add(1, std::memory_order_relaxed);
   }
 };
+
+struct CounterInfo {
+  std::atomic<uint64_t> Counters::*member;
+  std::string_view group;   // the object of `nod status` it sits in; "" = the top level
+  std::string_view key;     // its key there
+  std::string_view metric;  // its Prometheus series (no labels)
+  bool gauge;               // goes up and down (else a counter)
+  std::string_view help;    // HELP line and the reference's meaning, one sentence
+};
+
+// Every scalar counter, in the order `nod status` and /metrics show them. by_action and malformed
+// are arrays with a label; their writers say so.
+std::span<const CounterInfo> counter_table();
+
+// The status groups, in order: "" first.
+std::span<const std::string_view> counter_groups();
+
+// The Markdown reference table of counter_table() (docs/nod-protocol.md holds a copy that a test
+// keeps fresh).
+std::string counter_reference_markdown();
 
 }  // namespace nixmon::nod

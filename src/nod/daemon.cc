@@ -105,6 +105,16 @@ int run_daemon(const NodOptions& g, const DaemonOptions& o) {
   register_requests(queries, ctx);
   SocketServer server(so, tracker, counters, queries);
   ctx.server = &server;
+  metrics.set_live([&writer, &tracker, &server](MetricSet& m) {
+    m.gauge("nod_queue_depth", "Completed activities waiting in the queue to the database writer.",
+            static_cast<double>(writer.queue_depth()));
+    m.gauge("nod_queue_capacity", "Size of the queue to the database writer (--queue-size).",
+            static_cast<double>(writer.queue_capacity()));
+    m.gauge("nod_activities_in_flight", "Activities open now.",
+            static_cast<double>(tracker.in_flight()));
+    m.gauge("nod_discarded_connections", "Refused and over-limit connections held open now.",
+            static_cast<double>(server.discarded_connections()));
+  });
   server.bind();
   std::optional<MetricsEndpoint> metrics_endpoint;
   if (!o.metrics_listen.empty())

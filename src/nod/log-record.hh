@@ -7,6 +7,7 @@
 // parser's buffers and the line, valid until the next parse() on the same parser.
 #include <simdjson.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,6 +18,9 @@
 namespace nixmon::nod {
 
 enum class Action { start, stop, result, msg, unknown };
+// Their names in `nod status` and /metrics, in Action order.
+inline constexpr std::array<std::string_view, 5> action_names = {"start", "stop", "result", "msg",
+                                                                 "unknown"};
 
 // A position in `fields`: Nix mixes integers and strings; anything else is kept as absent.
 using Field = std::variant<std::monostate, int64_t, std::string_view>;

@@ -21,6 +21,10 @@ const std::vector<double> duration_bounds = {0.01, 0.1, 0.5, 1,    5,    15,   3
 BuildMetrics::BuildMetrics(const Counters* pipeline, std::size_t max_label_values)
     : pipeline_(pipeline), max_values_(max_label_values) {}
 
+void BuildMetrics::set_live(std::function<void(MetricSet&)> live) {
+  live_ = std::move(live);
+}
+
 std::string BuildMetrics::bounded(std::set<std::string>& seen, const std::string& value) {
   if (seen.count(value)) return value;
   if (seen.size() >= max_values_) return "other";
@@ -153,32 +157,21 @@ std::string BuildMetrics::render() const {
     auto g = [](const std::atomic<uint64_t>& a) {
       return static_cast<double>(a.load(std::memory_order_relaxed));
     };
-    m.counter("nod_records_total", "Well-formed log records received.", g(c.records));
+    for (std::size_t i = 0; i < action_names.size(); ++i)
+      m.counter("nod_records_by_action_total", "Well-formed log records received, by action.",
+                g(c.by_action[i]), {{"action", std::string(action_names[i])}});
     for (std::size_t i = 0; i < malformed_count; ++i)
       m.counter("nod_malformed_records_total", "Lines skipped as malformed, by reason.",
                 g(c.malformed[i]),
                 {{"reason", std::string(malformed_name(static_cast<Malformed>(i)))}});
-    m.counter("nod_duplicate_records_total",
-              "Records of an activity another connection already reported.", g(c.duplicates));
-    m.counter("nod_events_dropped_total",
-              "Completed activities dropped because the write queue was full.", g(c.dropped));
-    m.counter("nod_events_committed_total", "Events committed to the database.", g(c.committed));
-    m.counter("nod_write_errors_total", "Failed database transactions.", g(c.write_errors));
-    m.gauge("nod_connections", "Open connections on the socket.", g(c.connections_active));
-    m.counter("nod_writers_rejected_total",
-              "Writer connections refused by --writers (read and discarded, not closed).",
-              g(c.writers_rejected));
-    m.counter("nod_connections_over_limit_total",
-              "Connections beyond --max-connections (read and discarded, not closed).",
-              g(c.connections_over_limit));
-    m.counter("nod_discarded_bytes_total",
-              "Bytes read from refused and over-limit connections and dropped.",
-              g(c.bytes_discarded));
-    m.counter("nod_discarded_connections_closed_total",
-              "Refused and over-limit connections closed, the oldest first, because "
-              "--max-connections of them were held.",
-              g(c.discarded_closed));
+    for (const CounterInfo& info : counter_table()) {
+      if (info.gauge)
+        m.gauge(std::string(info.metric), std::string(info.help), g(c.*info.member));
+      else
+        m.counter(std::string(info.metric), std::string(info.help), g(c.*info.member));
+    }
   }
+  if (live_) live_(m);
   m.gauge("nod_build_info", "nod's version; always 1.", 1, {{"version", std::string(version)}});
   return nixmon::render(m);
 }

@@ -10,6 +10,7 @@
 // HTTP workers. One mutex guards the state; observe() holds it for a few map updates only.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/exposition.hh"
 #include "common/web-config.hh"
 #include "nod/counters.hh"
 #include "nod/events.hh"
@@ -32,6 +34,9 @@ class BuildMetrics {
  public:
   explicit BuildMetrics(const Counters* pipeline = nullptr, std::size_t max_label_values = 32);
   void observe(const Event& e);
+  // Adds the daemon's current state (queue depth, open activities) to each render: values the
+  // parts that own them compute at render time, not counters. Set before serving starts.
+  void set_live(std::function<void(MetricSet&)> live);
   std::string render() const;
 
  private:
@@ -45,6 +50,7 @@ class BuildMetrics {
   std::string bounded(std::set<std::string>& seen, const std::string& value);
 
   const Counters* pipeline_;
+  std::function<void(MetricSet&)> live_;
   std::size_t max_values_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> activities_;  // kind, outcome

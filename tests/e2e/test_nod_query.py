@@ -410,7 +410,7 @@ class NodQueries(unittest.TestCase):
         # No per-derivation label anywhere: only the bounded ones.
         labels = set(re.findall(r'[{,]([a-z_]+)="', text))
         self.assertLessEqual(labels, {"kind", "outcome", "machine", "substituter", "cache",
-                                      "result", "reason", "le", "version"})
+                                      "result", "reason", "le", "version", "action"})
         self.assertNotIn(self.nonce, text)
         self.assertIn('nod_builds_total{machine="local",outcome="failed"} 1', text)
         self.assertIn('nod_builds_total{machine="local",outcome="success"} 2', text)
@@ -418,7 +418,10 @@ class NodQueries(unittest.TestCase):
         self.assertNotIn("nod_substitution_downloaded_bytes_total{", text)
         self.assertIn('nod_substitution_download_unknown_total{substituter="file://', text)
         masked = mask(text.replace(os.path.join(self.dir, "cache"), "<cache>"),
-                      [r".*_bucket\{", r".*_sum\{", r"nod_connections ", r"nod_records_total "],
+                      [r".*_bucket\{", r".*_sum\{", r"nod_connections ", r"nod_records_total ",
+                       r"nod_records_by_action_total\{", r"nod_read_bytes_total ",
+                       r"nod_connections_accepted_total ", r"nod_queries_total ",
+                       r"nod_write_batches_total ", r"nod_queue_depth "],
                       whole=[r"nod_build_info"])
         check_golden(self, "tests/e2e/golden/nod-metrics.txt", masked)
 

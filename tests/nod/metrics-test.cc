@@ -1,7 +1,13 @@
-// nod's Prometheus export: the CPU counter counts only builds whose Nix reported CPU time.
+// nod's Prometheus export: the CPU counter counts only builds whose Nix reported CPU time; the
+// pipeline's counters come from one table.
 #include "nod/metrics.hh"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <set>
+
+#include "support/test-support.hh"
 
 using namespace nixmon::nod;
 
@@ -50,4 +56,45 @@ TEST(BuildMetrics, CpuMachinesAreBounded) {
             std::string::npos)
       << text;
   EXPECT_EQ(text.find("ssh://b4"), std::string::npos);
+}
+
+// Every scalar counter of the pipeline reaches Prometheus with its own value (security events
+// such as writers_rejected used to be in `nod status` only), and every series name is distinct.
+TEST(PipelineCounters, EveryCounterOfTheTableIsExportedWithItsValue) {
+  Counters c;
+  std::set<std::string_view> names;
+  uint64_t v = 1;
+  for (const CounterInfo& info : counter_table()) {
+    (c.*info.member).store(v++);
+    EXPECT_TRUE(names.insert(info.metric).second) << info.metric;
+    EXPECT_TRUE(info.metric.starts_with("nod_")) << info.metric;
+    EXPECT_EQ(info.gauge, !info.metric.ends_with("_total")) << info.metric;
+  }
+  c.by_action[static_cast<size_t>(Action::msg)] = 7;
+  std::string text = BuildMetrics(&c).render();
+  v = 1;
+  for (const CounterInfo& info : counter_table()) {
+    std::string line = fmt::format("\n{} {}\n", info.metric, v++);
+    EXPECT_NE(text.find(line), std::string::npos) << line << text;
+    EXPECT_NE(
+        text.find(fmt::format("# TYPE {} {}\n", info.metric, info.gauge ? "gauge" : "counter")),
+        std::string::npos)
+        << info.metric;
+  }
+  EXPECT_NE(text.find("nod_records_by_action_total{action=\"msg\"} 7\n"), std::string::npos);
+}
+
+TEST(BuildMetrics, LiveStateIsAddedAtEachRender) {
+  BuildMetrics m;
+  double depth = 3;
+  m.set_live([&depth](nixmon::MetricSet& out) { out.gauge("nod_queue_depth", "d", depth); });
+  EXPECT_NE(m.render().find("nod_queue_depth 3\n"), std::string::npos);
+  depth = 5;
+  EXPECT_NE(m.render().find("nod_queue_depth 5\n"), std::string::npos);
+}
+
+// docs/nod-protocol.md's counter reference is the table's (NIXMON_ACCEPT=1 regenerates it).
+TEST(PipelineCounters, ReferenceInTheDocsIsFresh) {
+  nixmon::test::expect_golden_section("docs/nod-protocol.md", "counters",
+                                      counter_reference_markdown());
 }

@@ -119,4 +119,20 @@ void expect_golden(std::string_view relative, const std::string& actual) {
                 << diff.str();
 }
 
+void expect_golden_section(std::string_view relative, std::string_view name,
+                           const std::string& actual) {
+  std::string text = read_text(source_dir() / std::string(relative));
+  std::string begin = "<!-- generated: " + std::string(name);
+  std::string end = "<!-- end generated: " + std::string(name) + " -->";
+  std::size_t b = text.find(begin);
+  std::size_t body = b == std::string::npos ? b : text.find('\n', b);
+  std::size_t e = body == std::string::npos ? body : text.find(end, body);
+  if (e == std::string::npos) {
+    ADD_FAILURE() << relative << " has no \"" << begin << " ... -->\" ... \"" << end
+                  << "\" section";
+    return;
+  }
+  expect_golden(relative, text.substr(0, body + 1) + actual + text.substr(e));
+}
+
 }  // namespace nixmon::test

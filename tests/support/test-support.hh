@@ -40,6 +40,11 @@ void set_link_mtime(const std::filesystem::path& link, long seconds_since_epoch)
 // in the environment it rewrites the file instead and passes. Reports a readable diff otherwise.
 void expect_golden(std::string_view relative, const std::string& actual);
 
+// The same for a generated part of a hand-written file (a reference table in docs/): the text
+// between the lines "<!-- generated: NAME (...) -->" and "<!-- end generated: NAME -->".
+void expect_golden_section(std::string_view relative, std::string_view name,
+                           const std::string& actual);
+
 std::string read_text(const std::filesystem::path& path);
 
 }  // namespace nixmon::test
