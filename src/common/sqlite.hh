@@ -52,7 +52,6 @@ class Database {
 
   void busy_timeout(int milliseconds);
   int64_t changes() const;
-  int64_t last_insert_rowid() const;
   const std::string& path() const { return path_; }
   sqlite3* handle() const { return db_; }
 

@@ -77,7 +77,6 @@ class LineSplitter {
     begin_ = end_ = 0;
   }
 
-  size_t buffered() const { return end_ - begin_; }
   size_t allocated() const { return buf_.size(); }
 
  private:

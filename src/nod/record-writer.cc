@@ -25,7 +25,6 @@ RecordWriter::~RecordWriter() {
 
 bool RecordWriter::submit(Event&& e) {
   if (queue_.try_push(std::move(e))) {
-    submitted_.fetch_add(1, std::memory_order_relaxed);
     counters_.enqueued.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
@@ -35,7 +34,6 @@ bool RecordWriter::submit(Event&& e) {
 
 bool RecordWriter::submit_wait(Event&& e) {
   if (queue_.push_wait(std::move(e))) {
-    submitted_.fetch_add(1, std::memory_order_relaxed);
     counters_.enqueued.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
@@ -47,13 +45,6 @@ void RecordWriter::close() {
   if (closed_.exchange(true)) return;
   queue_.close();
   if (thread_.joinable()) thread_.join();
-}
-
-void RecordWriter::flush() {
-  uint64_t target = submitted_.load();
-  while (settled_.load() < target && thread_.joinable() && !closed_.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
 }
 
 void RecordWriter::run(RecordStore* store) {
@@ -107,7 +98,6 @@ void RecordWriter::run(RecordStore* store) {
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200 * attempt, 2000)));
         log_drops();
       }
-      settled_.fetch_add(batch.size(), std::memory_order_relaxed);
       batch.clear();
     }
     auto now = clock::now();

@@ -41,12 +41,9 @@ class RecordWriter {
 
   // Stops accepting, commits what is queued, joins the thread. Idempotent.
   void close();
-  // Waits until everything submitted so far is committed (or failed); for `nod ingest`, tests.
-  void flush();
 
   size_t queue_depth() const { return queue_.size(); }
   size_t queue_capacity() const { return queue_.capacity(); }
-  const WriterOptions& options() const { return options_; }
 
  private:
   void run(class RecordStore* store);
@@ -54,8 +51,6 @@ class RecordWriter {
   WriterOptions options_;
   Counters& counters_;
   BoundedQueue<Event> queue_;
-  std::atomic<uint64_t> submitted_{0};
-  std::atomic<uint64_t> settled_{0};  // committed or given up
   std::thread thread_;
   std::atomic<bool> closed_{false};
 };
