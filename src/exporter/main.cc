@@ -27,7 +27,13 @@ int run(const ExporterOptions& o) {
   check_root_directory(o.root, "--path.root");
   HttpServer::Options http;
   http.title = "NixOS Exporter";
-  if (!o.web_config_file.empty()) http.web = load_web_config(o.web_config_file);
+  http.metrics_path = o.telemetry_path;
+  http.max_requests = o.max_requests;
+  http.exporter_metrics = !o.disable_exporter_metrics;
+  if (!o.web_config_file.empty()) {
+    http.web = load_web_config(o.web_config_file);
+    http.web_config_file = o.web_config_file;
+  }
 
   // Before any thread starts, so every thread inherits the blocked signals.
   ShutdownSignals signals;
