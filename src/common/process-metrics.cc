@@ -1,13 +1,13 @@
 #include "common/process-metrics.hh"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <cstdint>
-#include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -17,12 +17,25 @@ namespace nixmon {
 
 namespace {
 
+// A /proc file, without iostreams (this runs on every scrape). /proc/stat's interrupt line makes it
+// larger than a page on most machines, so read to the end.
 std::optional<std::string> slurp(const char* path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string out;
+  std::size_t used = 0;
+  for (;;) {
+    out.resize(used + 4096);
+    ssize_t n = ::read(fd, out.data() + used, 4096);
+    if (n <= 0 || used > (1 << 20)) {
+      ::close(fd);
+      if (n < 0) return std::nullopt;
+      break;
+    }
+    used += static_cast<std::size_t>(n);
+  }
+  out.resize(used);
+  return out;
 }
 
 // The fields of /proc/self/stat after "(comm)" (proc(5) numbers them from 3, state).
