@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <deque>
 
 #include "common/error.hh"
@@ -168,6 +170,15 @@ std::string_view strip_store_hash(std::string_view name) {
   // Nix store hashes are 32 characters of base-32, then '-'.
   if (name.size() > 33 && name[32] == '-') return name.substr(33);
   return name;
+}
+
+void check_root_directory(const std::filesystem::path& root, std::string_view flag) {
+  constexpr std::string_view why = "it must be the directory where the host's / is";
+  struct stat st;
+  if (::stat(root.c_str(), &st) != 0)
+    throw UsageError(fmt::format("{} {}: {} ({})", flag, root.string(), std::strerror(errno), why));
+  if (!S_ISDIR(st.st_mode))
+    throw UsageError(fmt::format("{} {}: not a directory ({})", flag, root.string(), why));
 }
 
 }  // namespace nixmon

@@ -51,6 +51,11 @@ class HostRoot {
   std::filesystem::path root_;
 };
 
+// Checks a `--path.root` value before anything reads below it: it must name an existing directory
+// (following links). A missing or non-directory root would otherwise start an exporter that serves
+// "nothing found" for a host that is not there. Throws UsageError naming `flag`, the path and why.
+void check_root_directory(const std::filesystem::path& root, std::string_view flag);
+
 // "/nix/store/abc-foo/bin" -> "abc-foo"; nullopt for a path outside the store.
 std::optional<std::string_view> store_path_name(std::string_view host_path);
 

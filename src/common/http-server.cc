@@ -3,8 +3,10 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <list>
 #include <mutex>
@@ -14,10 +16,14 @@
 #include <vector>
 
 #include "common/basic-auth.hh"
+#include "common/duration.hh"
 #include "common/error.hh"
 #include "common/exposition.hh"
 #include "common/log.hh"
+#include "common/process-metrics.hh"
+#include "common/rate-limiter.hh"
 #include "common/tls-context.hh"
+#include "common/web-config-reloader.hh"
 
 namespace nixmon {
 
@@ -48,9 +54,14 @@ ListenAddress parse_listen_address(std::string_view text) {
 struct HttpServer::Impl {
   Options options;
   Producer produce;
+  std::unique_ptr<WebConfigReloader> web;
+  std::unique_ptr<RateLimiter> limiter;  // rate_limit, decided at startup as in the toolkit
   std::unique_ptr<httplib::Server> server;
-  std::unique_ptr<BasicAuth> auth;
   int listen_fd = -1;  // the last socket the library created to listen on
+  // promhttp's instrumentation: scrapes being served (also those refused with 503), those admitted
+  // under max_requests, and answered scrapes by status code.
+  std::atomic<int> in_flight{0}, admitted{0};
+  std::atomic<std::uint64_t> answered_200{0}, answered_500{0}, answered_503{0};
 };
 
 namespace {
@@ -155,22 +166,69 @@ SSL_CTX& openssl_context(Context&& ctx) {
   }
 }
 
-// A TLS server whose SSL_CTX is set up from the web config. configure_server_tls throws; the
-// library's constructor expects a bool, so the reason is carried out beside it.
-std::unique_ptr<httplib::Server> make_tls_server(const TlsServerConfig& tls) {
-  std::string failure;
-  auto svr = std::make_unique<httplib::SSLServer>([&](auto&& ctx) {
-    try {
-      configure_server_tls(openssl_context(ctx), tls);
-      return true;
-    } catch (const std::exception& e) {
-      failure = e.what();
-      return false;
-    }
+// Each TLS connection holds the web config snapshot whose context it uses (the context's verify
+// callback reads the snapshot's tls_server_config), until OpenSSL frees the connection.
+using HeldSnapshot = std::shared_ptr<const WebConfigReloader::Snapshot>;
+
+void release_snapshot(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<HeldSnapshot*>(ptr);
+}
+
+int snapshot_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, release_snapshot);
+  return index;
+}
+
+// Every ClientHello: the current web config's context (certificates re-read when their files
+// changed) takes over the handshake, as the toolkit's GetConfigForClient does. While the file is
+// broken the handshake fails with an alert, as the toolkit's does.
+int on_client_hello(SSL* ssl, int* alert, void* arg) {
+  HeldSnapshot snap = static_cast<WebConfigReloader*>(arg)->current();
+  if (!snap->tls) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  int index = snapshot_index();
+  delete static_cast<HeldSnapshot*>(SSL_get_ex_data(ssl, index));  // a second ClientHello
+  SSL_set_ex_data(ssl, index, new HeldSnapshot(snap));
+  if (!adopt_server_context(*ssl, *snap->tls)) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+// A TLS server whose listening context only hands each handshake to the web config's current
+// context (on_client_hello).
+std::unique_ptr<httplib::Server> make_tls_server(WebConfigReloader& web) {
+  if (snapshot_index() < 0) throw Error("OpenSSL cannot reserve connection data");
+  auto svr = std::make_unique<httplib::SSLServer>([&](auto&& c) {
+    SSL_CTX& ctx = openssl_context(c);
+    // The same session id context as configure_server_tls's, so sessions resume across the switch.
+    static const unsigned char sid[] = "nixmon";
+    SSL_CTX_set_session_id_context(&ctx, sid, sizeof sid - 1);
+    SSL_CTX_set_client_hello_cb(&ctx, on_client_hello, &web);
+    return true;
   });
-  if (!failure.empty()) throw UsageError(failure);
   if (!svr->is_valid()) throw UsageError("tls_server_config: OpenSSL could not create a context");
   return svr;
+}
+
+// client_golang's promhttp.InstrumentMetricHandler: the in-flight gauge counts the scrape being
+// rendered; the counter has 200, 500 and 503 from the start and counts a scrape once answered.
+MetricSet handler_metrics(int in_flight, std::uint64_t ok, std::uint64_t failed,
+                          std::uint64_t refused) {
+  MetricSet m;
+  m.gauge("promhttp_metric_handler_requests_in_flight", "Current number of scrapes being served.",
+          in_flight);
+  constexpr std::string_view help = "Total number of scrapes by HTTP status code.";
+  m.counter("promhttp_metric_handler_requests_total", help, static_cast<double>(ok),
+            {{"code", "200"}});
+  m.counter("promhttp_metric_handler_requests_total", help, static_cast<double>(failed),
+            {{"code", "500"}});
+  m.counter("promhttp_metric_handler_requests_total", help, static_cast<double>(refused),
+            {{"code", "503"}});
+  return m;
 }
 
 }  // namespace
@@ -179,9 +237,16 @@ HttpServer::HttpServer(Options options, Producer produce_metrics)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->produce = std::move(produce_metrics);
-  const WebConfig& web = impl_->options.web;
-  impl_->server = web.tls ? make_tls_server(*web.tls) : std::make_unique<httplib::Server>();
-  impl_->auth = std::make_unique<BasicAuth>(web.basic_auth_users);
+  impl_->web =
+      std::make_unique<WebConfigReloader>(impl_->options.web_config_file, impl_->options.web);
+  if (const RateLimit& r = impl_->options.web.rate_limit; r.enabled()) {
+    impl_->limiter = std::make_unique<RateLimiter>(r, RateLimiter::Clock::now());
+    log::info("rate limit: {} requests at once, then one per {}{}", r.burst,
+              format_duration(r.interval),
+              r.burst < 1 ? " (burst below 1: every request is refused, as in Go)" : "");
+  }
+  impl_->server =
+      impl_->web->tls() ? make_tls_server(*impl_->web) : std::make_unique<httplib::Server>();
   auto& svr = *impl_->server;
   int threads = impl_->options.worker_threads;
   int max_threads = std::max(threads, impl_->options.max_worker_threads);
@@ -205,15 +270,30 @@ HttpServer::HttpServer(Options options, Producer produce_metrics)
       "<p><a href=\"{1}\">Metrics</a></p>\n</body></html>\n",
       impl_->options.title, impl_->options.metrics_path);
 
-  svr.Get("/", [landing](const httplib::Request&, httplib::Response& res) {
-    res.set_content(landing, "text/html; charset=utf-8");
-  });
+  // node_exporter serves no landing page when the metrics are at "/".
+  if (impl_->options.metrics_path != "/") {
+    svr.Get("/", [landing](const httplib::Request&, httplib::Response& res) {
+      res.set_content(landing, "text/html; charset=utf-8");
+    });
+  }
   Impl* impl = impl_.get();
-  // Every request, whatever its path: configured headers, then authentication. A failure says
-  // only "Unauthorized", whether the user, the password or the header's form was wrong.
+  // Every request, whatever its path, in the toolkit's order: the web config (500 while broken),
+  // the rate limit, configured headers, then authentication. A failure says only "Unauthorized",
+  // whether the user, the password or the header's form was wrong.
   svr.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
-    for (const auto& [name, value] : impl->options.web.headers) res.set_header(name, value);
-    if (impl->auth->check(req.get_header_value("Authorization")))
+    auto web = impl->web->current();
+    if (!web->error.empty()) {
+      res.status = 500;
+      res.set_content("Internal Server Error\n", "text/plain; charset=utf-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (impl->limiter && !impl->limiter->allow(RateLimiter::Clock::now())) {
+      res.status = 429;
+      res.set_content("Too Many Requests\n", "text/plain; charset=utf-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    for (const auto& [name, value] : web->web.headers) res.set_header(name, value);
+    if (web->auth->check(req.get_header_value("Authorization")))
       return httplib::Server::HandlerResponse::Unhandled;
     res.status = 401;
     res.set_header("WWW-Authenticate", "Basic");
@@ -221,12 +301,42 @@ HttpServer::HttpServer(Options options, Producer produce_metrics)
     return httplib::Server::HandlerResponse::Handled;
   });
   svr.Get(impl_->options.metrics_path, [impl](const httplib::Request&, httplib::Response& res) {
+    struct Counted {  // in flight for the whole answer, refused ones included (as promhttp)
+      std::atomic<int>& n;
+      explicit Counted(std::atomic<int>& c) : n(c) { ++n; }
+      ~Counted() { --n; }
+    } in_flight(impl->in_flight);
+    const int max = impl->options.max_requests;
+    if (max > 0 && impl->admitted.fetch_add(1) >= max) {
+      --impl->admitted;
+      ++impl->answered_503;
+      res.status = 503;
+      res.set_content(
+          fmt::format("Limit of concurrent requests reached ({}), try again later.\n", max),
+          "text/plain; charset=utf-8");
+      return;
+    }
+    struct Admitted {
+      std::atomic<int>* n;
+      ~Admitted() {
+        if (n) --*n;
+      }
+    } admitted{max > 0 ? &impl->admitted : nullptr};
     try {
-      res.set_content(impl->produce(), std::string(exposition_content_type));
+      std::string body = impl->produce();
+      if (impl->options.exporter_metrics) {
+        MetricSet own = handler_metrics(impl->in_flight.load(), impl->answered_200,
+                                        impl->answered_500, impl->answered_503);
+        add_process_metrics(own);
+        render_to(body, own);
+      }
+      res.set_content(std::move(body), std::string(exposition_content_type));
+      ++impl->answered_200;
     } catch (const std::exception& e) {
       // A collector failure never reaches here (the scraper catches per collector); this is the
       // last line of defence for a bug in rendering itself.
       log::error("scrape failed: {}", e.what());
+      ++impl->answered_500;
       res.status = 500;
       res.set_content(std::string("scrape failed: ") + e.what() + "\n", "text/plain");
     }

@@ -2,8 +2,16 @@
 // The HTTP side of an exporter: a landing page at "/", metrics at one path (gzip when the client
 // accepts it), plain 404s elsewhere. The HTTP library stays behind this interface.
 //
+// Answers that are not the metrics, in the order the exporter-toolkit and promhttp give them
+// (exporter-toolkit web/handler.go v0.17.1, client_golang promhttp/http.go v1.24):
+//   500 while the web config file has changed into something unusable (WebConfigReloader),
+//   429 "Too Many Requests" from the web config's rate_limit (every path, before authentication),
+//   401 without valid basic-auth credentials,
+//   503 "Limit of concurrent requests reached (N), try again later." past max_requests scrapes.
+//
 // Thread-safety: handlers run on the server's worker threads, several at once; stop() may be called
 // from any thread.
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,6 +42,15 @@ class HttpServer {
     // --web.config.file (load_web_config): TLS, client certificates, basic auth, headers.
     // Default: plain HTTP, no authentication.
     WebConfig web;
+    // Where `web` was read from: when set, it and the files it names are read again when they
+    // change (see web-config-reloader.hh). Empty: `web` stays as it is.
+    std::filesystem::path web_config_file;
+    // Scrapes of metrics_path served at once; one more gets 503 at once (0 or less: no limit).
+    int max_requests = 0;
+    // Appends the server's own metrics to every scrape: process_* (process-metrics.hh) and
+    // promhttp_metric_handler_requests_total{code} / _in_flight, as client_golang's promhttp
+    // instruments a handler.
+    bool exporter_metrics = false;
   };
   using Producer = std::function<std::string()>;  // the exposition body; may throw
 

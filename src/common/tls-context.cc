@@ -172,4 +172,26 @@ void configure_server_tls(SSL_CTX& ctx, const TlsServerConfig& c) {
   }
 }
 
+bool adopt_server_context(SSL& ssl, SSL_CTX& ctx) {
+  // SSL_set_SSL_CTX takes the certificate, key and chain (and the security level kept with them);
+  // the client CA list and the store client certificates are verified against are read from the
+  // SSL's context when needed. What SSL_new copied from the listening context is set again here.
+  if (SSL_set_SSL_CTX(&ssl, &ctx) != &ctx) return false;
+  SSL_clear_options(&ssl, SSL_get_options(&ssl));
+  SSL_set_options(&ssl, SSL_CTX_get_options(&ctx));
+  SSL_set_security_level(&ssl, SSL_CTX_get_security_level(&ctx));
+  SSL_set_verify(&ssl, SSL_CTX_get_verify_mode(&ctx), SSL_CTX_get_verify_callback(&ctx));
+  if (!SSL_set_min_proto_version(&ssl, SSL_CTX_get_min_proto_version(&ctx)) ||
+      !SSL_set_max_proto_version(&ssl, SSL_CTX_get_max_proto_version(&ctx)))
+    return false;
+  const auto* c = static_cast<const TlsServerConfig*>(SSL_CTX_get_app_data(&ctx));
+  if (c && !c->cipher_suites.empty() &&
+      SSL_set_cipher_list(&ssl, joined(c->cipher_suites, ':').c_str()) != 1)
+    return false;
+  if (c && !c->curve_preferences.empty() &&
+      SSL_set1_groups_list(&ssl, joined(c->curve_preferences, ':').c_str()) != 1)
+    return false;
+  return true;
+}
+
 }  // namespace nixmon

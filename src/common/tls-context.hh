@@ -13,4 +13,11 @@ namespace nixmon {
 // Throws UsageError naming the file or setting and OpenSSL's reason.
 void configure_server_tls(SSL_CTX& ctx, const TlsServerConfig& config);
 
+// Makes the handshake on `ssl` use `ctx`, a context set up by configure_server_tls (certificate,
+// key, client CAs, verification, protocol versions, options, groups), instead of the listening
+// context `ssl` was created from: how certificates change without a new listening socket. Call from
+// OpenSSL's client-hello callback, before the version is negotiated. `ctx`'s config must outlive
+// the handshake. Returns false when OpenSSL refuses.
+bool adopt_server_context(SSL& ssl, SSL_CTX& ctx);
+
 }  // namespace nixmon

@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 
+#include "common/duration.hh"
 #include "common/error.hh"
 #include "common/tls-context.hh"
 #include "common/yaml.hh"
@@ -229,6 +230,42 @@ std::vector<std::pair<std::string, std::string>> headers_of(const YamlNode& n) {
   return out;
 }
 
+// yaml.v2 (which the toolkit decodes with) reads a time.Duration from a string with
+// time.ParseDuration and from a bare integer as nanoseconds.
+std::chrono::nanoseconds duration_of(const YamlNode& n, std::string_view key) {
+  std::string v = string_of(n, key);
+  if (v.empty()) return std::chrono::nanoseconds(0);
+  bool integer = !n.quoted && v.find_first_not_of("0123456789") == std::string::npos;
+  try {
+    if (integer) return std::chrono::nanoseconds(std::stoll(v));
+    return parse_duration(v);
+  } catch (const std::exception&) {
+    throw bad(n, fmt::format("{} '{}' is not a duration (e.g. 1s, 500ms)", key, v));
+  }
+}
+
+long long integer_of(const YamlNode& n, std::string_view key) {
+  std::string v = string_of(n, key);
+  if (v.empty()) return 0;
+  std::size_t digits = v[0] == '-' ? 1 : 0;
+  if (n.quoted || v.size() == digits ||
+      v.find_first_not_of("0123456789", digits) != std::string::npos)
+    throw bad(n, fmt::format("{} must be an integer, found '{}'", key, v));
+  try {
+    return std::stoll(v);
+  } catch (const std::exception&) {
+    throw bad(n, fmt::format("{} '{}' is out of range", key, v));
+  }
+}
+
+RateLimit rate_limit_of(const YamlNode& n) {
+  mapping(n, "rate_limit", {"interval", "burst"});
+  RateLimit r;
+  if (const YamlNode* v = n.find("interval")) r.interval = duration_of(*v, "rate_limit.interval");
+  if (const YamlNode* v = n.find("burst")) r.burst = integer_of(*v, "rate_limit.burst");
+  return r;
+}
+
 }  // namespace
 
 std::string_view tls_version_name(TlsVersion v) {
@@ -249,7 +286,8 @@ WebConfig parse_web_config(std::string_view yaml, const std::filesystem::path& b
   YamlNode doc = parse_yaml(yaml);
   WebConfig c;
   if (doc.is_null()) return c;  // an empty file: plain HTTP, no authentication (as the toolkit)
-  mapping(doc, "the web config", {"tls_server_config", "http_server_config", "basic_auth_users"});
+  mapping(doc, "the web config",
+          {"tls_server_config", "http_server_config", "basic_auth_users", "rate_limit"});
   if (const YamlNode* t = doc.find("tls_server_config"); t && !t->is_null())
     c.tls = tls_of(*t, base_dir);
   if (const YamlNode* h = doc.find("http_server_config")) {
@@ -258,6 +296,7 @@ WebConfig parse_web_config(std::string_view yaml, const std::filesystem::path& b
       bool_of(*v, "http2");  // HTTP/1.1 only
     if (const YamlNode* v = h->find("headers")) c.headers = headers_of(*v);
   }
+  if (const YamlNode* r = doc.find("rate_limit")) c.rate_limit = rate_limit_of(*r);
   if (const YamlNode* u = doc.find("basic_auth_users")) {
     if (u->kind != YamlNode::Kind::mapping && !u->is_null())
       throw bad(*u, fmt::format("basic_auth_users must be a mapping, found {}", u->kind_name()));
@@ -278,7 +317,7 @@ WebConfig parse_web_config(std::string_view yaml, const std::filesystem::path& b
   return c;
 }
 
-WebConfig load_web_config(const std::filesystem::path& path) {
+WebConfig read_web_config(const std::filesystem::path& path) {
   auto fail = [&](std::string_view what) {
     return UsageError(fmt::format("web config file {}: {}", path.string(), what));
   };
@@ -296,6 +335,14 @@ WebConfig load_web_config(const std::filesystem::path& path) {
   } catch (const Error& e) {
     throw fail(e.what());
   }
+  return c;
+}
+
+WebConfig load_web_config(const std::filesystem::path& path) {
+  auto fail = [&](std::string_view what) {
+    return UsageError(fmt::format("web config file {}: {}", path.string(), what));
+  };
+  WebConfig c = read_web_config(path);
   if (c.tls) {
     for (const auto& [what, p] : {std::pair{"cert_file", &c.tls->cert_file},
                                   {"key_file", &c.tls->key_file},

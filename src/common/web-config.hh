@@ -13,12 +13,16 @@
 //     headers: { Strict-Transport-Security: max-age=31536000 }
 //   basic_auth_users:
 //     prometheus: $2y$10$...        # bcrypt hashes only (htpasswd -nBC 10 "" | tr -d ':\n')
+//   rate_limit:                     # a token bucket over every request (toolkit >= 0.15)
+//     interval: 1s                  # one token per interval; 0 (the default) turns it off
+//     burst: 10                     # the bucket's size, full at startup
 //
 // Like the toolkit, unknown keys are errors (a misspelt `client_auth_typ` must not silently turn
 // mutual TLS off); unlike it, nixmon checks every bcrypt hash and loads every certificate at
 // startup, so a bad file stops the program with a message instead of failing each request.
 //
 // Thread-safety: plain values.
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -53,15 +57,29 @@ struct TlsServerConfig {
   std::vector<std::string> client_allowed_sans;  // empty: any verified client
 };
 
+// exporter-toolkit web/tls_config.go (v0.17.1, RateLimiterConfig; the limiter in Serve()):
+// golang.org/x/time/rate's token bucket, rate.Every(interval) with `burst` tokens; a request that
+// finds no token gets 429 before authentication. interval <= 0 turns the limiter off; burst <= 0
+// with a positive interval refuses every request (as the Go limiter does).
+struct RateLimit {
+  std::chrono::nanoseconds interval{0};
+  long long burst = 0;
+  bool enabled() const { return interval.count() > 0; }
+};
+
 struct WebConfig {
   std::optional<TlsServerConfig> tls;                                // absent: plain HTTP
   std::map<std::string, std::string, std::less<>> basic_auth_users;  // user -> bcrypt hash
   std::vector<std::pair<std::string, std::string>> headers;          // added to every response
+  RateLimit rate_limit;                                              // off by default
 };
 
 // Parses the file's text. Relative paths are resolved against `base_dir`. Throws Error naming the
 // line and the problem. Does not touch the file system (fuzzed as is).
 WebConfig parse_web_config(std::string_view yaml, const std::filesystem::path& base_dir);
+
+// Reads and parses `path` (nothing else). Throws UsageError "web config file <path>: <problem>".
+WebConfig read_web_config(const std::filesystem::path& path);
 
 // Reads and parses `path`, then checks that every file it names is readable. Throws UsageError
 // "web config file <path>: <problem>".

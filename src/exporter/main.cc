@@ -6,6 +6,7 @@
 
 #include "common/duration.hh"
 #include "common/error.hh"
+#include "common/host-root.hh"
 #include "common/http-server.hh"
 #include "common/log.hh"
 #include "common/shutdown.hh"
@@ -23,9 +24,16 @@ int run(const ExporterOptions& o) {
   log::set_level(log::parse_level(o.log_level));
   auto timeout = parse_positive_duration("--scrape.timeout", o.scrape_timeout);
   auto address = parse_listen_address(o.listen);
+  check_root_directory(o.root, "--path.root");
   HttpServer::Options http;
   http.title = "NixOS Exporter";
-  if (!o.web_config_file.empty()) http.web = load_web_config(o.web_config_file);
+  http.metrics_path = o.telemetry_path;
+  http.max_requests = o.max_requests;
+  http.exporter_metrics = !o.disable_exporter_metrics;
+  if (!o.web_config_file.empty()) {
+    http.web = load_web_config(o.web_config_file);
+    http.web_config_file = o.web_config_file;
+  }
 
   // Before any thread starts, so every thread inherits the blocked signals.
   ShutdownSignals signals;
@@ -75,7 +83,10 @@ int main(int argc, char** argv) {
   try {
     parse_exporter_args(app, {argv + 1, argv + argc});
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message (--help and --version to stdout with status 0); its own codes for
+    // usage errors (105 for a bad value, 109 for an unknown flag, ...) are replaced by 2, the
+    // status of every usage error here (and of Go's flag packages).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   try {
     return run(options);

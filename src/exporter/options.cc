@@ -29,6 +29,30 @@ void add_exporter_flags(CLI::App& app, ExporterOptions& o) {
   }
   add_flake_flags(app, o.flake);
   add_store_flags(app, o.store);
+  app.add_option("--web.telemetry-path", o.telemetry_path,
+                 "Path under which to expose metrics (\"/\": no landing page)")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            return v.size() > 0 && v[0] == '/' ? "" : "must start with '/'";
+          },
+          "PATH"));
+  app.add_flag("--web.disable-exporter-metrics", o.disable_exporter_metrics,
+               "Exclude metrics about the exporter itself (process_*, promhttp_*)");
+  app.add_option("--web.max-requests", o.max_requests,
+                 "Maximum number of parallel scrape requests (more get 503). Use 0 to disable.")
+      ->capture_default_str();
+  app.add_flag("--collector.disable-defaults", o.disable_default_collectors,
+               "Set all collectors to disabled by default (then only those named by "
+               "--collector.<name> run)");
+  // node_exporter's DisableDefaultCollectors (collector/collector.go, v1.12), once every flag is
+  // parsed: each collector not switched on or off on the command line is off. A collector flag
+  // that was given counts whatever its value, as node_exporter's flag action records it.
+  app.final_callback([&app, &o] {
+    if (!o.disable_default_collectors) return;
+    for (auto& [name, enabled] : o.collectors)
+      if (app.get_option("--collector." + name)->count() == 0) enabled = false;
+  });
 }
 
 void parse_exporter_args(CLI::App& app, std::vector<std::string> args) {

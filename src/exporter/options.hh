@@ -21,6 +21,12 @@ struct ExporterOptions {
   std::map<std::string, bool> collectors;  // name -> enabled, every collector of the table
   FlakeFlags flake;                        // --flake.*: checked by make_flake_config
   StoreFlags store;                        // --collector.{store,gc}.*: checked by make_store_config
+  // node_exporter's web and collector flags (node_exporter.go, v1.12).
+  std::string telemetry_path = "/metrics";  // --web.telemetry-path
+  bool disable_exporter_metrics =
+      false;  // --web.disable-exporter-metrics: no process_*, promhttp_*
+  bool disable_default_collectors = false;  // --collector.disable-defaults (applied by parse)
+  int max_requests = 40;                    // --web.max-requests; 0 or less: no limit
 };
 
 // Declares every flag on `app`, bound to `options` (filled with the table's defaults).
@@ -29,7 +35,9 @@ void add_exporter_flags(CLI::App& app, ExporterOptions& options);
 // Go's flag package also accepts one dash ("-listen=:9971"); the Go nixos-exporter's users may
 // have written that. Rewrites such arguments to two dashes when they name a long flag of `app`.
 // Normalises Go-style flags and parses `args` (argv without the program name) into what
-// add_exporter_flags bound. Throws CLI::ParseError (also for --help and --version).
+// add_exporter_flags bound (with --collector.disable-defaults, every collector not named by a
+// --collector.<name> / --no-collector.<name> flag ends up off). Throws CLI::ParseError (also for
+// --help and --version).
 void parse_exporter_args(CLI::App& app, std::vector<std::string> args);
 
 std::vector<std::string> normalize_go_style_flags(const CLI::App& app,

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "common/error.hh"
+#include "common/host-root.hh"
 #include "exporter/store/gc-analysis.hh"
 
 using namespace nixmon;
@@ -77,9 +78,17 @@ int main(int argc, char** argv) {
   app.add_option("what", what, "stats, gc or print-dead")
       ->check(CLI::IsMember({"stats", "gc", "print-dead"}))
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
   try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // 2 for every usage error, not CLI11's own codes
+  }
+  try {
+    check_root_directory(root, "--path.root");
     return run(root, what, runtime_roots);
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "nixmon-store-report: {}\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     fmt::print(stderr, "nixmon-store-report: {}\n", e.what());
     return 1;

@@ -166,3 +166,24 @@ TEST(BasicAuth, AcceptsOnlyTheRightPassword) {
   EXPECT_FALSE(auth.check(""));
   EXPECT_TRUE(BasicAuth({}).check(""));  // no users: authentication is off
 }
+
+// exporter-toolkit web/testdata/web_config_rate_limiter_{one_second,nonblocking}.yaml (v0.17.1)
+// and its documented shape: interval (a Go duration; yaml.v2 reads a bare integer as
+// nanoseconds) and burst.
+TEST(WebConfig, RateLimitAsTheToolkitWritesIt) {
+  using namespace std::chrono_literals;
+  WebConfig c = parse_web_config("rate_limit:\n  interval: \"1s\"\n  burst: 0\n", "/");
+  EXPECT_EQ(c.rate_limit.interval, 1s);
+  EXPECT_EQ(c.rate_limit.burst, 0);
+  EXPECT_TRUE(c.rate_limit.enabled());
+  c = parse_web_config("rate_limit:\n  interval: 0\n  burst: 0\n", "/");
+  EXPECT_FALSE(c.rate_limit.enabled());
+  c = parse_web_config("rate_limit:\n  interval: 250ms\n  burst: 20\n", "/");
+  EXPECT_EQ(c.rate_limit.interval, 250ms);
+  EXPECT_EQ(c.rate_limit.burst, 20);
+  EXPECT_EQ(parse_web_config("rate_limit:\n  interval: 1000\n", "/").rate_limit.interval, 1000ns);
+  EXPECT_FALSE(parse_web_config("", "/").rate_limit.enabled());
+  EXPECT_NE(error_of("rate_limit:\n  interval: soon\n").find("not a duration"), std::string::npos);
+  EXPECT_NE(error_of("rate_limit:\n  burst: many\n").find("integer"), std::string::npos);
+  EXPECT_NE(error_of("rate_limit:\n  bursts: 1\n").find("unknown key 'bursts'"), std::string::npos);
+}

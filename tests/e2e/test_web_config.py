@@ -1,7 +1,11 @@
 """--web.config.file end to end: TLS, mutual TLS, minimum TLS version and basic auth on the real
 nixos-exporter, checked with the real curl and certificates made by the real openssl CLI."""
 import os
+import shutil
+import socket
+import ssl
 import subprocess
+import time
 import unittest
 
 import harness as h
@@ -238,6 +242,122 @@ http_server_config:
                 self.assertEqual(status, 401, out)
                 _, status, out = curl(url, "--cacert", pki("server-ca.crt"), "-u", "prometheus:scrape-secret")
                 self.assertEqual(status, 200, out)
+
+
+# The exporter looks at the files at most once a second (web-config-reloader.hh): wait past that.
+RECHECK = 1.3
+
+
+def replace(d, source, target):
+    """Puts a copy of `source` in place of `target` by rename, as certificate tools rotate files."""
+    shutil.copy(os.path.join(d, source), os.path.join(d, target + ".tmp"))
+    os.replace(os.path.join(d, target + ".tmp"), os.path.join(d, target))
+
+
+def served_certificate(port):
+    """The DER of the certificate the server presents (no verification: only which one it is)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        with ctx.wrap_socket(sock) as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def der_of(path):
+    with open(path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+class Reload(unittest.TestCase):
+    """As the exporter-toolkit reads the web config on every request and handshake, changed files
+    take effect without a restart; a broken one fails requests (500) and handshakes, as in the
+    toolkit, and is logged."""
+
+    def test_rotated_certificate_is_served_without_a_restart(self):
+        with h.TempDir() as tmp:
+            make_ca(tmp, "ca")
+            make_cert(tmp, "old", "ca", "IP:127.0.0.1")
+            make_cert(tmp, "new", "ca", "IP:127.0.0.1")
+            replace(tmp, "old.crt", "server.crt")
+            replace(tmp, "old.key", "server.key")
+            cfg = write(tmp, "web.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n")
+            p, port = start(tmp, cfg)
+            url = f"https://127.0.0.1:{port}/metrics"
+            ca = ["--cacert", os.path.join(tmp, "ca.crt")]
+            with p:
+                self.assertEqual(served_certificate(port), der_of(os.path.join(tmp, "old.crt")))
+                replace(tmp, "new.crt", "server.crt")
+                replace(tmp, "new.key", "server.key")
+                time.sleep(RECHECK)
+                self.assertEqual(served_certificate(port), der_of(os.path.join(tmp, "new.crt")),
+                                 "the rotated certificate must be served without a restart\n" + p.log())
+                code, status, out = curl(url, *ca)
+                self.assertEqual((code, status), (0, 200), out)
+                self.assertIn("changed and was loaded again", p.log())
+
+                # A key that does not belong to the certificate: handshakes fail (as the toolkit's
+                # GetConfigForClient fails them), the reason is logged, the process keeps running.
+                replace(tmp, "old.key", "server.key")
+                time.sleep(RECHECK)
+                code, status, out = curl(url, *ca)
+                self.assertNotEqual(code, 0, out)
+                self.assertEqual(status, 0, out)
+                self.assertIn("does not belong to cert_file", p.log())
+                self.assertTrue(p.alive(), p.log())
+
+                # Repaired: served again, with the new certificate.
+                replace(tmp, "new.key", "server.key")
+                time.sleep(RECHECK)
+                code, status, out = curl(url, *ca)
+                self.assertEqual((code, status), (0, 200), out + p.log())
+                self.assertEqual(served_certificate(port), der_of(os.path.join(tmp, "new.crt")))
+            self.assertEqual(p.returncode, 0, p.log())
+
+    def test_edited_users_apply_and_a_broken_file_answers_500(self):
+        with h.TempDir() as tmp:
+            cfg = write(tmp, "web.yml", "# no users yet\n")
+            p, port = start(tmp, cfg)
+            url = f"http://127.0.0.1:{port}/metrics"
+            with p:
+                self.assertEqual(curl(url)[1], 200)
+                write(tmp, "web.yml", f"basic_auth_users:\n  prometheus: {PROMETHEUS_HASH}\n")
+                time.sleep(RECHECK)
+                self.assertEqual(curl(url)[1], 401, "a user added to the file must be required at once")
+                self.assertEqual(curl(url, "-u", "prometheus:scrape-secret")[1], 200)
+                write(tmp, "web.yml", "basic_auth_users: [oops\n")
+                time.sleep(RECHECK)
+                code, status, out = curl(url, "-u", "prometheus:scrape-secret")
+                self.assertEqual(status, 500, out)
+                self.assertNotIn("nixos_generation_count", out)
+                self.assertIn("every request gets 500", p.log())
+                # Turning TLS on needs a restart, in the toolkit too: refused the same way.
+                write(tmp, "server.crt", "")
+                write(tmp, "web.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.crt\n")
+                time.sleep(RECHECK)
+                self.assertEqual(curl(url)[1], 500)
+                self.assertIn("switching TLS on or off needs a restart", p.log())
+                write(tmp, "web.yml", f"basic_auth_users:\n  prometheus: {PROMETHEUS_HASH}\n")
+                time.sleep(RECHECK)
+                self.assertEqual(curl(url, "-u", "prometheus:scrape-secret")[1], 200)
+                self.assertTrue(p.alive(), p.log())
+
+
+class RateLimit(unittest.TestCase):
+    def test_shared_toolkit_file_with_rate_limit_starts_and_limits(self):
+        # exporter-toolkit's docs/web-configuration.md (v0.17.1): rate_limit {interval, burst}; a
+        # request without a token gets 429 Too Many Requests.
+        with h.TempDir() as tmp:
+            cfg = write(tmp, "web.yml", "rate_limit:\n  interval: 1h\n  burst: 3\n")
+            p, port = start(tmp, cfg)
+            url = f"http://127.0.0.1:{port}/metrics"
+            with p:
+                statuses = [curl(url)[1] for _ in range(4)]
+                self.assertEqual(statuses, [200, 200, 200, 429], p.log())
+                _, status, out = curl(f"http://127.0.0.1:{port}/")
+                self.assertEqual(status, 429, out)
+                self.assertIn("Too Many Requests", out)
+            self.assertEqual(p.returncode, 0, p.log())
 
 
 class BadConfigs(unittest.TestCase):

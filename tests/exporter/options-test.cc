@@ -36,3 +36,25 @@ TEST(Options, CollectorSwitches) {
 TEST(Options, UnknownFlagIsAnError) {
   EXPECT_THROW(parse({"--collector.nonesuch"}), CLI::ParseError);
 }
+
+// node_exporter.go (v1.12): --web.telemetry-path, --web.disable-exporter-metrics,
+// --web.max-requests (default 40), --collector.disable-defaults.
+TEST(Options, NodeExporterWebFlags) {
+  auto o = parse({});
+  EXPECT_EQ(o.telemetry_path, "/metrics");
+  EXPECT_FALSE(o.disable_exporter_metrics);
+  EXPECT_EQ(o.max_requests, 40);
+  o = parse({"--web.telemetry-path=/m", "--web.disable-exporter-metrics", "--web.max-requests=0"});
+  EXPECT_EQ(o.telemetry_path, "/m");
+  EXPECT_TRUE(o.disable_exporter_metrics);
+  EXPECT_EQ(o.max_requests, 0);
+  EXPECT_THROW(parse({"--web.telemetry-path=m"}), CLI::ParseError);
+}
+
+TEST(Options, DisableDefaultsKeepsOnlyTheNamedCollectors) {
+  auto o = parse({"--collector.disable-defaults", "--collector.system", "--no-collector.boot"});
+  for (const auto& [name, on] : o.collectors) EXPECT_EQ(on, name == "system") << name;
+  // Without it, the defaults stand.
+  o = parse({"--collector.system"});
+  EXPECT_TRUE(o.collectors.at("generation"));
+}

@@ -17,6 +17,13 @@ class BootCollector final : public Collector {
 
   void collect(MetricSet& out) override {
     const HostRoot& root = ctx_.root;
+    // A NixOS container has no /boot but a running system: nothing to report is then the answer.
+    // With neither, this is no NixOS host (or a wrong --path.root), and "no entries, no /boot"
+    // would pass for a finding.
+    auto current = resolve_system(root, current_system_link);
+    if (!current && !root.stat("/boot"))
+      throw Error(
+          "neither /boot nor /run/current-system exists: not a NixOS host, or a wrong --path.root");
     constexpr std::string_view entries_help =
         "Boot loader entries NixOS wrote (systemd-boot: nixos-*.conf; GRUB: menuentry lines)";
     // systemd-boot's ESP is /boot on most NixOS hosts, /boot/efi or /efi on some.
@@ -49,7 +56,7 @@ class BootCollector final : public Collector {
                 unit * static_cast<double>(fs.f_bavail));
     }
 
-    if (auto current = resolve_system(root, current_system_link)) {
+    if (current) {
       // A new generation with a new kernel or initrd copies both files to /boot.
       auto kernel = root.stat(*current + "/kernel");
       auto initrd = root.stat(*current + "/initrd");

@@ -4,6 +4,7 @@
 // produced a new generation, the generation collector shows.
 #include <string>
 
+#include "common/error.hh"
 #include "exporter/collectors/collectors.hh"
 
 namespace nixmon::exporter {
@@ -13,6 +14,7 @@ namespace {
 // NixOS links every enabled timer here (systemd.timers.<name>.wantedBy = timers.target). On NixOS
 // /etc/systemd/system is itself a link (to /etc/static/..., then the store), so the directory is
 // resolved inside the root before the timer's own link is looked at.
+constexpr std::string_view units_dir = "/etc/systemd/system";
 constexpr std::string_view wants_dir = "/etc/systemd/system/timers.target.wants";
 constexpr std::string_view timer_name = "nixos-upgrade.timer";
 // systemd touches this file each time a Persistent= timer fires (autoUpgrade.persistent defaults
@@ -27,6 +29,11 @@ class UpgradeCollector final : public Collector {
   void collect(MetricSet& out) override {
     // lstat: the link's target is a unit file in the store; its existence is what enables it.
     // An unreadable directory throws (the collector fails) rather than reading as "disabled".
+    // Without systemd's unit directory there is no timer to be enabled or not: not "disabled"
+    // but not a NixOS host (or a wrong --path.root).
+    if (!ctx_.root.stat(units_dir))
+      throw Error(fmt::format(
+          "{} does not exist: not a NixOS (systemd) host, or a wrong --path.root", units_dir));
     std::string link = ctx_.root.resolve(wants_dir) + "/" + std::string(timer_name);
     bool enabled = ctx_.root.lstat(link).has_value();
     out.gauge("nixos_autoupgrade_enabled",
