@@ -343,6 +343,8 @@ def store():
                    [q(f"nixos_system_closure_paths{sel()}", "{{instance}} {{system}}")], unit="none", w=8),
         table("GC settings", "What the analysis followed: keep-derivations, keep-outputs, runtime roots.",
               [q(f"nixos_gc_settings_info{sel()}", table=True)], w=8, h=8, hide=("Value",)),
+        timeseries("Invalid store entries", "Disk bytes of the store directory's entries that are not valid paths and that nix-store --gc deletes too: lock files and partial outputs of failed or interrupted builds, stray files (not NAR: they have none).",
+                   [q(f"nixos_gc_reclaimable_invalid_disk_bytes{sel()}", "{{instance}}")], unit="bytes", w=8),
         timeseries("Analysis age", "Seconds since the store and gc figures were computed (they are recomputed when the database or the roots change).", [
             q(f"nixos_store_analysis_age_seconds{sel()}", "{{instance}} store"),
             q(f"nixos_gc_analysis_age_seconds{sel()}", "{{instance}} gc"),

@@ -1,7 +1,9 @@
 // nixmon-store-report: what the store and gc collectors compute, once, on the command line.
 // `stats` prints the store database's aggregates; `gc` the roots, live and reclaimable figures and
-// the system closures; `print-dead` the reclaimable paths one per line, as
-// `nix-store --gc --print-dead` prints them (without deleting anything or touching gcroots).
+// the system closures; `print-dead` what `nix-store --gc` would delete, one per line, as
+// `nix-store --gc --print-dead` prints it: the dead valid paths and the store directory's invalid
+// entries (without deleting anything: Nix's --print-dead deletes the names that are no store
+// paths, see store/store-dir-scan.hh).
 // A thin shell over the exporter library; the benchmarks and the correctness tests run it.
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -37,12 +39,15 @@ int run(const std::string& root_dir, const std::string& what, bool runtime_roots
   auto graph = StoreGraph::read(db, inputs.settings.keep_outputs);
   std::vector<StoreGraph::Index> dead;
   auto a = analyse_gc(graph, inputs, what == "print-dead" ? &dead : nullptr);
+  auto invalid = scan_invalid_entries(root, graph, inputs.temp_roots);
+  a.invalid = summarise(invalid);
   if (what == "print-dead") {
     std::string out;
     for (auto i : dead) {
       out += graph.path(i);
       out += '\n';
     }
+    for (const auto& e : invalid.reclaimable) out += fmt::format("{}/{}\n", nix_store_dir, e.name);
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
   }
@@ -55,6 +60,10 @@ int run(const std::string& root_dir, const std::string& what, bool runtime_roots
              a.live_nar_bytes);
   fmt::print("reclaimable_paths {}\nreclaimable_nar_bytes {}\n", a.reclaimable_paths,
              a.reclaimable_nar_bytes);
+  fmt::print("reclaimable_invalid_entries {}\nreclaimable_invalid_unmeasured {}\ntemp_roots {}\n",
+             a.invalid.entries, a.invalid.unmeasured, a.temp_roots);
+  if (a.invalid.disk_bytes)
+    fmt::print("reclaimable_invalid_disk_bytes {}\n", *a.invalid.disk_bytes);
   if (a.current_system)
     fmt::print("current_closure_paths {}\ncurrent_closure_nar_bytes {}\n", a.current_system->paths,
                a.current_system->nar_bytes);

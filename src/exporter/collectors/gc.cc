@@ -1,6 +1,8 @@
 // What `nix-store --gc` would free, without running it: the GC roots as Nix finds them, the
-// closure of the roots over the reference graph, and the valid paths outside it (count and NAR
-// bytes); also the closure sizes of the current and booted systems.
+// closure of the roots (and of running processes' temporary roots) over the reference graph, the
+// valid paths outside it (count and NAR bytes), and the store directory's invalid entries Nix
+// deletes too (count and disk bytes; store-dir-scan.hh); also the closure sizes of the current and
+// booted systems.
 //
 // A worker thread keeps the reference graph in memory, reloads it only when PRAGMA data_version
 // says the database changed, and recomputes reachability only when the graph or the roots changed
@@ -37,6 +39,7 @@ class GcWorker {
         watch_.seen();
       }
       auto analysis = analyse_gc(*graph_, inputs);
+      analysis.invalid = summarise(scan_invalid_entries(root_, *graph_, inputs.temp_roots));
       inputs_ = std::move(inputs);
       return analysis;
     } catch (...) {
@@ -107,15 +110,46 @@ class GcCollector final : public Collector {
     out.gauge("nixos_gc_live_nar_bytes",
               "Sum of the NAR sizes of the valid paths reachable from the GC roots; " + runtime,
               static_cast<double>(a.live_nar_bytes));
-    out.gauge(
-        "nixos_gc_reclaimable_paths",
-        "Valid paths not reachable from any GC root: what nix-store --gc would delete; " + runtime,
-        static_cast<double>(a.reclaimable_paths));
+    out.gauge("nixos_gc_reclaimable_paths",
+              "Valid paths not reachable from any GC root or temporary root: the valid paths "
+              "nix-store --gc would delete; " +
+                  runtime,
+              static_cast<double>(a.reclaimable_paths));
     out.gauge("nixos_gc_reclaimable_nar_bytes",
               "Sum of the NAR sizes of the reclaimable paths (NAR bytes, not disk usage: "
               "hard-linked files free less); " +
                   runtime,
               static_cast<double>(a.reclaimable_nar_bytes));
+
+    out.gauge("nixos_gc_reclaimable_invalid_entries",
+              "Entries of the store directory that are not valid paths and that nix-store --gc "
+              "deletes: lock files and partial outputs of failed or interrupted builds, stray "
+              "files; those sharing a hash with a running process's temporary root are kept",
+              static_cast<double>(a.invalid.entries));
+    if (a.invalid.disk_bytes) {
+      out.gauge("nixos_gc_reclaimable_invalid_disk_bytes",
+                "Disk bytes (allocated blocks, walked with lstat) that deleting the reclaimable "
+                "invalid entries frees; absent when an entry could not be read (see "
+                "nixos_gc_reclaimable_invalid_unmeasured)",
+                static_cast<double>(*a.invalid.disk_bytes));
+    }
+    out.gauge("nixos_gc_reclaimable_invalid_unmeasured",
+              "Reclaimable invalid entries whose size could not be read (permissions)",
+              static_cast<double>(a.invalid.unmeasured));
+    out.gauge("nixos_gc_temp_roots",
+              "Store paths that running Nix processes hold as temporary roots "
+              "(/nix/var/nix/temproots files whose owner still holds the lock)",
+              static_cast<double>(a.temp_roots));
+    constexpr std::string_view unreadable_help =
+        "GC roots Nix reads but this exporter could not (permission denied, link loop), by "
+        "where they were found: while above 0, reclaimable figures may be too large";
+    for (auto source : {RootSource::profiles, RootSource::gcroots, RootSource::gcroots_auto}) {
+      out.gauge("nixos_gc_roots_unreadable", unreadable_help,
+                static_cast<double>(a.unreadable_roots[static_cast<std::size_t>(source)]),
+                {{"source", std::string(to_string(source))}});
+    }
+    out.gauge("nixos_gc_roots_unreadable", unreadable_help,
+              static_cast<double>(a.temp_root_files_unreadable), {{"source", "temporary"}});
 
     constexpr std::string_view closure_paths_help =
         "Paths in the closure (over references) of the current or booted system, as nix "

@@ -25,12 +25,14 @@ bool GcInputs::operator==(const GcInputs& o) const {
   }
   return current_system == o.current_system && booted_system == o.booted_system &&
          settings.keep_derivations == o.settings.keep_derivations &&
-         settings.keep_outputs == o.settings.keep_outputs && runtime_roots == o.runtime_roots;
+         settings.keep_outputs == o.settings.keep_outputs && runtime_roots == o.runtime_roots &&
+         unreadable_roots == o.unreadable_roots && temp_roots == o.temp_roots &&
+         store_dir == o.store_dir;
 }
 
 GcInputs read_gc_inputs(const HostRoot& root, bool runtime_roots) {
   GcInputs in;
-  in.roots = find_gc_roots(root);
+  in.roots = find_gc_roots(root, &in.unreadable_roots);
   if (runtime_roots) {
     auto more = find_runtime_roots(root);
     in.roots.insert(in.roots.end(), more.begin(), more.end());
@@ -39,6 +41,8 @@ GcInputs read_gc_inputs(const HostRoot& root, bool runtime_roots) {
   in.booted_system = system_store_path(root, booted_system_link);
   in.settings = read_gc_settings(root);
   in.runtime_roots = runtime_roots;
+  in.temp_roots = read_temp_roots(root);
+  in.store_dir = store_dir_stamp(root);
   return in;
 }
 
@@ -47,6 +51,9 @@ GcAnalysis analyse_gc(const StoreGraph& graph, const GcInputs& inputs,
   GcAnalysis a;
   a.runtime_roots = inputs.runtime_roots;
   a.settings = inputs.settings;
+  a.unreadable_roots = inputs.unreadable_roots;
+  a.temp_roots = inputs.temp_roots.paths.size();
+  a.temp_root_files_unreadable = inputs.temp_roots.unreadable_files;
   std::vector<StoreGraph::Index> roots;
   for (const auto& r : inputs.roots) {
     // Nix skips a root whose path is not valid ("skipping invalid root").
@@ -58,6 +65,12 @@ GcAnalysis analyse_gc(const StoreGraph& graph, const GcInputs& inputs,
   std::sort(roots.begin(), roots.end());
   roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
   a.root_paths = roots.size();
+  // Nix keeps a path whose hash part a live process named (collectGarbage: NixOS/nix 2.8.0
+  // src/libstore/gc.cc lines 606-613 and 698-704, master 527-534 and 667-674); for a valid path
+  // that is the path itself (the other names sharing a hash, .lock and .chroot, are never valid).
+  for (const auto& p : inputs.temp_roots.paths) {
+    if (auto i = graph.find(p)) roots.push_back(*i);
+  }
 
   auto live = mark_live(graph, roots, inputs.settings);
   for (StoreGraph::Index i = 0; i < graph.size(); ++i) {

@@ -10,6 +10,7 @@
 
 #include "exporter/store/gc-roots.hh"
 #include "exporter/store/store-db.hh"
+#include "exporter/store/store-dir-scan.hh"
 
 namespace nixmon::exporter {
 
@@ -21,11 +22,15 @@ struct GcInputs {
   std::optional<std::string> booted_system;   // /run/booted-system resolved, if it exists
   GcSettings settings;
   bool runtime_roots = false;
+  UnreadableRoots unreadable_roots{};
+  TempRoots temp_roots;
+  std::optional<StoreDirStamp> store_dir;  // a changed directory means rescanning its entries
 
   bool operator==(const GcInputs&) const;
 };
 
-// Reads the roots (runtime ones only when asked), the two system links and nix.conf's settings.
+// Reads the roots (runtime ones only when asked), the temporary roots, the two system links,
+// nix.conf's settings and the store directory's stamp.
 GcInputs read_gc_inputs(const HostRoot& root, bool runtime_roots);
 
 struct GcAnalysis {
@@ -36,13 +41,20 @@ struct GcAnalysis {
   std::uint64_t live_nar_bytes = 0;
   std::uint64_t reclaimable_paths = 0;
   std::uint64_t reclaimable_nar_bytes = 0;
+  std::uint64_t temp_roots = 0;  // distinct store paths named by live processes' temproots files
+  std::uint64_t temp_root_files_unreadable = 0;
+  UnreadableRoots unreadable_roots{};
+  // The store directory's entries that are not valid paths and that nix-store --gc deletes; set
+  // by the caller from scan_invalid_entries (it needs the store directory, this the graph).
+  InvalidSummary invalid;
   std::optional<Closure> current_system;  // absent when the link is missing or its path invalid
   std::optional<Closure> booted_system;
   bool runtime_roots = false;
   GcSettings settings;
 };
 
-// `dead`, when given, receives the reclaimable paths' indices in graph order.
+// `dead`, when given, receives the reclaimable paths' indices in graph order. Temporary roots keep
+// their valid paths (and what those reach) alive, as Nix's collector does.
 GcAnalysis analyse_gc(const StoreGraph& graph, const GcInputs& inputs,
                       std::vector<StoreGraph::Index>* dead = nullptr);
 

@@ -59,7 +59,8 @@ std::string host_target(const HostRoot& root, std::string_view link, std::string
 
 class RootFinder {
  public:
-  explicit RootFinder(const HostRoot& root) : root_(root) {}
+  RootFinder(const HostRoot& root, UnreadableRoots* unreadable)
+      : root_(root), unreadable_(unreadable) {}
 
   // As Nix's findRoots: lstat, so a link to a directory (gcroots/profiles) is never descended.
   void walk(const std::string& path, RootSource source) {
@@ -83,6 +84,11 @@ class RootFinder {
       }
     } catch (const SysError& e) {
       if (!permanent(e)) throw;
+      // Nix (as root) reads what this process may not: a root it cannot see is counted, so that
+      // a reclaimable figure that may be too large says so.
+      int n = e.error_number();
+      if (unreadable_ && (n == EACCES || n == ELOOP))
+        ++(*unreadable_)[static_cast<std::size_t>(source)];
     }
   }
 
@@ -115,6 +121,7 @@ class RootFinder {
   }
 
   const HostRoot& root_;
+  UnreadableRoots* unreadable_;
   std::set<std::string> seen_;
   std::vector<GcRoot> roots_;
 };
@@ -144,8 +151,8 @@ std::string_view to_string(RootSource source) {
   return "unknown";
 }
 
-std::vector<GcRoot> find_gc_roots(const HostRoot& root) {
-  RootFinder finder(root);
+std::vector<GcRoot> find_gc_roots(const HostRoot& root, UnreadableRoots* unreadable) {
+  RootFinder finder(root, unreadable);
   // Profiles first, so a generation link that gcroots/auto also names counts as a profile root.
   finder.walk(std::string(profiles_dir), RootSource::profiles);
   finder.walk(std::string(gcroots_dir), RootSource::gcroots);

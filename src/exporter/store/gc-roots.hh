@@ -14,6 +14,8 @@
 //   kernel's helper paths in /proc/sys/kernel.
 //
 // Whether a root's store path is valid is for the caller to check against the database.
+#include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,9 +33,14 @@ struct GcRoot {
   RootSource source;
 };
 
-// Roots from the profiles and gcroots trees, each link once. Unreadable entries (EACCES, ENOENT,
-// ENOTDIR) are skipped, as Nix skips them; other failures throw SysError.
-std::vector<GcRoot> find_gc_roots(const HostRoot& root);
+// Per RootSource (indexed by its value): roots this process could not read (EACCES, ELOOP), e.g. a
+// result link in a home directory the exporter may not enter, which Nix, as root, does read.
+using UnreadableRoots = std::array<std::uint64_t, 4>;
+
+// Roots from the profiles and gcroots trees, each link once. Entries that cannot be read (EACCES,
+// ENOENT, ENOTDIR, ELOOP) are skipped, as Nix skips them; those that exist but could not be read
+// are counted in `unreadable` when given. Other failures throw SysError.
+std::vector<GcRoot> find_gc_roots(const HostRoot& root, UnreadableRoots* unreadable = nullptr);
 
 // Runtime roots from /proc under the root, one per (entry, store path). Processes that exit or
 // cannot be read (another user's, without privileges) are skipped.
