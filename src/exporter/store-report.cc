@@ -1,7 +1,8 @@
 // nixmon-store-report: what the store and gc collectors compute, once, on the command line.
 // `stats` prints the store database's aggregates; `gc` the roots, live and reclaimable figures and
 // the system closures; `print-dead` the reclaimable paths one per line, as
-// `nix-store --gc --print-dead` prints them (without deleting anything or touching gcroots).
+// `nix-store --gc --print-dead` prints them (without deleting anything or touching gcroots);
+// `roots` every root with what it alone keeps alive, largest first (a table, or JSON with --json).
 // A thin shell over the exporter library; the benchmarks and the correctness tests run it.
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -9,6 +10,7 @@
 
 #include "common/error.hh"
 #include "exporter/store/gc-analysis.hh"
+#include "exporter/store/root-report.hh"
 
 using namespace nixmon;
 using namespace nixmon::exporter;
@@ -21,7 +23,7 @@ double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-int run(const std::string& root_dir, const std::string& what, bool runtime_roots) {
+int run(const std::string& root_dir, const std::string& what, bool runtime_roots, bool json) {
   HostRoot root(root_dir);
   auto db = open_store_db(root, std::chrono::seconds(5));
   if (what == "stats") {
@@ -36,6 +38,12 @@ int run(const std::string& root_dir, const std::string& what, bool runtime_roots
   auto graph = StoreGraph::read(db, inputs.settings.keep_outputs);
   std::vector<StoreGraph::Index> dead;
   auto a = analyse_gc(graph, inputs, what == "print-dead" ? &dead : nullptr);
+  if (what == "roots") {
+    auto ownership = analyse_root_ownership(graph, inputs.roots, inputs.settings);
+    std::string out = json ? root_report_json(ownership, a) : root_report_table(ownership, a);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  }
   if (what == "print-dead") {
     std::string out;
     for (auto i : dead) {
@@ -72,14 +80,20 @@ int main(int argc, char** argv) {
   std::string root = "/";
   std::string what = "gc";
   bool runtime_roots = false;
+  bool json = false;
   app.add_option("--path.root", root, "Where the host's / is")->capture_default_str();
   app.add_flag("--runtime-roots", runtime_roots, "Count paths used by running processes as roots");
-  app.add_option("what", what, "stats, gc or print-dead")
-      ->check(CLI::IsMember({"stats", "gc", "print-dead"}))
+  app.add_flag("--json", json, "roots: print JSON instead of a table");
+  app.add_option("what", what, "stats, gc, print-dead or roots")
+      ->check(CLI::IsMember({"stats", "gc", "print-dead", "roots"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (json && what != "roots") {
+    fmt::print(stderr, "nixmon-store-report: --json applies to roots only, not to {}\n", what);
+    return 2;
+  }
   try {
-    return run(root, what, runtime_roots);
+    return run(root, what, runtime_roots, json);
   } catch (const std::exception& e) {
     fmt::print(stderr, "nixmon-store-report: {}\n", e.what());
     return 1;

@@ -1,6 +1,7 @@
 // Which root alone keeps which path alive: the dominator computation on small hand-made graphs and
 // on random ones against brute force (delete a node or a root, look at what is still reachable),
-// then the store-level answer on the nixos-basic store database against mark_live.
+// then the store-level answer on the nixos-basic store database against mark_live, the gc
+// collector's bounded series and nixmon-store-report's `roots` output.
 #include "exporter/store/root-ownership.hh"
 
 #include <gtest/gtest.h>
@@ -9,9 +10,14 @@
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
+#include <thread>
 
+#include "common/error.hh"
 #include "common/sqlite.hh"
+#include "exporter/collector.hh"
 #include "exporter/store/gc-analysis.hh"
+#include "exporter/store/root-report.hh"
 #include "support/test-support.hh"
 
 using namespace nixmon;
@@ -322,4 +328,115 @@ TEST(RootOwnership, BoundedSeriesKeepEveryGenerationTheTopRootsAndSumTheRest) {
   EXPECT_TRUE(none.top.empty());
   EXPECT_EQ(none.other_roots, 4u);
   EXPECT_EQ(none.other_nar_bytes, 2000u);
+}
+
+namespace {
+
+std::string collect_gc_ready(const CollectorContext& ctx) {
+  const CollectorEntry* gc = nullptr;
+  for (const auto& e : collector_table()) {
+    if (e.name == "gc") gc = &e;
+  }
+  auto c = gc->make(ctx);
+  for (int i = 0; i < 3000; ++i) {  // a deadline against a hang, not a timing assertion
+    MetricSet m;
+    c->collect(m);
+    std::string text = render(m);
+    if (text.find("\nnixos_gc_analysis_ready 1\n") != std::string::npos) return text;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("the gc analysis never answered");
+}
+
+std::vector<std::string> lines_of(const std::string& text, std::string_view prefix) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(prefix)) out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(RootOwnership, TheGcCollectorExportsTheTopRootsAndSumsTheRest) {
+  OwnershipHost host;
+  {
+    sqlite::Database db((host.root / "nix/var/nix/db/db.sqlite").string(),
+                        sqlite::Database::Mode::read_write);
+    db.exec(
+        "INSERT INTO ValidPaths (path, hash, registrationTime, narSize) VALUES "
+        "('/nix/store/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-extra', 'sha256:0', 1700086000, 500);");
+  }
+  link(host.root / "nix/var/nix/gcroots/hello",
+       "/nix/store/sbd9lzhnmhnxpif0g0vz8lwp1nd9av89-hello-2.12");
+  link(host.root / "nix/var/nix/gcroots/extra",
+       "/nix/store/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-extra");
+  fs::remove(host.root / "nix/var/nix/gcroots/booted-system");
+
+  CollectorContext ctx;
+  ctx.root = HostRoot(host.root);
+  ctx.store.gc_roots_top = 1;
+  std::string text = collect_gc_ready(ctx);
+  // hello and its .drv (keep-derivations) are the one top root; extra, result and current-system
+  // are summed; generation 2 now owns its system since /run/booted-system is no root.
+  EXPECT_EQ(lines_of(text, "nixos_gc_root_exclusive_nar_bytes{"),
+            (std::vector<std::string>{
+                "nixos_gc_root_exclusive_nar_bytes{root=\"/nix/var/nix/gcroots/hello\"} 7900",
+                "nixos_gc_root_exclusive_nar_bytes{root=\"other\"} 500"}))
+      << text;
+  EXPECT_EQ(
+      lines_of(text, "nixos_gc_generation_exclusive_nar_bytes{"),
+      (std::vector<std::string>{"nixos_gc_generation_exclusive_nar_bytes{generation=\"1\"} 3200",
+                                "nixos_gc_generation_exclusive_nar_bytes{generation=\"2\"} 3000",
+                                "nixos_gc_generation_exclusive_nar_bytes{generation=\"3\"} 0"}))
+      << text;
+
+  ctx.store.gc_roots_top = 0;
+  text = collect_gc_ready(ctx);
+  EXPECT_EQ(lines_of(text, "nixos_gc_root_exclusive_nar_bytes{"),
+            (std::vector<std::string>{"nixos_gc_root_exclusive_nar_bytes{root=\"other\"} 8400"}));
+}
+
+TEST(RootOwnership, TheTopFlagIsCheckedAndReachesTheConfig) {
+  StoreFlags flags;
+  EXPECT_EQ(make_store_config(flags).gc_roots_top, 10u);
+  flags.gc_roots_top = 3;
+  EXPECT_EQ(make_store_config(flags).gc_roots_top, 3u);
+  flags.gc_roots_top = -1;
+  EXPECT_THROW(make_store_config(flags), UsageError);
+}
+
+TEST(RootOwnership, TheReportListsEveryRootLargestFirst) {
+  RootOwnership o;
+  o.roots.push_back({"/nix/var/nix/profiles/system-1-link", RootSource::profiles, 1, 3, 3200});
+  o.roots.push_back({"/home/alice/result \"x\"", RootSource::gcroots_auto, std::nullopt, 0, 0});
+  o.shared_paths = 15;
+  o.shared_nar_bytes = 71700;
+  GcAnalysis gc;
+  gc.live_paths = 18;
+  gc.live_nar_bytes = 74900;
+  gc.reclaimable_paths = 2;
+  gc.reclaimable_nar_bytes = 7900;
+  EXPECT_EQ(root_report_table(o, gc),
+            "  EXCLUSIVE     PATHS  SOURCE        ROOT\n"
+            "    3.1 KiB         3  profiles      /nix/var/nix/profiles/system-1-link (system "
+            "generation 1)\n"
+            "        0 B         0  gcroots_auto  /home/alice/result \"x\"\n"
+            "\n"
+            "2 roots. Exclusive: what deleting that one root and running nix-store --gc would free "
+            "(NAR bytes).\n"
+            "shared by two or more roots: 70.0 KiB in 15 paths\n"
+            "live: 73.1 KiB in 18 paths; reclaimable now: 7.7 KiB in 2 paths\n"
+            "runtime roots (paths used by running processes) were not counted (--runtime-roots)\n");
+  EXPECT_EQ(root_report_json(o, gc),
+            "{\"roots\":[{\"root\":\"/nix/var/nix/profiles/system-1-link\",\"source\":"
+            "\"profiles\",\"generation\":1,\"exclusive_paths\":3,\"exclusive_nar_bytes\":3200},"
+            "{\"root\":\"/home/alice/result \\\"x\\\"\",\"source\":\"gcroots_auto\",\"generation\":"
+            "null,\"exclusive_paths\":0,\"exclusive_nar_bytes\":0}],\"shared_paths\":15,"
+            "\"shared_nar_bytes\":71700,\"live_paths\":18,\"live_nar_bytes\":74900,"
+            "\"reclaimable_paths\":2,\"reclaimable_nar_bytes\":7900,\"runtime_roots\":false}\n");
+  EXPECT_EQ(human_bytes(1023), "1023 B");
+  EXPECT_EQ(human_bytes(1024 * 1024 - 1), "1.0 MiB");
+  EXPECT_EQ(human_bytes(std::uint64_t(5) << 30), "5.0 GiB");
 }

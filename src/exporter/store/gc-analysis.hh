@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "exporter/store/gc-roots.hh"
+#include "exporter/store/root-ownership.hh"
 #include "exporter/store/store-db.hh"
 
 namespace nixmon::exporter {
@@ -40,6 +41,8 @@ struct GcAnalysis {
   std::optional<Closure> booted_system;
   bool runtime_roots = false;
   GcSettings settings;
+  // What each root alone keeps alive; filled by whoever asks for it (analyse_root_ownership).
+  std::optional<RootOwnership> ownership;
 };
 
 // `dead`, when given, receives the reclaimable paths' indices in graph order.
