@@ -7,6 +7,8 @@
 #      (store-collector-bench, Google Benchmark), and the exporter's own
 #      nixos_exporter_collector_duration_seconds over real HTTP scrapes
 #   4. peak memory of the one-shot analysis and of the exporter holding the 200k-path graph
+#   5. what each root alone keeps alive (dominators) beside reachability: in process
+#      (root-ownership-bench) and as whole processes (`gc` vs `roots`)
 #
 #   bench/store-bench.sh [BUILD_DIR] [ROOT]      (defaults: build, a new store in $TMPDIR)
 #
@@ -48,6 +50,14 @@ done
 echo "== one-shot gc analysis (graph size, peak memory)"
 "$report" --path.root "$root" gc | grep -E "valid_paths|reclaimable|graph_memory|seconds"
 timed "nixmon-store-report gc" "$report" --path.root "$root" gc
+
+echo "== per-root ownership beside reachability (${RUNS:-3} runs each, alternating)"
+NIXMON_BENCH_STORE_ROOT="$root" "$build/bench/root-ownership-bench" --benchmark_repetitions=5 \
+  --benchmark_report_aggregates_only=true
+for i in $(seq "${RUNS:-3}"); do
+  timed "nixmon-store-report gc" "$report" --path.root "$root" gc
+  timed "nixmon-store-report roots" "$report" --path.root "$root" roots
+done
 
 echo "== warm scrape, in process"
 NIXMON_BENCH_STORE_ROOT="$root" "$build/bench/store-collector-bench" --benchmark_min_time=1

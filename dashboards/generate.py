@@ -353,6 +353,18 @@ def store():
             q(f"nixos_store_analysis_duration_seconds{sel()}", "{{instance}} store"),
             q(f"nixos_gc_analysis_duration_seconds{sel()}", "{{instance}} gc"),
         ], unit="s"),
+        row("What each root alone keeps"),
+        table("Generations: bytes only each one keeps", "Per system generation, the NAR bytes no other GC root reaches: what deleting that generation and running nix-store --gc would free. 0 when another root (such as /run/current-system) holds the same system.",
+              [q(f"nixos_gc_generation_exclusive_nar_bytes{sel()}", table=True)], w=8, h=10, hide=("job",),
+              rename={"Value": "only it keeps"}, unit_by_column={"only it keeps": "bytes"}),
+        table("Largest other roots", "The largest GC roots besides system generations (result links, other profiles, gcroots) by the NAR bytes only they keep alive; root=\"other\" sums the rest (--collector.gc.roots.top).",
+              [q(f"sort_desc(nixos_gc_root_exclusive_nar_bytes{sel()})", table=True)], w=8, h=10, hide=("job",),
+              rename={"Value": "only it keeps"}, unit_by_column={"only it keeps": "bytes"}),
+        timeseries("Kept by one root or shared", "Live NAR bytes held by a single generation, by a single other root, and by two or more roots (which deleting any one root does not free).", [
+            q(f"sum by (instance) (nixos_gc_generation_exclusive_nar_bytes{sel()})", "{{instance}} one generation"),
+            q(f"sum by (instance) (nixos_gc_root_exclusive_nar_bytes{sel()})", "{{instance}} one other root"),
+            q(f"nixos_gc_shared_nar_bytes{sel()}", "{{instance}} shared"),
+        ], unit="bytes", w=8, h=10, stack=True),
     ])
 
 

@@ -3,7 +3,8 @@
 // the system closures; `print-dead` what `nix-store --gc` would delete, one per line, as
 // `nix-store --gc --print-dead` prints it: the dead valid paths and the store directory's invalid
 // entries (without deleting anything: Nix's --print-dead deletes the names that are no store
-// paths, see store/store-dir-scan.hh).
+// paths, see store/store-dir-scan.hh); `roots` every root with what it alone keeps alive, largest
+// first (a table, or JSON with --json).
 // A thin shell over the exporter library; the benchmarks and the correctness tests run it.
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "common/error.hh"
 #include "common/host-root.hh"
 #include "exporter/store/gc-analysis.hh"
+#include "exporter/store/root-report.hh"
 
 using namespace nixmon;
 using namespace nixmon::exporter;
@@ -24,7 +26,7 @@ double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-int run(const std::string& root_dir, const std::string& what, bool runtime_roots) {
+int run(const std::string& root_dir, const std::string& what, bool runtime_roots, bool json) {
   HostRoot root(root_dir);
   auto db = open_store_db(root, std::chrono::seconds(5));
   if (what == "stats") {
@@ -39,6 +41,12 @@ int run(const std::string& root_dir, const std::string& what, bool runtime_roots
   auto graph = StoreGraph::read(db, inputs.settings.keep_outputs);
   std::vector<StoreGraph::Index> dead;
   auto a = analyse_gc(graph, inputs, what == "print-dead" ? &dead : nullptr);
+  if (what == "roots") {
+    auto ownership = analyse_root_ownership(graph, ownership_roots(inputs), inputs.settings);
+    std::string out = json ? root_report_json(ownership, a) : root_report_table(ownership, a);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  }
   auto invalid = scan_invalid_entries(root, graph, inputs.temp_roots);
   a.invalid = summarise(invalid);
   if (what == "print-dead") {
@@ -82,19 +90,25 @@ int main(int argc, char** argv) {
   std::string root = "/";
   std::string what = "gc";
   bool runtime_roots = false;
+  bool json = false;
   app.add_option("--path.root", root, "Where the host's / is")->capture_default_str();
   app.add_flag("--runtime-roots", runtime_roots, "Count paths used by running processes as roots");
-  app.add_option("what", what, "stats, gc or print-dead")
-      ->check(CLI::IsMember({"stats", "gc", "print-dead"}))
+  app.add_flag("--json", json, "roots: print JSON instead of a table");
+  app.add_option("what", what, "stats, gc, print-dead or roots")
+      ->check(CLI::IsMember({"stats", "gc", "print-dead", "roots"}))
       ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // 2 for every usage error, not CLI11's own codes
   }
+  if (json && what != "roots") {
+    fmt::print(stderr, "nixmon-store-report: --json applies to roots only, not to {}\n", what);
+    return 2;
+  }
   try {
     check_root_directory(root, "--path.root");
-    return run(root, what, runtime_roots);
+    return run(root, what, runtime_roots, json);
   } catch (const UsageError& e) {
     fmt::print(stderr, "nixmon-store-report: {}\n", e.what());
     return 2;

@@ -33,20 +33,6 @@ void write(const fs::path& p, std::string_view text) {
   std::ofstream(p, std::ios::binary) << text;
 }
 
-// Holds an exclusive flock on a path as a live Nix process does on its temproots file (or a
-// tmp- directory), on its own open file description.
-class HeldLock {
- public:
-  explicit HeldLock(const fs::path& p) : fd_(::open(p.c_str(), O_RDONLY | O_CLOEXEC)) {
-    EXPECT_GE(fd_, 0) << p;
-    EXPECT_EQ(::flock(fd_, LOCK_EX | LOCK_NB), 0) << p;
-  }
-  ~HeldLock() { ::close(fd_); }
-
- private:
-  int fd_;
-};
-
 std::uint64_t blocks(const fs::path& p) {
   struct stat st;
   EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
@@ -80,7 +66,7 @@ TEST(StoreDirScan, TemporaryRootsCountOnlyWhileTheirOwnerHoldsTheLock) {
   write(dir / "100", a + "\0"s + b + "\0"s + a + "\0"s + "/nix/store/" + h3 + "-half");
   write(dir / "200", "/nix/store/" + h3 + "-stale\0"s);  // its process is gone: no lock
   write(dir / ".keep", "");
-  HeldLock live(dir / "100");
+  test::HeldLock live(dir / "100");
 
   auto t = read_temp_roots(HostRoot(tmp.path()));
   EXPECT_EQ(t.paths, (std::vector<std::string>{a, b}));  // the half-written last record: not yet
@@ -99,7 +85,7 @@ TEST(StoreDirScan, GarbageInALiveTemporaryRootsFileIsAnError) {
   test::TempDir tmp;
   fs::path f = tmp.path() / "nix/var/nix/temproots/7";
   write(f, "/nix/store/" + h1 + "-a/bin/x\0"s);
-  HeldLock live(f);
+  test::HeldLock live(f);
   try {
     read_temp_roots(HostRoot(tmp.path()));
     FAIL() << "accepted a sub-path as a temporary root";
@@ -122,7 +108,7 @@ TEST(StoreDirScan, InvalidEntriesAsCollectGarbageDeletesThem) {
   fs::create_directories(store / "tmp-1-0");  // unlocked: deleted
   fs::create_directories(store / "tmp-2-0");  // locked by a live addToStore: kept
   write(store / "tmp-3-0", "");               // not a directory: Nix cannot lock it, keeps it
-  HeldLock busy(store / "tmp-2-0");
+  test::HeldLock busy(store / "tmp-2-0");
 
   TempRoots t;
   t.paths = {"/nix/store/" + h3 + "-running"};

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -133,6 +135,15 @@ void expect_golden_section(std::string_view relative, std::string_view name,
     return;
   }
   expect_golden(relative, text.substr(0, body + 1) + actual + text.substr(e));
+}
+
+HeldLock::HeldLock(const fs::path& p) : fd_(::open(p.c_str(), O_RDONLY | O_CLOEXEC)) {
+  EXPECT_GE(fd_, 0) << p;
+  EXPECT_EQ(::flock(fd_, LOCK_EX | LOCK_NB), 0) << p;
+}
+
+HeldLock::~HeldLock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace nixmon::test

@@ -33,6 +33,19 @@ void copy_tree(const std::filesystem::path& from, const std::filesystem::path& t
 // (Nix's build sandbox has none). Throws on failure; `root` itself may exist.
 void make_empty_nix_store(const std::filesystem::path& root);
 
+// Holds an exclusive flock on a path, on its own open file description, as a live Nix process
+// holds its temproots file (or a tmp- directory of a running build); released when destroyed.
+class HeldLock {
+ public:
+  explicit HeldLock(const std::filesystem::path& p);
+  ~HeldLock();
+  HeldLock(const HeldLock&) = delete;
+  HeldLock& operator=(const HeldLock&) = delete;
+
+ private:
+  int fd_;
+};
+
 // Sets a symlink's own mtime (not its target's).
 void set_link_mtime(const std::filesystem::path& link, long seconds_since_epoch);
 

@@ -7,7 +7,9 @@
 // A worker thread keeps the reference graph in memory, reloads it only when PRAGMA data_version
 // says the database changed, and recomputes reachability only when the graph or the roots changed
 // (the roots are re-read every check: deleting a generation or a result link changes them without
-// touching the database). A scrape reads the cached answer.
+// touching the database). A scrape reads the cached answer. With reachability it also works out
+// what each root alone keeps alive (root-ownership.hh), exported for every system generation and
+// the --collector.gc.roots.top largest other roots.
 #include "common/error.hh"
 #include "exporter/collectors/collectors.hh"
 #include "exporter/store/background-cache.hh"
@@ -40,6 +42,7 @@ class GcWorker {
       }
       auto analysis = analyse_gc(*graph_, inputs);
       analysis.invalid = summarise(scan_invalid_entries(root_, *graph_, inputs.temp_roots));
+      analysis.ownership = analyse_root_ownership(*graph_, ownership_roots(inputs), inputs.settings);
       inputs_ = std::move(inputs);
       return analysis;
     } catch (...) {
@@ -63,6 +66,7 @@ class GcCollector final : public Collector {
   explicit GcCollector(const CollectorContext& ctx)
       : ctx_(ctx),
         runtime_roots_(ctx.store.gc_runtime_roots),
+        roots_top_(ctx.store.gc_roots_top),
         cache_(ctx.store.gc_check_interval,
                [worker = std::make_shared<GcWorker>(ctx)] { return worker->step(); }) {}
 
@@ -166,6 +170,8 @@ class GcCollector final : public Collector {
                 static_cast<double>(closure->nar_bytes), {{"system", name}});
     }
 
+    if (a.ownership) write_ownership(out, *a.ownership, runtime);
+
     auto steady = std::chrono::steady_clock::now();
     out.gauge("nixos_gc_analysis_age_seconds",
               "Seconds since the gc analysis was computed; it is recomputed when the database or "
@@ -173,13 +179,44 @@ class GcCollector final : public Collector {
               std::chrono::duration<double>(steady - view.computed_at).count());
     out.gauge("nixos_gc_analysis_duration_seconds",
               "How long the last gc analysis took (graph load when the database changed, roots, "
-              "reachability), off the scrape path",
+              "reachability, what each root alone keeps), off the scrape path",
               view.compute_seconds);
   }
 
  private:
+  void write_ownership(MetricSet& out, const RootOwnership& o, const std::string& runtime) const {
+    auto series = bounded_series(o, roots_top_);
+    const std::string generation_help =
+        "NAR bytes only this system generation keeps alive: what deleting its profile link and "
+        "running nix-store --gc would free; 0 while another root (such as /run/current-system) "
+        "holds the same system; " +
+        runtime;
+    for (const RootShare* r : series.generations) {
+      out.gauge("nixos_gc_generation_exclusive_nar_bytes", generation_help,
+                static_cast<double>(r->exclusive_nar_bytes),
+                {{"generation", std::to_string(*r->generation)}});
+    }
+    const std::string root_help =
+        "NAR bytes only this GC root keeps alive: what deleting it and running nix-store --gc "
+        "would free; for the --collector.gc.roots.top largest roots besides system generations, "
+        "labelled by the root's path, the rest summed as root=\"other\"; " +
+        runtime;
+    for (const RootShare* r : series.top) {
+      out.gauge("nixos_gc_root_exclusive_nar_bytes", root_help,
+                static_cast<double>(r->exclusive_nar_bytes), {{"root", r->link}});
+    }
+    out.gauge("nixos_gc_root_exclusive_nar_bytes", root_help,
+              static_cast<double>(series.other_nar_bytes), {{"root", "other"}});
+    out.gauge("nixos_gc_shared_nar_bytes",
+              "NAR bytes of live paths that two or more GC roots keep alive: deleting any single "
+              "root frees none of them; " +
+                  runtime,
+              static_cast<double>(o.shared_nar_bytes));
+  }
+
   CollectorContext ctx_;
   bool runtime_roots_;
+  std::size_t roots_top_;
   BackgroundCache<GcAnalysis> cache_;
 };
 

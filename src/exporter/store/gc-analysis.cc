@@ -46,6 +46,13 @@ GcInputs read_gc_inputs(const HostRoot& root, bool runtime_roots) {
   return in;
 }
 
+std::vector<GcRoot> ownership_roots(const GcInputs& inputs) {
+  std::vector<GcRoot> roots = inputs.roots;
+  for (const auto& p : inputs.temp_roots.paths)
+    roots.push_back({"/nix/var/nix/temproots", p, RootSource::runtime});
+  return roots;
+}
+
 GcAnalysis analyse_gc(const StoreGraph& graph, const GcInputs& inputs,
                       std::vector<StoreGraph::Index>* dead) {
   GcAnalysis a;

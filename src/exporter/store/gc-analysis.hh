@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "exporter/store/gc-roots.hh"
+#include "exporter/store/root-ownership.hh"
 #include "exporter/store/store-db.hh"
 #include "exporter/store/store-dir-scan.hh"
 
@@ -33,6 +34,12 @@ struct GcInputs {
 // nix.conf's settings and the store directory's stamp.
 GcInputs read_gc_inputs(const HostRoot& root, bool runtime_roots);
 
+// Every root that keeps paths alive, for the ownership analysis: `inputs.roots` and, as one more
+// root named after the temproots directory (source runtime), the paths running Nix processes hold.
+// Without it a path a running build holds would count as freed by deleting the one other root
+// that reaches it, which nix-store --gc would not free.
+std::vector<GcRoot> ownership_roots(const GcInputs& inputs);
+
 struct GcAnalysis {
   // Roots whose store path is valid, by RootSource (indexed by its value).
   std::array<std::uint64_t, 4> roots_by_source{};
@@ -51,6 +58,8 @@ struct GcAnalysis {
   std::optional<Closure> booted_system;
   bool runtime_roots = false;
   GcSettings settings;
+  // What each root alone keeps alive; filled by whoever asks for it (analyse_root_ownership).
+  std::optional<RootOwnership> ownership;
 };
 
 // `dead`, when given, receives the reclaimable paths' indices in graph order. Temporary roots keep

@@ -18,6 +18,11 @@ void add_store_flags(CLI::App& app, StoreFlags& f) {
                "Count store paths used by running processes (/proc/*/{exe,cwd,fd,maps,environ}) "
                "as GC roots, as nix-store --gc does; needs the privileges to read other "
                "processes' /proc entries");
+  app.add_option(
+         "--collector.gc.roots.top", f.gc_roots_top,
+         "How many GC roots besides the system generations get their own series of the "
+         "bytes only they keep alive (largest first); the rest are summed as root=\"other\"")
+      ->capture_default_str();
 }
 
 StoreConfig make_store_config(const StoreFlags& f) {
@@ -27,6 +32,9 @@ StoreConfig make_store_config(const StoreFlags& f) {
   c.gc_check_interval =
       parse_positive_duration("--collector.gc.check-interval", f.gc_check_interval);
   c.gc_runtime_roots = f.gc_runtime_roots;
+  if (f.gc_roots_top < 0)
+    throw UsageError(fmt::format("--collector.gc.roots.top: {} is negative", f.gc_roots_top));
+  c.gc_roots_top = static_cast<std::size_t>(f.gc_roots_top);
   return c;
 }
 

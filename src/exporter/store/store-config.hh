@@ -13,6 +13,9 @@ struct StoreConfig {
   std::chrono::milliseconds store_check_interval{std::chrono::seconds(30)};
   std::chrono::milliseconds gc_check_interval{std::chrono::seconds(30)};
   bool gc_runtime_roots = false;
+  // How many GC roots besides the system generations get their own exclusive-bytes series; the
+  // rest are summed as root="other" (bounds the label set).
+  std::size_t gc_roots_top = 10;
   // How long a read waits for nix-daemon's write lock before the attempt fails (and is retried at
   // the next check). WAL readers rarely wait at all.
   std::chrono::milliseconds busy_timeout{std::chrono::milliseconds(500)};
@@ -23,11 +26,12 @@ struct StoreFlags {
   std::string store_check_interval = "30s";
   std::string gc_check_interval = "30s";
   bool gc_runtime_roots = false;
+  int gc_roots_top = 10;
 };
 
 void add_store_flags(CLI::App& app, StoreFlags& flags);
 
-// Throws UsageError for a bad or non-positive duration.
+// Throws UsageError for a bad or non-positive duration, or a negative --collector.gc.roots.top.
 StoreConfig make_store_config(const StoreFlags& flags);
 
 }  // namespace nixmon::exporter
