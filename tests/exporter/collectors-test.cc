@@ -104,3 +104,33 @@ TEST(RebootCollector, SameSystemNeedsNoReboot) {
   EXPECT_EQ(text.find("} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("nixos_reboot_required{reason=\"kernel\"} 0"), std::string::npos) << text;
 }
+
+// nixpkgs #53982: the menu still lists a generation whose kernel (GRUB reading the store) or
+// whose system (systemd-boot: the ESP keeps a copy of the kernel, but init= names the store) was
+// garbage-collected.
+TEST(BootCollector, CountsEntriesWhoseFilesAreGone) {
+  FakeHost host("nixos-basic");
+  std::string before = run("boot", host);
+  EXPECT_NE(before.find("nixos_boot_entries_unbootable{loader=\"systemd-boot\"} 0\n"),
+            std::string::npos)
+      << before;
+  for (auto& e : fs::directory_iterator(host.root / "boot/EFI/nixos")) {
+    if (e.path().filename().string().find("-linux-6.6.30-bzImage.efi") != std::string::npos)
+      fs::remove(e.path());
+  }
+  // generation 2's system, its closure collected
+  auto system2 = fs::read_symlink(host.root / "nix/var/nix/profiles/system-2-link").filename();
+  ASSERT_TRUE(fs::remove(host.root / "nix/store" / system2 / "init"));
+  std::string text = run("boot", host);
+  EXPECT_NE(
+      text.find("nixos_boot_entries_missing_files{loader=\"systemd-boot\",kind=\"kernel\"} 2\n"),
+      std::string::npos)
+      << text;  // generations 1 and 2 share the 6.6.30 kernel
+  EXPECT_NE(
+      text.find("nixos_boot_entries_missing_files{loader=\"systemd-boot\",kind=\"init\"} 1\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("nixos_boot_entries_unbootable{loader=\"systemd-boot\"} 2\n"),
+            std::string::npos)
+      << text;
+}
