@@ -127,3 +127,34 @@ TEST(BootEntryFiles, GrubMapsBothPathFormsAndFlagsForeignEntries) {
   EXPECT_FALSE(entries[2].kernel);
   EXPECT_TRUE(entries[3].unchecked);  // Xen: no `linux` line
 }
+
+TEST(NixpkgsDate, FromTheVersionSuffixOfAFlakeBuild) {
+  using namespace std::chrono;
+  EXPECT_EQ(nixpkgs_date_from_version("25.11.20251019.5e2a59a"),
+            sys_days(year(2025) / October / 19));
+  EXPECT_EQ(nixpkgs_date_from_version("24.05.20240301.dirty"), sys_days(year(2024) / March / 1));
+  // No date stamp: a tree without .version-suffix, channels (revCount), a git checkout, a flake
+  // without lastModifiedDate (placeholder 19700101), nonsense.
+  for (const char* none : {"25.11pre-git", "24.05.7376.b134951a4c9f", "24.11pre667456.2c76ec9d",
+                           "19.09.git.eab4ee0", "25.11.19700101.dirty", "25.11.20251332.abc",
+                           "25.11.2025101.abc", "25.11", "", "unknown", "x.y.20251019.abc"}) {
+    EXPECT_FALSE(nixpkgs_date_from_version(none)) << none;
+  }
+}
+
+TEST(NixImplementation, FromThePackageName) {
+  auto c = [](std::string_view name) {
+    auto i =
+        classify_nix_package(std::string("0123456789abcdfghijklmnpqrsvwxyz-") + std::string(name));
+    return i ? i->implementation + " " + i->version : std::string("none");
+  };
+  EXPECT_EQ(c("nix-2.28.3"), "nix 2.28.3");
+  EXPECT_EQ(c("nix-2.31.0pre20250712_b1245123"), "nix 2.31.0pre20250712_b1245123");
+  EXPECT_EQ(c("lix-2.93.0"), "lix 2.93.0");
+  EXPECT_EQ(c("determinate-nix-3.8.2"), "determinate 3.8.2");
+  EXPECT_EQ(c("nix-3.1.0"), "determinate 3.1.0");  // Determinate before v3.3.0 was pname "nix"
+  EXPECT_EQ(c("nix-index-0.1.8"), "none");
+  EXPECT_EQ(c("nixos-system-host-24.05"), "none");
+  EXPECT_EQ(c("system-path"), "none");
+  EXPECT_FALSE(classify_nix_package("nix-2.28.3"));  // no store hash
+}
