@@ -12,6 +12,7 @@ VOLATILE = [
     r"nixos_generation_age_seconds",
     r"nixos_boot_filesystem_",
     r"nixos_autoupgrade_last_trigger_timestamp_seconds",  # the copied stamp's mtime: checked below
+    r"nixos_nixpkgs_age_seconds",  # from the real clock
 ]
 
 
