@@ -13,6 +13,7 @@ VOLATILE = [
     r"nixos_boot_filesystem_",
     r"nixos_autoupgrade_last_trigger_timestamp_seconds",  # the copied stamp's mtime: checked below
     r"process_",  # the exporter's own process (test_exporter_toolkit.py checks them)
+    r"nixos_nixpkgs_age_seconds",  # from the real clock
 ]
 
 

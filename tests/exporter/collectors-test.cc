@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <sstream>
 
 #include "common/error.hh"
@@ -103,4 +104,66 @@ TEST(RebootCollector, SameSystemNeedsNoReboot) {
   std::string text = run("reboot", host);
   EXPECT_EQ(text.find("} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("nixos_reboot_required{reason=\"kernel\"} 0"), std::string::npos) << text;
+}
+
+// nixpkgs #53982: the menu still lists a generation whose kernel (GRUB reading the store) or
+// whose system (systemd-boot: the ESP keeps a copy of the kernel, but init= names the store) was
+// garbage-collected.
+TEST(BootCollector, CountsEntriesWhoseFilesAreGone) {
+  FakeHost host("nixos-basic");
+  std::string before = run("boot", host);
+  EXPECT_NE(before.find("nixos_boot_entries_unbootable{loader=\"systemd-boot\"} 0\n"),
+            std::string::npos)
+      << before;
+  for (auto& e : fs::directory_iterator(host.root / "boot/EFI/nixos")) {
+    if (e.path().filename().string().find("-linux-6.6.30-bzImage.efi") != std::string::npos)
+      fs::remove(e.path());
+  }
+  // generation 2's system, its closure collected
+  auto system2 = fs::read_symlink(host.root / "nix/var/nix/profiles/system-2-link").filename();
+  ASSERT_TRUE(fs::remove(host.root / "nix/store" / system2 / "init"));
+  std::string text = run("boot", host);
+  EXPECT_NE(
+      text.find("nixos_boot_entries_missing_files{loader=\"systemd-boot\",kind=\"kernel\"} 2\n"),
+      std::string::npos)
+      << text;  // generations 1 and 2 share the 6.6.30 kernel
+  EXPECT_NE(
+      text.find("nixos_boot_entries_missing_files{loader=\"systemd-boot\",kind=\"init\"} 1\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("nixos_boot_entries_unbootable{loader=\"systemd-boot\"} 2\n"),
+            std::string::npos)
+      << text;
+}
+
+TEST(SystemCollector, NixpkgsAgeFromTheVersionDateAndLixFromTheSystemPath) {
+  FakeHost host("nixos-awkward");
+  // generation 1 runs Lix and NixOS 23.11.20240101.ddddddd
+  fs::remove(host.root / "run/current-system");
+  fs::create_symlink(fs::read_symlink(host.root / "nix/var/nix/profiles/system-1-link"),
+                     host.root / "run/current-system");
+  CollectorContext ctx{HostRoot(host.root), [] {
+                         return std::chrono::sys_days(std::chrono::year(2024) / 1 / 31) +
+                                std::chrono::hours(12);
+                       }};
+  MetricSet m;
+  entry("system").make(ctx)->collect(m);
+  std::string text = render(m);
+  EXPECT_NE(text.find("nixos_nixpkgs_age_seconds 2635200\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("nixos_nix_info{implementation=\"lix\",version=\"2.93.0\"} 1\n"),
+            std::string::npos)
+      << text;
+}
+
+TEST(SystemCollector, NoDateStampNoAge) {
+  FakeHost host("nixos-awkward");  // its running system has no sw/bin/nix either
+  auto system = fs::read_symlink(host.root / "run/current-system").filename();
+  {
+    std::ofstream f(host.root / "nix/store" / system / "nixos-version");
+    f << "25.11pre-git";
+  }
+  std::string text = run("system", host);
+  EXPECT_NE(text.find("nixos_version=\"25.11pre-git\""), std::string::npos) << text;
+  EXPECT_EQ(text.find("nixos_nixpkgs_age_seconds"), std::string::npos) << text;
+  EXPECT_EQ(text.find("nixos_nix_info"), std::string::npos) << text;
 }

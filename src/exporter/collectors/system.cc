@@ -1,5 +1,7 @@
 // nixos_system_info: what the running system is, from the system's own files. Revisions and
 // versions live here, in one info series, never as labels of the churning series.
+#include <chrono>
+
 #include "common/error.hh"
 #include "exporter/collectors/collectors.hh"
 #include "exporter/nixos-system.hh"
@@ -32,6 +34,25 @@ class SystemCollector final : public Collector {
                {"configuration_rev", or_unknown(v.configuration_revision)},
                {"kernel_version", or_unknown(v.kernel_version)},
                {"system", or_unknown(v.system)}});
+
+    // Day precision: the version keeps only the date of the nixpkgs commit, so the age is up to
+    // a day more than the commit's. Absent where the version has no date (channels, pre-git).
+    if (v.nixos_version) {
+      if (auto date = nixpkgs_date_from_version(*v.nixos_version)) {
+        auto age = std::chrono::duration<double>(ctx_.now() - *date);
+        out.gauge("nixos_nixpkgs_age_seconds",
+                  "Seconds since the date of the running system's nixpkgs commit, from the date "
+                  "stamp in its NixOS version (flake builds; absent for channel builds, whose "
+                  "version has none)",
+                  age.count());
+      }
+    }
+    if (auto nix = read_nix_implementation(ctx_.root, *current)) {
+      out.gauge("nixos_nix_info",
+                "The Nix of the running system (value 1): implementation (nix, lix, determinate) "
+                "and version, from the package its sw/bin/nix links to",
+                1, {{"implementation", nix->implementation}, {"version", nix->version}});
+    }
   }
 
  private:
