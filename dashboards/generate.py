@@ -22,6 +22,7 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 IGNORED_FS = 'fstype!~"tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|autofs|fuse.*"'
 IDLE = 'mode="idle"'
 NOT_LO = 'device!="lo"'
+UNINSPECTABLE = 'state="uninspectable"'
 HIT = 'result="hit"'
 HIT_OR_MISS = 'result=~"hit|miss"'
 FAILED = 'outcome="failed"'
@@ -286,6 +287,11 @@ def host():
               [q(f"nixos_nix_info{sel()}", table=True)], w=8, h=4, hide=("Value",)),
         timeseries("Boot entries that cannot boot", "Boot loader entries whose kernel, initrd or system init is gone (garbage-collected): choosing them fails (alert NixOSBootEntryUnbootable).",
                    [q(f"nixos_boot_entries_missing_files{sel()}", "{{instance}} {{loader}} {{kind}}")], unit="none", w=12),
+        table("Restart debt", "Units whose processes still run store paths outside the current system's closure: code a switch replaced, until the unit is restarted (restart collector; alert NixOSRestartPending). \"(none)\": processes in no unit.",
+              [q(f"nixos_restart_pending_processes{sel()}", table=True)], w=16, h=6, rename={"Value": "processes"}),
+        stat("Processes not inspected", "Processes whose /proc exe or maps the exporter could not read (it lacks CAP_SYS_PTRACE): whether they run old code is unknown.",
+             [q(f"nixos_restart_processes{sel(UNINSPECTABLE)}", "{{instance}}", instant=True)], unit="none", w=8, h=6,
+             thresholds=GREEN_RED),
         row("Machine (node_exporter)"),
         timeseries("CPU busy", "Share of CPU time not idle, all CPUs.",
                    [q(f"100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{sel(IDLE)}[$__rate_interval])))", "{{instance}}")],

@@ -29,6 +29,7 @@ let
     "upgrade"
     "store"
     "gc"
+    "restart"
   ];
 
   # Secrets reach the unit through systemd credentials: the service reads them from
@@ -77,8 +78,22 @@ let
   # The boot collector runs unless switched off: the binary's default (collector-table.cc) is on.
   bootCollector = cfg.collectors.boot != false && !(lib.elem "--no-collector.boot" cfg.extraFlags);
 
+  # The restart collector is off unless switched on (collector-table.cc).
+  restartCollector = cfg.collectors.restart == true || lib.elem "--collector.restart" cfg.extraFlags;
+
+  # Reading another process's /proc/PID/exe, maps (and fd, cwd, environ for runtime roots) passes
+  # the kernel's ptrace access check in PTRACE_MODE_READ_FSCREDS mode (proc(5); ptrace(2), "Ptrace
+  # access mode checking"): the unit's dynamic user owns none of the processes, so it needs
+  # CAP_SYS_PTRACE, which also covers non-dumpable processes (sshd, setuid programs). It is a read
+  # check only: no ptrace(2) call is made (SystemCallFilter= keeps denying @debug with the rest of
+  # what @system-service lacks). It has to be a capability of the initial user namespace:
+  # PrivateUsers= stays off. ProtectProc=invisible (hidepid) would hide the very processes, so it
+  # is relaxed to "default" (see serviceConfig). ProcSubset= stays "all": only /proc/PID is read,
+  # but the gc collector's runtime roots read /proc/sys/kernel too.
+  ptraceNeeded = cfg.gc.runtimeRoots || restartCollector;
+
   capabilities =
-    lib.optional cfg.gc.runtimeRoots "CAP_SYS_PTRACE" ++ lib.optional bootCollector "CAP_DAC_READ_SEARCH";
+    lib.optional ptraceNeeded "CAP_SYS_PTRACE" ++ lib.optional bootCollector "CAP_DAC_READ_SEARCH";
 
   # Why a capability. NixOS mounts the ESP with fmask=0077,dmask=0077 on current installs:
   # nixos-generate-config keeps a vfat mount's fmask/dmask in hardware-configuration.nix
@@ -338,7 +353,7 @@ in
         LoadCredential = credentials;
         CacheDirectory = "nixos-exporter";
         CacheDirectoryMode = "0700";
-        ProtectProc = if cfg.gc.runtimeRoots then "default" else "invisible";
+        ProtectProc = if ptraceNeeded then "default" else "invisible";
         CapabilityBoundingSet = if capabilities == [ ] then "" else capabilities;
         AmbientCapabilities = if capabilities == [ ] then "" else capabilities;
         RemoveIPC = true;

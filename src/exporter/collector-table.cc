@@ -32,6 +32,11 @@ constexpr CollectorEntry table[] = {
      "Garbage collection: GC roots, reclaimable paths and NAR bytes, current/booted system "
      "closure sizes (computed in the background)",
      make_gc_collector},
+    {"restart", false,
+     "Restart debt: per systemd unit, processes whose executable or mapped files are store paths "
+     "outside the current system's closure (reads every process's /proc exe and maps: needs "
+     "CAP_SYS_PTRACE to see other users' processes)",
+     make_restart_collector},
 };
 }  // namespace
 

@@ -13,6 +13,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -241,12 +242,15 @@ class Dashboards(unittest.TestCase):
         env = dict(os.environ, HOME=home, XDG_CACHE_HOME=os.path.join(home, ".cache"))
         root = h.copy_root("nixos-basic", os.path.join(tmp, "root"))
         make_store_db(root, env)
+        # The restart collector's fake /proc: its processes run store paths outside nixos-basic's
+        # system, so the restart debt panel has units to list.
+        shutil.copytree(h.fixture("roots", "nixos-restart", "proc"), os.path.join(root, "proc"), symlinks=True)
         flake_url = make_flake(tmp, env)
 
         jobs = {}
         port = h.free_port()
         exporter = h.Process([h.binary("nixos-exporter"), f"--listen=127.0.0.1:{port}", f"--path.root={root}",
-                              "--collector.flake", f"--flake.url={flake_url}"], tmp, env=env, port=port)
+                              "--collector.flake", f"--flake.url={flake_url}", "--collector.restart"], tmp, env=env, port=port)
         cls.stack.enter_context(exporter)
         jobs["nixos"] = port
 

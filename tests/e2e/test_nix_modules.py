@@ -37,7 +37,7 @@ EVERY_EXPORTER_OPTION = """{
             port = 9000;
             listenAddress = "::";
             openFirewall = true;
-            collectors = { generation = true; system = true; reboot = false; boot = true; upgrade = false; store = true; gc = false; };
+            collectors = { generation = true; system = true; reboot = false; boot = true; upgrade = false; store = true; gc = false; restart = true; };
             store.checkInterval = "2m";
             gc = { checkInterval = "15m"; runtimeRoots = true; };
             scrapeTimeout = "5s";
@@ -146,7 +146,7 @@ class ExporterModule(Base):
             "/nix/store/11111111111111111111111111111111-x/bin/nixos-exporter "
             '"--listen=[::]:9000" "--scrape.timeout=5s" "--log.level=debug" '
             '"--collector.boot" "--no-collector.gc" "--collector.generation" "--no-collector.reboot" '
-            '"--collector.store" "--collector.system" "--no-collector.upgrade" '
+            '"--collector.restart" "--collector.store" "--collector.system" "--no-collector.upgrade" '
             '"--collector.store.check-interval=2m" "--collector.gc.check-interval=15m" "--collector.gc.runtime-roots" '
             # % is a systemd specifier: doubled, so the exporter sees the URL as written.
             '"--collector.flake" "--flake.url=github:me/cfg?dir=hosts&ref=a%%2Fb" "--flake.check-interval=30m" '
@@ -1173,6 +1173,30 @@ class BootCollectorCapability(Base):
         self.assertEqual(sc["AmbientCapabilities"], ["CAP_SYS_PTRACE"])
         self.assertEqual(sc["CapabilityBoundingSet"], ["CAP_SYS_PTRACE"])
         self.assertNotIn("InaccessiblePaths", sc)
+
+    def test_restart_collector_can_see_every_process(self):
+        """Reading other users' /proc/PID/exe and maps is a PTRACE_MODE_READ_FSCREDS check: the
+        unit needs CAP_SYS_PTRACE of the initial user namespace and a /proc that shows them."""
+        off = self.service()
+        self.assertEqual(off["ProtectProc"], "invisible")
+        self.assertNotIn("CAP_SYS_PTRACE", off["AmbientCapabilities"])
+        for cfg in ("{ collectors.restart = true; }", '{ extraFlags = [ "--collector.restart" ]; }',
+                    "{ collectors.restart = true; gc.runtimeRoots = true; }"):
+            with self.subTest(cfg=cfg):
+                sc = self.service(cfg)
+                self.assertEqual(sc["AmbientCapabilities"], ["CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"])
+                self.assertEqual(sc["CapabilityBoundingSet"], ["CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"])
+                self.assertEqual(sc["ProtectProc"], "default")
+                # A user namespace would make the capability count for its own processes only;
+                # ProcSubset=pid is fine for this collector but not set; no ptrace(2) is needed.
+                self.assertFalse(sc.get("PrivateUsers", False))
+                self.assertNotIn("ProcSubset", sc)
+                self.assertEqual(sc["SystemCallFilter"], ["@system-service", "~@privileged"])
+                self.assertTrue(sc["NoNewPrivileges"])  # ambient capabilities survive it
+        self.assertIn("--collector.restart", self.service("{ collectors.restart = true; }")["ExecStart"])
+        sc = self.service("{ collectors.restart = false; }")
+        self.assertEqual(sc["ProtectProc"], "invisible")
+        self.assertIn("--no-collector.restart", sc["ExecStart"])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,176 @@
+// The restart collector and what it stands on: the unit of a process from its cgroup, the store
+// paths in /proc/PID/maps, and the collector on the nixos-restart root (a fake /proc, written by
+// tests/fixtures/make-roots.py) with a store database as real Nix 2.8 creates it
+// (tests/fixtures/store-db/nix-2.8-empty) holding tests/fixtures/store-db/nixos-restart.sql,
+// compared as whole text against a golden file (NIXMON_ACCEPT=1 rewrites it).
+// tests/e2e/test_restart.py runs it on real processes and a store built by real Nix.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "common/error.hh"
+#include "common/sqlite.hh"
+#include "exporter/collector.hh"
+#include "exporter/process-code.hh"
+#include "support/test-support.hh"
+
+using namespace nixmon;
+using namespace nixmon::exporter;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RestartHost {
+  test::TempDir tmp;
+  fs::path root;
+  explicit RestartHost(bool with_db = true) : root(tmp.path() / "root") {
+    test::copy_tree(test::fixture_root("nixos-restart"), root);
+    if (!with_db) return;
+    test::make_empty_nix_store(root);
+    sqlite::Database db((root / "nix/var/nix/db/db.sqlite").string(),
+                        sqlite::Database::Mode::read_write);
+    db.exec(test::read_text(test::source_dir() / "tests/fixtures/store-db/nixos-restart.sql"));
+  }
+  CollectorContext context() const {
+    CollectorContext ctx;
+    ctx.root = HostRoot(root);
+    return ctx;
+  }
+  std::unique_ptr<Collector> make() const {
+    for (const auto& e : collector_table()) {
+      if (e.name == "restart") return e.make(context());
+    }
+    throw std::logic_error("no restart collector");
+  }
+};
+
+std::string collect_text(Collector& c) {
+  MetricSet m;
+  c.collect(m);
+  return render(m);
+}
+
+// Collects until the closure is read. A generous deadline, not a timing assertion.
+std::string collect_ready(Collector& c) {
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = collect_text(c);
+    if (text.find("nixos_restart_closure_ready 1\n") != std::string::npos) return text;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("the closure was never read");
+}
+
+}  // namespace
+
+TEST(UnitOfCgroup, AsSystemdAttributesControlGroups) {
+  EXPECT_EQ(unit_of_cgroup("0::/system.slice/nginx.service\n"), "nginx.service");
+  EXPECT_EQ(unit_of_cgroup("0::/system.slice/system-getty.slice/getty@tty1.service\n"),
+            "getty@tty1.service");
+  EXPECT_EQ(unit_of_cgroup("0::/init.scope\n"), "init.scope");
+  EXPECT_EQ(unit_of_cgroup("0::/user.slice/user-1000.slice/session-2.scope\n"), "session-2.scope");
+  // A delegated subtree belongs to its unit as the system manager sees it.
+  EXPECT_EQ(unit_of_cgroup("0::/user.slice/user-1000.slice/user@1000.service/app.slice/x.service"),
+            "user@1000.service");
+  EXPECT_EQ(unit_of_cgroup("0::/system.slice/docker.service/payload\n"), "docker.service");
+  EXPECT_EQ(unit_of_cgroup("0::/system.slice/data.mount\n"), "data.mount");
+  // Legacy and hybrid hosts: systemd's own hierarchy.
+  EXPECT_EQ(unit_of_cgroup("12:pids:/x\n1:name=systemd:/system.slice/cron.service\n0::/\n"),
+            "cron.service");
+  // No unit: the root cgroup, a slice alone, cgroups systemd does not manage, another namespace.
+  EXPECT_EQ(unit_of_cgroup("0::/\n"), std::nullopt);
+  EXPECT_EQ(unit_of_cgroup("0::/system.slice\n"), std::nullopt);
+  EXPECT_EQ(unit_of_cgroup("0::/docker/0123abcd\n"), std::nullopt);
+  EXPECT_EQ(unit_of_cgroup("0::/../../system.slice/nginx.service\n"), std::nullopt);
+  EXPECT_EQ(unit_of_cgroup("9:name=systemd:/\n0::/\n"), std::nullopt);
+  EXPECT_EQ(unit_of_cgroup(""), std::nullopt);
+  EXPECT_EQ(unit_of_cgroup("0::/system.slice/not a unit.service\n"), std::nullopt);
+}
+
+TEST(StoreNamesInMaps, FileBackedStorePathsOnlyEachOnce) {
+  std::string maps =
+      "00400000-00452000 r-xp 00000000 08:02 173521      /nix/store/"
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nginx-1.24/bin/nginx\n"
+      "00652000-00655000 rw-p 00052000 08:02 173521      /nix/store/"
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nginx-1.24/bin/nginx\n"
+      "00e03000-00e24000 rw-p 00000000 00:00 0           [heap]\n"
+      "7f4c2000-7f4c3000 rw-p 00000000 00:00 0 \n"
+      "7f4c3000-7f4c4000 r-xp 00000000 08:02 1000        /nix/store/"
+      "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-glibc-2.39/lib/libc.so.6 (deleted)\n"
+      "7f4c4000-7f4c5000 r--p 00000000 08:02 1001        /usr/lib/locale/C.utf8\n"
+      "7f4c5000-7f4c6000 r--p 00000000 08:02 1002        /nix/store/"
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nginx-1.24/lib/x.so\n";
+  auto names = store_names_in_maps(maps, [](std::string_view p) { return std::string(p); });
+  EXPECT_EQ(names, (std::vector<std::string>{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nginx-1.24",
+                                             "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-glibc-2.39"}));
+}
+
+TEST(ProcHostPath, PhysicalPathsUnderTheRootAreHostPaths) {
+  EXPECT_EQ(proc_host_path("/tmp/r", "/tmp/r/nix/store/a-x/bin/sh"), "/nix/store/a-x/bin/sh");
+  EXPECT_EQ(proc_host_path("/tmp/r", "/tmp/r/nix/store/a-x/bin/sh (deleted)"),
+            "/nix/store/a-x/bin/sh");
+  EXPECT_EQ(proc_host_path("/tmp/r", "/tmp/rx/nix/store/a-x"), "/tmp/rx/nix/store/a-x");
+  EXPECT_EQ(proc_host_path("/", "/nix/store/a-x/bin/sh"), "/nix/store/a-x/bin/sh");
+}
+
+TEST(RestartCollector, MatchesGolden) {
+  RestartHost host;
+  auto c = host.make();
+  test::expect_golden("tests/exporter/golden/restart-nixos-restart.prom", collect_ready(*c));
+}
+
+TEST(RestartCollector, ASwitchIsNeverComparedWithTheOldClosure) {
+  RestartHost host;
+  auto c = host.make();
+  collect_ready(*c);
+  // Back to generation 1: until the worker has read its closure, nothing is compared.
+  fs::remove(host.root / "run/current-system");
+  fs::create_symlink(fs::read_symlink(host.root / "nix/var/nix/profiles/system-1-link"),
+                     host.root / "run/current-system");
+  std::string text = collect_text(*c);
+  EXPECT_NE(text.find("nixos_restart_closure_ready 0\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("nixos_restart_processes"), std::string::npos) << text;
+  text = collect_ready(*c);
+  // Now the new nginx worker and sshd (the new locale archive) run code outside generation 1;
+  // the old agetty is in it.
+  EXPECT_NE(text.find("nixos_restart_pending_processes{unit=\"nginx.service\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("nixos_restart_pending_processes{unit=\"sshd.service\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("getty@tty1.service"), std::string::npos) << text;
+}
+
+TEST(RestartCollector, WithoutAStoreDatabaseItFails) {
+  RestartHost host(/*with_db=*/false);
+  auto c = host.make();
+  for (int i = 0; i < 3000; ++i) {
+    try {
+      collect_text(*c);
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("no Nix store database"), std::string::npos) << e.what();
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL() << "the collector never failed";
+}
+
+TEST(RestartCollector, WithoutProcItFails) {
+  RestartHost host;
+  fs::remove_all(host.root / "proc");
+  auto c = host.make();
+  for (int i = 0; i < 3000; ++i) {
+    try {
+      if (collect_text(*c).find("nixos_restart_closure_ready 0\n") != std::string::npos) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("/proc' does not exist"), std::string::npos) << e.what();
+      return;
+    }
+    FAIL() << "no failure without /proc";
+  }
+  FAIL() << "the closure was never read";
+}
