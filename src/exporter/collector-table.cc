@@ -32,6 +32,10 @@ constexpr CollectorEntry table[] = {
      "Garbage collection: GC roots, reclaimable paths and NAR bytes, current/booted system "
      "closure sizes (computed in the background)",
      make_gc_collector},
+    {"channel", false,
+     "Root's channels on channel-based hosts: revision, age, last update; whether upstream moved "
+     "on (<URL>/git-revision in the background; NATS sharing with --channel.nats.enable)",
+     make_channel_collector},
 };
 }  // namespace
 

@@ -29,6 +29,7 @@ void add_exporter_flags(CLI::App& app, ExporterOptions& o) {
   }
   add_flake_flags(app, o.flake);
   add_store_flags(app, o.store);
+  add_channel_flags(app, o.channel);
 }
 
 void parse_exporter_args(CLI::App& app, std::vector<std::string> args) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "exporter/channel/channel-config.hh"
 #include "exporter/flake/flake-config.hh"
 #include "exporter/store/store-config.hh"
 
@@ -21,6 +22,7 @@ struct ExporterOptions {
   std::map<std::string, bool> collectors;  // name -> enabled, every collector of the table
   FlakeFlags flake;                        // --flake.*: checked by make_flake_config
   StoreFlags store;                        // --collector.{store,gc}.*: checked by make_store_config
+  ChannelFlags channel;                    // --channel.*: checked by make_channel_config
 };
 
 // Declares every flag on `app`, bound to `options` (filled with the table's defaults).

@@ -14,5 +14,6 @@ std::unique_ptr<Collector> make_flake_collector(const CollectorContext& ctx);
 std::unique_ptr<Collector> make_store_collector(const CollectorContext& ctx);
 std::unique_ptr<Collector> make_gc_collector(const CollectorContext& ctx);
 std::unique_ptr<Collector> make_upgrade_collector(const CollectorContext& ctx);
+std::unique_ptr<Collector> make_channel_collector(const CollectorContext& ctx);
 
 }  // namespace nixmon::exporter
