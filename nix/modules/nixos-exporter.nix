@@ -29,6 +29,7 @@ let
     "upgrade"
     "store"
     "gc"
+    "channel"
   ];
 
   # Secrets reach the unit through systemd credentials: the service reads them from
