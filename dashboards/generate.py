@@ -218,6 +218,13 @@ def fleet():
             q(f"nixos_flake_info{sel()}", table=True),
             q(f"nixos_flake_revision_behind{sel()}", table=True),
         ], h=7, hide=("Value #A",), rename={"Value #B": "behind"}, mappings={"behind": YES_BAD}),
+        table("Channels", "The channel collector's view on channel-based hosts: each root channel's URL, the nixpkgs revision and version it is at, how old that release is (empty: its version carries no date), whether upstream is at another revision (empty: unknown), and when the channels were last updated.", [
+            q(f"nixos_channel_info{sel()}", table=True),
+            q(f"nixos_channel_age_seconds{sel()}", table=True),
+            q(f"nixos_channel_behind{sel()}", table=True),
+            q(f"time() - nixos_channel_updated_timestamp_seconds{sel()}", table=True),
+        ], h=7, hide=("Value #A",), rename={"Value #B": "release age", "Value #C": "behind", "Value #D": "since the last update"},
+            unit_by_column={"release age": "s", "since the last update": "s"}, mappings={"behind": YES_BAD}),
         table("Rollbacks and automatic upgrades", "The generation the system profile points to against the newest one (below it after nixos-rebuild --rollback: alert NixOSRolledBack), whether system.autoUpgrade's timer is enabled, and how long ago it last fired (empty: never, or the timer is not Persistent=; alert NixOSAutoUpgradeNotRunning).", [
             q(f"nixos_profile_generation{sel()}", table=True),
             q(f"nixos_newest_generation{sel()}", table=True),
@@ -245,6 +252,11 @@ def fleet():
                    [q(f"time() - nixos_flake_last_check_success_timestamp_seconds{sel()}", "{{instance}}")], unit="s", w=12),
         timeseries("Flake checks", "Runs of nix flake metadata by this host, by result (success, failed, timeout, bad_output, error).",
                    [q(f"sum by (instance, result) (increase(nixos_flake_remote_checks_total{sel()}[$__rate_interval]))", "{{instance}} {{result}}")],
+                   unit="none", w=12),
+        timeseries("Channel release age", "How old the nixpkgs release each root channel is at (channel collector; from the date in its version).",
+                   [q(f"nixos_channel_age_seconds{sel()}", "{{instance}} {{name}}")], unit="s", w=12),
+        timeseries("Channel upstream checks", "Fetches of each channel's <URL>/git-revision by this host, by result (success, http_error, failed, bad_output, unsupported); with NATS sharing one host of a fleet fetches per interval.",
+                   [q(f"sum by (instance, result) (increase(nixos_channel_upstream_checks_total{sel()}[$__rate_interval]))", "{{instance}} {{result}}")],
                    unit="none", w=12),
     ])
 

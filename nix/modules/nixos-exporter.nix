@@ -30,6 +30,7 @@ let
     "store"
     "gc"
     "restart"
+    "channel"
   ];
 
   # Secrets reach the unit through systemd credentials: the service reads them from

@@ -37,6 +37,10 @@ constexpr CollectorEntry table[] = {
      "outside the current system's closure (reads every process's /proc exe and maps: needs "
      "CAP_SYS_PTRACE to see other users' processes)",
      make_restart_collector},
+    {"channel", false,
+     "Root's channels on channel-based hosts: revision, age, last update; whether upstream moved "
+     "on (<URL>/git-revision in the background; NATS sharing with --channel.nats.enable)",
+     make_channel_collector},
 };
 }  // namespace
 

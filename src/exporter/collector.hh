@@ -8,6 +8,7 @@
 
 #include "common/exposition.hh"
 #include "common/host-root.hh"
+#include "exporter/channel/channel-config.hh"
 #include "exporter/flake/flake-config.hh"
 #include "exporter/store/store-config.hh"
 
@@ -22,6 +23,9 @@ struct CollectorContext {
   WallClock now = [] { return std::chrono::system_clock::now(); };
   FlakeConfig flake{};  // --flake.*, checked; used by the flake collector only
   StoreConfig store{};  // --collector.{store,gc}.*; used by the store and gc collectors
+
+  // --channel.*, checked; used by the channel collector only
+  ChannelConfig channel{};
 };
 
 class Collector {

@@ -45,6 +45,11 @@ int run(const ExporterOptions& o) {
   } else if (o.flake.nats_enable) {
     log::warn("--flake.nats.enable has no effect without --collector.flake");
   }
+  if (o.collectors.at("channel")) {
+    ctx.channel = make_channel_config(o.channel);
+  } else if (o.channel.nats_enable) {
+    log::warn("--channel.nats.enable has no effect without --collector.channel");
+  }
   std::vector<Scraper::Named> enabled;
   std::string names;
   for (const auto& entry : collector_table()) {

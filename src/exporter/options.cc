@@ -53,6 +53,7 @@ void add_exporter_flags(CLI::App& app, ExporterOptions& o) {
     for (auto& [name, enabled] : o.collectors)
       if (app.get_option("--collector." + name)->count() == 0) enabled = false;
   });
+  add_channel_flags(app, o.channel);
 }
 
 void parse_exporter_args(CLI::App& app, std::vector<std::string> args) {

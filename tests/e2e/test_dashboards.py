@@ -220,6 +220,37 @@ def problem(doc):
     return None
 
 
+def add_channels(tmp, root, stack):
+    """Gives the host root channels (the nixos-channels fixture's profile and store paths) whose
+    upstream is a loopback server answering <channel>/git-revision; returns its port."""
+    channels = h.copy_root("nixos-channels", os.path.join(tmp, "channels-root"))
+    for part in ("nix/store", "nix/var/nix/profiles/per-user"):
+        shutil.copytree(os.path.join(channels, part), os.path.join(root, part), symlinks=True,
+                        dirs_exist_ok=True)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            body = {"/nixos-24.05/git-revision": b"c" * 40 + b"\n",
+                    "/nixpkgs-unstable/git-revision": b"5e2a59a5b1a82f89f2c7e598302a9cacebb72a67\n"}.get(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stack.callback(server.server_close)
+    stack.callback(server.shutdown)
+    port = server.server_address[1]
+    os.makedirs(os.path.join(root, "root"), exist_ok=True)
+    with open(os.path.join(root, "root", ".nix-channels"), "w") as f:
+        f.write(f"http://127.0.0.1:{port}/nixos-24.05 nixos\nhttp://127.0.0.1:{port}/nixpkgs-unstable unstable\n")
+    return port
+
+
 class Dashboards(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -246,11 +277,13 @@ class Dashboards(unittest.TestCase):
         # system, so the restart debt panel has units to list.
         shutil.copytree(h.fixture("roots", "nixos-restart", "proc"), os.path.join(root, "proc"), symlinks=True)
         flake_url = make_flake(tmp, env)
+        add_channels(tmp, root, cls.stack)
 
         jobs = {}
         port = h.free_port()
         exporter = h.Process([h.binary("nixos-exporter"), f"--listen=127.0.0.1:{port}", f"--path.root={root}",
-                              "--collector.flake", f"--flake.url={flake_url}", "--collector.restart"], tmp, env=env, port=port)
+                              "--collector.flake", f"--flake.url={flake_url}",
+                              "--collector.restart", "--collector.channel", "--channel.check-interval=1s"], tmp, env=env, port=port)
         cls.stack.enter_context(exporter)
         jobs["nixos"] = port
 
@@ -298,6 +331,8 @@ class Dashboards(unittest.TestCase):
             "nixos_flake_input_age_seconds",
             # two scrapes with the background figures, so that rates over them have two samples
             "count_over_time(nixos_flake_last_check_success_timestamp_seconds[1m]) >= 3",
+            "nixos_channel_behind",
+            "count_over_time(nixos_channel_upstream_checks_total[1m]) >= 3",
         ]
         # Generous: the machine may be busy; the usual wait is a few seconds.
         deadline = time.monotonic() + 90

@@ -37,7 +37,7 @@ EVERY_EXPORTER_OPTION = """{
             port = 9000;
             listenAddress = "::";
             openFirewall = true;
-            collectors = { generation = true; system = true; reboot = false; boot = true; upgrade = false; store = true; gc = false; restart = true; };
+            collectors = { generation = true; system = true; reboot = false; boot = true; upgrade = false; store = true; gc = false; restart = true; channel = true; };
             store.checkInterval = "2m";
             gc = { checkInterval = "15m"; runtimeRoots = true; };
             scrapeTimeout = "5s";
@@ -145,7 +145,7 @@ class ExporterModule(Base):
             u["serviceConfig"]["ExecStart"],
             "/nix/store/11111111111111111111111111111111-x/bin/nixos-exporter "
             '"--listen=[::]:9000" "--scrape.timeout=5s" "--log.level=debug" '
-            '"--collector.boot" "--no-collector.gc" "--collector.generation" "--no-collector.reboot" '
+            '"--collector.boot" "--collector.channel" "--no-collector.gc" "--collector.generation" "--no-collector.reboot" '
             '"--collector.restart" "--collector.store" "--collector.system" "--no-collector.upgrade" '
             '"--collector.store.check-interval=2m" "--collector.gc.check-interval=15m" "--collector.gc.runtime-roots" '
             # % is a systemd specifier: doubled, so the exporter sees the URL as written.

@@ -15,5 +15,6 @@ std::unique_ptr<Collector> make_store_collector(const CollectorContext& ctx);
 std::unique_ptr<Collector> make_gc_collector(const CollectorContext& ctx);
 std::unique_ptr<Collector> make_upgrade_collector(const CollectorContext& ctx);
 std::unique_ptr<Collector> make_restart_collector(const CollectorContext& ctx);
+std::unique_ptr<Collector> make_channel_collector(const CollectorContext& ctx);
 
 }  // namespace nixmon::exporter

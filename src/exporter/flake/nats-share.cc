@@ -116,10 +116,15 @@ std::string nkey_public_from_seed(std::string_view text) {
 }
 
 NatsShare::NatsShare(const FlakeConfig& c, OnMessage on_message)
-    : subject_(c.nats_subject), on_message_(std::move(on_message)) {
+    : NatsShare(NatsShareConfig{c.nats_url, c.nats_subject, c.nats_credentials_file,
+                                c.nats_nkey_seed_file, "--flake.nats"},
+                std::move(on_message)) {}
+
+NatsShare::NatsShare(const NatsShareConfig& c, OnMessage on_message)
+    : subject_(c.subject), on_message_(std::move(on_message)) {
   try {
     check(natsOptions_Create(&options_), "creating options");
-    check(natsOptions_SetURL(options_, c.nats_url.c_str()), "setting the URL " + c.nats_url);
+    check(natsOptions_SetURL(options_, c.url.c_str()), "setting the URL " + c.url);
     check(natsOptions_SetName(options_, "nixos-exporter"), "setting the name");
     // Forever, every second: a fleet must come back on its own after a server restart.
     check(natsOptions_SetMaxReconnect(options_, -1), "setting reconnects");
@@ -135,19 +140,18 @@ NatsShare::NatsShare(const FlakeConfig& c, OnMessage on_message)
     // cnats reads the credentials file only when it connects: check it now, so a wrong path is
     // a startup error (exit status 2) rather than a fleet silently not sharing.
     for (const auto& [flag, file] :
-         {std::pair{"--flake.nats.credentials-file", &c.nats_credentials_file},
-          std::pair{"--flake.nats.nkey-seed-file", &c.nats_nkey_seed_file}}) {
+         {std::pair{c.flag_prefix + ".credentials-file", &c.credentials_file},
+          std::pair{c.flag_prefix + ".nkey-seed-file", &c.nkey_seed_file}}) {
       if (!file->empty() && ::access(file->c_str(), R_OK) != 0)
         throw UsageError(fmt::format("{}: cannot read {}: {}", flag, *file, std::strerror(errno)));
     }
-    if (!c.nats_credentials_file.empty()) {
-      check(natsOptions_SetUserCredentialsFromFiles(options_, c.nats_credentials_file.c_str(),
-                                                    nullptr),
-            "using credentials file " + c.nats_credentials_file);
+    if (!c.credentials_file.empty()) {
+      check(natsOptions_SetUserCredentialsFromFiles(options_, c.credentials_file.c_str(), nullptr),
+            "using credentials file " + c.credentials_file);
     }
-    if (!c.nats_nkey_seed_file.empty()) {
-      std::FILE* f = std::fopen(c.nats_nkey_seed_file.c_str(), "r");
-      if (!f) throw SysError("reading NKey seed file " + c.nats_nkey_seed_file);
+    if (!c.nkey_seed_file.empty()) {
+      std::FILE* f = std::fopen(c.nkey_seed_file.c_str(), "r");
+      if (!f) throw SysError("reading NKey seed file " + c.nkey_seed_file);
       char buf[256] = {};
       std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
       std::fclose(f);
@@ -155,19 +159,19 @@ NatsShare::NatsShare(const FlakeConfig& c, OnMessage on_message)
       try {
         pub = nkey_public_from_seed(std::string_view(buf, n));
       } catch (const Error& e) {
-        throw Error(fmt::format("{}: {}", c.nats_nkey_seed_file, e.what()));
+        throw Error(fmt::format("{}: {}", c.nkey_seed_file, e.what()));
       }
       std::fill(std::begin(buf), std::end(buf), 0);
-      check(natsOptions_SetNKeyFromSeed(options_, pub.c_str(), c.nats_nkey_seed_file.c_str()),
-            "using NKey seed file " + c.nats_nkey_seed_file);
+      check(natsOptions_SetNKeyFromSeed(options_, pub.c_str(), c.nkey_seed_file.c_str()),
+            "using NKey seed file " + c.nkey_seed_file);
     }
     natsStatus s = natsConnection_Connect(&conn_, options_);
     if (s == NATS_NOT_YET_CONNECTED) {
-      log::warn("NATS server {} not reachable yet; retrying in the background", c.nats_url);
+      log::warn("NATS server {} not reachable yet; retrying in the background", c.url);
     } else if (s != NATS_OK) {
       // Refused for good (authorization, TLS...): the exporter keeps checking locally.
-      log::error("NATS: connecting to {} failed: {} ({}); sharing is off, checking locally",
-                 c.nats_url, natsStatus_GetText(s), nats_GetLastError(nullptr));
+      log::error("NATS: connecting to {} failed: {} ({}); sharing is off, checking locally", c.url,
+                 natsStatus_GetText(s), nats_GetLastError(nullptr));
       return;
     }
     s = natsConnection_Subscribe(&sub_, conn_, subject_.c_str(), deliver, this);

@@ -1,6 +1,7 @@
 #pragma once
-// One NATS connection for sharing flake revisions: subscribes to the subject, publishes on it,
-// reconnects forever (also when the server is down at start), never echoes our own messages.
+// One NATS connection for sharing what a host fetched from upstream (a flake's or a channel's
+// revision): subscribes to the subject, publishes on it, reconnects forever (also when the server
+// is down at start), never echoes our own messages.
 //
 // Thread-safety: publish() and the state getters may be called from any thread. `on_message` runs
 // on the NATS client's delivery thread; it must not throw (exceptions are caught and logged) and
@@ -22,12 +23,23 @@ struct __natsMsg;
 
 namespace nixmon::exporter {
 
+// Where and how to connect. `flag_prefix` names the flags in errors ("--flake.nats").
+struct NatsShareConfig {
+  std::string url;
+  std::string subject;
+  std::string credentials_file;
+  std::string nkey_seed_file;
+  std::string flag_prefix;
+};
+
 class NatsShare {
  public:
   using OnMessage = std::function<void(std::string_view payload)>;
 
   // Throws Error when the options cannot be set (unreadable credentials or seed file, bad URL).
   // Not being able to reach the server is no error: the client keeps trying in the background.
+  NatsShare(const NatsShareConfig& config, OnMessage on_message);
+  // The flake collector's --flake.nats.* settings.
   NatsShare(const FlakeConfig& config, OnMessage on_message);
   ~NatsShare();
   NatsShare(const NatsShare&) = delete;
