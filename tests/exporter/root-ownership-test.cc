@@ -279,7 +279,8 @@ TEST(RootOwnership, OnTheFixtureStoreEachGenerationOwnsWhatDeletingItFrees) {
   auto o = analyse_root_ownership(graph, inputs.roots, {true, false});
   // Generation 1 alone holds its system, its system-path and (keep-derivations) its .drv; 2 and 3
   // are also held by /run/booted-system and /run/current-system; the result link's systemd is in
-  // generation 3.
+  // generation 3. nix.package (both its paths) is in every generation's system-path, and the gaming
+  // specialisation and its .drv come with generation 3's system: shared, none of them owned.
   const auto& gen1 = share(o, "/nix/var/nix/profiles/system-1-link");
   EXPECT_EQ(gen1.generation, 1u);
   EXPECT_EQ(gen1.exclusive_paths, 3u);

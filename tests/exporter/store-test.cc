@@ -30,6 +30,16 @@ namespace {
 
 constexpr long clock_now = 1700086400;  // the clock the fixture's registration times assume
 
+// The fixture database's rows (make-store-db.py): the 14 store paths of the root's three
+// generations, glibc, hello and its .drv, the three systems' .drvs, then nix.package's two paths
+// (the wrapper every system-path's bin/nix links and the CLI it links) and generation 3's gaming
+// specialisation with its .drv.
+constexpr unsigned fixture_valid_paths = 14 + 3 + 3 + 2 + 2;
+// Their NAR bytes: 1000 + 100 i for the 14 (23100), glibc 50000, hello 7000, its .drv 900, the
+// three .drvs 600 each (82800 so far); the nix wrapper 400, the CLI 20000, the specialisation 800
+// and its .drv 600.
+constexpr unsigned fixture_nar_bytes = 82800 + 400 + 20000 + 800 + 600;
+
 void write(const fs::path& p, std::string_view text) {
   fs::create_directories(p.parent_path());
   std::ofstream(p) << text;
@@ -224,7 +234,7 @@ TEST(StoreDb, MissingColumnIsRefusedExtraColumnsAndTablesAreNot) {
   // A future Nix adding a column and a table: still fine.
   run_sql(host.root, "ALTER TABLE ValidPaths ADD COLUMN future TEXT; CREATE TABLE Future (x);");
   auto db = open_store_db(HostRoot(host.root), std::chrono::milliseconds(100));
-  EXPECT_EQ(read_store_stats(db).valid_paths, 20u);
+  EXPECT_EQ(read_store_stats(db).valid_paths, fixture_valid_paths);
 
   // A database whose ValidPaths lacks narSize is not one we know.
   test::TempDir tmp;
@@ -249,17 +259,21 @@ TEST(StoreDb, StatsAndGraphOfTheFixture) {
   StoreHost host;
   auto db = open_store_db(HostRoot(host.root), std::chrono::milliseconds(100));
   auto s = read_store_stats(db);
-  EXPECT_EQ(s.valid_paths, 20u);
-  EXPECT_EQ(s.derivations, 4u);  // hello.drv and three system .drvs
-  EXPECT_EQ(s.registered_since(clock_now - 24 * 3600), 5u + 2u);  // a third of 14, hello, its drv
+  EXPECT_EQ(s.valid_paths, fixture_valid_paths);
+  EXPECT_EQ(s.nar_bytes, fixture_nar_bytes);
+  EXPECT_EQ(s.derivations, 5u);  // hello.drv, three system .drvs, the specialisation's .drv
+  // A third of 14, hello, its drv; nix.package came with generation 2's system-path (3 days ago),
+  // the specialisation with generation 3's system (30 days ago).
+  EXPECT_EQ(s.registered_since(clock_now - 24 * 3600), 5u + 2u);
   auto g = StoreGraph::read(db, true);
-  EXPECT_EQ(g.size(), 20u);
+  EXPECT_EQ(g.size(), fixture_valid_paths);
   EXPECT_EQ(g.total_nar_bytes(), s.nar_bytes);
   auto sys = g.find(
       "/nix/store/lfd46qckgzdys2pdlyvbz6kiikxfcsm0-nixos-system-host-24.05.20240301.ccccccc/"
       "kernel");
   ASSERT_TRUE(sys);
-  EXPECT_EQ(g.references(*sys).size(), 5u);
+  // kernel, initrd, kernel-modules, sw, systemd and specialisation/gaming
+  EXPECT_EQ(g.references(*sys).size(), 6u);
   EXPECT_TRUE(g.deriver(*sys));
   EXPECT_FALSE(g.find("/nix/store/lfd46qckgzdys2pdlyvbz6kiikxfcsm0-other-name"))
       << "the hash alone does not make it the same path";
@@ -346,8 +360,8 @@ TEST(StoreCollectors, RecomputeWhenTheDatabaseOrTheRootsChange) {
   auto gc = entry("gc").make(host.context(std::chrono::milliseconds(20)));
   std::string s = collect_ready(*store, "nixos_store_analysis_ready");
   std::string g = collect_ready(*gc, "nixos_gc_analysis_ready");
-  EXPECT_EQ(value_of(s, "nixos_store_valid_paths"), 20);
-  EXPECT_EQ(value_of(g, "nixos_gc_reclaimable_paths"), 2);
+  EXPECT_EQ(value_of(s, "nixos_store_valid_paths"), fixture_valid_paths);
+  EXPECT_EQ(value_of(g, "nixos_gc_reclaimable_paths"), 2);  // hello and its .drv
 
   // nix-daemon registers a path (another connection commits): data_version moves.
   run_sql(host.root,
@@ -362,11 +376,12 @@ TEST(StoreCollectors, RecomputeWhenTheDatabaseOrTheRootsChange) {
     }
     return false;
   };
-  EXPECT_TRUE(wait_for(*store, "nixos_store_valid_paths", 21));
-  EXPECT_TRUE(wait_for(*store, "nixos_store_nar_bytes", 82800 + 123));
+  EXPECT_TRUE(wait_for(*store, "nixos_store_valid_paths", fixture_valid_paths + 1));
+  EXPECT_TRUE(wait_for(*store, "nixos_store_nar_bytes", fixture_nar_bytes + 123));
   EXPECT_TRUE(wait_for(*gc, "nixos_gc_reclaimable_paths", 3));
 
-  // Deleting generation 1 changes the roots but not the database: its system becomes garbage.
+  // Deleting generation 1 changes the roots but not the database: its system becomes garbage
+  // (nix.package stays alive through the other generations' system-paths).
   fs::remove(host.root / "nix/var/nix/profiles/system-1-link");
   EXPECT_TRUE(wait_for(*gc, "nixos_gc_reclaimable_paths", 3 + 3));  // system, its sw, its .drv
 }
@@ -375,7 +390,7 @@ TEST(StoreCollectors, AReplacedDatabaseFileIsReopened) {
   StoreHost host;
   auto store = entry("store").make(host.context(std::chrono::milliseconds(20)));
   std::string s = collect_ready(*store, "nixos_store_analysis_ready");
-  EXPECT_EQ(value_of(s, "nixos_store_valid_paths"), 20);
+  EXPECT_EQ(value_of(s, "nixos_store_valid_paths"), fixture_valid_paths);
   // A new, empty store database in its place (e.g. restored from a backup).
   fs::remove_all(host.root / "nix/var/nix/db");
   nix_init_store(host.root);
