@@ -38,6 +38,8 @@ let
   credentials =
     lib.optional (cfg.flake.nats.credentialsFile != null) "nats-credentials:${toString cfg.flake.nats.credentialsFile}"
     ++ lib.optional (cfg.flake.nats.nkeySeedFile != null) "nats-nkey-seed:${toString cfg.flake.nats.nkeySeedFile}"
+    ++ lib.optional (channelNats && cfg.channel.nats.credentialsFile != null) "channel-nats-credentials:${toString cfg.channel.nats.credentialsFile}"
+    ++ lib.optional (channelNats && cfg.channel.nats.nkeySeedFile != null) "channel-nats-nkey:${toString cfg.channel.nats.nkeySeedFile}"
     ++ lib.optional (cfg.webConfigFile != null) "web-config:${toString cfg.webConfigFile}";
 
   collectorFlags = lib.concatLists (
@@ -65,22 +67,77 @@ let
     ]
   );
 
+  # The channel collector's flags, only while it runs (like the flake's under flake.enable).
+  channelFlags = lib.optionals channelCollector (
+    lib.optional (!cfg.channel.upstreamCheck) "--no-channel.upstream-check"
+    ++ lib.optional (cfg.channel.checkInterval != null) "--channel.check-interval=${cfg.channel.checkInterval}"
+    ++ lib.optional (cfg.channel.httpTimeout != null) "--channel.http-timeout=${cfg.channel.httpTimeout}"
+    ++ lib.optionals channelNats [
+      "--channel.nats.enable"
+      "--channel.nats.url=${cfg.channel.nats.url}"
+      "--channel.nats.subject=${cfg.channel.nats.subject}"
+    ]
+  );
+
   # Arguments that name a credential must keep their %d specifier: they are not escaped.
   credentialFlags =
     lib.optional (cfg.flake.enable && cfg.flake.nats.enable && cfg.flake.nats.credentialsFile != null) "--flake.nats.credentials-file=%d/nats-credentials"
     ++ lib.optional (cfg.flake.enable && cfg.flake.nats.enable && cfg.flake.nats.nkeySeedFile != null) "--flake.nats.nkey-seed-file=%d/nats-nkey-seed"
+    ++ lib.optional (channelNats && cfg.channel.nats.credentialsFile != null) "--channel.nats.credentials-file=%d/channel-nats-credentials"
+    ++ lib.optional (channelNats && cfg.channel.nats.nkeySeedFile != null) "--channel.nats.nkey-seed-file=%d/channel-nats-nkey"
     ++ lib.optional (cfg.webConfigFile != null) "--web.config.file=%d/web-config";
 
   storeFlags =
     lib.optional (cfg.store.checkInterval != null) "--collector.store.check-interval=${cfg.store.checkInterval}"
     ++ lib.optional (cfg.gc.checkInterval != null) "--collector.gc.check-interval=${cfg.gc.checkInterval}"
-    ++ lib.optional cfg.gc.runtimeRoots "--collector.gc.runtime-roots";
+    ++ lib.optional cfg.gc.runtimeRoots "--collector.gc.runtime-roots"
+    ++ lib.optional (cfg.gc.rootsTop != null) "--collector.gc.roots.top=${toString cfg.gc.rootsTop}";
 
   # The boot collector runs unless switched off: the binary's default (collector-table.cc) is on.
   bootCollector = cfg.collectors.boot != false && !(lib.elem "--no-collector.boot" cfg.extraFlags);
 
-  # The restart collector is off unless switched on (collector-table.cc).
+  # The restart and channel collectors are off unless switched on (collector-table.cc).
   restartCollector = cfg.collectors.restart == true || lib.elem "--collector.restart" cfg.extraFlags;
+  channelCollector = cfg.collectors.channel == true || lib.elem "--collector.channel" cfg.extraFlags;
+  channelNats = channelCollector && cfg.channel.nats.enable;
+
+  # Root's channel list, as nix-channel writes it (src/exporter/channel/root-channels.hh). Root's
+  # home is 0700, so the channel collector would read it as unreadable: no URLs, no upstream check.
+  # With the collector on, the unit mounts /root as an empty tmpfs (ProtectHome=tmpfs) with just
+  # these two files bound in read-only; `-`: skipped where the host has no such file
+  # (systemd.exec(5), BindReadOnlyPaths=). /home and /run/user stay empty too.
+  #
+  # Derived from systemd.exec(5) and systemd's src/core/namespace.c, not from a running unit:
+  # - ProtectHome=true hides the three directories and bind mounts cannot be nested under it;
+  #   the man page points to ProtectHome=tmpfs for exactly this ("while still allowing necessary
+  #   directories to be made visible when listed in BindPaths= or BindReadOnlyPaths=").
+  # - An explicit ProtectHome= wins over the read-only one DynamicUser= implies (unit.c upgrades
+  #   only "no").
+  # - systemd creates a missing bind target and its parents (namespace.c: mkdir_parents, mode
+  #   0755), in a read-only tmpfs too, so /root/.local/state/nix need not exist there; the man
+  #   page's own example is TemporaryFileSystem=/var:ro with BindReadOnlyPaths=/var/lib/systemd.
+  # - But the tmpfs on /root is mode 0700, owned by root (namespace.c, protect_home_tmpfs_table;
+  #   /home and /run/user get 0755): the man page's "mostly equivalent to TemporaryFileSystem=
+  #   with :ro" hides that. The dynamic user cannot traverse it, so the unit keeps
+  #   CAP_DAC_READ_SEARCH (which the boot collector, on by default, already has) whenever the
+  #   channel collector runs, and with it the secret hides below. A second tmpfs on /root
+  #   (TemporaryFileSystem=/root, default mode 0755) is no way round: at one path systemd keeps
+  #   one mount entry, by a priority that ranks the two tmpfs entries equal.
+  # nix-channel rewrites the list in place (O_TRUNC, nix-channel.cc writeChannels), so a bound list
+  # follows --add and --remove; a list first created after the unit started is seen after a
+  # restart. NixOS creates /root/.nix-channels at boot (nix-channel.nix, a tmpfiles rule) while
+  # nix.channel.enable is on.
+  channelListBinds = map (p: "-" + p) [
+    "/root/.nix-channels"
+    "/root/.local/state/nix/channels"
+  ];
+
+  # The upstream check is HTTPS through cpp-httplib, which verifies against OpenSSL's default
+  # verify paths (SSL_CTX_set_default_verify_paths), and those honour SSL_CERT_FILE: name the bundle NixOS installs (nixos/modules/security/ca.nix: "NixOS canonical
+  # location", environment.etc."ssl/certs/ca-certificates.crt") rather than depend on where the
+  # package's OpenSSL was built to look. Network: the hardening allows AF_INET/AF_INET6 and sets
+  # no PrivateNetwork= or IPAddressDeny=; name resolution goes through /etc and nscd's socket.
+  caBundle = "/etc/ssl/certs/ca-certificates.crt";
 
   # Reading another process's /proc/PID/exe, maps (and fd, cwd, environ for runtime roots) passes
   # the kernel's ptrace access check in PTRACE_MODE_READ_FSCREDS mode (proc(5); ptrace(2), "Ptrace
@@ -93,8 +150,10 @@ let
   # but the gc collector's runtime roots read /proc/sys/kernel too.
   ptraceNeeded = cfg.gc.runtimeRoots || restartCollector;
 
+  dacReadSearchNeeded = bootCollector || channelCollector;
+
   capabilities =
-    lib.optional ptraceNeeded "CAP_SYS_PTRACE" ++ lib.optional bootCollector "CAP_DAC_READ_SEARCH";
+    lib.optional ptraceNeeded "CAP_SYS_PTRACE" ++ lib.optional dacReadSearchNeeded "CAP_DAC_READ_SEARCH";
 
   # Why a capability. NixOS mounts the ESP with fmask=0077,dmask=0077 on current installs:
   # nixos-generate-config keeps a vfat mount's fmask/dmask in hardware-configuration.nix
@@ -106,7 +165,8 @@ let
   #
   # CAP_DAC_READ_SEARCH bypasses read and search permission everywhere: the exporter can read any
   # file the unit does not hide. ProtectSystem=strict keeps it read-only, ProtectHome= hides /home
-  # and /root, and the capability also allows open_by_handle_at(2), which opens files by handle past
+  # and /root (with the channel collector, /root holds root's channel list alone: see
+  # channelListBinds), and the capability also allows open_by_handle_at(2), which opens files by handle past
   # any mount view: SystemCallFilter=~@privileged (lib.nix) denies it (systemd's @privileged set
   # lists it). PrivateUsers= stays off: it would make the capability one of a user namespace, which
   # counts only on files whose owner and group are mapped into it. On top, secretHides makes the
@@ -149,6 +209,7 @@ let
   ++ collectorFlags
   ++ storeFlags
   ++ flakeFlags
+  ++ channelFlags
   ++ cfg.extraFlags;
 in
 {
@@ -220,6 +281,68 @@ in
           CAP_SYS_PTRACE: the unit is given it, and sees every process.
         '';
       };
+      rootsTop = mkOption {
+        type = types.nullOr types.ints.unsigned;
+        default = null;
+        example = 25;
+        description = ''
+          How many GC roots besides the system generations get their own
+          `nixos_gc_root_exclusive_nar_bytes` series, largest first; the rest are summed as
+          `root="other"` (`--collector.gc.roots.top`). `null` keeps the exporter's default (10).
+        '';
+      };
+    };
+
+    channel = {
+      upstreamCheck = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          While the channel collector runs (`collectors.channel`), ask each of root's channels
+          for its upstream revision (`<URL>/git-revision` over HTTPS, in the background). Off
+          (`--no-channel.upstream-check`): only what is on the host, for hosts that cannot reach
+          their channel servers.
+        '';
+      };
+      checkInterval = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "6h";
+        description = "Interval between upstream checks of each root channel (`--channel.check-interval`, Go duration); `null` keeps the exporter's default (1h).";
+      };
+      httpTimeout = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "10s";
+        description = "Timeout of connecting, sending and each read of one upstream request (`--channel.http-timeout`, Go duration); `null` keeps the exporter's default (30s).";
+      };
+      nats = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+          description = "Share channel revisions with the other hosts through NATS: one host of a fleet asks upstream per interval (`--channel.nats.enable`).";
+        };
+        url = mkOption {
+          type = types.str;
+          default = "nats://localhost:4222";
+          description = "NATS server URL.";
+        };
+        subject = mkOption {
+          type = types.str;
+          default = "nixos-exporter.channel-rev";
+          description = "NATS subject for channel revisions.";
+        };
+        credentialsFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+          description = "NATS credentials file (optional); handed to the unit as a systemd credential. Give a string, not a Nix path, or it is copied into the world-readable store.";
+        };
+        nkeySeedFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+          description = "NATS NKey user key file (optional; `--channel.nats.nkey-seed-file`); handed to the unit as a systemd credential. Give a string, not a Nix path, or it is copied into the world-readable store.";
+        };
+      };
     };
 
     scrapeTimeout = mkOption {
@@ -248,7 +371,7 @@ in
         `basic_auth_users`), passed as `--web.config.file`. Read through a systemd credential,
         so the file may be readable by root only. Give a string, not a Nix path, or it is copied
         into the world-readable store. The certificate, key and client CA files it names are read
-        by the exporter itself: while the boot collector runs, the unit cannot see the usual
+        by the exporter itself: while the boot or channel collector runs, the unit cannot see the usual
         secret stores (`/run/secrets`, `/run/agenix`, `/run/keys`, `/var/lib/acme`, …), so keep
         those files elsewhere.
       '';
@@ -323,6 +446,14 @@ in
         assertion = !(cfg.flake.nats.credentialsFile != null && cfg.flake.nats.nkeySeedFile != null);
         message = "services.prometheus.exporters.nixos.flake.nats: set credentialsFile or nkeySeedFile, not both";
       }
+      {
+        assertion = cfg.channel.nats.enable -> channelCollector;
+        message = "services.prometheus.exporters.nixos.channel.nats.enable requires collectors.channel = true";
+      }
+      {
+        assertion = !(cfg.channel.nats.credentialsFile != null && cfg.channel.nats.nkeySeedFile != null);
+        message = "services.prometheus.exporters.nixos.channel.nats: set credentialsFile or nkeySeedFile, not both";
+      }
     ];
 
     networking.firewall.allowedTCPPorts = lib.optional cfg.openFirewall cfg.port;
@@ -336,11 +467,13 @@ in
         config.nix.package
         pkgs.git
       ];
-      environment = lib.optionalAttrs cfg.flake.enable {
-        # nix keeps its fetcher cache under $HOME/.cache; a dynamic user has no home of its own.
-        HOME = "/var/cache/nixos-exporter";
-        NIX_CONFIG = "extra-experimental-features = nix-command flakes";
-      };
+      environment =
+        lib.optionalAttrs cfg.flake.enable {
+          # nix keeps its fetcher cache under $HOME/.cache; a dynamic user has no home of its own.
+          HOME = "/var/cache/nixos-exporter";
+          NIX_CONFIG = "extra-experimental-features = nix-command flakes";
+        }
+        // lib.optionalAttrs channelCollector { SSL_CERT_FILE = caBundle; };
       serviceConfig = h.hardening // {
         ExecStart = "${cfg.package}/bin/nixos-exporter ${
           lib.concatStringsSep " " ([ (h.escapeSystemdArgs args) ] ++ credentialFlags)
@@ -348,8 +481,9 @@ in
         Restart = "on-failure";
         RestartSec = "5s";
 
-        # Reads world-readable state (profiles, /run/*-system, the store database), and /boot
-        # with CAP_DAC_READ_SEARCH when the boot collector runs (see capabilities).
+        # Reads world-readable state (profiles, /run/*-system, the store database), and with
+        # CAP_DAC_READ_SEARCH /boot when the boot collector runs (see capabilities) and root's
+        # channel list when the channel collector runs (see channelListBinds).
         DynamicUser = true;
         LoadCredential = credentials;
         CacheDirectory = "nixos-exporter";
@@ -360,7 +494,11 @@ in
         RemoveIPC = true;
         UMask = "0077";
       }
-      // lib.optionalAttrs bootCollector { InaccessiblePaths = secretHides; };
+      // lib.optionalAttrs dacReadSearchNeeded { InaccessiblePaths = secretHides; }
+      // lib.optionalAttrs channelCollector {
+        ProtectHome = "tmpfs";
+        BindReadOnlyPaths = channelListBinds;
+      };
     };
   };
 }

@@ -39,7 +39,19 @@ EVERY_EXPORTER_OPTION = """{
             openFirewall = true;
             collectors = { generation = true; system = true; reboot = false; boot = true; upgrade = false; store = true; gc = false; restart = true; channel = true; };
             store.checkInterval = "2m";
-            gc = { checkInterval = "15m"; runtimeRoots = true; };
+            gc = { checkInterval = "15m"; runtimeRoots = true; rootsTop = 25; };
+            channel = {
+              upstreamCheck = false;
+              checkInterval = "6h";
+              httpTimeout = "10s";
+              nats = {
+                enable = true;
+                url = "nats://nats.lan:4222";
+                subject = "fleet.channel-rev";
+                credentialsFile = null;
+                nkeySeedFile = "/run/secrets/channel.nk";
+              };
+            };
             scrapeTimeout = "5s";
             logLevel = "debug";
             webConfigFile = "/run/secrets/web.yml";
@@ -148,17 +160,24 @@ class ExporterModule(Base):
             '"--collector.boot" "--collector.channel" "--no-collector.gc" "--collector.generation" "--no-collector.reboot" '
             '"--collector.restart" "--collector.store" "--collector.system" "--no-collector.upgrade" '
             '"--collector.store.check-interval=2m" "--collector.gc.check-interval=15m" "--collector.gc.runtime-roots" '
+            '"--collector.gc.roots.top=25" '
             # % is a systemd specifier: doubled, so the exporter sees the URL as written.
             '"--collector.flake" "--flake.url=github:me/cfg?dir=hosts&ref=a%%2Fb" "--flake.check-interval=30m" '
             '"--flake.nats.enable" "--flake.nats.url=nats://nats.lan:4222" "--flake.nats.subject=fleet.rev" '
+            '"--no-channel.upstream-check" "--channel.check-interval=6h" "--channel.http-timeout=10s" '
+            '"--channel.nats.enable" "--channel.nats.url=nats://nats.lan:4222" "--channel.nats.subject=fleet.channel-rev" '
             '"--path.root=/host" '
             # Secrets by systemd credential: %d is $CREDENTIALS_DIRECTORY, left for systemd.
-            "--flake.nats.credentials-file=%d/nats-credentials --web.config.file=%d/web-config")
+            "--flake.nats.credentials-file=%d/nats-credentials --channel.nats.nkey-seed-file=%d/channel-nats-nkey "
+            "--web.config.file=%d/web-config")
         self.assertEqual(u["serviceConfig"]["LoadCredential"],
-                         ["nats-credentials:/run/secrets/nats.creds", "web-config:/run/secrets/web.yml"])
+                         ["nats-credentials:/run/secrets/nats.creds", "channel-nats-nkey:/run/secrets/channel.nk",
+                          "web-config:/run/secrets/web.yml"])
         self.assertEqual(u["path"], ["/nix/store/00000000000000000000000000000000-nix-2.31.2",
                                      "/nix/store/00000000000000000000000000000000-git-2.51.0"])
         self.assertEqual(u["environment"]["HOME"], "/var/cache/nixos-exporter")
+        self.assertEqual(u["environment"]["SSL_CERT_FILE"], "/etc/ssl/certs/ca-certificates.crt")
+        self.assertEqual(u["serviceConfig"]["ProtectHome"], "tmpfs")
         # Runtime GC roots are read from other processes' /proc: that needs CAP_SYS_PTRACE; the boot
         # collector's ESP, CAP_DAC_READ_SEARCH.
         self.assertEqual(u["serviceConfig"]["AmbientCapabilities"], ["CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"])
@@ -167,10 +186,11 @@ class ExporterModule(Base):
         self.assertEqual(s["firewall"]["allowedTCPPorts"], [9000])
 
     def test_the_every_option_test_really_sets_every_option(self):
-        # nkeySeedFile stays null there (the exporter takes one kind of NATS credential): the test
-        # below sets it.
+        # One kind of NATS credential each (the exporter takes one per connection): the flake's
+        # nkeySeedFile and the channel's credentialsFile stay null there; the tests below set them.
         self.assertEqual(self.options_left_at_default("nixos-exporter.nix", EVERY_EXPORTER_OPTION),
-                         ["services.prometheus.exporters.nixos.flake.nats.nkeySeedFile"])
+                         ["services.prometheus.exporters.nixos.channel.nats.credentialsFile",
+                          "services.prometheus.exporters.nixos.flake.nats.nkeySeedFile"])
 
     def test_nkey_seed_by_credential(self):
         s = self.run_modules("""{ services.prometheus.exporters.nixos = { enable = true;
@@ -189,6 +209,11 @@ class ExporterModule(Base):
             """{ enable = true; flake = { enable = true; url = "github:a/b"; nats = { enable = true;
                  credentialsFile = "/a"; nkeySeedFile = "/b"; }; }; }""":
                 "services.prometheus.exporters.nixos.flake.nats: set credentialsFile or nkeySeedFile, not both",
+            "{ enable = true; channel.nats.enable = true; }":
+                "services.prometheus.exporters.nixos.channel.nats.enable requires collectors.channel = true",
+            """{ enable = true; collectors.channel = true; channel.nats = { enable = true;
+                 credentialsFile = "/a"; nkeySeedFile = "/b"; }; }""":
+                "services.prometheus.exporters.nixos.channel.nats: set credentialsFile or nkeySeedFile, not both",
         }
         for cfg, message in cases.items():
             with self.subTest(cfg=cfg):
@@ -197,7 +222,8 @@ class ExporterModule(Base):
 
     def test_bad_values_are_rejected_by_types(self):
         for cfg in ['{ enable = true; port = 70000; }', '{ enable = true; logLevel = "loud"; }',
-                    '{ enable = true; collectors.nosuch = true; }']:
+                    '{ enable = true; collectors.nosuch = true; }', '{ enable = true; gc.rootsTop = -1; }',
+                    '{ enable = true; gc.rootsTop = "10"; }', '{ enable = true; channel.checkInterval = 3600; }']:
             with self.subTest(cfg=cfg), self.assertRaises(n.EvalError):
                 self.run_modules(f"{{ services.prometheus.exporters.nixos = {cfg}; }}")
 
@@ -1197,6 +1223,140 @@ class BootCollectorCapability(Base):
         sc = self.service("{ collectors.restart = false; }")
         self.assertEqual(sc["ProtectProc"], "invisible")
         self.assertIn("--no-collector.restart", sc["ExecStart"])
+
+
+class ChannelCollectorUnit(Base):
+    """The channel collector reads root's channel list (root's home is 0700) and asks each
+    channel's server over HTTPS. With it on, the unit mounts /root as an empty tmpfs with the list
+    bound in read-only, keeps CAP_DAC_READ_SEARCH to traverse that tmpfs (systemd makes it 0700),
+    reaches the network and names NixOS's CA bundle. With it off, the unit is the one it was."""
+
+    LIST_BINDS = ["-/root/.nix-channels", "-/root/.local/state/nix/channels"]
+    CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+    ON = ("{ collectors.channel = true; }", '{ extraFlags = [ "--collector.channel" ]; }',
+          "{ collectors = { channel = true; boot = false; }; }")
+
+    def unit(self, cfg="{ }"):
+        s = self.run_modules("{ services.prometheus.exporters.nixos = { enable = true; }; }",
+                             f"{{ services.prometheus.exporters.nixos = {cfg}; }}")
+        self.assertNoFailures(s)
+        return s["units"]["prometheus-nixos-exporter"]
+
+    def test_off_keeps_root_hidden_and_adds_nothing(self):
+        default = self.unit()
+        for cfg in ("{ }", "{ collectors.channel = false; }",
+                    # Settings of a collector that does not run reach neither flags nor unit.
+                    '{ channel = { checkInterval = "2h"; upstreamCheck = false; httpTimeout = "5s"; }; }'):
+            with self.subTest(cfg=cfg):
+                u = self.unit(cfg)
+                sc = u["serviceConfig"]
+                self.assertIs(sc["ProtectHome"], True)
+                self.assertNotIn("BindReadOnlyPaths", sc)
+                self.assertNotIn("SSL_CERT_FILE", u["environment"])
+                self.assertNotIn("--channel.", sc["ExecStart"])
+                self.assertEqual({k: v for k, v in sc.items() if k != "ExecStart"},
+                                 {k: v for k, v in default["serviceConfig"].items() if k != "ExecStart"})
+        self.assertIn('"--no-collector.channel"', self.unit("{ collectors.channel = false; }")["serviceConfig"]["ExecStart"])
+
+    def test_on_root_channel_list_is_bound_into_an_empty_home(self):
+        for cfg in self.ON:
+            with self.subTest(cfg=cfg):
+                sc = self.unit(cfg)["serviceConfig"]
+                # ProtectHome=true would refuse any bind mount under /root; tmpfs leaves /root,
+                # /home and /run/user empty but for what is bound in. `-`: a host without the
+                # file (or without use-xdg-base-directories) starts the unit all the same.
+                self.assertEqual(sc["ProtectHome"], "tmpfs")
+                self.assertEqual(sc["BindReadOnlyPaths"], self.LIST_BINDS)
+                # Read-only binds only: DynamicUser= units must not get writable ones (systemd.exec(5)).
+                self.assertNotIn("BindPaths", sc)
+                self.assertNotIn("TemporaryFileSystem", sc)
+                # systemd mounts the tmpfs on /root with mode=0700 (namespace.c): the dynamic user
+                # traverses it with CAP_DAC_READ_SEARCH, so the secret stores are hidden as with
+                # the boot collector.
+                self.assertIn("CAP_DAC_READ_SEARCH", sc["AmbientCapabilities"])
+                self.assertIn("CAP_DAC_READ_SEARCH", sc["CapabilityBoundingSet"])
+                self.assertEqual(sc["InaccessiblePaths"],
+                                 ["-" + p for p in BootCollectorCapability.SECRET_STORES])
+                # The rest of the sandbox stays.
+                self.assertIs(sc["DynamicUser"], True)
+                self.assertEqual(sc["ProtectSystem"], "strict")
+                self.assertIs(sc["NoNewPrivileges"], True)
+                self.assertIn("~@privileged", sc["SystemCallFilter"])
+                self.assertNotIn("PrivateUsers", sc)
+                self.assertIn('"--collector.channel"', sc["ExecStart"])
+
+    def test_boot_off_channel_on_gets_only_what_the_channel_needs(self):
+        sc = self.unit("{ collectors = { channel = true; boot = false; }; }")["serviceConfig"]
+        self.assertEqual(sc["AmbientCapabilities"], ["CAP_DAC_READ_SEARCH"])
+        self.assertEqual(sc["CapabilityBoundingSet"], ["CAP_DAC_READ_SEARCH"])
+        self.assertEqual(sc["ProtectProc"], "invisible")
+        sc = self.unit("{ collectors = { channel = true; restart = true; }; }")["serviceConfig"]
+        self.assertEqual(sc["AmbientCapabilities"], ["CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"])
+
+    def test_binds_are_the_lists_the_exporter_reads(self):
+        with open(os.path.join(h.SOURCE_DIR, "src", "exporter", "channel", "root-channels.hh")) as f:
+            text = f.read()
+        read = re.findall(r'root_channel_list(?:_xdg)? = "([^"]+)"', text)
+        self.assertEqual(len(read), 2, "root-channels.hh no longer names two channel lists")
+        self.assertEqual(self.unit(self.ON[0])["serviceConfig"]["BindReadOnlyPaths"], ["-" + p for p in read])
+
+    def test_on_the_upstream_check_can_reach_its_servers(self):
+        for cfg in self.ON:
+            with self.subTest(cfg=cfg):
+                u = self.unit(cfg)
+                sc = u["serviceConfig"]
+                self.assertEqual(u["environment"]["SSL_CERT_FILE"], self.CA_BUNDLE)
+                for family in ("AF_INET", "AF_INET6", "AF_UNIX"):  # AF_UNIX: nscd's socket
+                    self.assertIn(family, sc["RestrictAddressFamilies"])
+                for key in ("PrivateNetwork", "IPAddressDeny", "IPAddressAllow", "NetworkNamespacePath",
+                            "SocketBindDeny"):
+                    self.assertNotIn(key, sc)
+                # The CA bundle and resolver configuration stay visible.
+                hidden = [p.lstrip("-") for p in sc["InaccessiblePaths"]]
+                for needed in (self.CA_BUNDLE, "/etc/resolv.conf", "/etc/nsswitch.conf", "/run/nscd"):
+                    self.assertFalse(any(needed == x or needed.startswith(x + "/") for x in hidden), needed)
+        # The flake collector's environment is kept beside it.
+        u = self.unit('{ collectors.channel = true; flake = { enable = true; url = "github:a/b"; }; }')
+        self.assertEqual(u["environment"]["SSL_CERT_FILE"], self.CA_BUNDLE)
+        self.assertEqual(u["environment"]["HOME"], "/var/cache/nixos-exporter")
+
+    def test_options_reach_flags(self):
+        prefix = f'{PKG}/bin/nixos-exporter "--listen=0.0.0.0:9971" "--scrape.timeout=10s" "--log.level=info" '
+        # Defaults: the exporter's own (upstream check on, 1h, 30s, no NATS).
+        self.assertEqual(self.unit("{ collectors.channel = true; }")["serviceConfig"]["ExecStart"],
+                         prefix + '"--collector.channel"')
+        sc = self.unit("""{ collectors.channel = true; channel = { checkInterval = "2h"; httpTimeout = "5s";
+            nats = { enable = true; credentialsFile = "/run/secrets/channel.creds"; }; }; }""")["serviceConfig"]
+        self.assertEqual(sc["ExecStart"],
+                         prefix + '"--collector.channel" "--channel.check-interval=2h" "--channel.http-timeout=5s" '
+                         '"--channel.nats.enable" "--channel.nats.url=nats://localhost:4222" '
+                         '"--channel.nats.subject=nixos-exporter.channel-rev" '
+                         "--channel.nats.credentials-file=%d/channel-nats-credentials")
+        self.assertEqual(sc["LoadCredential"], ["channel-nats-credentials:/run/secrets/channel.creds"])
+        sc = self.unit('{ collectors.channel = true; channel.upstreamCheck = false; }')["serviceConfig"]
+        self.assertEqual(sc["ExecStart"], prefix + '"--collector.channel" "--no-channel.upstream-check"')
+
+    def test_flake_and_channel_nats_credentials_are_separate(self):
+        sc = self.unit("""{ collectors.channel = true;
+            flake = { enable = true; url = "github:a/b"; nats = { enable = true; credentialsFile = "/run/secrets/f"; }; };
+            channel.nats = { enable = true; credentialsFile = "/run/secrets/c"; }; }""")["serviceConfig"]
+        self.assertEqual(sc["LoadCredential"], ["nats-credentials:/run/secrets/f", "channel-nats-credentials:/run/secrets/c"])
+        self.assertTrue(sc["ExecStart"].endswith("--flake.nats.credentials-file=%d/nats-credentials "
+                                                 "--channel.nats.credentials-file=%d/channel-nats-credentials"),
+                        sc["ExecStart"])
+        self.assertNotIn("/run/secrets", sc["ExecStart"])
+
+
+class GcRootsTop(Base):
+    def test_roots_top_reaches_the_flag(self):
+        for value, flag in (("null", None), ("0", '"--collector.gc.roots.top=0"'), ("40", '"--collector.gc.roots.top=40"')):
+            with self.subTest(value=value):
+                s = self.run_modules(f"{{ services.prometheus.exporters.nixos = {{ enable = true; gc.rootsTop = {value}; }}; }}")
+                cmd = s["units"]["prometheus-nixos-exporter"]["serviceConfig"]["ExecStart"]
+                if flag:
+                    self.assertTrue(cmd.endswith(flag), cmd)
+                else:
+                    self.assertNotIn("--collector.gc.roots.top", cmd)
 
 
 if __name__ == "__main__":
