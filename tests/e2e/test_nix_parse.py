@@ -15,7 +15,10 @@ def nix_files():
     for dirpath, dirnames, filenames in os.walk(h.SOURCE_DIR):
         rel = os.path.relpath(dirpath, h.SOURCE_DIR)
         dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS and not (rel == "." and d.startswith("build"))]
-        out += [os.path.join(dirpath, f) for f in filenames if f.endswith(".nix")]
+        # A fake root's links into its own /nix/store (a user environment's manifest.nix) name
+        # host paths that do not exist here: they are fixtures' links, not Nix files to parse.
+        out += [os.path.join(dirpath, f) for f in filenames
+                if f.endswith(".nix") and os.path.exists(os.path.join(dirpath, f))]
     return sorted(out)
 
 
