@@ -30,6 +30,17 @@ def binary(name):
     raise FileNotFoundError(f"{name} is not built under {BUILD_DIR}")
 
 
+# The Nix let-binding every test store expression starts with: `mk NAME SCRIPT` is a derivation
+# built by /bin/sh running SCRIPT (no nixpkgs: real Nix 2.8 builds it in a chroot store).
+NIX_MK = r"""  mk = name: script: derivation {
+    inherit name;
+    system = builtins.currentSystem;
+    builder = "/bin/sh";
+    args = [ "-c" script ];
+  };
+"""
+
+
 def fixture(*parts):
     return os.path.join(SOURCE_DIR, "tests", "fixtures", *parts)
 

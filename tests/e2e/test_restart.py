@@ -16,15 +16,7 @@ import unittest
 import harness as h
 import test_store
 
-NIX_EXPR = r"""
-let
-  mk = name: script: derivation {
-    inherit name;
-    system = builtins.currentSystem;
-    builder = "/bin/sh";
-    args = [ "-c" script ];
-  };
-  # A real executable in the store: a copy of the builder's own shell (static busybox).
+NIX_EXPR = "let\n" + h.NIX_MK + r"""  # A real executable in the store: a copy of the builder's own shell (static busybox).
   tool = v: mk "tool-${v}" "mkdir -p $out/bin; cp /bin/sh $out/bin/busybox; echo ${v} > $out/version";
 in rec {
   toolOld = tool "1";

@@ -14,15 +14,7 @@ import unittest
 
 import harness as h
 
-NIX_EXPR = r"""
-let
-  mk = name: script: derivation {
-    inherit name;
-    system = builtins.currentSystem;
-    builder = "/bin/sh";
-    args = [ "-c" script ];
-  };
-in rec {
+NIX_EXPR = "let\n" + h.NIX_MK + r"""in rec {
   lib = mk "lib-1.0" "echo library > $out";
   app = mk "app-1.0" "mkdir $out; echo ${lib} > $out/uses-lib; echo app > $out/data";
   tool = mk "tool-2.0" "echo ${app} > $out";

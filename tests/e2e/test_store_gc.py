@@ -16,15 +16,7 @@ import harness as h
 from test_store import ChrootStore, busybox, make_store, ready, scrape_until, start_exporter
 
 # Builders that end by sleeping, so a build can be caught running.
-BUILDS_EXPR = r"""
-let
-  mk = name: script: derivation {
-    inherit name;
-    system = builtins.currentSystem;
-    builder = "/bin/sh";
-    args = [ "-c" script ];
-  };
-in rec {
+BUILDS_EXPR = "let\n" + h.NIX_MK + r"""in rec {
   failing = mk "failing-1.0" "mkdir $out; echo half > $out/half; exit 1";
   interrupted = mk "interrupted-1.0" "mkdir $out; head -c 300000 /dev/zero > $out/partial; exec sleep 600";
   held = mk "held-1.0" "echo held > $out";
