@@ -204,7 +204,8 @@ std::unique_ptr<httplib::Server> make_tls_server(WebConfigReloader& web) {
   if (snapshot_index() < 0) throw Error("OpenSSL cannot reserve connection data");
   auto svr = std::make_unique<httplib::SSLServer>([&](auto&& c) {
     SSL_CTX& ctx = openssl_context(c);
-    // The same session id context as configure_server_tls's, so sessions resume across the switch.
+    // Never used for a session: SSL_new copies it into each connection, and SSL_set_SSL_CTX then
+    // replaces it with the adopted context's own (configure_server_tls says why each has one).
     static const unsigned char sid[] = "nixmon";
     SSL_CTX_set_session_id_context(&ctx, sid, sizeof sid - 1);
     SSL_CTX_set_client_hello_cb(&ctx, on_client_hello, &web);

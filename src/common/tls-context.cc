@@ -5,6 +5,8 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -142,9 +144,16 @@ void configure_server_tls(SSL_CTX& ctx, const TlsServerConfig& c) {
       SSL_CTX_set1_groups_list(&ctx, joined(c.curve_preferences, ':').c_str()) != 1)
     throw tls_error("curve_preferences");
 
-  // Without a session id context OpenSSL refuses to resume sessions of verified clients.
-  static const unsigned char sid[] = "nixmon";
-  SSL_CTX_set_session_id_context(&ctx, sid, sizeof sid - 1);
+  // Without a session id context OpenSSL refuses to resume sessions of verified clients. Each
+  // context made here (each loaded web config) has its own: OpenSSL does not verify the client
+  // again when a session resumes, and the listening context's ticket keys outlive every reload, so
+  // a shared one would let a session made under the old client CA, allowed SANs or auth type
+  // resume after the operator tightened them (Go's GetConfigForClient had the same flaw,
+  // CVE-2025-68121). SSL_set_SSL_CTX hands it to each connection that adopts this context.
+  static std::atomic<std::uint64_t> contexts{0};
+  std::string sid = fmt::format("nixmon-{}", ++contexts);
+  SSL_CTX_set_session_id_context(&ctx, reinterpret_cast<const unsigned char*>(sid.data()),
+                                 sid.size());
 
   switch (c.client_auth) {
     case ClientAuth::none:

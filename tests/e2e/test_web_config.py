@@ -314,6 +314,44 @@ class Reload(unittest.TestCase):
                 self.assertEqual(served_certificate(port), der_of(os.path.join(tmp, "new.crt")))
             self.assertEqual(p.returncode, 0, p.log())
 
+    def test_a_reload_ends_the_resumption_of_earlier_sessions(self):
+        """Regression: every context had the same session id context and the listening context's
+        ticket keys never change, so a session made under the old client CA resumed after the CA
+        was replaced, without any certificate (OpenSSL does not verify the client again when a
+        session resumes). Each loaded configuration now has its own session id context."""
+        with h.TempDir() as tmp:
+            pki = Pki(tmp)
+            replace(tmp, "client-ca.crt", "trusted-ca.crt")
+            cfg = write(tmp, "web.yml", f"""
+tls_server_config:
+  cert_file: {pki('server.crt')}
+  key_file: {pki('server.key')}
+  client_auth_type: RequireAndVerifyClientCert
+  client_ca_file: trusted-ca.crt
+""")
+            p, port = start(tmp, cfg)
+            sess = os.path.join(tmp, "session.pem")
+
+            def get(*args):
+                r = subprocess.run([h.tool("openssl"), "s_client", "-connect", f"127.0.0.1:{port}",
+                                    "-CAfile", pki("server-ca.crt"), "-ign_eof", *args],
+                                   input="GET /metrics HTTP/1.0\r\n\r\n", capture_output=True,
+                                   text=True, timeout=30)
+                return r.stdout + r.stderr
+
+            with p:
+                out = get("-cert", pki("client.crt"), "-key", pki("client.key"), "-sess_out", sess)
+                self.assertIn("HTTP/1.1 200", out)
+                out = get("-sess_in", sess)  # same configuration: resuming is fine
+                self.assertIn("Reused", out)
+                self.assertIn("HTTP/1.1 200", out)
+                replace(tmp, "rogue-ca.crt", "trusted-ca.crt")
+                time.sleep(RECHECK)
+                out = get("-sess_in", sess)
+                self.assertFalse("HTTP/1.1 200" in out or "Reused" in out,
+                                 "a session of the old configuration resumed")
+                self.assertIn("loaded again", p.log())
+
     def test_edited_users_apply_and_a_broken_file_answers_500(self):
         with h.TempDir() as tmp:
             cfg = write(tmp, "web.yml", "# no users yet\n")
