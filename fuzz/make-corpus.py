@@ -41,11 +41,12 @@ def seeds():
     yield "boot-entries", grubs + entries + [b"menuentry 'NixOS' {\n}\nsubmenu 'x' {\nmenuentry 'y' {\n}\n}\n"]
     yield "listen-address", [b":9971", b"0.0.0.0:9971", b"[::1]:9971", b"localhost:0", b"::1:9971", b"[]:1", b":65536"]
     yield "duration", [b"1h30m", b"250ms", b"0", b"1.5h", b"10\xc2\xb5s", b"9223372036s", b"1h0m0s", b"2562047h47m16.854775807s"]
-    readme = open(os.path.join(SRC, "README.md"), "rb").read()
+    # The example of docs/nixos-exporter.md, "TLS and authentication".
+    reference = open(os.path.join(SRC, "docs", "nixos-exporter.md"), "rb").read()
     configs = []
-    if b"tls_server_config:\n  cert_file" in readme:
-        start = readme.index(b"tls_server_config:\n  cert_file")
-        configs.append(readme[start:readme.index(b"```", start)])
+    if b"tls_server_config:\n  cert_file" in reference:
+        start = reference.index(b"tls_server_config:\n  cert_file")
+        configs.append(reference[start:reference.index(b"```", start)])
     configs += [
         b"", b"tls_server_config:\n", b"basic_auth_users:\n  a: $2y$10$l0uFOMWSrAZXYYb.mC7VnuFefqPPlcdctwKNep8nwPDcxXPnyt5vC\n",
         b"tls_server_config: {cert_file: a, key_file: b, cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256], curve_preferences: [X25519]}\n",
