@@ -25,7 +25,7 @@ def start(tmp, root, *extra):
 
 class UsageErrors(unittest.TestCase):
     """Every usage error exits 2 with a message naming the problem (CLI11's own codes, 105 for a
-    bad value and 109 for an unknown flag, are not what the README promises)."""
+    bad value and 109 for an unknown flag, are not what docs/nixos-exporter.md promises)."""
 
     CASES = {
         "nixos-exporter": [
@@ -170,6 +170,46 @@ class WebFlags(unittest.TestCase):
             ran = sorted(re.search(r'collector="([^"]+)"', k).group(1)
                          for k in s if k.startswith("nixos_exporter_collector_success"))
             self.assertEqual(ran, ["generation"])
+
+
+class DocumentedFlags(unittest.TestCase):
+    """docs/nixos-exporter.md, the exporter's reference, and --help agree: every flag --help shows is
+    documented, every collector has its row, and every flag the flag tables name exists."""
+
+    def shown(self):
+        """The long flags of --help's option column ("  --listen,--web.listen-address TEXT=:9971")."""
+        out = set()
+        for column in re.findall(r"^  (-\S+)", self.help, re.M):
+            out |= {f for f in re.split(r"[,{]", column) if f.startswith("--")}
+        return out
+
+    def setUp(self):
+        self.help = subprocess.run([h.binary("nixos-exporter"), "--help"], capture_output=True,
+                                   text=True, timeout=30, check=True).stdout
+        with open(os.path.join(h.SOURCE_DIR, "docs", "nixos-exporter.md")) as f:
+            self.doc = f.read()
+
+    def collectors(self):
+        return re.findall(r"^  --collector\.([a-z]+),--no-collector\.\1", self.help, re.M)
+
+    def test_every_flag_of_help_is_documented(self):
+        names = self.collectors()
+        self.assertIn("generation", names)
+        self.assertEqual([n for n in names if f"| `{n}` |" not in self.doc], [],
+                         "collectors without a row in docs/nixos-exporter.md")
+        switches = {f"--{no}collector.{n}" for n in names for no in ("", "no-")}
+        flags = self.shown() - switches - {"--help"}
+        self.assertEqual(sorted(f for f in flags if f"`{f}`" not in self.doc), [],
+                         "flags of --help not documented in docs/nixos-exporter.md")
+
+    def test_every_documented_flag_exists(self):
+        documented = set()
+        for table in re.findall(r"^\| flag \|.*?\n((?:\|.*\n)+)", self.doc, re.M):
+            for row in table.splitlines()[1:]:
+                documented |= set(re.findall(r"`(--[a-z][a-z0-9.-]*)`", row.split("|")[1]))
+        self.assertIn("--path.root", documented)
+        shown = self.shown()
+        self.assertEqual(sorted(documented - shown), [], "documented flags nixos-exporter does not have")
 
 
 if __name__ == "__main__":

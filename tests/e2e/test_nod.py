@@ -607,5 +607,32 @@ class NodDaemonRobustness(unittest.TestCase):
             self.assertIn("queue full: dropped", p.log())
 
 
+class DocumentedFlags(unittest.TestCase):
+    """docs/nod.md, nod's reference, names every flag that nod and its subcommands show in --help."""
+
+    def test_every_flag_of_help_is_documented(self):
+        import harness
+        import re
+        with open(os.path.join(harness.SOURCE_DIR, "docs", "nod.md")) as f:
+            doc = f.read()
+        top = subprocess.run([binary("nod"), "--help"], capture_output=True, text=True, timeout=30,
+                             check=True).stdout
+        subcommands = re.findall(r"^  ([a-z]+) {2,}", top.split("Subcommands:", 1)[1], re.M)
+        self.assertIn("daemon", subcommands)
+        missing = []
+        for sub in [None] + subcommands:
+            args = [binary("nod")] + ([sub] if sub else []) + ["--help"]
+            text = subprocess.run(args, capture_output=True, text=True, timeout=30, check=True).stdout
+            if sub:
+                self.assertRegex(doc, rf"`nod {sub}\b", f"nod {sub} is not documented in docs/nod.md")
+            shown = set()  # the option column: "  -d,--days TEXT", "  --when-full TEXT:{auto,drop,wait}=auto"
+            for column in re.findall(r"^  (-\S+)", text, re.M):
+                shown |= {f for f in re.split(r"[,{:]", column) if f.startswith("--")}
+            for flag in shown - {"--help"}:
+                if not re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w.-])", doc):
+                    missing.append(f"{sub or 'nod'} {flag}")
+        self.assertEqual(sorted(set(missing)), [], "flags of --help not in docs/nod.md")
+
+
 if __name__ == "__main__":
     unittest.main()
