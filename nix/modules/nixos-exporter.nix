@@ -97,6 +97,7 @@ let
   bootCollector = cfg.collectors.boot != false && !(lib.elem "--no-collector.boot" cfg.extraFlags);
 
   # The restart and channel collectors are off unless switched on (collector-table.cc).
+  gcCollector = cfg.collectors.gc != false && !(lib.elem "--no-collector.gc" cfg.extraFlags);
   restartCollector = cfg.collectors.restart == true || lib.elem "--collector.restart" cfg.extraFlags;
   channelCollector = cfg.collectors.channel == true || lib.elem "--collector.channel" cfg.extraFlags;
   channelNats = channelCollector && cfg.channel.nats.enable;
@@ -150,7 +151,12 @@ let
   # but the gc collector's runtime roots read /proc/sys/kernel too.
   ptraceNeeded = cfg.gc.runtimeRoots || restartCollector;
 
-  dacReadSearchNeeded = bootCollector || channelCollector;
+  # The gc collector reads Nix's temporary roots, /nix/var/nix/temproots/<pid>: root's files, mode
+  # 0600 (NixOS/nix 2.28.0 src/libstore/gc.cc:64, createTempRootsFile, through openLockFile in
+  # src/libstore/unix/pathlocks.cc:21, which creates with mode 0600).
+  # Without them the paths a running build holds and its lock files and partial outputs would
+  # count as reclaimable; the exporter then leaves those figures out as unknown.
+  dacReadSearchNeeded = bootCollector || channelCollector || gcCollector;
 
   capabilities =
     lib.optional ptraceNeeded "CAP_SYS_PTRACE" ++ lib.optional dacReadSearchNeeded "CAP_DAC_READ_SEARCH";

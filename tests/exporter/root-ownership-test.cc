@@ -421,6 +421,34 @@ TEST(RootOwnership, TheGcCollectorExportsTheTopRootsAndSumsTheRest) {
             (std::vector<std::string>{"nixos_gc_root_exclusive_nar_bytes{root=\"other\"} 8400"}));
 }
 
+// Temporary roots files this exporter may not open (root's, 0600: the NixOS module's dynamic user
+// without CAP_DAC_READ_SEARCH) hide which entries a running build holds: the temporary-root and
+// invalid-entry figures are unknown and left out, never exported as 0 or as reclaimable.
+TEST(RootOwnership, UnreadableTemporaryRootsLeaveTheirFiguresOut) {
+  OwnershipHost host;
+  fs::path temproots = host.root / "nix/var/nix/temproots";
+  fs::create_directories(temproots);
+  fs::path file = temproots / "4242";
+  std::ofstream(file, std::ios::binary)
+      << "/nix/store/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-held" << '\0';
+  std::ofstream(host.root / "nix/store/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-held.lock");
+  CollectorContext ctx;
+  ctx.root = HostRoot(host.root);
+  std::string readable = collect_gc_ready(ctx);
+  EXPECT_NE(readable.find("\nnixos_gc_temp_roots 0\n"), std::string::npos) << readable;  // stale
+  EXPECT_NE(readable.find("\nnixos_gc_reclaimable_invalid_entries 1\n"), std::string::npos);
+
+  fs::permissions(
+      file, ::geteuid() == 0 ? fs::perms::owner_read | fs::perms::owner_write : fs::perms::none,
+      fs::perm_options::replace);
+  std::string text = test::run_unprivileged(host.root, [&] { return collect_gc_ready(ctx); });
+  EXPECT_NE(text.find("\nnixos_gc_roots_unreadable{source=\"temporary\"} 1\n"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("nixos_gc_temp_roots"), std::string::npos) << text;
+  EXPECT_EQ(text.find("nixos_gc_reclaimable_invalid"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nnixos_gc_reclaimable_paths "), std::string::npos) << text;
+}
+
 TEST(RootOwnership, TheTopFlagIsCheckedAndReachesTheConfig) {
   StoreFlags flags;
   EXPECT_EQ(make_store_config(flags).gc_roots_top, 10u);

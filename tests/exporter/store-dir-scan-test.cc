@@ -173,37 +173,18 @@ TEST(GcRoots, UnreadableIndirectRootsAreCounted) {
   fs::create_symlink("/home/alice/result", r / "nix/var/nix/gcroots/auto/1");
   fs::create_symlink("/home/bob/result", r / "nix/var/nix/gcroots/auto/2");
   fs::create_symlink("/home/carol/gone", r / "nix/var/nix/gcroots/auto/3");  // dangling: not
-  for (fs::path p = r; p != tmp.path().parent_path(); p = p.parent_path())
-    fs::permissions(p, fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
   // As root the child drops to nobody, for whom a 0700 root-owned directory is closed; as anyone
   // else (Nix's build sandbox runs the tests as uid 1000) the owner must be shut out too.
   fs::permissions(r / "home/alice", ::geteuid() == 0 ? fs::perms::owner_all : fs::perms::none,
                   fs::perm_options::replace);
-
-  int pipe_fds[2];
-  ASSERT_EQ(::pipe(pipe_fds), 0);
-  pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(pipe_fds[0]);
-    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(2);
+  std::string got = test::run_unprivileged(r, [&] {
     UnreadableRoots unreadable{};
     auto roots = find_gc_roots(HostRoot(r), &unreadable);
-    std::string out = fmt::format("{} {} {}", roots.size(),
-                                  unreadable[static_cast<std::size_t>(RootSource::gcroots_auto)],
-                                  unreadable[0] + unreadable[1] + unreadable[3]);
-    if (::write(pipe_fds[1], out.data(), out.size()) < 0) ::_exit(3);
-    ::_exit(0);
-  }
-  ::close(pipe_fds[1]);
-  char buf[64] = {};
-  auto n = ::read(pipe_fds[0], buf, sizeof buf - 1);
-  ::close(pipe_fds[0]);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  ASSERT_GT(n, 0);
-  EXPECT_EQ(std::string(buf), "1 1 0");  // bob's root found, alice's counted, carol's gone
+    return fmt::format("{} {} {}", roots.size(),
+                       unreadable[static_cast<std::size_t>(RootSource::gcroots_auto)],
+                       unreadable[0] + unreadable[1] + unreadable[3]);
+  });
+  EXPECT_EQ(got, "1 1 0");  // bob's root found, alice's counted, carol's gone
   fs::permissions(r / "home/alice", fs::perms::owner_all | fs::perms::others_exec,
                   fs::perm_options::replace);
 }

@@ -1,12 +1,16 @@
 #include "support/test-support.hh"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -144,6 +148,49 @@ HeldLock::HeldLock(const fs::path& p) : fd_(::open(p.c_str(), O_RDONLY | O_CLOEX
 
 HeldLock::~HeldLock() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+std::string run_unprivileged(const fs::path& tree, const std::function<std::string()>& body) {
+  for (fs::path p = tree; p.has_relative_path() && p != fs::temp_directory_path();
+       p = p.parent_path())
+    fs::permissions(p, fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
+  int fds[2];
+  if (::pipe(fds) != 0) {
+    ADD_FAILURE() << "pipe: " << std::strerror(errno);
+    return {};
+  }
+  pid_t child = ::fork();
+  if (child < 0) {
+    ADD_FAILURE() << "fork: " << std::strerror(errno);
+    return {};
+  }
+  if (child == 0) {
+    ::close(fds[0]);
+    if (::geteuid() == 0 &&
+        (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0))
+      ::_exit(2);
+    std::string out;
+    try {
+      out = body();
+    } catch (const std::exception& e) {
+      out = std::string("exception: ") + e.what();
+    }
+    for (std::size_t off = 0; off < out.size();) {
+      auto n = ::write(fds[1], out.data() + off, out.size() - off);
+      if (n <= 0) ::_exit(3);
+      off += static_cast<std::size_t>(n);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, n);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  return out;
 }
 
 }  // namespace nixmon::test

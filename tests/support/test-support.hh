@@ -2,6 +2,7 @@
 // Helpers every test uses: a temporary directory removed afterwards, golden-file comparison with
 // an accept switch, and copying a fixture root to a scratch place.
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -45,6 +46,13 @@ class HeldLock {
  private:
   int fd_;
 };
+
+// Runs `body` in a forked child that cannot read what only its owner may: as root it drops to
+// nobody (65534), otherwise it keeps its uid (make such files mode 0 then: the owner is shut out
+// too). Returns what `body` returned; the test fails when the child fails. Makes every directory
+// from `tree` up to the temporary directory's parent traversable, so the child reaches `tree`.
+std::string run_unprivileged(const std::filesystem::path& tree,
+                             const std::function<std::string()>& body);
 
 // Sets a symlink's own mtime (not its target's).
 void set_link_mtime(const std::filesystem::path& link, long seconds_since_epoch);

@@ -42,7 +42,8 @@ class GcWorker {
       }
       auto analysis = analyse_gc(*graph_, inputs);
       analysis.invalid = summarise(scan_invalid_entries(root_, *graph_, inputs.temp_roots));
-      analysis.ownership = analyse_root_ownership(*graph_, ownership_roots(inputs), inputs.settings);
+      analysis.ownership =
+          analyse_root_ownership(*graph_, ownership_roots(inputs), inputs.settings);
       inputs_ = std::move(inputs);
       return analysis;
     } catch (...) {
@@ -125,25 +126,31 @@ class GcCollector final : public Collector {
                   runtime,
               static_cast<double>(a.reclaimable_nar_bytes));
 
-    out.gauge("nixos_gc_reclaimable_invalid_entries",
-              "Entries of the store directory that are not valid paths and that nix-store --gc "
-              "deletes: lock files and partial outputs of failed or interrupted builds, stray "
-              "files; those sharing a hash with a running process's temporary root are kept",
-              static_cast<double>(a.invalid.entries));
-    if (a.invalid.disk_bytes) {
-      out.gauge("nixos_gc_reclaimable_invalid_disk_bytes",
-                "Disk bytes (allocated blocks, walked with lstat) that deleting the reclaimable "
-                "invalid entries frees; absent when an entry could not be read (see "
-                "nixos_gc_reclaimable_invalid_unmeasured)",
-                static_cast<double>(*a.invalid.disk_bytes));
+    // Temporary roots files the exporter may not open (root's, mode 0600) hide which entries a
+    // running build holds: its lock files, partial outputs and held paths would be counted as
+    // reclaimable. Unknown, so these series are left out (nixos_gc_roots_unreadable{source=
+    // "temporary"} says why).
+    if (a.temp_root_files_unreadable == 0) {
+      out.gauge("nixos_gc_reclaimable_invalid_entries",
+                "Entries of the store directory that are not valid paths and that nix-store --gc "
+                "deletes: lock files and partial outputs of failed or interrupted builds, stray "
+                "files; those sharing a hash with a running process's temporary root are kept",
+                static_cast<double>(a.invalid.entries));
+      if (a.invalid.disk_bytes) {
+        out.gauge("nixos_gc_reclaimable_invalid_disk_bytes",
+                  "Disk bytes (allocated blocks, walked with lstat) that deleting the reclaimable "
+                  "invalid entries frees; absent when an entry could not be read (see "
+                  "nixos_gc_reclaimable_invalid_unmeasured)",
+                  static_cast<double>(*a.invalid.disk_bytes));
+      }
+      out.gauge("nixos_gc_reclaimable_invalid_unmeasured",
+                "Reclaimable invalid entries whose size could not be read (permissions)",
+                static_cast<double>(a.invalid.unmeasured));
+      out.gauge("nixos_gc_temp_roots",
+                "Store paths that running Nix processes hold as temporary roots "
+                "(/nix/var/nix/temproots files whose owner still holds the lock)",
+                static_cast<double>(a.temp_roots));
     }
-    out.gauge("nixos_gc_reclaimable_invalid_unmeasured",
-              "Reclaimable invalid entries whose size could not be read (permissions)",
-              static_cast<double>(a.invalid.unmeasured));
-    out.gauge("nixos_gc_temp_roots",
-              "Store paths that running Nix processes hold as temporary roots "
-              "(/nix/var/nix/temproots files whose owner still holds the lock)",
-              static_cast<double>(a.temp_roots));
     constexpr std::string_view unreadable_help =
         "GC roots Nix reads but this exporter could not (permission denied, link loop), by "
         "where they were found: while above 0, reclaimable figures may be too large";
