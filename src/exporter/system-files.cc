@@ -140,8 +140,9 @@ std::optional<NixImplementation> read_nix_implementation(const HostRoot& root,
     }
     auto st = root.lstat(path);
     if (!st || !S_ISLNK(st->st_mode)) break;
-    auto target = *root.read_link(path);
-    if (target.empty()) break;
+    auto link = root.read_link(path);  // gone since the lstat (a switch replacing sw): unknown
+    if (!link || link->empty()) break;
+    std::string target = *link;
     if (target.front() != '/') target = path.substr(0, path.rfind('/') + 1) + target;
     path = target;
   }

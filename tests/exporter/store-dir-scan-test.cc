@@ -150,6 +150,20 @@ TEST(StoreDirScan, HardLinkedFilesFreeSpaceOnlyWhenEveryLinkGoes) {
   EXPECT_EQ(disk_bytes_freed((tmp.path() / "gone").string()), 0u);
 }
 
+// Regression: the walk took two descriptors and a stack frame per level, so a partial output
+// nested thousands of levels deep could exhaust the descriptors the whole exporter shares. Past
+// 256 levels the entry is unmeasured (unknown), never a partial sum.
+TEST(StoreDirScan, ADeeplyNestedEntryIsUnmeasuredNotWalkedToTheBottom) {
+  test::TempDir tmp;
+  fs::path entry = tmp.path() / "entry";
+  fs::path deep = entry;
+  for (int i = 0; i < 255; ++i) deep /= "d";
+  fs::create_directories(deep);
+  EXPECT_TRUE(disk_bytes_freed(entry.string()).has_value());  // 256 levels: measured
+  fs::create_directories(deep / "d" / "d");
+  EXPECT_FALSE(disk_bytes_freed(entry.string()).has_value());
+}
+
 TEST(StoreDirScan, UnmeasuredEntriesMakeTheBytesUnknown) {
   InvalidEntries e;
   e.reclaimable = {{"a", 4096}, {"b", std::nullopt}};

@@ -78,18 +78,24 @@ bool locked_by_another(int fd, const std::string& what) {
 
 // Sums the blocks an inode tree frees. Inodes with several links are counted once, and only when
 // every link was seen inside the tree: a file also linked from elsewhere (.links, another path)
-// frees nothing when this entry goes.
+// frees nothing when this entry goes. Each directory level holds two descriptors and a stack
+// frame, so the walk stops at max_depth levels and the entry counts as unmeasured: a partial
+// output nested that deep must not exhaust the process's descriptors (the HTTP and NATS threads
+// share them) or its stack.
 class DiskWalker {
  public:
-  bool add(int dir_fd, const char* name) {
+  static constexpr int max_depth = 256;
+
+  bool add(int dir_fd, const char* name, int depth = 0) {
     struct stat st;
     if (::fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT;
     std::uint64_t bytes = static_cast<std::uint64_t>(st.st_blocks) * 512;
     if (S_ISDIR(st.st_mode)) {
       total_ += bytes;
+      if (depth >= max_depth) return false;
       Fd fd(::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd) return errno == ENOENT;
-      return add_children(fd.get());
+      return add_children(fd.get(), depth + 1);
     }
     if (st.st_nlink <= 1) {
       total_ += bytes;
@@ -99,7 +105,7 @@ class DiskWalker {
     return true;
   }
 
-  bool add_children(int fd) {
+  bool add_children(int fd, int depth = 0) {
     int dup = ::dup(fd);
     if (dup < 0) return false;
     Dir d(::fdopendir(dup));
@@ -113,7 +119,7 @@ class DiskWalker {
       auto* e = ::readdir(d.get());
       if (!e) return errno == 0 && ok;
       std::string_view n = e->d_name;
-      if (n != "." && n != "..") ok = add(fd, e->d_name) && ok;
+      if (n != "." && n != "..") ok = add(fd, e->d_name, depth) && ok;
     }
   }
 
