@@ -54,7 +54,9 @@
       stackModule = flakeModule "default" [
         exporterModule
         nodModule
-        ./nix/modules/nixmon.nix
+        # Written as nix/modules/default.nix writes it: a path import is keyed by its path, so the
+        # folder (./nix/modules/nixmon) would be a second module declaring the same options.
+        ./nix/modules/nixmon/default.nix
       ];
     in
     {

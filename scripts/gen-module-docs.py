@@ -20,12 +20,14 @@ import nixeval  # noqa: E402
 
 OUTPUT = os.path.join(SOURCE, "docs", "modules.md")
 
+# Each part of the reference: the module's file, or its folder (with "/") when it has one file
+# per service; the options it documents; an introduction.
 MODULES = [
     ("nixos-exporter.nix", "services.prometheus.exporters.nixos",
      "The nixos exporter. Drop-in for the archived Go exporter's module: its options keep their names, "
      "types and defaults."),
     ("nod.nix", "services.nod", "nod, Nix build and substitution statistics from Nix's json-log-path."),
-    ("nixmon.nix", "services.nixmon",
+    ("nixmon/", "services.nixmon",
      "The monitoring stack: one switch per host, role `server` or `client`."),
 ]
 
@@ -52,13 +54,20 @@ def render_value(v):
     return f"`{json.dumps(v)}`"
 
 
+def declared_in(declaration, module):
+    """Whether an option declared at `declaration` (a file's path) belongs to `module`, a file or a
+    folder of nix/modules."""
+    where = "/nix/modules/" + module
+    return where in declaration if module.endswith("/") else declaration.endswith(where)
+
+
 def render(options):
     out = ["# NixOS module options", "",
            "Generated from `nix/modules/` by `scripts/gen-module-docs.py`; do not edit by hand.",
            "Import `nixosModules.default` of this repository's flake (all three), or one of",
            "`nixosModules.nixos-exporter`, `nixosModules.nod`, `nixosModules.nixmon`.", ""]
     for file, prefix, intro in MODULES:
-        mine = [o for o in options if any(d.endswith("/nix/modules/" + file) for d in o["declarations"])
+        mine = [o for o in options if any(declared_in(d, file) for d in o["declarations"])
                 and o["name"].startswith(prefix + ".")]
         out += [f"## `{prefix}`", "", intro, ""]
         for o in sorted(mine, key=lambda o: o["name"]):

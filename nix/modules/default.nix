@@ -3,6 +3,6 @@
   imports = [
     ./nixos-exporter.nix
     ./nod.nix
-    ./nixmon.nix
+    ./nixmon/default.nix
   ];
 }

@@ -99,9 +99,9 @@ class Base(unittest.TestCase):
         self.assertEqual(s["failedAssertions"], [])
 
     def options_left_at_default(self, module_file, config_text):
-        """Options declared in nix/modules/<module_file> whose value in the configuration
-        `config_text` equals their value in an empty configuration: what an "every option set"
-        test forgot. Read-only options are left out."""
+        """Options declared in nix/modules/<module_file> (a file, or a folder given with its "/")
+        whose value in the configuration `config_text` equals their value in an empty
+        configuration: what an "every option set" test forgot. Read-only options are left out."""
         expr = f"""let
           r = h.eval [ ({config_text}) ];
           d = h.eval [ ];
@@ -629,7 +629,7 @@ class EveryOption(Base):
     def test_the_every_option_test_really_sets_every_option(self):
         # Guards the test above: a new option must be added to it. Those listed keep their default
         # there because it is the only sensible value for a server; other tests switch them.
-        self.assertEqual(self.options_left_at_default("nixmon.nix", self.every()), [
+        self.assertEqual(self.options_left_at_default("nixmon/", self.every()), [
             "services.nixmon.alerting.enable",
             # url and urlFile exclude each other: each receiver sets one.
             "services.nixmon.alerting.homeAssistant.url",
@@ -851,7 +851,7 @@ class StackOnNixpkgsTypes(Base):
         self.assertEqual(len(sc["ExecStartPre"]), 1)
 
     def test_redis_password_env_file_keeps_the_password(self):
-        with open(os.path.join(h.SOURCE_DIR, "nix", "modules", "nixmon.nix")) as f:
+        with open(os.path.join(h.SOURCE_DIR, "nix", "modules", "nixmon", "exporters.nix")) as f:
             body = re.search(r"redisPasswordEnvScript = ''\n(.*?)\n  '';", f.read(), re.S).group(1)
         script = "\n".join(l[4:] for l in body.splitlines()).replace("''$", "$")
         password = 'a"b\\c$d`e f'

@@ -32,7 +32,8 @@ class EveryNixFileParses(unittest.TestCase):
         files = nix_files()
         rels = [os.path.relpath(f, h.SOURCE_DIR) for f in files]
         for expected in ("flake.nix", "nix/package.nix", "nix/overlay.nix", "nix/modules/default.nix",
-                         "nix/modules/nixos-exporter.nix", "nix/modules/nod.nix", "nix/modules/nixmon.nix"):
+                         "nix/modules/nixos-exporter.nix", "nix/modules/nod.nix",
+                         "nix/modules/nixmon/default.nix"):
             self.assertIn(expected, rels)
         for f in files:
             with self.subTest(file=os.path.relpath(f, h.SOURCE_DIR)):
