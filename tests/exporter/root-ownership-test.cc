@@ -449,6 +449,44 @@ TEST(RootOwnership, UnreadableTemporaryRootsLeaveTheirFiguresOut) {
   EXPECT_NE(text.find("\nnixos_gc_reclaimable_paths "), std::string::npos) << text;
 }
 
+// Regression: the store directory was scanned again only when its stamp changed, so a tmp-
+// directory whose builder died (the lock goes, the name stays) was counted as held forever.
+TEST(RootOwnership, AReleasedBuildDirectoryBecomesReclaimableWithoutAStoreChange) {
+  OwnershipHost host;
+  fs::path tmp_dir = host.root / "nix/store/tmp-77-0";
+  fs::create_directories(tmp_dir);
+  CollectorContext ctx;
+  ctx.root = HostRoot(host.root);
+  ctx.store.gc_check_interval = std::chrono::milliseconds(10);
+  auto invalid = [](const std::string& text) {
+    return lines_of(text, "nixos_gc_reclaimable_invalid_entries ");
+  };
+  const CollectorEntry* gc = nullptr;
+  for (const auto& e : collector_table())
+    if (e.name == "gc") gc = &e;
+  std::optional<test::HeldLock> build(std::in_place, tmp_dir);
+  auto c = gc->make(ctx);
+  std::string text;
+  for (int i = 0; i < 500 && text.find("\nnixos_gc_analysis_ready 1\n") == std::string::npos; ++i) {
+    MetricSet m;
+    c->collect(m);
+    text = render(m);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(invalid(text), std::vector<std::string>{"nixos_gc_reclaimable_invalid_entries 0"});
+  build.reset();  // the builder is gone; nothing in the store directory changed
+  for (int i = 0; i < 500 && invalid(text) !=
+                                 std::vector<std::string>{"nixos_gc_reclaimable_invalid_entries 1"};
+       ++i) {  // a deadline against a hang, not a timing assertion
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    MetricSet m;
+    c->collect(m);
+    text = render(m);
+  }
+  EXPECT_EQ(invalid(text), std::vector<std::string>{"nixos_gc_reclaimable_invalid_entries 1"})
+      << text;
+}
+
 TEST(RootOwnership, TheTopFlagIsCheckedAndReachesTheConfig) {
   StoreFlags flags;
   EXPECT_EQ(make_store_config(flags).gc_roots_top, 10u);

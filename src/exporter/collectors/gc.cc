@@ -32,8 +32,18 @@ class GcWorker {
       bool db_changed = watch_.changed();
       auto inputs = read_gc_inputs(root_, runtime_roots_);
       bool outputs_needed = inputs.settings.keep_outputs;
-      if (!db_changed && graph_ && inputs == inputs_ && outputs_needed == graph_has_outputs_)
-        return std::nullopt;
+      if (!db_changed && graph_ && inputs == inputs_ && outputs_needed == graph_has_outputs_) {
+        // The store directory's entries change without its stamp changing: a tmp- directory's
+        // builder dies (its lock goes, not its name), a partial output grows. Only they are
+        // scanned again, every rescan_every unchanged checks.
+        if (!last_ || ++unchanged_checks_ < rescan_every) return std::nullopt;
+        unchanged_checks_ = 0;
+        auto invalid = summarise(scan_invalid_entries(root_, *graph_, inputs.temp_roots));
+        if (invalid == last_->invalid) return std::nullopt;
+        last_->invalid = invalid;
+        return last_;
+      }
+      unchanged_checks_ = 0;
       if (db_changed || !graph_ || outputs_needed != graph_has_outputs_) {
         graph_.reset();  // free the old graph before reading the new one: halves the peak
         graph_ = std::make_unique<StoreGraph>(StoreGraph::read(watch_.db(), outputs_needed));
@@ -45,10 +55,12 @@ class GcWorker {
       analysis.ownership =
           analyse_root_ownership(*graph_, ownership_roots(inputs), inputs.settings);
       inputs_ = std::move(inputs);
+      last_ = analysis;
       return analysis;
     } catch (...) {
       watch_.reset();
       graph_.reset();
+      last_.reset();
       throw;
     }
   }
@@ -60,6 +72,9 @@ class GcWorker {
   std::unique_ptr<StoreGraph> graph_;
   bool graph_has_outputs_ = false;
   GcInputs inputs_;
+  static constexpr int rescan_every = 10;  // 5 minutes at the default 30 s check interval
+  int unchanged_checks_ = 0;
+  std::optional<GcAnalysis> last_;
 };
 
 class GcCollector final : public Collector {

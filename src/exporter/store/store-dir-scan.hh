@@ -107,6 +107,8 @@ struct InvalidSummary {
   std::optional<std::uint64_t> disk_bytes;
   std::uint64_t unmeasured = 0;
   std::uint64_t held = 0;
+
+  bool operator==(const InvalidSummary&) const = default;
 };
 InvalidSummary summarise(const InvalidEntries& entries);
 
