@@ -1113,8 +1113,9 @@ class NodAndTheNixImplementations(Base):
 
 
 class BootCollectorCapability(Base):
-    """The boot collector reads an ESP mounted fmask=0077,dmask=0077 (what NixOS installs now):
-    while it runs, the unit gets CAP_DAC_READ_SEARCH and keeps the rest of its sandbox, with the
+    """The boot collector reads an ESP mounted fmask=0077,dmask=0077 (what NixOS installs now), the
+    gc collector Nix's temporary roots files (root's, 0600): while either runs, the unit gets
+    CAP_DAC_READ_SEARCH and keeps the rest of its sandbox, with the
     well-known secret stores hidden. Without it the unit is the one it was before."""
 
     SECRET_STORES = ["/etc/shadow", "/etc/gshadow", "/etc/ssh", "/run/keys", "/run/secrets", "/run/secrets.d",
@@ -1183,9 +1184,20 @@ class BootCollectorCapability(Base):
         self.assertEqual(sc["ProtectProc"], "default")
         self.assertIn("-/etc/shadow", sc["InaccessiblePaths"])
 
-    def test_boot_collector_off_leaves_the_unit_as_without_it(self):
-        on = self.service()
+    def test_gc_collector_alone_keeps_the_capability_for_temporary_roots(self):
+        # Nix's temproots files are root's, 0600 (NixOS/nix 2.28.0 src/libstore/unix/pathlocks.cc
+        # openLockFile): without the capability the gc collector cannot tell what a running build
+        # holds. The gc collector is on by default.
         for cfg in ("{ collectors.boot = false; }", '{ extraFlags = [ "--no-collector.boot" ]; }'):
+            with self.subTest(cfg=cfg):
+                sc = self.service(cfg)
+                self.assertEqual(sc["AmbientCapabilities"], ["CAP_DAC_READ_SEARCH"])
+                self.assertEqual(sc["InaccessiblePaths"], ["-" + p for p in self.SECRET_STORES])
+
+    def test_boot_and_gc_collectors_off_leave_the_unit_as_without_them(self):
+        on = self.service()
+        for cfg in ("{ collectors.boot = false; collectors.gc = false; }",
+                    '{ extraFlags = [ "--no-collector.boot" "--no-collector.gc" ]; }'):
             with self.subTest(cfg=cfg):
                 sc = self.service(cfg)
                 self.assertEqual(sc["AmbientCapabilities"], "")
@@ -1195,7 +1207,7 @@ class BootCollectorCapability(Base):
                 added = ("ExecStart", "AmbientCapabilities", "CapabilityBoundingSet", "InaccessiblePaths")
                 self.assertEqual({k: v for k, v in sc.items() if k not in added},
                                  {k: v for k, v in on.items() if k not in added})
-        sc = self.service("{ collectors.boot = false; gc.runtimeRoots = true; }")
+        sc = self.service("{ collectors.boot = false; collectors.gc = false; gc.runtimeRoots = true; }")
         self.assertEqual(sc["AmbientCapabilities"], ["CAP_SYS_PTRACE"])
         self.assertEqual(sc["CapabilityBoundingSet"], ["CAP_SYS_PTRACE"])
         self.assertNotIn("InaccessiblePaths", sc)
