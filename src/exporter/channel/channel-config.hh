@@ -6,34 +6,31 @@
 #include <chrono>
 #include <string>
 
+#include "exporter/upstream-share.hh"
+
 namespace nixmon::exporter {
 
-struct ChannelConfig {
+inline constexpr const char* channel_nats_subject = "nixos-exporter.channel-rev";
+
+struct ChannelConfig : NatsSharing {
+  ChannelConfig() : NatsSharing(channel_nats_subject) {}
+
   // Off for hosts that cannot reach their channels' servers: host-side series only.
   bool check_upstream = true;
   std::chrono::milliseconds check_interval{std::chrono::hours(1)};
   // Connect, send and each receive alike; a check of one channel never takes much longer.
   std::chrono::milliseconds http_timeout{std::chrono::seconds(30)};
-
-  bool nats_enable = false;
-  std::string nats_url = "nats://localhost:4222";
-  std::string nats_subject = "nixos-exporter.channel-rev";
-  std::string nats_credentials_file;
-  std::string nats_nkey_seed_file;
   // Names this process in shared messages; empty: "<hostname>-<random>".
   std::string host_id;
 };
 
 // The flags as typed: strings for durations so the error names the flag.
-struct ChannelFlags {
+struct ChannelFlags : NatsSharing {
+  ChannelFlags() : NatsSharing(channel_nats_subject) {}
+
   bool check_upstream = true;
   std::string check_interval = "1h";
   std::string http_timeout = "30s";
-  bool nats_enable = false;
-  std::string nats_url = "nats://localhost:4222";
-  std::string nats_subject = "nixos-exporter.channel-rev";
-  std::string nats_credentials_file;
-  std::string nats_nkey_seed_file;
 };
 
 void add_channel_flags(CLI::App& app, ChannelFlags& flags);

@@ -1,25 +1,15 @@
 #include "exporter/channel/channel-refresher.hh"
 
-#include <unistd.h>
-
 #include <algorithm>
 
 #include "common/duration.hh"
 #include "common/error.hh"
 #include "common/log.hh"
 #include "exporter/channel/channel-message.hh"
-#include "exporter/flake/nats-share.hh"
 
 namespace nixmon::exporter {
 
 namespace {
-
-std::string default_host_id(std::mt19937_64& random) {
-  char name[256] = "";
-  if (::gethostname(name, sizeof name - 1) != 0 || !name[0])
-    std::snprintf(name, sizeof name, "host");
-  return fmt::format("{}-{:08x}", name, static_cast<std::uint32_t>(random()));
-}
 
 // Channel lists change rarely, but a channel added by root should be checked without a restart.
 constexpr std::chrono::seconds url_recheck{30};
@@ -30,23 +20,10 @@ ChannelRefresher::ChannelRefresher(ChannelConfig config, WallClock now, UrlSourc
     : config_(std::move(config)),
       now_(std::move(now)),
       urls_(std::move(urls)),
-      random_(std::random_device{}()) {
-  if (config_.host_id.empty()) config_.host_id = default_host_id(random_);
-  for (const char* r : channel_check_results) checks_[r] = 0;
-  for (const char* r : channel_reject_reasons) rejected_[r] = 0;
-  started_ = Steady::now();
-  if (config_.nats_enable) {
-    // Hosts started together should not all ask at once: a peer's message may come first.
-    auto spread = std::min(config_.check_interval / 4, std::chrono::milliseconds(10'000));
-    startup_delay_ = std::chrono::milliseconds(
-        std::uniform_int_distribution<long long>(0, spread.count())(random_));
-    nats_ = std::make_unique<NatsShare>(
-        NatsShareConfig{config_.nats_url, config_.nats_subject, config_.nats_credentials_file,
-                        config_.nats_nkey_seed_file, "--channel.nats"},
-        [this](std::string_view payload) { on_shared_message(payload); });
-  }
+      share_(channel_share_traits, config_, config_.host_id, config_.check_interval,
+             [this](std::string_view payload) { on_shared_message(payload); }) {
   log::info("channel collector: checking root's channels upstream every {} (host id {}{})",
-            format_duration(config_.check_interval), config_.host_id,
+            format_duration(config_.check_interval), share_.host_id(),
             config_.nats_enable ? ", sharing on NATS " + config_.nats_url : "");
   thread_ = std::thread([this] { run(); });
 }
@@ -59,7 +36,6 @@ ChannelRefresher::~ChannelRefresher() {
   wake_.notify_all();
   fetch_.cancel();
   thread_.join();
-  nats_.reset();  // before the state its callback uses
 }
 
 ChannelRefresher::Snapshot ChannelRefresher::snapshot() const {
@@ -70,27 +46,10 @@ ChannelRefresher::Snapshot ChannelRefresher::snapshot() const {
       if (st.upstream) s.upstream[url] = *st.upstream;
       if (st.last_check_failed) s.last_check_failed[url] = *st.last_check_failed;
     }
-    s.checks = checks_;
-    s.nats_received = received_;
-    s.nats_published = published_;
-    s.nats_rejected = rejected_;
+    s.counters = share_.counters_locked();
   }
-  if (nats_) {
-    s.nats_enabled = true;
-    s.nats_connected = nats_->connected();
-    s.nats_reconnects = nats_->reconnects();
-  }
+  share_.add_nats_state(s.counters);
   return s;
-}
-
-ChannelRefresher::Steady::time_point ChannelRefresher::due_locked(const State& s) const {
-  if (!s.last_fresh && !s.last_attempt) return started_ + startup_delay_;
-  auto last = std::max(s.last_fresh.value_or(Steady::time_point{}),
-                       s.last_attempt.value_or(Steady::time_point{}));
-  auto due = last + config_.check_interval;
-  if (nats_ && !s.leader)
-    due += std::chrono::duration_cast<std::chrono::milliseconds>(config_.check_interval * s.grace);
-  return due;
 }
 
 void ChannelRefresher::run() {
@@ -113,7 +72,7 @@ void ChannelRefresher::run() {
     std::string due_url;
     auto due = next_url_read;
     for (const auto& u : urls) {
-      auto d = due_locked(states_[u]);
+      auto d = share_.due_locked(states_[u], config_.check_interval);
       if (d < due) {
         due = d;
         due_url = u;
@@ -144,78 +103,39 @@ void ChannelRefresher::check(const std::string& url) {
   {
     std::lock_guard lock(mutex_);
     if (stop_) return;
-    auto steady = Steady::now();
     auto& st = states_[url];
-    ++checks_[r.result];
-    st.last_attempt = steady;
-    st.last_check_failed = !r.revision;
     if (r.revision) {
       if (!st.upstream || st.upstream->revision != *r.revision)
         log::info("channel {} is at revision {} upstream", url, *r.revision);
       st.upstream = Upstream{*r.revision, fetched_at, false};
-      st.last_fresh = steady;
-      st.last_own_success = steady;
-      // A collision with a lower host id's fetch: that host keeps the lead, everywhere alike.
-      auto window = config_.check_interval / 4;
-      st.leader =
-          !(st.last_peer && steady - *st.last_peer < window && st.last_peer_host < config_.host_id);
-      st.grace = std::uniform_real_distribution<double>(0.25, 0.5)(random_);
-      if (nats_) message = encode_channel_message({url, *r.revision, fetched_at, config_.host_id});
+      if (share_.sharing())
+        message = encode_channel_message({url, *r.revision, fetched_at, share_.host_id()});
     }
+    share_.checked_locked(st, r.result, r.revision.has_value(), config_.check_interval);
   }
   if (!r.revision) {
     log::warn("channel check of {} failed ({}): {}", url, r.result, r.detail);
     return;
   }
-  if (nats_ && nats_->publish(message)) {
-    std::lock_guard lock(mutex_);
-    ++published_;
-  }
-}
-
-void ChannelRefresher::reject_locked(const std::string& reason, const std::string& detail) {
-  ++rejected_[reason];
-  if (reason == "malformed" && !logged_malformed_) {
-    logged_malformed_ = true;
-    log::warn("NATS subject {}: ignoring a malformed message ({}); later ones are only counted",
-              config_.nats_subject, detail);
-  } else {
-    log::debug("NATS: ignoring a channel message ({}: {})", reason, detail);
-  }
+  share_.publish(message);
 }
 
 void ChannelRefresher::on_shared_message(std::string_view payload) {
   std::lock_guard lock(mutex_);
-  ++received_;
-  ChannelMessage m;
-  try {
-    m = decode_channel_message(payload);
-  } catch (const Error& e) {
-    reject_locked("malformed", e.what());
-    return;
-  }
-  if (m.host == config_.host_id) return reject_locked("own", m.host);
-  auto it = states_.find(m.channel_url);
-  if (it == states_.end()) return reject_locked("other_channel", m.channel_url);
+  auto m = share_.receive_locked(payload, decode_channel_message);
+  if (!m) return;
+  auto it = states_.find(m->channel_url);
+  if (it == states_.end()) return share_.reject_locked("other_channel", m->channel_url);
   auto& st = it->second;
-  bool older = st.upstream && m.fetched_at < st.upstream->fetched_at;
-  if (older && st.upstream->revision != m.revision)
-    return reject_locked("stale", "another revision, fetched before what this host has");
-
-  auto steady = Steady::now();
-  auto window = config_.check_interval / 4;
-  bool colliding =
-      fetching_ == m.channel_url || (st.last_own_success && steady - *st.last_own_success < window);
-  if (colliding && config_.host_id < m.host) return;  // we keep the lead; the peer steps back
-  if (!older && (!st.upstream || st.upstream->revision != m.revision))
-    log::info("channel {} is at revision {} upstream (from {})", m.channel_url, m.revision, m.host);
-  if (!older) st.upstream = Upstream{m.revision, m.fetched_at, true};
-  st.last_fresh = steady;
-  st.last_check_failed = false;
-  st.last_peer = steady;
-  st.last_peer_host = m.host;
-  st.leader = false;
-  st.grace = std::uniform_real_distribution<double>(0.25, 0.5)(random_);
+  bool older = st.upstream && m->fetched_at < st.upstream->fetched_at;
+  if (older && st.upstream->revision != m->revision)
+    return share_.reject_locked("stale", "another revision, fetched before what this host has");
+  if (!share_.peer_news_locked(st, m->host, fetching_ == m->channel_url, config_.check_interval))
+    return;
+  if (!older && (!st.upstream || st.upstream->revision != m->revision))
+    log::info("channel {} is at revision {} upstream (from {})", m->channel_url, m->revision,
+              m->host);
+  if (!older) st.upstream = Upstream{m->revision, m->fetched_at, true};
   wake_.notify_all();
 }
 

@@ -3,8 +3,8 @@
 // every channel's upstream (GET <URL>/git-revision) once per check interval and, with NATS
 // sharing, publishes what it learnt and takes what peers publish as a check of its own.
 //
-// Scheduling with sharing follows the flake collector's (flake-refresher.hh), per channel URL: the
-// host whose own fetch was the last news checks again one interval after it; the others wait an
+// Scheduling with sharing is the flake collector's (upstream-share.hh), per channel URL: the host
+// whose own fetch was the last news checks again one interval after it; the others wait an
 // interval plus a random grace of 1/4 to 1/2 of it, so they only ask upstream when the news did
 // not come. Without NATS, or while it is down, every host asks each interval.
 //
@@ -15,20 +15,17 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "exporter/channel/channel-config.hh"
 #include "exporter/channel/channel-upstream.hh"
+#include "exporter/upstream-share.hh"
 
 namespace nixmon::exporter {
-
-class NatsShare;
 
 // Result labels of nixos_channel_upstream_checks_total, every one always exported.
 inline constexpr const char* channel_check_results[] = {"success", "http_error", "failed",
@@ -36,6 +33,17 @@ inline constexpr const char* channel_check_results[] = {"success", "http_error",
 // Reason labels of nixos_channel_nats_messages_rejected_total.
 inline constexpr const char* channel_reject_reasons[] = {"malformed", "other_channel", "own",
                                                          "stale"};
+
+inline constexpr UpstreamShareTraits channel_share_traits{
+    .collector = "channel",
+    .checks_name = "nixos_channel_upstream_checks_total",
+    .checks_help = "Upstream checks (GET <URL>/git-revision) by this host",
+    .check_results = channel_check_results,
+    .reject_reasons = channel_reject_reasons,
+    .subject = "channel NATS subject",
+    .published_help = "Upstream channel revisions this host published on the NATS subject",
+    .message = "channel message",
+};
 
 class ChannelRefresher {
  public:
@@ -52,11 +60,7 @@ class ChannelRefresher {
   struct Snapshot {
     std::map<std::string, Upstream> upstream;       // by URL, once known
     std::map<std::string, bool> last_check_failed;  // by URL, once checked
-    std::map<std::string, std::uint64_t> checks;    // by result
-    bool nats_enabled = false;
-    bool nats_connected = false;
-    std::uint64_t nats_received = 0, nats_published = 0, nats_reconnects = 0;
-    std::map<std::string, std::uint64_t> nats_rejected;  // by reason
+    UpstreamShare::Counters counters;
   };
 
   // Starts the thread and, when enabled, the NATS connection. Throws Error when NATS options are
@@ -73,18 +77,11 @@ class ChannelRefresher {
 
  private:
   using Steady = std::chrono::steady_clock;
-  struct State {
+  struct State : UpstreamShare::KeyState {
     std::optional<Upstream> upstream;
-    std::optional<bool> last_check_failed;
-    std::optional<Steady::time_point> last_fresh, last_attempt, last_own_success, last_peer;
-    std::string last_peer_host;
-    bool leader = true;
-    double grace = 0.25;
   };
   void run();
   void check(const std::string& url);
-  Steady::time_point due_locked(const State& s) const;
-  void reject_locked(const std::string& reason, const std::string& detail);
 
   ChannelConfig config_;
   WallClock now_;
@@ -93,18 +90,11 @@ class ChannelRefresher {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
-  Steady::time_point started_;
-  std::chrono::milliseconds startup_delay_{0};
   std::map<std::string, State> states_;  // by URL
   std::string fetching_;                 // the URL being fetched, "" when none
-  std::mt19937_64 random_;
-  std::map<std::string, std::uint64_t> checks_;
-  std::uint64_t received_ = 0, published_ = 0;
-  std::map<std::string, std::uint64_t> rejected_;
-  bool logged_malformed_ = false;
 
   UpstreamFetch fetch_;
-  std::unique_ptr<NatsShare> nats_;
+  UpstreamShare share_;  // after the state its NATS callback uses
   std::thread thread_;
 };
 

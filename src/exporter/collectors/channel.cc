@@ -140,30 +140,7 @@ class ChannelCollector final : public Collector {
                 "then older)",
                 f->second ? 1 : 0, {{"name", name}});
     }
-    for (const auto& [result, n] : snap.checks) {
-      out.counter("nixos_channel_upstream_checks_total",
-                  "Upstream checks (GET <URL>/git-revision) by this host, by result (success, "
-                  "http_error, failed, bad_output, unsupported)",
-                  static_cast<double>(n), {{"result", result}});
-    }
-    if (snap.nats_enabled) {
-      out.gauge("nixos_channel_nats_connected", "1 if connected to the NATS server",
-                snap.nats_connected ? 1 : 0);
-      out.counter("nixos_channel_nats_reconnects_total", "Reconnections to the NATS server",
-                  static_cast<double>(snap.nats_reconnects));
-      out.counter("nixos_channel_nats_messages_published_total",
-                  "Upstream channel revisions this host published on the NATS subject",
-                  static_cast<double>(snap.nats_published));
-      out.counter("nixos_channel_nats_messages_received_total",
-                  "Messages received on the channel NATS subject (accepted or not)",
-                  static_cast<double>(snap.nats_received));
-      for (const auto& [reason, n] : snap.nats_rejected) {
-        out.counter("nixos_channel_nats_messages_rejected_total",
-                    "Messages on the channel NATS subject that were not used, by reason "
-                    "(malformed, other_channel, own, stale)",
-                    static_cast<double>(n), {{"reason", reason}});
-      }
-    }
+    collect_share_counters(out, channel_share_traits, snap.counters);
   }
 
   CollectorContext ctx_;

@@ -83,30 +83,7 @@ class FlakeCollector final : public Collector {
                 "1 if this host's last remote check failed (the served state is then older)",
                 *snap.last_check_failed ? 1 : 0);
     }
-    for (const auto& [result, n] : snap.checks) {
-      out.counter("nixos_flake_remote_checks_total",
-                  "Runs of `nix flake metadata` by this host, by result (success, failed, "
-                  "timeout, bad_output, error)",
-                  static_cast<double>(n), {{"result", result}});
-    }
-    if (snap.nats_enabled) {
-      out.gauge("nixos_flake_nats_connected", "1 if connected to the NATS server",
-                snap.nats_connected ? 1 : 0);
-      out.counter("nixos_flake_nats_reconnects_total", "Reconnections to the NATS server",
-                  static_cast<double>(snap.nats_reconnects));
-      out.counter("nixos_flake_nats_messages_published_total",
-                  "Remote revisions this host published on the NATS subject",
-                  static_cast<double>(snap.nats_published));
-      out.counter("nixos_flake_nats_messages_received_total",
-                  "Messages received on the NATS subject (accepted or not)",
-                  static_cast<double>(snap.nats_received));
-      for (const auto& [reason, n] : snap.nats_rejected) {
-        out.counter("nixos_flake_nats_messages_rejected_total",
-                    "Messages on the NATS subject that were not used, by reason (malformed, "
-                    "other_flake, own, stale)",
-                    static_cast<double>(n), {{"reason", reason}});
-      }
-    }
+    collect_share_counters(out, flake_share_traits, snap.counters);
   }
 
  private:

@@ -5,9 +5,15 @@
 #include <chrono>
 #include <string>
 
+#include "exporter/upstream-share.hh"
+
 namespace nixmon::exporter {
 
-struct FlakeConfig {
+inline constexpr const char* flake_nats_subject = "nixos-exporter.remote-rev";
+
+struct FlakeConfig : NatsSharing {
+  FlakeConfig() : NatsSharing(flake_nats_subject) {}
+
   std::string url;
   std::chrono::milliseconds check_interval{std::chrono::hours(1)};
   // Smart refresh: while the running system is at the cached remote revision, check at most
@@ -15,29 +21,20 @@ struct FlakeConfig {
   std::chrono::milliseconds smart_refresh_interval{std::chrono::minutes(5)};
   std::chrono::milliseconds nix_timeout{std::chrono::minutes(2)};
   std::string nix_binary = "nix";
-
-  bool nats_enable = false;
-  std::string nats_url = "nats://localhost:4222";
-  std::string nats_subject = "nixos-exporter.remote-rev";
-  std::string nats_credentials_file;
-  std::string nats_nkey_seed_file;
   // Names this process in shared messages; empty: "<hostname>-<random>" (unique per start, so
   // several exporters on one machine, as in tests, still tell each other apart).
   std::string host_id;
 };
 
 // The flags as typed: strings for durations so the error names the flag.
-struct FlakeFlags {
+struct FlakeFlags : NatsSharing {
+  FlakeFlags() : NatsSharing(flake_nats_subject) {}
+
   std::string url;
   std::string check_interval = "1h";
   std::string smart_refresh_interval = "5m";
   std::string nix_timeout = "2m";
   std::string nix_binary = "nix";
-  bool nats_enable = false;
-  std::string nats_url = "nats://localhost:4222";
-  std::string nats_subject = "nixos-exporter.remote-rev";
-  std::string nats_credentials_file;
-  std::string nats_nkey_seed_file;
 };
 
 void add_flake_flags(CLI::App& app, FlakeFlags& flags);

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "common/error.hh"
 #include "common/log.hh"
@@ -114,11 +115,6 @@ std::string nkey_public_from_seed(std::string_view text) {
   out.push_back(crc >> 8);
   return base32_encode(out);
 }
-
-NatsShare::NatsShare(const FlakeConfig& c, OnMessage on_message)
-    : NatsShare(NatsShareConfig{c.nats_url, c.nats_subject, c.nats_credentials_file,
-                                c.nats_nkey_seed_file, "--flake.nats"},
-                std::move(on_message)) {}
 
 NatsShare::NatsShare(const NatsShareConfig& c, OnMessage on_message)
     : subject_(c.subject), on_message_(std::move(on_message)) {

@@ -14,8 +14,6 @@
 #include <string>
 #include <string_view>
 
-#include "exporter/flake/flake-config.hh"
-
 struct __natsConnection;
 struct __natsSubscription;
 struct __natsOptions;
@@ -39,8 +37,6 @@ class NatsShare {
   // Throws Error when the options cannot be set (unreadable credentials or seed file, bad URL).
   // Not being able to reach the server is no error: the client keeps trying in the background.
   NatsShare(const NatsShareConfig& config, OnMessage on_message);
-  // The flake collector's --flake.nats.* settings.
-  NatsShare(const FlakeConfig& config, OnMessage on_message);
   ~NatsShare();
   NatsShare(const NatsShare&) = delete;
   NatsShare& operator=(const NatsShare&) = delete;

@@ -1,22 +1,17 @@
 #include "exporter/flake/share-message.hh"
 
-#include <simdjson.h>
-
-#include <cmath>
-
 #include "common/error.hh"
-#include "common/exposition.hh"
 #include "common/json-writer.hh"
+#include "exporter/share-json.hh"
 
 namespace nixmon::exporter {
 
 std::string encode_share_message(const ShareMessage& m) {
-  using namespace std::chrono;
   JsonWriter w;
   w.begin_object().field("v", 1).field("flake_url", m.flake_url);
   if (m.metadata.revision) w.field("revision", *m.metadata.revision);
   if (m.metadata.last_modified) w.field("last_modified", *m.metadata.last_modified);
-  w.field("fetched_at", duration<double>(m.fetched_at.time_since_epoch()).count());
+  w.field("fetched_at", share_unix_seconds(m.fetched_at));
   w.field("host", m.host);
   w.key("inputs").begin_array();
   for (const auto& in : m.metadata.inputs) {
@@ -29,48 +24,9 @@ std::string encode_share_message(const ShareMessage& m) {
   return w.take();
 }
 
-namespace {
-
-using simdjson::dom::element;
-using simdjson::dom::object;
-
-std::string required_string(object o, std::string_view key) {
-  std::string_view v;
-  if (o[key].get_string().get(v) != simdjson::SUCCESS || v.empty())
-    throw Error(fmt::format("member \"{}\" missing or not a non-empty string", key));
-  return std::string(v);
-}
-
-std::optional<std::string> optional_string(object o, std::string_view key) {
-  element e;
-  if (o[key].get(e) != simdjson::SUCCESS) return std::nullopt;
-  std::string_view v;
-  if (e.get_string().get(v) != simdjson::SUCCESS)
-    throw Error(fmt::format("member \"{}\" is not a string", key));
-  return std::string(v);
-}
-
-std::optional<std::int64_t> optional_int(object o, std::string_view key) {
-  element e;
-  if (o[key].get(e) != simdjson::SUCCESS) return std::nullopt;
-  std::int64_t v;
-  if (e.get_int64().get(v) != simdjson::SUCCESS)
-    throw Error(fmt::format("member \"{}\" is not an integer", key));
-  return v;
-}
-
-}  // namespace
-
 ShareMessage decode_share_message(std::string_view payload) {
-  if (payload.size() > max_share_message_bytes)
-    throw Error(fmt::format("message of {} bytes is larger than {}", payload.size(),
-                            max_share_message_bytes));
   simdjson::dom::parser parser;
-  element doc;
-  if (auto err = parser.parse(payload.data(), payload.size()).get(doc))
-    throw Error(fmt::format("not JSON ({})", simdjson::error_message(err)));
-  object o;
-  if (doc.get_object().get(o) != simdjson::SUCCESS) throw Error("not a JSON object");
+  auto o = parse_share_object(parser, payload, max_share_message_bytes);
   auto version = optional_int(o, "v");
   if (version != 1) throw Error("unknown message version (want \"v\":1)");
   ShareMessage m;
@@ -78,20 +34,14 @@ ShareMessage decode_share_message(std::string_view payload) {
   m.host = required_string(o, "host");
   m.metadata.revision = optional_string(o, "revision");
   m.metadata.last_modified = optional_int(o, "last_modified");
-  double at;
-  if (o["fetched_at"].get_double().get(at) != simdjson::SUCCESS || !std::isfinite(at) || at < 0 ||
-      at > 1e11)
-    throw Error("member \"fetched_at\" missing or not a Unix time");
-  m.fetched_at = std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::duration<double>(at)));
+  m.fetched_at = required_fetched_at(o);
   simdjson::dom::array inputs;
   auto e = o["inputs"];
   if (e.error() != simdjson::NO_SUCH_FIELD) {
     if (e.get_array().get(inputs) != simdjson::SUCCESS)
       throw Error("member \"inputs\" is not an array");
-    for (element item : inputs) {
-      object io;
+    for (simdjson::dom::element item : inputs) {
+      simdjson::dom::object io;
       if (item.get_object().get(io) != simdjson::SUCCESS)
         throw Error("an element of \"inputs\" is not an object");
       FlakeInput in;
