@@ -379,7 +379,7 @@ std::string render(const Report& r, const QueryOptions& o) {
     case OutputFormat::test:
       break;
   }
-  return render_text(r, RenderOptions{o.colour, std::nullopt, 0});
+  return render_text(r, RenderOptions{o.colour, o.pictures, o.width});
 }
 
 }  // namespace nixmon::nod
