@@ -132,7 +132,9 @@ std::size_t picture_width(const ReportTable& t, const std::vector<std::size_t>& 
 std::string draw(const Figure& f, double max, std::size_t width, Glyphs g) {
   if (const auto* b = std::get_if<BarFigure>(&f)) return bar(b->value, max, width, g);
   if (const auto* s = std::get_if<SpreadFigure>(&f)) {
-    double lo = std::min(s->history.min, s->recent.min);
+    // From 0 (or a negative duration of a clock step): positions are then proportional to the
+    // durations, so "twice as slow" is twice as far right.
+    double lo = std::min({0.0, s->history.min, s->recent.min});
     double hi = std::max(s->history.max, s->recent.max);
     return std::string(history_label) + spread(s->history, lo, hi, width, g) + "\n" +
            std::string(recent_label) + spread(s->recent, lo, hi, width, g);

@@ -25,7 +25,8 @@ struct BarFigure {
   std::optional<double> value;
   std::string scale;
 };
-// Two samples on one scale, two lines: "history" above, "recent" below.
+// Two samples on one scale from 0 to the larger maximum, two lines: "history" above, "recent"
+// below.
 struct SpreadFigure {
   Spread history, recent;
 };
