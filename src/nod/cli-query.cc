@@ -2,10 +2,13 @@
 #include "nod/cli-query.hh"
 
 #include <fmt/format.h>
+#include <langinfo.h>
 #include <simdjson.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <clocale>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -92,6 +95,27 @@ sqlite::Database open_direct(const NodOptions& g) {
   }
 }
 
+// Which glyphs the user's terminal shows: Unicode when the locale's character set is UTF-8 (the C
+// library resolves LC_ALL, LC_CTYPE and LANG), ASCII otherwise and under NO_COLOR (asked for plain
+// output). Whether stdout is a terminal does not matter: the tables are UTF-8 text either way
+// (names, headings), and a pipe into `less` or a file shows what the terminal would.
+format::Glyphs glyphs_of_environment() {
+  const char* no_colour = std::getenv("NO_COLOR");
+  if (no_colour && *no_colour) return format::Glyphs::ascii;
+  if (!std::setlocale(LC_CTYPE, "")) return format::Glyphs::ascii;  // unknown locale: C
+  std::string_view codeset = ::nl_langinfo(CODESET);
+  bool utf8 = codeset == "UTF-8" || codeset == "utf8";
+  std::setlocale(LC_CTYPE, "C");  // nothing else may depend on the user's locale
+  return utf8 ? format::Glyphs::unicode : format::Glyphs::ascii;
+}
+
+// The terminal's columns, 0 when stdout is not a terminal (pictures then keep their full size).
+std::size_t terminal_width() {
+  struct winsize ws {};
+  if (::isatty(STDOUT_FILENO) && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) return ws.ws_col;
+  return 0;
+}
+
 }  // namespace
 
 int run_query_cli(const NodOptions& g, QueryCommand command, const RawQueryFlags& raw) {
@@ -100,6 +124,11 @@ int run_query_cli(const NodOptions& g, QueryCommand command, const RawQueryFlags
   const char* no_colour = std::getenv("NO_COLOR");
   o.colour = (o.output == OutputFormat::table || o.output == OutputFormat::test) &&
              ::isatty(STDOUT_FILENO) && !(no_colour && *no_colour);
+  // Pictures (bars, spreads) in tables for people only; CSV, JSON and the test's tables have none.
+  if (o.output == OutputFormat::table) {
+    o.pictures = glyphs_of_environment();
+    o.width = terminal_width();
+  }
   int64_t now = cli_now_ms();
 
   std::string output;

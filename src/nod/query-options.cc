@@ -263,6 +263,8 @@ std::string to_json(const QueryOptions& o) {
   w.field("output", name(o.output));
   if (o.limit) w.field("limit", *o.limit);
   if (o.colour) w.field("colour", true);
+  if (o.pictures) w.field("pictures", *o.pictures == format::Glyphs::unicode ? "unicode" : "ascii");
+  if (o.width) w.field("width", static_cast<int64_t>(o.width));
   if (o.before_days) w.field("before_days", *o.before_days);
   if (o.command == QueryCommand::failures || o.command == QueryCommand::builds)
     w.field("last", o.last);
@@ -292,6 +294,8 @@ QueryOptions query_options_from_json(std::string_view json) {
   if (doc.get_object().get(obj)) throw UsageError("query request is not a JSON object");
   QueryCommand command = QueryCommand::summary;
   bool colour = false;
+  std::optional<format::Glyphs> pictures;
+  std::size_t width = 0;
   auto text = [](simdjson::dom::element e) -> std::string {
     if (e.is_string()) return std::string(e.get_string().value_unsafe());
     if (e.is_int64()) return fmt::format("{}", e.get_int64().value_unsafe());
@@ -323,7 +327,16 @@ QueryOptions query_options_from_json(std::string_view json) {
       raw.limit = text(v);
     else if (k == "colour")
       colour = v.is_bool() && v.get_bool().value_unsafe();
-    else if (k == "before_days")
+    else if (k == "pictures") {
+      // Anything else (a newer CLI's glyphs) draws no pictures rather than failing the query.
+      std::string g = v.is_string() ? std::string(v.get_string().value_unsafe()) : "";
+      if (g == "unicode") pictures = format::Glyphs::unicode;
+      if (g == "ascii") pictures = format::Glyphs::ascii;
+    } else if (k == "width") {
+      // A terminal's columns; nonsense (negative, huge) is treated as unknown.
+      int64_t n = v.is_int64() ? v.get_int64().value_unsafe() : 0;
+      width = n > 0 && n <= 10000 ? static_cast<std::size_t>(n) : 0;
+    } else if (k == "before_days")
       raw.before_days = text(v);
     else if (k == "last")
       raw.last = text(v);
@@ -349,6 +362,8 @@ QueryOptions query_options_from_json(std::string_view json) {
   if (command == QueryCommand::clean) raw.output.reset();
   QueryOptions o = make_query_options(command, raw);
   o.colour = colour;
+  o.pictures = pictures;
+  o.width = width;
   return o;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "nod/format/picture.hh"
 #include "nod/stats/regression.hh"
 
 namespace nixmon::nod {
@@ -37,6 +38,9 @@ struct QueryOptions {
   OutputFormat output = OutputFormat::table;
   std::optional<int64_t> limit;  // rows of a grouped table / regressions
   bool colour = false;           // decided by the CLI (terminal, NO_COLOR), applied by renderers
+  // Pictures in tables, and which glyphs: decided by the CLI (locale, NO_COLOR); nullopt: none.
+  std::optional<format::Glyphs> pictures;
+  std::size_t width = 0;  // the terminal's columns (0: not a terminal), to fit pictures
 
   // clean
   std::optional<int64_t> before_days;

@@ -53,13 +53,18 @@ Report regressions_report(const sqlite::Database& db, const QueryOptions& o) {
                {"recent", "RECENT"},
                {"history", "HISTORY"},
                {"p", "P"},
-               {"effect", "EFFECT"}};
+               {"effect", "EFFECT"},
+               {"distribution", "HISTORY / RECENT", Align::left, true, true}};
+  auto spread = [](const stats::FiveNumbers& f) {
+    return Spread{f.min, f.q1, f.median, f.q3, f.max};
+  };
   for (const auto& g : found) {
     Cell slow = g.slowdown > 0 ? real_cell(g.slowdown, "{:.2f}x") : Cell{unknown, {}};
     t.rows.push_back({text_cell(g.name), slow, duration_cell(g.recent_median),
                       duration_cell(g.history_median), count_cell(static_cast<int64_t>(g.test.n1)),
                       count_cell(static_cast<int64_t>(g.test.n2)), real_cell(g.test.p, "{:.4g}"),
-                      real_cell(g.test.effect, "{:+.3f}")});
+                      real_cell(g.test.effect, "{:+.3f}"),
+                      figure_cell(SpreadFigure{spread(g.history), spread(g.recent)})});
   }
   r.tables.push_back(std::move(t));
   return r;

@@ -377,9 +377,9 @@ std::string render(const Report& r, const QueryOptions& o) {
       return render_json(r);
     case OutputFormat::table:
     case OutputFormat::test:
-      return render_text(r, o.colour);
+      break;
   }
-  return render_text(r, o.colour);
+  return render_text(r, RenderOptions{o.colour, o.pictures, o.width});
 }
 
 }  // namespace nixmon::nod

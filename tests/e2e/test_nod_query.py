@@ -59,8 +59,8 @@ def normalise(text, nonce, tmp):
     text = re.sub(r"\d{4}-\d{2}\b", "<month>", text)
     text = re.sub(r"\b\d+(\.\d+)?(ms|s)\b|\b\d+[mhd] \d\d[smh]\b", "<dur>", text)
     text = re.sub(r'"(\w+_ms)":[\d.]+', r'"\1":<ms>', text)  # JSON
-    text = re.sub(r"^(buckets,[^,]*,[^,]*,\d+,\d*),[\d.]+,[\d.]+,[\d.]+", r"\1,<ms>,<ms>,<ms>",
-                  text, flags=re.M)  # CSV of --bucket
+    text = re.sub(r"^(buckets,[^,]*,[^,]*,\d+,\d*),[\d.]+,[\d.]+,[\d.]+,[\d.]+",
+                  r"\1,<ms>,<ms>,<ms>,<ms>", text, flags=re.M)  # CSV of --bucket
     return "\n".join(re.sub(r" {2,}", "  ", l).rstrip() for l in text.splitlines()) + "\n"
 
 
@@ -111,8 +111,9 @@ class NodQueries(unittest.TestCase):
 
     def run_nod(self, *args, db=None, sock=None, env=None):
         e = dict(os.environ)
-        e.pop("NOD_SOCKET", None)
-        e.pop("NOD_DB", None)
+        for k in ("NOD_SOCKET", "NOD_DB", "NO_COLOR", "LC_ALL", "LC_CTYPE", "LANG"):
+            e.pop(k, None)
+        e["LANG"] = "C.UTF-8"  # the pictures' glyphs follow the locale: the same on every host
         e.update(env or {})
         argv = [self.nod, "--db", db or self.db,
                 "--socket", sock or os.path.join(self.dir, "nobody.sock"), *args]
@@ -161,6 +162,42 @@ class NodQueries(unittest.TestCase):
                     golden.append("$ nod " + " ".join(a).replace(self.nonce, "<nonce>") + "\n" +
                                   normalise(direct.stdout, self.nonce, self.dir))
         check_golden(self, "tests/e2e/golden/nod-queries.txt", "\n".join(golden))
+
+    def test_pictures_follow_the_locale_and_no_color_the_same_through_the_daemon(self):
+        unicode_bar, ascii_bar = "\u2588", "############"
+        cases = [  # environment, glyphs expected
+            ({"LANG": "C.UTF-8"}, "unicode"),
+            ({"LANG": "C"}, "ascii"),
+            ({"LANG": "C.UTF-8", "LC_ALL": "C"}, "ascii"),    # LC_ALL wins, as in the C library
+            ({"LANG": "C", "LC_CTYPE": "C.UTF-8"}, "unicode"),
+            ({"LANG": "C.UTF-8", "NO_COLOR": "1"}, "ascii"),
+            ({"LANG": "no_SUCH.locale"}, "ascii"),           # unknown: the C locale
+        ]
+        with TempDir() as d:
+            sock = os.path.join(d, "nod.sock")
+            with Process([self.nod, "daemon", "--socket", sock, "--db", self.db], d, name="nod"):
+                tn.wait_for(lambda: os.path.exists(sock), what="the socket")
+                for env, glyphs in cases:
+                    for args in (["--bucket", "day"], ["--bucket", "month", "-d", "30"]):
+                        direct = self.run_nod(*args, env=env)
+                        via = self.run_nod(*args, sock=sock, env=env)
+                        self.assertEqual(direct.returncode, 0, direct.stderr)
+                        self.assertEqual(via.stdout, direct.stdout, (env, args))
+                        rows = [l for l in direct.stdout.splitlines() if " build " in l]
+                        self.assertEqual(len(rows), 1, direct.stdout)
+                        # One day, so the build row is the build kind's largest: full bars.
+                        if glyphs == "unicode":
+                            self.assertIn(unicode_bar * 12, rows[0], env)
+                            self.assertNotIn(ascii_bar, direct.stdout, env)
+                        else:
+                            self.assertIn(ascii_bar, rows[0], env)
+                            self.assertNotIn(unicode_bar, direct.stdout, env)
+                # Machines never get pictures, whatever the locale.
+                for fmt in ("csv", "json"):
+                    out = self.run_nod("--bucket", "day", "--output", fmt, sock=sock).stdout
+                    self.assertNotIn(unicode_bar, out)
+                    self.assertNotIn("#", out)
+                    self.assertNotIn("_bar", out)
 
     def test_answers_equal_sqlite3_on_the_raw_rows(self):
         out = json.loads(self.run_nod("--output", "json").stdout)

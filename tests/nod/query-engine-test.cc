@@ -225,6 +225,31 @@ TEST_F(QueryEngine, GoldenReports) {
                 })));
   expect_golden("tests/nod/golden/empty-drv.txt",
                 run(opts([](auto& o) { o.drv = "no-such-derivation"; })));
+  // Pictures, as a terminal gets them: bars of each kind's counts and medians, spreads of history
+  // and recent builds; Unicode and the ASCII fallback.
+  expect_golden("tests/nod/golden/bucket-day-d7-pictures.txt", run(opts([](auto& o) {
+                  o.bucket = Bucket::day;
+                  o.days = 7;
+                  o.pictures = format::Glyphs::unicode;
+                })));
+  expect_golden("tests/nod/golden/bucket-month-ascii.txt", run(opts([](auto& o) {
+                  o.bucket = Bucket::month;
+                  o.pictures = format::Glyphs::ascii;
+                })));
+  expect_golden("tests/nod/golden/bucket-week-drv-pictures.txt", run(opts([](auto& o) {
+                  o.bucket = Bucket::week;
+                  o.drv = "hello";
+                  o.pictures = format::Glyphs::unicode;
+                })));
+  expect_golden("tests/nod/golden/regressions-pictures.txt", run(opts([](auto& o) {
+                  o.command = QueryCommand::regressions;
+                  o.pictures = format::Glyphs::unicode;
+                })));
+  expect_golden("tests/nod/golden/regressions-ascii.txt", run(opts([](auto& o) {
+                  o.command = QueryCommand::regressions;
+                  o.pictures = format::Glyphs::ascii;
+                  o.width = 120;  // a terminal: the spreads shrink to fit
+                })));
 }
 
 // nod failures, nod builds, and CPU times where Nix reports them.

@@ -72,7 +72,7 @@ TEST(Report, MachineOnlyColumnsAreLeftOutOfTables) {
   t.rows.push_back({text_cell("bye"), text_cell("/nix/store/y-bye.drv"),
                     microseconds_cell(std::nullopt), int_cell(std::nullopt)});
   r.tables = {t};
-  EXPECT_EQ(render_text(r, false),
+  EXPECT_EQ(render_text(r, RenderOptions{}),
             "\nNAME   CPU USER  EXIT\nhello      1.5s    -1\nbye           -     -\n");
   // Unknown CPU time is null, never 0.
   EXPECT_EQ(render_json(r),
@@ -102,7 +102,7 @@ TEST(Report, TextCsvJsonOfTheSameRows) {
   b.columns = {{"name", "NAME", Align::left}, {"ratio", "RATIO"}};
   r.tables = {a, b};
   r.notes = {"a note, with a comma"};
-  EXPECT_EQ(render_text(r, false),
+  EXPECT_EQ(render_text(r, RenderOptions{}),
             "nod: test\n\nBy kind:\nKIND    TOTAL  BYTES\nbuild  3m 12s      -\n\nNothing:\n  "
             "nothing here\n\na note, with a comma\n");
   EXPECT_EQ(render_csv(r), "table,kind,total_ms,bytes,name,ratio\r\nkinds,build,192000,,,\r\n");

@@ -106,6 +106,18 @@ TEST(QueryOptions, WireFormRoundTrips) {
   EXPECT_EQ(to_json(back), to_json(o));
   EXPECT_EQ(*back.months, 2);
   EXPECT_EQ(*back.drv, "a\"b");
+  // The CLI's picture choice travels like its colour choice; absent (an older CLI): no pictures.
+  o.pictures = format::Glyphs::ascii;
+  o.width = 80;
+  back = query_options_from_json(to_json(o));
+  EXPECT_EQ(back.pictures, format::Glyphs::ascii);
+  EXPECT_EQ(back.width, 80u);
+  o.pictures = format::Glyphs::unicode;
+  EXPECT_EQ(query_options_from_json(to_json(o)).pictures, format::Glyphs::unicode);
+  EXPECT_EQ(query_options_from_json(R"({"command":"summary"})").pictures, std::nullopt);
+  EXPECT_EQ(
+      query_options_from_json(R"({"command":"summary","pictures":"sixel","width":-4})").pictures,
+      std::nullopt);
   auto r = parse({"regressions", "--history", "20"});
   EXPECT_EQ(query_options_from_json(to_json(r)).regression.history, 20u);
   // The daemon checks what it is sent as the CLI does.

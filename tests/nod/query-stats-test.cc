@@ -169,3 +169,13 @@ TEST(Regressions, OptionsAreChecked) {
   EXPECT_THROW(validate(o), UsageError);
   EXPECT_NO_THROW(validate(RegressionOptions{}));
 }
+
+TEST(Percentile, FiveNumbersOfASample) {
+  using nixmon::nod::stats::five_numbers;
+  std::vector<double> v{9, 1, 5, 3, 7};
+  auto f = five_numbers(v);
+  ASSERT_TRUE(f);
+  EXPECT_EQ((std::vector<double>{f->min, f->q1, f->median, f->q3, f->max}),
+            (std::vector<double>{1, 3, 5, 7, 9}));
+  EXPECT_FALSE(five_numbers(std::vector<double>{}));
+}

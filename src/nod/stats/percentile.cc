@@ -38,4 +38,12 @@ Distribution distribution(std::vector<double>& values) {
   return d;
 }
 
+std::optional<FiveNumbers> five_numbers(std::span<const double> values) {
+  if (values.empty()) return std::nullopt;
+  std::vector<double> v(values.begin(), values.end());
+  std::sort(v.begin(), v.end());
+  return FiveNumbers{v.front(), *percentile_sorted(v, 0.25), *percentile_sorted(v, 0.5),
+                     *percentile_sorted(v, 0.75), v.back()};
+}
+
 }  // namespace nixmon::nod::stats

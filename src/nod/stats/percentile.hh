@@ -15,6 +15,12 @@ std::optional<double> percentile_sorted(std::span<const double> sorted, double q
 std::optional<double> percentile(std::span<const double> values, double q);
 std::optional<double> median(std::span<const double> values);
 
+// Minimum, quartiles, median and maximum (a box plot's numbers); nullopt for an empty sample.
+struct FiveNumbers {
+  double min = 0, q1 = 0, median = 0, q3 = 0, max = 0;
+};
+std::optional<FiveNumbers> five_numbers(std::span<const double> values);
+
 // What a summary line shows for one set of durations.
 struct Distribution {
   std::size_t count = 0;

@@ -42,6 +42,8 @@ std::vector<Regression> find_regressions(const std::vector<BuildSeries>& series,
     // A history median of 0 (sub-resolution builds) makes the ratio meaningless: use the effect.
     r.slowdown = r.history_median > 0 ? r.recent_median / r.history_median : 0;
     r.builds = d.size();
+    r.recent = *five_numbers(recent);  // neither is empty: the test ran
+    r.history = *five_numbers(history);
     r.test = t;
     found.push_back(std::move(r));
   }

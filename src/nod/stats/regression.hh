@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nod/stats/mann-whitney.hh"
+#include "nod/stats/percentile.hh"
 
 namespace nixmon::nod::stats {
 
@@ -29,8 +30,9 @@ struct Regression {
   MannWhitney test;  // x = recent, y = history
   double recent_median = 0;
   double history_median = 0;
-  double slowdown = 0;     // recent_median / history_median (> 1); 0 history median: +inf-free
-  std::size_t builds = 0;  // all builds seen in the series
+  double slowdown = 0;          // recent_median / history_median (> 1); 0 history median: +inf-free
+  std::size_t builds = 0;       // all builds seen in the series
+  FiveNumbers recent, history;  // the two samples, for a picture of them
 };
 
 // The regressions among `series`, most severe first: by slowdown ratio, then effect size, then
