@@ -28,6 +28,7 @@ class ChannelServer:
         os.makedirs(os.path.join(self.dir, "releases"))
         self.current = {}  # channel -> release name
         self.broken = set()  # channels whose git-revision answers 404
+        self.elsewhere = None  # set: redirect to this base URL (another host) instead
         self.revision_fetches = 0
         self.lock = threading.Lock()
         server = self
@@ -44,8 +45,8 @@ class ChannelServer:
                 if parts[0] in server.current:
                     rest = "/".join(parts[1:])
                     self.send_response(302)
-                    self.send_header("Location",
-                                     f"/releases/{server.current[parts[0]]}/{rest}")
+                    self.send_header("Location", (server.elsewhere or "")
+                                     + f"/releases/{server.current[parts[0]]}/{rest}")
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
@@ -55,6 +56,7 @@ class ChannelServer:
                     if any(server.current.get(c) == parts[1] for c in server.broken):
                         self.send_error(404)
                         return
+
                 super().do_GET()
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -232,6 +234,59 @@ class ChannelWithRealNixChannel(unittest.TestCase):
                     wait_for(lambda s: s.get('nixos_channel_upstream_checks_total{result="failed"}', 0) >= 1,
                              port, what="a failed check")
             finally:
+                server.stop()
+
+
+class HangingServer:
+    """Another host (its own port) that takes every request and never answers until stop()."""
+
+    def __init__(self):
+        self.requests = 0
+        self.release = threading.Event()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                server.requests += 1
+                server.release.wait(120)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ChannelShutdown(unittest.TestCase):
+    def test_a_check_hanging_after_a_redirect_to_another_host_does_not_hold_the_shutdown(self):
+        """Regression: cpp-httplib follows a redirect to another host (channels.nixos.org ->
+        releases.nixos.org) in a client of its own that cancelling cannot reach, so SIGTERM waited
+        for the release server's timeout (here 60 s)."""
+        with h.TempDir() as tmp:
+            server, release = ChannelServer(tmp), HangingServer()
+            try:
+                server.release("nixos-24.05", "24.05", 7000, REV1)
+                root = make_host(tmp, server)
+                server.elsewhere = release.url
+                p, port = start_exporter(tmp, root, "--channel.check-interval=1s",
+                                         "--channel.http-timeout=60s")
+                with p:
+                    deadline = time.monotonic() + 30
+                    while release.requests < 1 and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                    self.assertGreaterEqual(release.requests, 1, "the check never reached the release host")
+                    started = time.monotonic()
+                    p.stop(timeout=20)
+                    self.assertEqual(p.returncode, 0, p.log())
+                    self.assertLess(time.monotonic() - started, 5, "the shutdown waited for the hanging check")
+            finally:
+                release.stop()
                 server.stop()
 
 

@@ -49,54 +49,90 @@ void UpstreamFetch::cancel() {
   if (active_) active_->stop();
 }
 
-UpstreamResult UpstreamFetch::fetch(const std::string& channel_url,
-                                    std::chrono::milliseconds timeout) {
-  auto split = split_http_url(channel_url);
-  if (!split) return {"unsupported", std::nullopt, "not an http(s) URL: " + channel_url};
-  std::string path = split->path;
-  if (path.empty() || path.back() != '/') path += '/';
-  path += "git-revision";
-
-  httplib::Client client(split->scheme_host_port);
-  if (!client.is_valid())
-    return {"unsupported", std::nullopt, "no HTTP client for " + split->scheme_host_port};
+// One GET without following redirects; `stop()` of the client published in active_ ends it.
+UpstreamFetch::Reply UpstreamFetch::get_once(const SplitUrl& url,
+                                             std::chrono::milliseconds timeout) {
+  Reply reply;
+  httplib::Client client(url.scheme_host_port);
+  if (!client.is_valid()) {
+    reply.result = "unsupported";
+    reply.detail = "no HTTP client for " + url.scheme_host_port;
+    return reply;
+  }
   auto sec = static_cast<time_t>(timeout.count() / 1000);
   auto usec = static_cast<time_t>(timeout.count() % 1000 * 1000);
   client.set_connection_timeout(sec, usec);
   client.set_read_timeout(sec, usec);
   client.set_write_timeout(sec, usec);
-  client.set_follow_location(true);
   {
     std::lock_guard lock(mutex_);
-    if (cancelled_) return {"failed", std::nullopt, "cancelled"};
+    if (cancelled_) {
+      reply.result = "failed";
+      reply.detail = "cancelled";
+      return reply;
+    }
     active_ = &client;
   }
   // A git-revision file is 41 bytes: a body past 4 KiB is no such file, stop reading it.
-  constexpr std::size_t max_body = 4096;
-  std::string body;
-  bool too_large = false;
-  auto res = client.Get(path, [&](const char* data, std::size_t len) {
-    if (body.size() + len > max_body) {
-      too_large = true;
+  auto res = client.Get(url.path, [&](const char* data, std::size_t len) {
+    if (reply.body.size() + len > max_body) {
+      reply.too_large = true;
       return false;
     }
-    body.append(data, len);
+    reply.body.append(data, len);
     return true;
   });
   {
     std::lock_guard lock(mutex_);
     active_ = nullptr;
   }
-  std::string where = split->scheme_host_port + path;
-  if (too_large)
-    return {"bad_output", std::nullopt, fmt::format("{}: more than {} bytes", where, max_body)};
-  if (!res)
-    return {"failed", std::nullopt, fmt::format("{}: {}", where, httplib::to_string(res.error()))};
-  if (res->status != 200)
-    return {"http_error", std::nullopt, fmt::format("{}: HTTP status {}", where, res->status)};
-  auto rev = parse_git_revision(body);
-  if (!rev) return {"bad_output", std::nullopt, where + ": not a git revision"};
-  return {"success", std::move(rev), ""};
+  if (reply.too_large) return reply;
+  if (!res) {
+    reply.result = "failed";
+    reply.detail = httplib::to_string(res.error());
+    return reply;
+  }
+  reply.status = res->status;
+  if (res->has_header("Location")) reply.location = res->get_header_value("Location");
+  return reply;
+}
+
+UpstreamResult UpstreamFetch::fetch(const std::string& channel_url,
+                                    std::chrono::milliseconds timeout) {
+  auto split = split_http_url(channel_url);
+  if (!split) return {"unsupported", std::nullopt, "not an http(s) URL: " + channel_url};
+  if (split->path.empty() || split->path.back() != '/') split->path += '/';
+  split->path += "git-revision";
+
+  // Redirects are followed here, not by cpp-httplib: its redirect runs in a client of its own
+  // that cancel() cannot reach, and channels.nixos.org always redirects (to releases.nixos.org),
+  // so a slow release server would hold the exporter's shutdown for the whole timeout.
+  SplitUrl url = *split;
+  for (int hop = 0;; ++hop) {
+    std::string where = url.scheme_host_port + url.path;
+    Reply r = get_once(url, timeout);
+    if (r.too_large)
+      return {"bad_output", std::nullopt, fmt::format("{}: more than {} bytes", where, max_body)};
+    if (!r.result.empty()) return {r.result, std::nullopt, fmt::format("{}: {}", where, r.detail)};
+    if (r.status >= 300 && r.status < 400 && r.location) {
+      if (hop == max_redirects)
+        return {"failed", std::nullopt,
+                fmt::format("{}: more than {} redirects", where, max_redirects)};
+      if (auto next = split_http_url(*r.location)) {
+        url = *next;
+      } else if (r.location->starts_with("/")) {
+        url.path = *r.location;
+      } else {
+        url.path = url.path.substr(0, url.path.rfind('/') + 1) + *r.location;
+      }
+      continue;
+    }
+    if (r.status != 200)
+      return {"http_error", std::nullopt, fmt::format("{}: HTTP status {}", where, r.status)};
+    auto rev = parse_git_revision(r.body);
+    if (!rev) return {"bad_output", std::nullopt, where + ": not a git revision"};
+    return {"success", std::move(rev), ""};
+  }
 }
 
 }  // namespace nixmon::exporter

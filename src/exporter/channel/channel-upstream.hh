@@ -43,10 +43,23 @@ class UpstreamFetch {
   ~UpstreamFetch();
   // Blocks for at most a few times `timeout` (connect, each read, each redirect).
   UpstreamResult fetch(const std::string& channel_url, std::chrono::milliseconds timeout);
-  // Makes a running fetch() return soon (with "failed").
+  // Makes a running fetch() return soon (with "failed"), also in the middle of redirects.
   void cancel();
 
+  static constexpr std::size_t max_body = 4096;
+  static constexpr int max_redirects = 10;
+
  private:
+  struct Reply {
+    std::string result;  // set when there was no HTTP answer (result, detail as UpstreamResult's)
+    std::string detail;
+    int status = 0;
+    std::optional<std::string> location;
+    std::string body;
+    bool too_large = false;
+  };
+  Reply get_once(const SplitUrl& url, std::chrono::milliseconds timeout);
+
   std::mutex mutex_;
   httplib::Client* active_ = nullptr;
   bool cancelled_ = false;
