@@ -41,6 +41,28 @@ NIX_MK = r"""  mk = name: script: derivation {
 """
 
 
+def help_flags(text):
+    """The long flags of a CLI11 --help text's option column, in both layouts: CLI11 2.1's
+    (Debian: "  -d,--days TEXT", "  --when-full TEXT:{auto,drop,wait}=auto") and 2.7's (nixpkgs:
+    "  -h,     --help", "          --collector.x, --no-collector.x{false}"). Descriptions are
+    indented deeper and never read, so flags they mention do not count."""
+    flags = set()
+    for line in text.splitlines():
+        m = re.match(r" {2,10}(-.*)$", line)
+        rest = m.group(1) if m else ""
+        while (t := re.match(r"(-{1,2}[A-Za-z][\w.-]*)(\{[^}]*\})?,?\s*", rest)):
+            if t.group(1).startswith("--"):
+                flags.add(t.group(1))
+            rest = rest[t.end():]
+    return flags
+
+
+def help_subcommands(text):
+    """The subcommand names of a CLI11 --help text ("Subcommands:" in 2.1, "SUBCOMMANDS:" in 2.7)."""
+    parts = re.split(r"^subcommands:$", text, flags=re.M | re.I)
+    return re.findall(r"^  ([a-z]+) {2,}", parts[1], re.M) if len(parts) > 1 else []
+
+
 def fixture(*parts):
     return os.path.join(SOURCE_DIR, "tests", "fixtures", *parts)
 

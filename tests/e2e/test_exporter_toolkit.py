@@ -177,11 +177,7 @@ class DocumentedFlags(unittest.TestCase):
     documented, every collector has its row, and every flag the flag tables name exists."""
 
     def shown(self):
-        """The long flags of --help's option column ("  --listen,--web.listen-address TEXT=:9971")."""
-        out = set()
-        for column in re.findall(r"^  (-\S+)", self.help, re.M):
-            out |= {f for f in re.split(r"[,{]", column) if f.startswith("--")}
-        return out
+        return h.help_flags(self.help)
 
     def setUp(self):
         self.help = subprocess.run([h.binary("nixos-exporter"), "--help"], capture_output=True,
@@ -190,7 +186,9 @@ class DocumentedFlags(unittest.TestCase):
             self.doc = f.read()
 
     def collectors(self):
-        return re.findall(r"^  --collector\.([a-z]+),--no-collector\.\1", self.help, re.M)
+        shown = self.shown()
+        return sorted(f[len("--collector."):] for f in shown
+                      if f.startswith("--collector.") and "--no-" + f[2:] in shown)
 
     def test_every_flag_of_help_is_documented(self):
         names = self.collectors()

@@ -617,7 +617,7 @@ class DocumentedFlags(unittest.TestCase):
             doc = f.read()
         top = subprocess.run([binary("nod"), "--help"], capture_output=True, text=True, timeout=30,
                              check=True).stdout
-        subcommands = re.findall(r"^  ([a-z]+) {2,}", top.split("Subcommands:", 1)[1], re.M)
+        subcommands = harness.help_subcommands(top)
         self.assertIn("daemon", subcommands)
         missing = []
         for sub in [None] + subcommands:
@@ -625,9 +625,7 @@ class DocumentedFlags(unittest.TestCase):
             text = subprocess.run(args, capture_output=True, text=True, timeout=30, check=True).stdout
             if sub:
                 self.assertRegex(doc, rf"`nod {sub}\b", f"nod {sub} is not documented in docs/nod.md")
-            shown = set()  # the option column: "  -d,--days TEXT", "  --when-full TEXT:{auto,drop,wait}=auto"
-            for column in re.findall(r"^  (-\S+)", text, re.M):
-                shown |= {f for f in re.split(r"[,{:]", column) if f.startswith("--")}
+            shown = harness.help_flags(text)
             for flag in shown - {"--help"}:
                 if not re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w.-])", doc):
                     missing.append(f"{sub or 'nod'} {flag}")
