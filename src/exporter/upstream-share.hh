@@ -68,6 +68,9 @@ class UpstreamShare {
  public:
   using Steady = std::chrono::steady_clock;
   using OnMessage = std::function<void(std::string_view payload)>;
+  // How far ahead of this host's clock a peer's fetched_at may be (clock skew) before the
+  // message is rejected as "future".
+  static constexpr std::chrono::minutes max_clock_ahead{5};
 
   // The scheduling state of one key, and whether this host's own last check of it failed.
   struct KeyState {
@@ -116,7 +119,8 @@ class UpstreamShare {
   // Counts a payload and decodes it; nullopt (counted as rejected) when `decode` throws Error or
   // the message is this host's own.
   template <class Decode>
-  auto receive_locked(std::string_view payload, Decode decode)
+  auto receive_locked(std::string_view payload, Decode decode,
+                      std::chrono::system_clock::time_point now)
       -> std::optional<decltype(decode(payload))> {
     ++received_;
     std::optional<decltype(decode(payload))> m;
@@ -128,6 +132,12 @@ class UpstreamShare {
     }
     if (m->host == host_id_) {
       reject_locked("own", m->host);
+      return std::nullopt;
+    }
+    // A peer whose clock runs ahead would win every "which is newer" comparison and make the
+    // others' newer news look stale, and its time would be served as a last check in the future.
+    if (m->fetched_at > now + max_clock_ahead) {
+      reject_locked("future", m->host);
       return std::nullopt;
     }
     return m;

@@ -390,6 +390,14 @@ class FlakeSharingOnNats(unittest.TestCase):
                              what="rejections counted")
                 self.assertEqual(info_labels(s)["remote_rev"], flake.head())
 
+                # A peer whose clock runs an hour ahead would win every later comparison: refused.
+                ahead = dict(other, flake_url=flake.url, revision="d" * 40, inputs=[],
+                             fetched_at=time.time() + 3600)
+                nats.publish_raw(subject, json.dumps(ahead).encode())
+                s = wait_for(lambda s: s['nixos_flake_nats_messages_rejected_total{reason="future"}'] == 1,
+                             port, what="the message from the future refused")
+                self.assertEqual(info_labels(s)["remote_rev"], flake.head())
+
                 # A peer's news of this flake is taken as a check: it replaces the revision.
                 peer = dict(other, flake_url=flake.url, revision="e" * 40, inputs=[])
                 nats.publish_raw(subject, json.dumps(peer).encode())

@@ -122,7 +122,7 @@ void ChannelRefresher::check(const std::string& url) {
 
 void ChannelRefresher::on_shared_message(std::string_view payload) {
   std::lock_guard lock(mutex_);
-  auto m = share_.receive_locked(payload, decode_channel_message);
+  auto m = share_.receive_locked(payload, decode_channel_message, now_());
   if (!m) return;
   auto it = states_.find(m->channel_url);
   if (it == states_.end()) return share_.reject_locked("other_channel", m->channel_url);

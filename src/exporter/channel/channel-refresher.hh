@@ -32,7 +32,7 @@ inline constexpr const char* channel_check_results[] = {"success", "http_error",
                                                         "bad_output", "unsupported"};
 // Reason labels of nixos_channel_nats_messages_rejected_total.
 inline constexpr const char* channel_reject_reasons[] = {"malformed", "other_channel", "own",
-                                                         "stale"};
+                                                         "stale", "future"};
 
 inline constexpr UpstreamShareTraits channel_share_traits{
     .collector = "channel",

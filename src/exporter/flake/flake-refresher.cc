@@ -166,7 +166,7 @@ void FlakeRefresher::check_once() {
 
 void FlakeRefresher::on_shared_message(std::string_view payload) {
   std::lock_guard lock(mutex_);
-  auto m = share_.receive_locked(payload, decode_share_message);
+  auto m = share_.receive_locked(payload, decode_share_message, now_());
   if (!m) return;
   if (m->flake_url != config_.url) return share_.reject_locked("other_flake", m->flake_url);
   // Older news of another revision would move us backwards. Older news of the same revision

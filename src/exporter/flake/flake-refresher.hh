@@ -26,7 +26,8 @@ namespace nixmon::exporter {
 inline constexpr const char* check_results[] = {"success", "failed", "timeout", "bad_output",
                                                 "error"};
 // Reason labels of nixos_flake_nats_messages_rejected_total.
-inline constexpr const char* reject_reasons[] = {"malformed", "other_flake", "own", "stale"};
+inline constexpr const char* reject_reasons[] = {"malformed", "other_flake", "own", "stale",
+                                                 "future"};
 
 inline constexpr UpstreamShareTraits flake_share_traits{
     .collector = "flake",
