@@ -90,7 +90,6 @@ int64_t Database::changes() const {
   return sqlite3_changes64(db_);
 }
 
-
 Statement::Statement(const Database& db, std::string_view sql) : db_(&db) {
   int rc = sqlite3_prepare_v3(db.handle(), sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);

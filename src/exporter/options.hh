@@ -28,7 +28,7 @@ struct ExporterOptions {
       false;  // --web.disable-exporter-metrics: no process_*, promhttp_*
   bool disable_default_collectors = false;  // --collector.disable-defaults (applied by parse)
   int max_requests = 40;                    // --web.max-requests; 0 or less: no limit
-  ChannelFlags channel;                    // --channel.*: checked by make_channel_config
+  ChannelFlags channel;                     // --channel.*: checked by make_channel_config
 };
 
 // Declares every flag on `app`, bound to `options` (filled with the table's defaults).
