@@ -41,6 +41,34 @@ NIX_MK = r"""  mk = name: script: derivation {
 """
 
 
+def collector_samples(port, collector):
+    """One scrape's samples of a collector: its nixos_<collector>_* series and its success."""
+    return {k: v for k, v in samples(scrape(port)).items()
+            if k.startswith(f"nixos_{collector}_")
+            or k.startswith(f'nixos_exporter_collector_success{{collector="{collector}"')}
+
+
+def labels_of(sample_map, metric):
+    """The labels of the first sample of `metric` as a dict, None when there is none."""
+    for k in sample_map:
+        if k.startswith(metric + "{"):
+            return dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', k))
+    return None
+
+
+def wait_for_collector(predicate, port, collector, timeout=30.0, what="condition"):
+    """Scrapes until predicate(collector_samples) holds; returns those samples."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = collector_samples(port, collector)
+        if predicate(last):
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last scrape:\n" +
+                         "\n".join(f"{k} {v}" for k, v in sorted((last or {}).items())))
+
+
 def help_flags(text):
     """The long flags of a CLI11 --help text's option column, in both layouts: CLI11 2.1's
     (Debian: "  -d,--days TEXT", "  --when-full TEXT:{auto,drop,wait}=auto") and 2.7's (nixpkgs:

@@ -152,27 +152,15 @@ def start_exporter(tmp, root, *extra, name="exporter"):
 
 
 def channel_samples(port):
-    return {k: v for k, v in h.samples(h.scrape(port)).items()
-            if k.startswith("nixos_channel_") or k.startswith('nixos_exporter_collector_success{collector="channel"')}
+    return h.collector_samples(port, "channel")
 
 
 def info(s, metric):
-    for k in s:
-        if k.startswith(metric + "{"):
-            return dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', k))
-    return None
+    return h.labels_of(s, metric)
 
 
 def wait_for(predicate, port, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = channel_samples(port)
-        if predicate(last):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last scrape:\n" +
-                         "\n".join(f"{k} {v}" for k, v in sorted((last or {}).items())))
+    return h.wait_for_collector(predicate, port, "channel", timeout, what)
 
 
 REV1 = "1111111111111111111111111111111111111111"

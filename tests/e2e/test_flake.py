@@ -120,29 +120,17 @@ def start_exporter(tmp, root, *extra, name="exporter"):
 
 
 def flake_samples(port):
-    return {k: v for k, v in h.samples(h.scrape(port)).items()
-            if k.startswith("nixos_flake_") or k.startswith('nixos_exporter_collector_success{collector="flake"')}
+    return h.collector_samples(port, "flake")
 
 
 def info_labels(s):
     """The labels of nixos_flake_info as a dict (None before the first scrape has it)."""
-    for k in s:
-        if k.startswith("nixos_flake_info{"):
-            return dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', k))
-    return None
+    return h.labels_of(s, "nixos_flake_info")
 
 
 def wait_for(predicate, port, timeout=30.0, what="condition"):
     """Scrapes until predicate(samples) holds; returns those samples."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = flake_samples(port)
-        if predicate(last):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last scrape:\n" +
-                         "\n".join(f"{k} {v}" for k, v in sorted((last or {}).items())))
+    return h.wait_for_collector(predicate, port, "flake", timeout, what)
 
 
 class FlakeWithRealNix(unittest.TestCase):
