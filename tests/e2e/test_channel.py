@@ -8,7 +8,6 @@ git-revision. nix-channel follows that redirect (src/nix-channel/nix-channel.cc,
 """
 import http.server
 import os
-import re
 import shutil
 import subprocess
 import tarfile

@@ -7,7 +7,6 @@ count what the exporters really ran.
 """
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
