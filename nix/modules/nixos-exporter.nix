@@ -140,6 +140,36 @@ let
   # no PrivateNetwork= or IPAddressDeny=; name resolution goes through /etc and nscd's socket.
   caBundle = "/etc/ssl/certs/ca-certificates.crt";
 
+  # The NATS sharing options of the flake and channel collectors: the same options, each with
+  # its own subject and wording.
+  natsOptions = descriptions: {
+    enable = mkOption {
+      type = types.bool;
+      default = false;
+      description = descriptions.enable;
+    };
+    url = mkOption {
+      type = types.str;
+      default = "nats://localhost:4222";
+      description = "NATS server URL.";
+    };
+    subject = mkOption {
+      type = types.str;
+      default = descriptions.subject;
+      description = descriptions.subjectDescription;
+    };
+    credentialsFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      description = descriptions.credentialsFile;
+    };
+    nkeySeedFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      description = descriptions.nkeySeedFile;
+    };
+  };
+
   # Reading another process's /proc/PID/exe, maps (and fd, cwd, environ for runtime roots) passes
   # the kernel's ptrace access check in PTRACE_MODE_READ_FSCREDS mode (proc(5); ptrace(2), "Ptrace
   # access mode checking"): the unit's dynamic user owns none of the processes, so it needs
@@ -322,32 +352,12 @@ in
         example = "10s";
         description = "Timeout of connecting, sending and each read of one upstream request (`--channel.http-timeout`, Go duration); `null` keeps the exporter's default (30s).";
       };
-      nats = {
-        enable = mkOption {
-          type = types.bool;
-          default = false;
-          description = "Share channel revisions with the other hosts through NATS: one host of a fleet asks upstream per interval (`--channel.nats.enable`).";
-        };
-        url = mkOption {
-          type = types.str;
-          default = "nats://localhost:4222";
-          description = "NATS server URL.";
-        };
-        subject = mkOption {
-          type = types.str;
-          default = "nixos-exporter.channel-rev";
-          description = "NATS subject for channel revisions.";
-        };
-        credentialsFile = mkOption {
-          type = types.nullOr types.path;
-          default = null;
-          description = "NATS credentials file (optional); handed to the unit as a systemd credential. Give a string, not a Nix path, or it is copied into the world-readable store.";
-        };
-        nkeySeedFile = mkOption {
-          type = types.nullOr types.path;
-          default = null;
-          description = "NATS NKey user key file (optional; `--channel.nats.nkey-seed-file`); handed to the unit as a systemd credential. Give a string, not a Nix path, or it is copied into the world-readable store.";
-        };
+      nats = natsOptions {
+        subject = "nixos-exporter.channel-rev";
+        enable = "Share channel revisions with the other hosts through NATS: one host of a fleet asks upstream per interval (`--channel.nats.enable`).";
+        subjectDescription = "NATS subject for channel revisions.";
+        credentialsFile = "NATS credentials file (optional); handed to the unit as a systemd credential. Give a string, not a Nix path, or it is copied into the world-readable store.";
+        nkeySeedFile = "NATS NKey user key file (optional; `--channel.nats.nkey-seed-file`); handed to the unit as a systemd credential. Give a string, not a Nix path, or it is copied into the world-readable store.";
       };
     };
 
@@ -407,32 +417,12 @@ in
         default = "1h";
         description = "Interval between remote flake checks (Go duration).";
       };
-      nats = {
-        enable = mkOption {
-          type = types.bool;
-          default = false;
-          description = "Share the remote revision with the other hosts through NATS.";
-        };
-        url = mkOption {
-          type = types.str;
-          default = "nats://localhost:4222";
-          description = "NATS server URL.";
-        };
-        subject = mkOption {
-          type = types.str;
-          default = "nixos-exporter.remote-rev";
-          description = "NATS subject for revision updates.";
-        };
-        credentialsFile = mkOption {
-          type = types.nullOr types.path;
-          default = null;
-          description = "NATS credentials file (optional); handed to the unit as a systemd credential.";
-        };
-        nkeySeedFile = mkOption {
-          type = types.nullOr types.path;
-          default = null;
-          description = "NATS NKey seed file (optional); handed to the unit as a systemd credential.";
-        };
+      nats = natsOptions {
+        subject = "nixos-exporter.remote-rev";
+        enable = "Share the remote revision with the other hosts through NATS.";
+        subjectDescription = "NATS subject for revision updates.";
+        credentialsFile = "NATS credentials file (optional); handed to the unit as a systemd credential.";
+        nkeySeedFile = "NATS NKey seed file (optional); handed to the unit as a systemd credential.";
       };
     };
   };
