@@ -140,7 +140,10 @@ std::optional<std::string> HostRoot::read_file(std::string_view host_path,
 }
 
 std::optional<std::vector<std::string>> HostRoot::list_dir(std::string_view host_path) const {
-  auto path = local(resolve(host_path));
+  return list_local_dir(local(resolve(host_path)));
+}
+
+std::optional<std::vector<std::string>> list_local_dir(const std::filesystem::path& path) {
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(path.c_str()), ::closedir);
   if (!dir) {
     if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;

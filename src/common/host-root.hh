@@ -51,6 +51,11 @@ class HostRoot {
   std::filesystem::path root_;
 };
 
+// The names in a directory of this machine (a local path, not re-rooted), sorted, without "." and
+// ".."; nullopt when it does not exist. For a tree whose links must not be re-rooted, such as a
+// /proc the root links to. Throws SysError otherwise.
+std::optional<std::vector<std::string>> list_local_dir(const std::filesystem::path& path);
+
 // Checks a `--path.root` value before anything reads below it: it must name an existing directory
 // (following links). A missing or non-directory root would otherwise start an exporter that serves
 // "nothing found" for a host that is not there. Throws UsageError naming `flag`, the path and why.

@@ -1,6 +1,5 @@
 #include "exporter/process-code.hh"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -176,20 +175,12 @@ std::string proc_host_path(std::string_view physical, std::string_view kernel_pa
 
 std::optional<std::vector<ProcessCode>> read_process_code(const HostRoot& root) {
   auto proc = root.local("/proc");
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(proc.c_str()), ::closedir);
-  if (!dir) {
-    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-    throw SysError("cannot list '" + proc.string() + "'");
-  }
+  auto names = list_local_dir(proc);
+  if (!names) return std::nullopt;
   std::vector<std::string> pids;
-  errno = 0;
-  while (struct dirent* e = ::readdir(dir.get())) {
-    std::string_view n = e->d_name;
-    if (!n.empty() && std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      pids.emplace_back(n);
-  }
-  if (errno != 0) throw SysError("cannot list '" + proc.string() + "'");
-  dir.reset();
+  for (auto& n : *names)
+    if (std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      pids.push_back(std::move(n));
   std::sort(pids.begin(), pids.end(), [](const std::string& a, const std::string& b) {
     return a.size() != b.size() ? a.size() < b.size() : a < b;
   });
