@@ -16,19 +16,29 @@
 namespace nixmon::nod {
 namespace {
 
+// A listening Unix socket at `path` that no daemon serves: the test accepts and answers by hand.
+// -1 on failure.
+int listen_unix(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 1) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // Regression: a daemon over its --max-connections answers the magic line with an error and
 // closes without reading the query. The client's send of the query then fails (EPIPE), and it
 // reported "Broken pipe" instead of the daemon's reason, which was already in its buffer.
 TEST(QueryClient, ReportsTheRefusalOfADaemonThatClosedBeforeReadingTheQuery) {
   test::TempDir dir;
   std::string path = (dir.path() / "nod.sock").string();
-  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int listener = listen_unix(path);
   ASSERT_GE(listener, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(listener, 1), 0);
 
   QueryClient client(path);  // connects and sends the magic line; the backlog holds it
   int conn = ::accept(listener, nullptr, nullptr);
@@ -48,13 +58,8 @@ TEST(QueryClient, ReportsTheRefusalOfADaemonThatClosedBeforeReadingTheQuery) {
 TEST(QueryClient, ASendToAClosedDaemonWithNoAnswerIsAnError) {
   test::TempDir dir;
   std::string path = (dir.path() / "nod.sock").string();
-  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int listener = listen_unix(path);
   ASSERT_GE(listener, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(listener, 1), 0);
   QueryClient client(path);
   int conn = ::accept(listener, nullptr, nullptr);
   ASSERT_GE(conn, 0);
