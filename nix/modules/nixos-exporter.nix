@@ -422,7 +422,7 @@ in
         enable = "Share the remote revision with the other hosts through NATS.";
         subjectDescription = "NATS subject for revision updates.";
         credentialsFile = "NATS credentials file (optional); handed to the unit as a systemd credential.";
-        nkeySeedFile = "NATS NKey seed file (optional); handed to the unit as a systemd credential.";
+        nkeySeedFile = "NATS NKey user key file (optional; `--flake.nats.nkey-seed-file`); handed to the unit as a systemd credential.";
       };
     };
   };
