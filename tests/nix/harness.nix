@@ -129,6 +129,7 @@ let
       caddySettings = clean c.services.caddy.settings;
       etcSources = lib.mapAttrs (_: e: e.source) c.environment.etc;
       victoriametrics = clean c.services.victoriametrics;
+      cadvisor = c.services.cadvisor;
     };
 in
 {

@@ -457,6 +457,19 @@ in
                 sslVerify = opt types.bool true;
                 constLabels = opt (types.listOf types.str) [ ];
               };
+              # exporters/pve.nix (nixpkgs 3b20077, lines 27-151: environmentFile, configFile and
+              # server.{keyFile,certFile} are `nullOr path`; one bool per collector, default true)
+              pve = exporter 9221 {
+                environmentFile = opt (types.nullOr types.path) null;
+                configFile = opt (types.nullOr types.path) null;
+                server = {
+                  keyFile = opt (types.nullOr types.path) null;
+                  certFile = opt (types.nullOr types.path) null;
+                };
+                collectors = lib.genAttrs [ "status" "version" "node" "cluster" "resources" "config" "replication" ] (
+                  _: opt types.bool true
+                );
+              };
             };
           };
         };
@@ -502,6 +515,9 @@ in
               secret_key = opt (types.nullOr types.str) null;
             };
             analytics.reporting_enabled = opt types.bool false;
+            # grafana.nix declares [users] (allow_sign_up a bool, default false); [auth] and
+            # [auth.generic_oauth] are left to the freeform INI type.
+            users.allow_sign_up = opt types.bool false;
             database = {
               type = opt (types.enum [
                 "mysql"
@@ -539,6 +555,23 @@ in
             )) null;
           }) { };
         };
+      };
+
+      # nixos/modules/services/monitoring/cadvisor.nix (nixpkgs 3b20077, lines 10-96): the options
+      # nixmon sets and those that keep the set as nixpkgs has it; storageDriverPasswordFile has
+      # no default there (a default is defined in its config part while storageDriverPassword is
+      # non-empty, which it is by default).
+      cadvisor = {
+        enable = opt types.bool false;
+        listenAddress = opt types.str "127.0.0.1";
+        port = opt types.port 8080;
+        storageDriver = opt (types.nullOr types.str) null;
+        storageDriverHost = opt types.str "localhost:8086";
+        storageDriverDb = opt types.str "root";
+        storageDriverUser = opt types.str "root";
+        storageDriverPassword = opt types.str "root";
+        storageDriverSecure = opt types.bool false;
+        extraOptions = opt (types.listOf types.str) [ ];
       };
 
       # nixos/modules/services/monitoring/loki.nix

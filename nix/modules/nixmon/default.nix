@@ -44,6 +44,8 @@ in
     ./alloy.nix
     ./firewall.nix
     ./fleet.nix
+    ./cadvisor.nix
+    ./proxmox.nix
   ];
 
   options.services.nixmon = {

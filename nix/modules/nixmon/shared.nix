@@ -31,6 +31,7 @@ let
     redis = if cfg.exporters.redis.enable then config.services.prometheus.exporters.redis.port else null;
     nginx = if cfg.exporters.nginx.enable then config.services.prometheus.exporters.nginx.port else null;
     caddy = if cfg.exporters.caddy.enable then cfg.exporters.caddy.port else null;
+    cadvisor = if cfg.exporters.cadvisor.enable then config.services.cadvisor.port else null;
   };
 
   # --- the fleet, as the server sees it (options in fleet.nix) --------------------------------
