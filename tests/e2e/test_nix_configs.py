@@ -129,6 +129,22 @@ class GeneratedConfigsPassTheRealTools(unittest.TestCase):
             self.assertEqual(rc, 0, out)
             self.assertIn("5 receivers", out.replace(" - ", ""))
 
+    def test_proxmox_and_cadvisor_jobs_pass_promtool(self):
+        """The pve exporter's multi-target job (params, relabelling) and the cAdvisor job, as
+        Prometheus itself reads them."""
+        s = self.configs(m.SERVER, m.PROXMOX, "{ services.nixmon.exporters.cadvisor.enable = true; }")
+        jobs = {j["job_name"]: j for j in s["prometheus"]["yml"]["scrape_configs"]}
+        self.assertIn("pve", jobs)
+        self.assertIn("cadvisor", jobs)
+        with h.TempDir() as tmp:
+            rc, out = self.promtool(tmp, s["prometheus"]["yml"])
+            self.assertEqual(rc, 0, out)
+            # The check can fail: a relabelling Prometheus refuses (no target label for replace).
+            bad = json.loads(json.dumps(s["prometheus"]["yml"]))
+            [j for j in bad["scrape_configs"] if j["job_name"] == "pve"][0]["relabel_configs"][0].pop("target_label")
+            rc, out = self.promtool(tmp, bad)
+            self.assertNotEqual(rc, 0, out)
+
     def test_rule_parameters_render_the_projects_rules(self):
         params = '{ cpu_usage_percent = 80; reboot_required_for = "48h"; }'
         s = self.configs(m.SERVER, f"{{ services.nixmon.prometheus.ruleParameters = {params}; }}")

@@ -585,6 +585,7 @@ EVERY_STACK_OPTION = """{
     exporters = {
       node.enable = true; nixos.enable = true; nod.enable = true; postgres.enable = true;
       redis.enable = true; nginx.enable = true; caddy = { enable = true; port = 9181; configure = "settings"; };
+      cadvisor.enable = true;
     };
     logs.enable = true;
     prometheus = { port = 9091; rulesDir = RULES; extraRuleFiles = [ EXTRA_RULES ]; extraScrapeConfigs = [ { job_name = "extra"; static_configs = [ { targets = [ "127.0.0.1:1234" ]; } ]; } ]; };
@@ -601,7 +602,13 @@ EVERY_STACK_OPTION = """{
       extraRoutes = [ { receiver = "db-team"; matchers = [ "team=\\"db\\"" ]; } ];
       extraInhibitRules = [ { source_matchers = [ "alertname=\\"HostDown\\"" ]; target_matchers = [ "severity=\\"warning\\"" ]; equal = [ "host" ]; } ];
     };
-    grafana = { enable = true; port = 3001; openFirewall = true; adminPasswordFile = "/run/secrets/gp"; secretKeyFile = "/run/secrets/gk"; dashboardsDir = "/var/lib/nixmon-dashboards"; };
+    grafana = { enable = true; port = 3001; openFirewall = true; adminPasswordFile = "/run/secrets/gp"; secretKeyFile = "/run/secrets/gk"; dashboardsDir = "/var/lib/nixmon-dashboards";
+      oidc = { enable = true; name = "Kanidm"; clientId = "grafana"; clientSecretFile = "/run/secrets/oidc"; scopes = [ "openid" "groups" ];
+               authUrl = "https://idm.example.com/ui/oauth2"; tokenUrl = "https://idm.example.com/oauth2/token";
+               apiUrl = "https://idm.example.com/oauth2/openid/grafana/userinfo";
+               roleAttributePath = "contains(groups[*], 'admins') && 'GrafanaAdmin' || 'Viewer'"; roleAttributeStrict = true;
+               allowAssignGrafanaAdmin = true; allowSignUp = false; usePkce = false; disableLoginForm = true; }; };
+    proxmox = { enable = true; targets = [ "10.0.0.9" ]; environmentFile = "/run/secrets/pve.env"; configFile = null; module = "monitoring"; };
     loki = { enable = true; port = 3101; allowedSources = [ "10.0.0.0/24" ]; };
     proxy = { enable = true; domain = "mon.example.com"; enableACME = false; useACMEHost = null;
               sslCertificate = "/run/secrets/cert.pem"; sslCertificateKey = "/run/secrets/key.pem"; basicAuthFile = "/run/secrets/htpasswd"; };
@@ -644,9 +651,175 @@ class EveryOption(Base):
             # Renders this project's rules, so it excludes the rulesDir set there (see
             # test_nix_configs.test_rule_parameters_render_the_projects_rules).
             "services.nixmon.prometheus.ruleParameters",
+            # Exclusive with proxmox.environmentFile, which is set (ProxmoxExporter tests it).
+            "services.nixmon.proxmox.configFile",
             # Excludes sslCertificate, which is set.
             "services.nixmon.proxy.useACMEHost",
         ])
+
+
+CADVISOR_CLIENT = CLIENT.rstrip().rstrip("}") + "  services.nixmon.exporters.cadvisor.enable = true;\n}"
+
+PROXMOX = """{ services.nixmon.proxmox = { enable = true; targets = [ "pve1.lan" "10.0.0.5:8006" ];
+  environmentFile = "/run/secrets/pve.env"; }; }"""
+
+OIDC = """{ services.nixmon = { proxy = { enable = true; domain = "mon.example.com"; };
+  grafana.oidc = { enable = true; name = "Kanidm"; clientId = "grafana"; clientSecretFile = "/run/secrets/grafana-oidc";
+    authUrl = "https://idm.example.com/ui/oauth2"; tokenUrl = "https://idm.example.com/oauth2/token";
+    apiUrl = "https://idm.example.com/oauth2/openid/grafana/userinfo";
+    roleAttributePath = "contains(groups[*], 'grafana_admins@idm.example.com') && 'Admin' || 'Viewer'"; }; }; }"""
+
+
+class Cadvisor(Base):
+    def test_every_cgroup_on_every_address_towards_the_server_only(self):
+        s = self.run_modules(CADVISOR_CLIENT)
+        self.assertNoFailures(s)
+        c = s["cadvisor"]
+        self.assertTrue(c["enable"])
+        # systemd services are cgroups too: cAdvisor must not keep to Docker's containers.
+        self.assertIn("--docker_only=false", c["extraOptions"])
+        self.assertEqual((c["listenAddress"], c["port"]), ("0.0.0.0", 8080))
+        self.assertEqual(s["exposedTargets"]["cadvisor"], 8080)
+        self.assertIn("iptables -A nixos-fw -p tcp -s 10.0.0.1 --dport 8080 -j nixos-fw-accept",
+                      s["firewall"]["extraCommands"].splitlines())
+        self.assertEqual(s["firewall"]["allowedTCPPorts"], [])
+
+    def test_its_port_is_nixpkgs_option(self):
+        s = self.run_modules(CADVISOR_CLIENT, "{ services.cadvisor.port = 9338; }")
+        self.assertEqual(s["exposedTargets"]["cadvisor"], 9338)
+
+    def test_off_by_default(self):
+        s = self.run_modules(CLIENT)
+        self.assertFalse(s["cadvisor"]["enable"])
+        self.assertEqual(s["cadvisor"]["extraOptions"], [])
+        self.assertNotIn("cadvisor", s["exposedTargets"])
+
+    def test_the_server_scrapes_it_on_every_host_that_runs_it(self):
+        s = self.run_modules(SERVER.replace("web = h.eval [ CLIENT ]".replace("CLIENT", CLIENT),
+                                            "web = h.eval [ CADVISOR_CLIENT ]".replace("CADVISOR_CLIENT", CADVISOR_CLIENT)),
+                             "{ services.nixmon.exporters.cadvisor.enable = true; }")
+        self.assertNoFailures(s)
+        self.assertEqual(targets(s, "cadvisor"), {"mon": "127.0.0.1:8080", "web": "10.0.0.2:8080"})
+        self.assertEqual(job(s, "cadvisor")["static_configs"][0]["labels"]["host"], "mon")
+
+
+class ProxmoxExporter(Base):
+    def test_exporter_on_loopback_and_the_multi_target_job(self):
+        s = self.run_modules(SERVER, PROXMOX)
+        self.assertNoFailures(s)
+        e = s["exporters"]["pve"]
+        self.assertTrue(e["enable"])
+        self.assertEqual((e["listenAddress"], e["port"]), ("127.0.0.1", 9221))
+        # Credentials as a file reference only: nothing of the token in the configuration.
+        self.assertEqual(e["environmentFile"], "/run/secrets/pve.env")
+        self.assertNotIn("configFile", e)
+        j = job(s, "pve")
+        self.assertEqual(j["metrics_path"], "/pve")
+        self.assertEqual(j["params"], {"cluster": ["1"], "node": ["1"]})
+        self.assertEqual(j["static_configs"], [{"labels": {}, "targets": ["pve1.lan", "10.0.0.5:8006"]}])
+        self.assertEqual(j["relabel_configs"], [
+            {"source_labels": ["__address__"], "target_label": "__param_target"},
+            {"source_labels": ["__param_target"], "target_label": "instance"},
+            {"target_label": "__address__", "replacement": "127.0.0.1:9221"},
+        ])
+        # Nothing opened: only this server's Prometheus asks the exporter.
+        self.assertNotIn("9221", s["firewall"]["extraCommands"] + s["firewall"]["extraInputRules"])
+        self.assertEqual(s["firewall"]["allowedTCPPorts"], [])
+
+    def test_config_file_and_module(self):
+        s = self.run_modules(SERVER, """{ services.nixmon.proxmox = { enable = true; targets = [ "pve1.lan" ];
+          configFile = "/run/secrets/pve.yml"; module = "monitoring"; };
+          services.prometheus.exporters.pve.port = 9300; }""")
+        self.assertNoFailures(s)
+        self.assertEqual(s["exporters"]["pve"]["configFile"], "/run/secrets/pve.yml")
+        j = job(s, "pve")
+        self.assertEqual(j["params"]["module"], ["monitoring"])
+        self.assertEqual(j["relabel_configs"][2]["replacement"], "127.0.0.1:9300")
+
+    def test_off_by_default_and_on_clients(self):
+        s = self.run_modules(SERVER)
+        self.assertFalse(s["exporters"]["pve"]["enable"])
+        self.assertIsNone(job(s, "pve"))
+        s = self.run_modules(CLIENT, PROXMOX)
+        self.assertFalse(s["exporters"]["pve"]["enable"])
+
+    def test_assertions(self):
+        cases = {
+            'targets = [ "a" ];': "services.nixmon.proxmox needs the exporter's credentials: environmentFile or configFile",
+            'targets = [ "a" ]; environmentFile = "/run/secrets/e"; configFile = "/run/secrets/c";':
+                "services.nixmon.proxmox: set environmentFile or configFile, not both (the exporter would ignore configFile)",
+            'targets = [ "a" ]; configFile = "/nix/store/00000000000000000000000000000000-pve.yml";':
+                "services.nixmon.proxmox: the credentials file must be an absolute path outside the Nix store "
+                "(/nix/store/00000000000000000000000000000000-pve.yml)",
+            'targets = [ "a" ]; environmentFile = "secrets/pve.env";':
+                "services.nixmon.proxmox: the credentials file must be an absolute path outside the Nix store (secrets/pve.env)",
+            'environmentFile = "/run/secrets/e";': "services.nixmon.proxmox.targets: name at least one Proxmox VE node",
+        }
+        for cfg, message in cases.items():
+            with self.subTest(cfg=cfg):
+                s = self.run_modules(SERVER, f"{{ services.nixmon.proxmox = {{ enable = true; {cfg} }}; }}")
+                self.assertEqual(s["failedAssertions"], [message])
+
+
+class GrafanaSignOn(Base):
+    def test_generic_oauth_with_the_secret_from_a_file(self):
+        s = self.run_modules(SERVER, OIDC)
+        self.assertNoFailures(s)
+        st = s["grafana"]["settings"]
+        self.assertEqual(st["auth.generic_oauth"], {
+            "enabled": True, "name": "Kanidm", "client_id": "grafana",
+            "client_secret": "$__file{/run/secrets/grafana-oidc}",
+            "scopes": "openid profile email",
+            "auth_url": "https://idm.example.com/ui/oauth2", "token_url": "https://idm.example.com/oauth2/token",
+            "api_url": "https://idm.example.com/oauth2/openid/grafana/userinfo",
+            "role_attribute_path": "contains(groups[*], 'grafana_admins@idm.example.com') && 'Admin' || 'Viewer'",
+            "role_attribute_strict": False, "allow_assign_grafana_admin": False, "allow_sign_up": True, "use_pkce": True,
+        })
+        # The login form stays unless asked; Grafana's own sign-up stays off (nixpkgs' default).
+        self.assertNotIn("auth", st)
+        self.assertFalse(st["users"]["allow_sign_up"])
+
+    def test_login_form_off_and_no_sign_up(self):
+        s = self.run_modules(SERVER, OIDC, """{ services.nixmon.grafana.oidc = { disableLoginForm = true; allowSignUp = false;
+          roleAttributeStrict = true; scopes = [ "openid" "groups" ]; }; }""")
+        self.assertNoFailures(s)
+        st = s["grafana"]["settings"]
+        self.assertEqual(st["auth"], {"disable_login_form": True})
+        self.assertFalse(st["auth.generic_oauth"]["allow_sign_up"])
+        self.assertTrue(st["auth.generic_oauth"]["role_attribute_strict"])
+        self.assertEqual(st["auth.generic_oauth"]["scopes"], "openid groups")
+
+    def test_off_by_default(self):
+        st = self.run_modules(SERVER)["grafana"]["settings"]
+        self.assertNotIn("auth.generic_oauth", st)
+        self.assertNotIn("auth", st)
+
+    def test_root_url_of_ones_own_is_enough(self):
+        s = self.run_modules(SERVER, OIDC.replace('proxy = { enable = true; domain = "mon.example.com"; };', ""),
+                             '{ services.grafana.settings.server.root_url = "https://grafana.example.com/"; }')
+        self.assertNoFailures(s)
+
+    def test_assertions(self):
+        no_proxy = OIDC.replace('proxy = { enable = true; domain = "mon.example.com"; };', "")
+        cases = [
+            (['{ services.nixmon.grafana.oidc.enable = true; services.nixmon.proxy = { enable = true; domain = "m.example.com"; }; }'],
+             ["services.nixmon.grafana.oidc needs clientId and clientSecretFile",
+              "services.nixmon.grafana.oidc needs the provider's authUrl, tokenUrl and apiUrl (Grafana's generic OAuth does not discover them)"]),
+            ([OIDC, '{ services.nixmon.grafana.oidc.clientSecretFile = lib.mkForce "/nix/store/00000000000000000000000000000000-secret"; }'],
+             ["services.nixmon.grafana.oidc.clientSecretFile must be an absolute path outside the Nix store"]),
+            (['{ services.nixmon.grafana.oidc.disableLoginForm = true; }'],
+             ["services.nixmon.grafana.oidc.disableLoginForm without oidc.enable leaves no way to log in"]),
+            ([OIDC, '{ services.nixmon.grafana.oidc = { roleAttributePath = lib.mkForce null; roleAttributeStrict = true; }; }'],
+             ["services.nixmon.grafana.oidc.roleAttributeStrict without roleAttributePath refuses every login"]),
+            ([OIDC, '{ services.nixmon.grafana.oidc = { roleAttributePath = lib.mkForce null; allowAssignGrafanaAdmin = true; }; }'],
+             ["services.nixmon.grafana.oidc.allowAssignGrafanaAdmin needs roleAttributePath (the only way to yield GrafanaAdmin)"]),
+            ([no_proxy],
+             ["services.nixmon.grafana.oidc: the provider redirects back to Grafana's root_url, which names localhost; "
+              "enable services.nixmon.proxy or set services.grafana.settings.server.domain or root_url"]),
+        ]
+        for modules, messages in cases:
+            with self.subTest(modules=modules):
+                self.assertEqual(sorted(self.run_modules(SERVER, *modules)["failedAssertions"]), sorted(messages))
 
 
 class StackOnNixpkgsTypes(Base):
