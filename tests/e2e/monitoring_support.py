@@ -141,6 +141,12 @@ def names_in_exposition(text):
     return {re.split(r"[{ ]", line, 1)[0] for line in text.splitlines() if line and not line.startswith("#")}
 
 
+def fixture_exposition(name):
+    """A text exposition of an exporter that cannot run here (tests/fixtures/expositions/)."""
+    with open(h.fixture("expositions", name)) as f:
+        return f.read()
+
+
 def node_exporter_scrape():
     """One scrape of Debian's real node_exporter on a free loopback port (default collectors)."""
     with h.TempDir() as tmp:
