@@ -26,6 +26,12 @@ UNINSPECTABLE = 'state="uninspectable"'
 HIT = 'result="hit"'
 HIT_OR_MISS = 'result=~"hit|miss"'
 FAILED = 'outcome="failed"'
+# cAdvisor names each cgroup by its path (`id`); systemd services live under /system.slice.
+SERVICES = 'id=~"/system[.]slice/.+[.]service"'
+# prometheus-pve-exporter's `id`: node/<name>, qemu/<vmid>, lxc/<vmid>, storage/<node>/<storage>.
+PVE_NODES = 'id=~"node/.+"'
+PVE_GUESTS = 'id=~"(qemu|lxc)/.+"'
+PVE_STORAGE = 'id=~"storage/.+"'
 
 
 def sel(extra=""):
@@ -121,6 +127,7 @@ YES_BAD = value_map([(0, "no", "green"), (1, "yes", "red")])
 ON_OFF = value_map([(0, "off", "text"), (1, "on", "text")])
 REBOOT = value_map([(0, "unchanged", "green"), (1, "changed: reboot", "orange")])
 SUCCESS = value_map([(0, "failing", "red"), (1, "ok", "green")])
+UP_DOWN = value_map([(0, "down", "red"), (1, "up", "green")])
 GREEN_RED = [{"color": "green", "value": None}, {"color": "red", "value": 1}]
 
 
@@ -141,7 +148,8 @@ def layout(panels):
     return panels
 
 
-def dashboard(uid, title, description, panels):
+def dashboard(uid, title, description, panels, hosts_from="nixos_exporter_build_info"):
+    """`hosts_from`: the metric whose `instance` values the host variable offers."""
     return {
         "uid": uid,
         "title": title,
@@ -162,8 +170,8 @@ def dashboard(uid, title, description, panels):
             {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
              "current": {}, "hide": 0, "refresh": 1, "regex": "", "options": []},
             {"name": "instance", "label": "Host", "type": "query", "datasource": DS,
-             "definition": "label_values(nixos_exporter_build_info, instance)",
-             "query": {"query": "label_values(nixos_exporter_build_info, instance)",
+             "definition": f"label_values({hosts_from}, instance)",
+             "query": {"query": f"label_values({hosts_from}, instance)",
                        "refId": "PrometheusVariableQueryEditor-VariableQuery"},
              # The host part of instance; Grafana takes the first capture group as the value.
              "regex": "/^(\\[[^\\]]*\\]|[^:]+)/",
@@ -319,6 +327,22 @@ def host():
             q(f"rate(node_network_receive_bytes_total{sel(NOT_LO)}[$__rate_interval])", "{{instance}} {{device}} in"),
             q(f"-rate(node_network_transmit_bytes_total{sel(NOT_LO)}[$__rate_interval])", "{{instance}} {{device}} out"),
         ], unit="Bps", w=12),
+        row("systemd services (cAdvisor)"),
+        timeseries("Service CPU", "CPUs busy per systemd service, the ten busiest: each unit is a cgroup, which cAdvisor reports as /system.slice/<unit>.service (services.nixmon.exporters.cadvisor).",
+                   [q(f"topk(10, sum by (instance, id) (rate(container_cpu_usage_seconds_total{sel(SERVICES)}[$__rate_interval])))", "{{instance}} {{id}}")],
+                   unit="short", w=12),
+        timeseries("Service memory", "Working set per systemd service, the ten largest: what the kernel cannot simply reclaim, and what a memory limit (MemoryMax=) is held against.",
+                   [q(f"topk(10, container_memory_working_set_bytes{sel(SERVICES)})", "{{instance}} {{id}}")],
+                   unit="bytes", w=12),
+        table("Memory limits", "Working set of each service that has a memory limit (MemoryMax=), percent of that limit; services without one are not listed (alert ServiceNearMemoryLimit).",
+              [q(f"100 * container_memory_working_set_bytes{sel(SERVICES)} / (container_spec_memory_limit_bytes{sel(SERVICES)} > 0)", table=True)],
+              w=8, h=8, rename={"Value": "% of limit"}, unit_by_column={"% of limit": "percent"}),
+        timeseries("CPU throttled", "Share of scheduler periods in which a service with a CPU quota (CPUQuota=) was throttled (alert ServiceCPUThrottled).",
+                   [q(f"100 * rate(container_cpu_cfs_throttled_periods_total{sel(SERVICES)}[$__rate_interval]) / (rate(container_cpu_cfs_periods_total{sel(SERVICES)}[$__rate_interval]) > 0)", "{{instance}} {{id}}")],
+                   unit="percent", w=8),
+        table("Restarts", "How often each service's cgroup was created anew in the dashboard's time range, the ten most (alert ServiceRestarting).",
+              [q(f"topk(10, changes(container_start_time_seconds{sel(SERVICES)}[$__range]))", table=True)],
+              w=8, h=8, rename={"Value": "restarts"}),
         row("nixos-exporter"),
         table("Collectors", "Whether each collector succeeded at the last scrape; a failing one's metrics are absent.",
               [q(f"nixos_exporter_collector_success{sel()}", table=True)], w=8, h=8, rename={"Value": "state"},
@@ -467,11 +491,44 @@ def builds():
     ])
 
 
+# --- Proxmox VE --------------------------------------------------------------------------------
+
+def proxmox():
+    return dashboard("nixmon-proxmox", "Proxmox VE",
+                     "Proxmox VE nodes, guests and storage from prometheus-pve-exporter (services.nixmon.proxmox); the host is the node the exporter asked.", [
+        row("Nodes"),
+        table("Nodes", "Each node as the cluster reports it (alert ProxmoxNodeDown).",
+              [q(f"pve_up{sel(PVE_NODES)}", table=True)], w=8, h=8, rename={"Value": "state"},
+              mappings={"state": UP_DOWN}),
+        timeseries("Node CPU", "CPU utilisation of each node.",
+                   [q(f"100 * pve_cpu_usage_ratio{sel(PVE_NODES)}", "{{instance}} {{id}}")], unit="percent", w=8),
+        timeseries("Node memory", "Used memory of each node, percent of its memory.",
+                   [q(f"100 * pve_memory_usage_bytes{sel(PVE_NODES)} / pve_memory_size_bytes{sel(PVE_NODES)}", "{{instance}} {{id}}")],
+                   unit="percent", w=8),
+        row("Guests"),
+        table("Guests", "Every VM (qemu) and container (lxc), running or not (alert ProxmoxGuestDown for those that start at boot).",
+              [q(f"pve_up{sel(PVE_GUESTS)} * on (instance, id) group_left (name, node, type) pve_guest_info{sel()}", table=True)],
+              w=24, h=8, rename={"Value": "state"}, mappings={"state": UP_DOWN}),
+        timeseries("Guest CPU", "CPU utilisation of each guest.",
+                   [q(f"100 * pve_cpu_usage_ratio{sel(PVE_GUESTS)}", "{{instance}} {{id}}")], unit="percent", w=12),
+        timeseries("Guest memory", "Memory each guest uses.",
+                   [q(f"pve_memory_usage_bytes{sel(PVE_GUESTS)}", "{{instance}} {{id}}")], unit="bytes", w=12),
+        row("Storage"),
+        timeseries("Storage used", "Used share of each storage of known size (alert ProxmoxStorageNearlyFull).",
+                   [q(f"100 * pve_disk_usage_bytes{sel(PVE_STORAGE)} / (pve_disk_size_bytes{sel(PVE_STORAGE)} > 0)", "{{instance}} {{id}}")],
+                   unit="percent", w=16),
+        table("Storage state", "Whether each storage is active (alert ProxmoxStorageUnavailable).",
+              [q(f"pve_up{sel(PVE_STORAGE)}", table=True)], w=8, h=8, rename={"Value": "state"},
+              mappings={"state": UP_DOWN}),
+    ], hosts_from="pve_up")
+
+
 DASHBOARDS = {
     "fleet-overview.json": fleet,
     "nixos-host.json": host,
     "store-gc.json": store,
     "builds-substituters.json": builds,
+    "proxmox.json": proxmox,
 }
 
 

@@ -220,6 +220,49 @@ def problem(doc):
     return None
 
 
+def serve_exposition(stack, text, path="/metrics", params=None):
+    """A loopback HTTP server answering `path` (with exactly these query `params`, when given) with
+    the exposition `text`, each `*_total` counter grown with the seconds since the server started
+    (so that rates have data); anything else is a 404. Returns its port."""
+    started = time.monotonic()
+
+    def body():
+        grown = 1 + (time.monotonic() - started)
+        out = []
+        for line in text.splitlines():
+            name = re.split(r"[{ ]", line, 1)[0]
+            if line and not line.startswith("#") and name.endswith("_total"):
+                head, value = line.rsplit(" ", 1)
+                line = f"{head} {float(value) * grown}"
+            out.append(line)
+        return ("\n".join(out) + "\n").encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            url = urllib.parse.urlsplit(self.path)
+            ok = url.path == path and (params is None or urllib.parse.parse_qs(url.query) == params)
+            data = body() if ok else b"not found\n"
+            self.send_response(200 if ok else 404)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stack.callback(server.server_close)
+    stack.callback(server.shutdown)
+    return server.server_address[1]
+
+
+# The Proxmox VE node the pve job asks about (the exporter's `target` parameter; our module's
+# relabelling makes it the `instance` label).
+PVE_TARGET = "pve1"
+
+
 def add_channels(tmp, root, stack):
     """Gives the host root channels (the nixos-channels fixture's profile and store paths) whose
     upstream is a loopback server answering <channel>/git-revision; returns its port."""
@@ -301,6 +344,13 @@ class Dashboards(unittest.TestCase):
         jobs["nod"] = port
         cls.nix_streams = capture_nix_streams(tmp, env)
 
+        # cAdvisor and prometheus-pve-exporter are not packaged here: their documented expositions
+        # (tests/fixtures/expositions/) stand in, served as the exporters would. The pve one only
+        # answers the multi-target request that services.nixmon.proxmox's scrape job makes.
+        jobs["cadvisor"] = serve_exposition(cls.stack, ms.fixture_exposition("cadvisor.prom"))
+        cls.pve_port = serve_exposition(cls.stack, ms.fixture_exposition("pve.prom"), path="/pve",
+                                        params={"target": [PVE_TARGET], "cluster": ["1"], "node": ["1"]})
+
         cls.prom_port = h.free_port()
         config = os.path.join(tmp, "prometheus.yml")
         with open(config, "w") as f:
@@ -310,6 +360,14 @@ class Dashboards(unittest.TestCase):
             for job, p in jobs.items():
                 f.write(f"  - job_name: {job}\n    static_configs:\n"
                         f"      - targets: ['127.0.0.1:{p}']\n        labels: {{host: fixture}}\n")
+            # As nix/modules/nixmon/proxmox.nix writes it (its own test checks that job).
+            f.write("  - job_name: pve\n    metrics_path: /pve\n"
+                    "    params: {cluster: ['1'], node: ['1']}\n"
+                    f"    static_configs:\n      - targets: ['{PVE_TARGET}']\n"
+                    "    relabel_configs:\n"
+                    "      - {source_labels: [__address__], target_label: __param_target}\n"
+                    "      - {source_labels: [__param_target], target_label: instance}\n"
+                    f"      - {{target_label: __address__, replacement: '127.0.0.1:{cls.pve_port}'}}\n")
         cls.prometheus = h.Process([h.tool("prometheus"), f"--config.file={config}",
                                     f"--storage.tsdb.path={os.path.join(tmp, 'data')}",
                                     f"--web.listen-address=127.0.0.1:{cls.prom_port}", "--log.level=warn"],
@@ -325,7 +383,9 @@ class Dashboards(unittest.TestCase):
         arrived: dashboards read them, and the exporter computes them off the scrape path."""
         needed = [
             f"min(count_over_time(up[1m])) >= 4",
-            f"count(up == 1) == {len(cls.jobs)}",
+            f"count(up == 1) == {len(cls.jobs) + 1}",  # and the pve job
+            f'pve_up{{job="pve",instance="{PVE_TARGET}"}}',
+            "count_over_time(container_cpu_cfs_periods_total[1m]) >= 3",
             "nixos_store_analysis_ready == 1",
             "nixos_gc_analysis_ready == 1",
             "nixos_flake_input_age_seconds",
@@ -403,14 +463,19 @@ class Dashboards(unittest.TestCase):
             expand("up{instance=~\"$nosuchvariable\"}")
 
     def test_the_instance_variable_selects_a_host_across_its_exporters(self):
+        # The NixOS hosts' dashboards offer the hosts running nixos-exporter; the Proxmox VE one
+        # the nodes the pve job asked.
+        expected = {"nixos_exporter_build_info": ([f"127.0.0.1:{self.jobs['nixos']}"], {"127.0.0.1"}),
+                    "pve_up": ([PVE_TARGET], {PVE_TARGET})}
         for name, d in self.dashboards().items():
             var = {v["name"]: v for v in d["templating"]["list"]}["instance"]
             m = re.fullmatch(r"label_values\((\w+), *(\w+)\)", var["query"]["query"])
             self.assertTrue(m, var["query"])
+            self.assertIn(m.group(1), expected, name)
             values = self.prom.api(f"label/{m.group(2)}/values", **{"match[]": m.group(1)})["data"]
-            self.assertEqual(values, [f"127.0.0.1:{self.jobs['nixos']}"], name)
+            self.assertEqual(values, expected[m.group(1)][0], name)
             hosts = {re.match(var["regex"].strip("/"), v).group(1) for v in values}
-            self.assertEqual(hosts, {"127.0.0.1"})
+            self.assertEqual(hosts, expected[m.group(1)][1])
         # One host chosen: its exporters on every port, nothing of another host.
         one = dict(VARIABLES, instance=r"127\\.0\\.0\\.1")
         r = self.prom.query(expand('up{instance=~"$instance(:[0-9]+)?"}', one))
