@@ -457,8 +457,9 @@ in
                 sslVerify = opt types.bool true;
                 constLabels = opt (types.listOf types.str) [ ];
               };
-              # exporters/pve.nix (nixpkgs 3b20077, lines 27-151: environmentFile, configFile and
-              # server.{keyFile,certFile} are `nullOr path`; one bool per collector, default true)
+              # exporters/pve.nix (its `extraOpts`, as of nixpkgs commit 3b20077 seen in a fork,
+              # faukah/nixpkgs: environmentFile, configFile and server.{keyFile,certFile} are
+              # `nullOr path`; one bool per collector, default true; the package option is left out)
               pve = exporter 9221 {
                 environmentFile = opt (types.nullOr types.path) null;
                 configFile = opt (types.nullOr types.path) null;
@@ -557,8 +558,10 @@ in
         };
       };
 
-      # nixos/modules/services/monitoring/cadvisor.nix (nixpkgs 3b20077, lines 10-96): the options
-      # nixmon sets and those that keep the set as nixpkgs has it; storageDriverPasswordFile has
+      # nixos/modules/services/monitoring/cadvisor.nix (its `options.services.cadvisor`, as of
+      # nixpkgs commit 3b20077 seen in a fork, faukah/nixpkgs; older nixpkgs lacks extraOptions
+      # and has `port` as types.int): the options nixmon sets and those that keep the set as
+      # nixpkgs has it; storageDriverPasswordFile has
       # no default there (a default is defined in its config part while storageDriverPassword is
       # non-empty, which it is by default).
       cadvisor = {
