@@ -1,0 +1,133 @@
+// The table of activity kinds (activity-kinds.cc): the schema derived from it is schema 3 byte for
+// byte, and every trait names something its table has.
+#include "nod/activity-kinds.hh"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "nod-test-support.hh"
+#include "nod/record-store.hh"
+
+using namespace nixmon;
+using namespace nixmon::nod;
+using nixmon::nod::test::dump;
+
+namespace {
+
+std::set<std::string> columns_of(const sqlite::Database& db, std::string_view table) {
+  std::set<std::string> out;
+  auto st = db.prepare(fmt::format("SELECT name FROM pragma_table_info('{}')", table));
+  while (st.step()) out.insert(st.column_text(0));
+  return out;
+}
+
+// What SQLite keeps of a schema: every table's and index's statement, as written.
+std::string master(const sqlite::Database& db) {
+  return dump(db, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name");
+}
+
+}  // namespace
+
+// tests/fixtures/nod-db/schema-3.sql is the schema text of nod schema 3 as it was written by hand
+// (its CREATE TABLE statements, then its CREATE INDEX statements) before the kinds' parts were
+// derived from their declarations.
+TEST(ActivityKinds, DerivedSchemaIsSchemaThreeByteForByte) {
+  ASSERT_EQ(schema_version, 3);
+  std::string fixture =
+      nixmon::test::read_text(nixmon::test::source_dir() / "tests/fixtures/nod-db/schema-3.sql");
+  EXPECT_EQ(schema_tables_sql() + schema_indexes_sql(), fixture);
+}
+
+TEST(ActivityKinds, NewDatabaseHasSchemaThreeAsSqliteKeepsIt) {
+  nixmon::test::TempDir dir;
+  sqlite::Database old((dir.path() / "old.db").string(), sqlite::Database::Mode::create);
+  old.exec(
+      nixmon::test::read_text(nixmon::test::source_dir() / "tests/fixtures/nod-db/schema-3.sql"));
+  RecordStore store((dir.path() / "nod.db").string());
+  EXPECT_EQ(master(store.db()), master(old));
+}
+
+TEST(ActivityKinds, TraitsNameColumnsOfTheirTable) {
+  nixmon::test::TempDir dir;
+  RecordStore store((dir.path() / "nod.db").string());
+  std::set<std::string_view> kinds, tables;
+  for (const KindTraits* k : kind_table()) {
+    SCOPED_TRACE(std::string(k->kind));
+    EXPECT_TRUE(kinds.insert(k->kind).second);
+    EXPECT_TRUE(tables.insert(k->table).second);
+    auto cols = columns_of(store.db(), k->table);
+    ASSERT_FALSE(cols.empty());
+    EXPECT_TRUE(cols.count(std::string(k->date_column)));
+    for (std::string_view c : {k->key_column, k->download_column, k->nar_column})
+      if (!c.empty()) EXPECT_TRUE(cols.count(std::string(c))) << c;
+    if (k->activity) {
+      EXPECT_TRUE(cols.count(std::string(k->match_column)));
+      EXPECT_FALSE(k->metric_kind.empty());
+    }
+    if (k->names) EXPECT_TRUE(cols.count("name"));
+    if (k->cpu) EXPECT_TRUE(cols.count("cpu_user_us") && cols.count("cpu_system_us"));
+    // The query traits' SQL is valid on the table.
+    EXPECT_NO_THROW(store.db().prepare(fmt::format("SELECT {} FROM {}", k->outcome_sql, k->table)));
+    EXPECT_EQ(find_kind_traits(k->kind), k);
+  }
+}
+
+// Every kind's row written and read back by its declared columns: what the aggregates use.
+TEST(ActivityKinds, EveryKindBindsAndReadsBack) {
+  nixmon::test::TempDir dir;
+  RecordStore store((dir.path() / "nod.db").string());
+  BuildRow b;
+  b.span = {7, 1000, 3000, 2000, Outcome::failed};
+  b.drv_path = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-b.drv";
+  b.name = "b";
+  b.machine = "local";
+  b.phases = "buildPhase";
+  b.log_lines = 3;
+  b.exit_code = 2;
+  b.failure_kind = FailureKind::builder;
+  b.cpu_user_us = 5;
+  std::vector<Event> ev = {
+      b,
+      SubstitutionRow{
+          {8, 1000, 1100, 100, Outcome::success}, "/nix/store/x-s", "s", "https://c", 10, 20},
+      CacheQueryRow{{9, 1000, 1001, 1, Outcome::success}, "/nix/store/x-s", "https://c", true},
+      TransferRow{{10, 1000, 1002, 2, Outcome::success}, "https://c/x.nar", 30},
+      CopyRow{{11, 1000, 1003, 3, Outcome::success}, "/nix/store/x-s", "a", "b", 40},
+      ActivityRow{{12, 1000, 1004, 4, Outcome::success}, 106, "optimising", "[]"},
+      FailureRow{1005, FailureKind::timeout, "d", "d", "", std::nullopt, "m"},
+      UnknownRecordRow{1006, "action:x", "{}"},
+  };
+  EXPECT_EQ(store.write_batch(ev), ev.size());
+  EXPECT_EQ(dump(store.db(),
+                 "SELECT activity_id, drv_path, name, machine, start_ms, end_ms, duration_ms, "
+                 "outcome, phases, log_lines, exit_code, failure_kind, cpu_user_us, "
+                 "cpu_system_us FROM builds"),
+            "7|/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-b.drv|b|local|1000|3000|2000|failed|"
+            "buildPhase|3|2|builder|5||\n");
+  std::size_t i = 0;
+  for (const KindTraits* k : kind_table()) {
+    SCOPED_TRACE(std::string(k->kind));
+    std::vector<Event> back;
+    read_rows(store.db(), *k, [&](const Event& e) { back.push_back(e); });
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(kind_of(back[0]), k);
+    EXPECT_EQ(kind_of(ev[i]), k);  // the kinds are declared in the order of the tables
+    // What the aggregates take from it is what the writer took from the event.
+    RowFacts want = *facts_of(ev[i]), got = *facts_of(back[0]);
+    EXPECT_EQ(got.date_ms, want.date_ms);
+    EXPECT_EQ(got.duration_ms, want.duration_ms);
+    EXPECT_EQ(got.outcome, want.outcome);
+    EXPECT_EQ(got.key, want.key);
+    EXPECT_EQ(got.name, want.name);
+    EXPECT_EQ(got.log_lines, want.log_lines);
+    EXPECT_EQ(got.download_bytes, want.download_bytes);
+    EXPECT_EQ(got.nar_bytes, want.nar_bytes);
+    EXPECT_EQ(got.cpu_user_us, want.cpu_user_us);
+    EXPECT_EQ(got.cpu_system_us, want.cpu_system_us);
+    ++i;
+  }
+  EXPECT_EQ(i, ev.size());
+  EXPECT_EQ(kind_of(Event{BuildFailedLater{}}), nullptr);
+}
