@@ -391,7 +391,23 @@ const auto& defs() {
             RowFacts f;
             f.date_ms = u.time_ms;
             return f;
-          }});
+          }},
+      // Since schema 4. Nix's actFetchTree (112), `git fetch` of a repository.
+      KindDef<GitFetchRow>{
+          {.kind = "git-fetch",
+           .table = "git_fetches",
+           .title = "Git fetches",
+           .date_column = "start_ms",
+           .activity = true,
+           .match_column = "url",
+           .durations = true,
+           .metric_kind = "git-fetch"},
+          columns<GitFetchRow>({
+              {activity_id<GitFetchRow>(), field<&GitFetchRow::url>("url", "TEXT NOT NULL")},
+              span_columns<GitFetchRow>(true),
+          }),
+          "CREATE INDEX IF NOT EXISTS git_fetches_start ON git_fetches (start_ms);\n",
+          [](const GitFetchRow& g) { return span_facts(g.span); }});
   return table;
 }
 

@@ -14,13 +14,14 @@ namespace nixmon::nod {
 
 namespace {
 
-// Version 3 (2 admitted three outcomes and no failure kinds, CPU times; 1 had no names, no totals
-// and narrower name indexes). The activity kinds' tables and indexes come from their declarations
-// (activity-kinds.cc); RecordStore.DerivedSchemaIsSchemaThree compares the whole text with
-// tests/fixtures/nod-db/schema-3.sql. Every change to this text needs a new schema_version and a
-// migration in RecordStore's constructor. Every statement is IF NOT EXISTS: the upgrade runs this
-// text to add what an older version lacks. Tables first, indexes apart: an upgrade that copies a
-// table's rows makes its indexes after the copy (sorting once instead of keeping B-trees in step).
+// Version 4 (3 had no git_fetches; 2 admitted three outcomes and no failure kinds, CPU times; 1 had
+// no names, no totals and narrower name indexes). The activity kinds' tables and indexes come from
+// their declarations (activity-kinds.cc); ActivityKinds.DerivedSchemaIsSchemaThreePlusGitFetches
+// compares the whole text with tests/fixtures/nod-db/schema-3.sql. Every change to this text needs
+// a new schema_version and a migration in RecordStore's constructor. Every statement is IF NOT
+// EXISTS: the upgrade runs this text to add what an older version lacks. Tables first, indexes
+// apart: an upgrade that copies a table's rows makes its indexes after the copy (sorting once
+// instead of keeping B-trees in step).
 //
 // The outcome and failure kind lists are the names of Outcome and FailureKind (events.cc);
 // RecordStore.EveryOutcomeAndFailureKindIsAdmitted keeps them in step.
@@ -257,7 +258,14 @@ RecordStore::RecordStore(const std::string& path) : db_(path, sqlite::Database::
         // Version 1's name indexes are superseded by covering ones.
         if (version == 1)
           db_.exec("DROP INDEX IF EXISTS builds_name; DROP INDEX IF EXISTS substitutions_name");
-        upgrade_->rows = upgrade_to_v3(db_);
+        if (version < 3) {
+          upgrade_->rows = upgrade_to_v3(db_);  // and 4's table: the text has it
+        } else {
+          // 3 to 4 adds git_fetches (and its index), nothing else: every row stays where it is.
+          // Git fetches recorded before are in `activities` (type 112) and stay there.
+          db_.exec(schema_tables_sql());
+          db_.exec(schema_indexes_sql());
+        }
         if (version == 1) {
           // Version 1 lacked the totals and names (and, in early builds, daily_durations): all
           // are recomputed from the rows, in this transaction, so a failed upgrade leaves

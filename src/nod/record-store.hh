@@ -16,7 +16,7 @@
 
 namespace nixmon::nod {
 
-inline constexpr int64_t schema_version = 3;
+inline constexpr int64_t schema_version = 4;
 
 // The schema text: its CREATE TABLE statements, then its CREATE INDEX statements (the activity
 // kinds' parts derived from activity-kinds.cc).
