@@ -128,7 +128,11 @@ def main():
     db = a.db or os.path.join(tmp, "nod.db")
     if not os.path.exists(db):
         # nod creates its schema; sqlite3 fills it.
-        subprocess.run([nod, "--db", db, "ingest", "/dev/null"], check=True, capture_output=True)
+        # (`nod ingest` refuses input without a Nix log record: one message, which adds no row.)
+        empty = os.path.join(tmp, "one-message.log")
+        with open(empty, "w") as f:
+            f.write('@nix {"action":"msg","level":5,"msg":"nod-query-bench"}\n')
+        subprocess.run([nod, "--db", db, "ingest", empty], check=True, capture_output=True)
         builds, subs = a.rows * 80 // 100, a.rows * 15 // 100
         queries = a.rows - builds - subs
         span = 730 * DAY

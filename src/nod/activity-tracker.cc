@@ -927,6 +927,21 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
         for (auto& q : pushed_out->value) emit_query(std::move(q), std::nullopt);
       break;
     }
+    case act_fetch_tree: {
+      // Nix's text is "fetching Git repository '<url>'" (libfetchers git-utils.cc, 2.28 to
+      // master). Its stop comes also when the fetch failed (the error is thrown after it): the
+      // outcome is unknown, unless the stream ended first. Another text stays a generic activity.
+      constexpr std::string_view prefix = "fetching Git repository '";
+      std::string_view text = a.text;
+      if (text.size() > prefix.size() && text.starts_with(prefix) && text.ends_with('\'')) {
+        if (outcome != Outcome::interrupted) span.outcome = Outcome::unknown;
+        emit(GitFetchRow{span,
+                         std::string(text.substr(prefix.size(), text.size() - prefix.size() - 1))});
+        break;
+      }
+      emit(ActivityRow{span, a.type, std::move(a.text), std::move(a.fields_json)});
+      break;
+    }
     default:
       emit(ActivityRow{span, a.type, std::move(a.text), std::move(a.fields_json)});
       break;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hh"
+#include "nod/activity-kinds.hh"
 #include "nod/record-store.hh"
 #include "nod/stats/log-histogram.hh"
 
@@ -18,47 +19,29 @@ Aggregator::Value& Aggregator::count(const Span& s, std::string_view kind, std::
   return v;
 }
 
-void Aggregator::duration(const Span& s, std::string_view kind) {
-  ++durations_[{utc_day(s.start_ms), kind, stats::duration_bucket(s.duration_ms)}];
-}
-
 void Aggregator::Value::add_cpu(const BuildRow& b, int sign) {
   if (b.cpu_user_us) cpu_user_us += sign * *b.cpu_user_us, cpu_user_known += sign;
   if (b.cpu_system_us) cpu_system_us += sign * *b.cpu_system_us, cpu_system_known += sign;
 }
 
 void Aggregator::add(const Event& ev) {
-  if (auto* b = std::get_if<BuildRow>(&ev)) {
-    Value& v = count(b->span, "build", outcome_name(b->span.outcome), b->machine);
-    v.log_lines += b->log_lines;
-    v.add_cpu(*b, 1);
-    duration(b->span, "build");
-    names_.emplace("build", b->name);
-  } else if (auto* s = std::get_if<SubstitutionRow>(&ev)) {
-    Value& v = count(s->span, "substitution", outcome_name(s->span.outcome), s->substituter);
-    if (s->download_bytes) v.download_bytes += *s->download_bytes, ++v.download_known;
-    if (s->nar_bytes) v.nar_bytes += *s->nar_bytes, ++v.nar_known;
-    duration(s->span, "substitution");
-    names_.emplace("substitution", s->name);
-  } else if (auto* q = std::get_if<CacheQueryRow>(&ev)) {
-    count(q->span, "cache-query", q->hit ? (*q->hit ? "hit" : "miss") : "unknown", q->cache);
-    duration(q->span, "cache-query");
-  } else if (auto* t = std::get_if<TransferRow>(&ev)) {
-    Value& v = count(t->span, "file-transfer", outcome_name(t->span.outcome), "");
-    if (t->bytes) v.download_bytes += *t->bytes, ++v.download_known;
-    duration(t->span, "file-transfer");
-  } else if (auto* c = std::get_if<CopyRow>(&ev)) {
-    Value& v = count(c->span, "copy", outcome_name(c->span.outcome), "");
-    if (c->bytes) v.nar_bytes += *c->bytes, ++v.nar_known;
-    duration(c->span, "copy");
-  } else if (auto* a = std::get_if<ActivityRow>(&ev)) {
-    count(a->span, "activity", outcome_name(a->span.outcome), fmt::format("{}", a->type));
-  } else if (auto* f = std::get_if<FailureRow>(&ev)) {
-    count(Span{0, f->time_ms, f->time_ms, 0, Outcome::failed}, "failure",
-          failure_kind_name(f->kind), "");
-  } else if (auto* u = std::get_if<UnknownRecordRow>(&ev)) {
-    count(Span{0, u->time_ms, u->time_ms, 0, Outcome::success}, "unknown-record", "", "");
-  }
+  // What a row adds is its kind's entry's to say (activity-kinds.cc).
+  const KindTraits* kind = kind_of(ev);
+  if (!kind) return;  // a correction, not a row
+  RowFacts f = *facts_of(ev);
+  Value& v = stats_[Key{utc_day(f.date_ms), std::string(kind->kind), std::string(f.outcome),
+                        std::move(f.key)}];
+  ++v.count;
+  v.total_ms += f.duration_ms;
+  v.max_ms = std::max(v.max_ms, f.duration_ms);
+  v.log_lines += f.log_lines;
+  if (f.download_bytes) v.download_bytes += *f.download_bytes, ++v.download_known;
+  if (f.nar_bytes) v.nar_bytes += *f.nar_bytes, ++v.nar_known;
+  if (f.cpu_user_us) v.cpu_user_us += *f.cpu_user_us, ++v.cpu_user_known;
+  if (f.cpu_system_us) v.cpu_system_us += *f.cpu_system_us, ++v.cpu_system_known;
+  if (kind->durations)
+    ++durations_[{utc_day(f.date_ms), kind->kind, stats::duration_bucket(f.duration_ms)}];
+  if (kind->names) names_.emplace(kind->kind, f.name);
 }
 
 void Aggregator::move_build_to_failed(const BuildRow& was) {
@@ -227,35 +210,14 @@ void drop_aggregates_before(sqlite::Database& db, const std::string& day) {
 }
 
 void prune_names(sqlite::Database& db) {
-  db.exec(R"sql(
-    DELETE FROM names WHERE kind = 'build'
-      AND NOT EXISTS (SELECT 1 FROM builds WHERE builds.name = names.name);
-    DELETE FROM names WHERE kind = 'substitution'
-      AND NOT EXISTS (SELECT 1 FROM substitutions s WHERE s.name = names.name))sql");
+  for (const KindTraits* k : kind_table())
+    if (k->names)
+      db.prepare(fmt::format("DELETE FROM names WHERE kind = ?1 AND NOT EXISTS (SELECT 1 FROM {} r "
+                             "WHERE r.name = names.name)",
+                             k->table))
+          .bind(1, k->kind)
+          .run();
 }
-
-namespace {
-
-Outcome outcome_of(const sqlite::Statement& st, int column) {
-  std::string o = st.column_text(column);
-  for (Outcome v : {Outcome::success, Outcome::failed, Outcome::cancelled, Outcome::interrupted,
-                    Outcome::unknown})
-    if (outcome_name(v) == o) return v;
-  throw Error(fmt::format("unknown outcome '{}' in the database", o));
-}
-
-// The columns every activity table has, in this order, first in each SELECT below.
-constexpr std::string_view span_columns = "start_ms, end_ms, duration_ms, outcome";
-Span span_of(const sqlite::Statement& st) {
-  return Span{0, st.column_int(0), st.column_int(1), st.column_int(2), outcome_of(st, 3)};
-}
-
-std::optional<int64_t> optional_int(const sqlite::Statement& st, int column) {
-  if (st.is_null(column)) return std::nullopt;
-  return st.column_int(column);
-}
-
-}  // namespace
 
 int64_t rebuild_aggregates(sqlite::Database& db, const std::function<void(int64_t)>& progress) {
   db.exec(
@@ -265,78 +227,11 @@ int64_t rebuild_aggregates(sqlite::Database& db, const std::function<void(int64_
   int64_t rows = 0;
   // Each table's rows become the events the writer would have had (only the columns the
   // aggregates use), so a rebuild counts exactly as the writer does.
-  auto each = [&](std::string_view sql, auto&& to_event) {
-    auto st = db.prepare(sql);
-    while (st.step()) {
-      agg.add(to_event(st));
+  for (const KindTraits* k : kind_table())
+    read_rows(db, *k, [&](const Event& e) {
+      agg.add(e);
       if (++rows % 1000000 == 0 && progress) progress(rows);
-    }
-  };
-  each(fmt::format("SELECT {}, name, machine, log_lines, cpu_user_us, cpu_system_us FROM builds",
-                   span_columns),
-       [](const sqlite::Statement& st) -> Event {
-         BuildRow b;
-         b.span = span_of(st);
-         b.name = st.column_text(4);
-         b.machine = st.column_text(5);
-         b.log_lines = st.column_int(6);
-         b.cpu_user_us = optional_int(st, 7);
-         b.cpu_system_us = optional_int(st, 8);
-         return b;
-       });
-  each(fmt::format("SELECT {}, name, substituter, download_bytes, nar_bytes FROM substitutions",
-                   span_columns),
-       [](const sqlite::Statement& st) -> Event {
-         SubstitutionRow s;
-         s.span = span_of(st);
-         s.name = st.column_text(4);
-         s.substituter = st.column_text(5);
-         s.download_bytes = optional_int(st, 6);
-         s.nar_bytes = optional_int(st, 7);
-         return s;
-       });
-  each(fmt::format("SELECT {}, cache, hit FROM cache_queries", span_columns),
-       [](const sqlite::Statement& st) -> Event {
-         CacheQueryRow q;
-         q.span = span_of(st);
-         q.cache = st.column_text(4);
-         if (auto h = optional_int(st, 5)) q.hit = *h != 0;
-         return q;
-       });
-  each(fmt::format("SELECT {}, bytes FROM file_transfers", span_columns),
-       [](const sqlite::Statement& st) -> Event {
-         TransferRow t;
-         t.span = span_of(st);
-         t.bytes = optional_int(st, 4);
-         return t;
-       });
-  each(fmt::format("SELECT {}, bytes FROM copies", span_columns),
-       [](const sqlite::Statement& st) -> Event {
-         CopyRow c;
-         c.span = span_of(st);
-         c.bytes = optional_int(st, 4);
-         return c;
-       });
-  each(fmt::format("SELECT {}, type FROM activities", span_columns),
-       [](const sqlite::Statement& st) -> Event {
-         ActivityRow a;
-         a.span = span_of(st);
-         a.type = st.column_int(4);
-         return a;
-       });
-  each("SELECT time_ms, kind FROM failures", [](const sqlite::Statement& st) -> Event {
-    FailureRow f;
-    f.time_ms = st.column_int(0);
-    auto kind = failure_kind_from_name(st.column_text(1));
-    if (!kind) throw Error(fmt::format("failures: unknown kind '{}'", st.column_text(1)));
-    f.kind = *kind;
-    return f;
-  });
-  each("SELECT time_ms FROM unknown_records", [](const sqlite::Statement& st) -> Event {
-    UnknownRecordRow u;
-    u.time_ms = st.column_int(0);
-    return u;
-  });
+    });
   agg.write(db);
   if (progress) progress(rows);
   return rows;

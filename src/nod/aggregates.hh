@@ -43,7 +43,6 @@ class Aggregator {
   };
   Value& count(const Span& s, std::string_view kind, std::string_view outcome,
                std::string_view key);
-  void duration(const Span& s, std::string_view kind);
 
   std::map<Key, Value> stats_;
   std::map<std::tuple<std::string, std::string_view, int>, int64_t> durations_;

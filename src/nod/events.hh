@@ -90,6 +90,14 @@ struct CopyRow {
   std::optional<int64_t> bytes;
 };
 
+// A `git fetch` of a Git repository: Nix's activity type 112 (actFetchTree), whose text names the
+// URL. Its stop does not say whether the fetch failed (Nix throws afterwards), so the outcome is
+// unknown unless the stream ended first (interrupted).
+struct GitFetchRow {
+  Span span;
+  std::string url;
+};
+
 // Any other activity, including types this version of nod does not know: nothing is lost.
 struct ActivityRow {
   Span span;
@@ -124,7 +132,8 @@ struct BuildFailedLater {
   std::optional<FailureKind> failure_kind;
 };
 
-using Event = std::variant<BuildRow, SubstitutionRow, CacheQueryRow, TransferRow, CopyRow,
-                           ActivityRow, FailureRow, UnknownRecordRow, BuildFailedLater>;
+using Event =
+    std::variant<BuildRow, SubstitutionRow, CacheQueryRow, TransferRow, CopyRow, ActivityRow,
+                 FailureRow, UnknownRecordRow, GitFetchRow, BuildFailedLater>;
 
 }  // namespace nixmon::nod

@@ -7,6 +7,7 @@
 #include "common/http-server.hh"
 #include "common/log.hh"
 #include "common/version.hh"
+#include "nod/activity-kinds.hh"
 
 namespace nixmon::nod {
 
@@ -47,13 +48,19 @@ void BuildMetrics::observe_duration(std::map<std::string, Histogram>& h, const s
 
 void BuildMetrics::observe(const Event& e) {
   std::lock_guard lock(mu_);
-  auto activity = [&](std::string kind, const Span& s) {
-    std::string outcome(outcome_name(s.outcome));
-    ++activities_[{kind, outcome}];
-    observe_duration(activity_duration_, kind, static_cast<double>(s.duration_ms) / 1000);
-  };
+  // Every activity kind: the series its entry names (activity-kinds.cc).
+  if (const KindTraits* kind = kind_of(e); kind && !kind->metric_kind.empty()) {
+    RowFacts f = *facts_of(e);
+    std::string label(kind->metric_kind);
+    ++activities_[{label, std::string(outcome_name(f.span->outcome))}];
+    observe_duration(activity_duration_, label, static_cast<double>(f.duration_ms) / 1000);
+    if (kind->metric_transferred_bytes) {
+      if (auto bytes = f.download_bytes ? f.download_bytes : f.nar_bytes)
+        transfer_bytes_[label] += static_cast<double>(*bytes);
+    }
+  }
+  // The series of one kind, by its own labels.
   if (auto* b = std::get_if<BuildRow>(&e)) {
-    activity("build", b->span);
     std::string m = bounded(machines_, b->machine);
     ++builds_[{m, std::string(outcome_name(b->span.outcome))}];
     observe_duration(build_duration_, m, static_cast<double>(b->span.duration_ms) / 1000);
@@ -63,7 +70,6 @@ void BuildMetrics::observe(const Event& e) {
     if (b->cpu_system_us)
       build_cpu_seconds_[{m, "system"}] += static_cast<double>(*b->cpu_system_us) / 1e6;
   } else if (auto* s = std::get_if<SubstitutionRow>(&e)) {
-    activity("substitution", s->span);
     std::string sub = bounded(substituters_, s->substituter);
     ++substitutions_[{sub, std::string(outcome_name(s->span.outcome))}];
     observe_duration(substitution_duration_, sub, static_cast<double>(s->span.duration_ms) / 1000);
@@ -75,17 +81,8 @@ void BuildMetrics::observe(const Event& e) {
     // them; nod_substitution_download_unknown_total counts the others.
     if (s->nar_bytes) nar_bytes_[sub] += static_cast<double>(*s->nar_bytes);
   } else if (auto* q = std::get_if<CacheQueryRow>(&e)) {
-    activity("cache-query", q->span);
     std::string c = bounded(caches_, q->cache);
     ++cache_queries_[{c, q->hit ? (*q->hit ? "hit" : "miss") : "unknown"}];
-  } else if (auto* t = std::get_if<TransferRow>(&e)) {
-    activity("file-transfer", t->span);
-    if (t->bytes) transfer_bytes_["file-transfer"] += static_cast<double>(*t->bytes);
-  } else if (auto* c = std::get_if<CopyRow>(&e)) {
-    activity("copy", c->span);
-    if (c->bytes) transfer_bytes_["copy"] += static_cast<double>(*c->bytes);
-  } else if (auto* a = std::get_if<ActivityRow>(&e)) {
-    activity("other", a->span);  // types vary (and may be unknown): one bounded label value
   } else if (auto* f = std::get_if<FailureRow>(&e)) {
     ++failures_[std::string(failure_kind_name(f->kind))];  // FailureKind: a fixed set
   } else if (std::get_if<BuildFailedLater>(&e)) {

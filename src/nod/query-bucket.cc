@@ -107,11 +107,10 @@ Report bucket_report(const sqlite::Database& db, const QueryOptions& o, int64_t 
           st.column_int(4), st.column_int(5), st.column_int(6), st.column_int(7));
   } else {
     for (const auto& k : query::kinds()) {
-      std::string bytes = k.kind == "substitution"
-                              ? "coalesce(sum(download_bytes),0), count(download_bytes)"
-                          : k.kind == "file-transfer" ? "coalesce(sum(bytes),0), count(bytes)"
-                                                      : "0, 0";
-      std::string outcome = k.kind == "cache-query" ? "''" : "outcome";
+      std::string bytes = k.download_column.empty()
+                              ? std::string("0, 0")
+                              : fmt::format("coalesce(sum({0}),0), count({0})", k.download_column);
+      std::string outcome = k.outcomes ? "outcome" : "''";
       // Floor division for days (rows before 1970 are not expected, but stay correct).
       auto st = db.prepare(fmt::format(
           "SELECT (start_ms - ((start_ms % 86400000) + 86400000) % 86400000) / 86400000 AS day, "
@@ -182,8 +181,8 @@ Report bucket_report(const sqlite::Database& db, const QueryOptions& o, int64_t 
                {"downloaded_bytes", "DOWNLOADED"}};
   for (const auto& [key, a] : series) {
     const auto& k = query::kinds()[key.second];
-    bool outcomes = k.kind != "cache-query";
-    bool dl = k.kind == "substitution" || k.kind == "file-transfer";
+    bool outcomes = k.outcomes;
+    bool dl = !k.download_column.empty();
     // Unknown when nothing measured it (an aggregate without its histogram): "-", never 0.
     std::optional<double> median;
     Cell median_text{unknown, {}};

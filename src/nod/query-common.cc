@@ -10,13 +10,12 @@
 namespace nixmon::nod::query {
 
 const std::vector<KindInfo>& kinds() {
-  static const std::vector<KindInfo> k = {
-      {"build", "builds", "machine", "name", "builds"},
-      {"substitution", "substitutions", "substituter", "name", "substitutions"},
-      {"cache-query", "cache_queries", "cache", "store_path", "cache queries"},
-      {"file-transfer", "file_transfers", "", "url", "file transfers"},
-      {"copy", "copies", "", "store_path", "copies"},
-  };
+  static const std::vector<KindInfo> k = [] {
+    std::vector<KindInfo> v;
+    for (const KindTraits* t : kind_table())
+      if (t->activity) v.push_back(*t);
+    return v;
+  }();
   return k;
 }
 
@@ -164,17 +163,10 @@ std::vector<AggRow> load_aggregates(const sqlite::Database& db, const Period& p,
   // pass that also collects the durations for exact percentiles.
   for (const auto& k : kinds()) {
     std::string key = k.key_column.empty() ? "''" : std::string(k.key_column);
-    std::string outcome = k.kind == "cache-query"
-                              ? "CASE hit WHEN 1 THEN 'hit' WHEN 0 THEN 'miss' ELSE 'unknown' END"
-                              : "outcome";
-    std::string_view download = k.kind == "substitution"    ? "download_bytes"
-                                : k.kind == "file-transfer" ? "bytes"
-                                                            : "NULL";
-    std::string_view nar = k.kind == "substitution" ? "nar_bytes"
-                           : k.kind == "copy"       ? "bytes"
-                                                    : "NULL";
-    std::string_view cpu =
-        k.kind == "build" ? "cpu_user_us, cpu_system_us" : std::string_view("NULL, NULL");
+    std::string_view outcome = k.outcome_sql;
+    std::string_view download = k.download_column.empty() ? "NULL" : k.download_column;
+    std::string_view nar = k.nar_column.empty() ? "NULL" : k.nar_column;
+    std::string_view cpu = k.cpu ? "cpu_user_us, cpu_system_us" : std::string_view("NULL, NULL");
     auto st = db.prepare(fmt::format("SELECT {}, {}, duration_ms, {}, {}, {} FROM {} WHERE {}", key,
                                      outcome, download, nar, cpu, k.table, row_filter(k, true)));
     bind_period(st, db, k, p, drv);

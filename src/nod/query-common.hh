@@ -8,18 +8,15 @@
 #include <vector>
 
 #include "common/sqlite.hh"
+#include "nod/activity-kinds.hh"
 #include "nod/format/report.hh"
 #include "nod/query-engine.hh"
 
 namespace nixmon::nod::query {
 
-struct KindInfo {
-  std::string_view kind;          // daily_stats.kind
-  std::string_view table;         // the rows
-  std::string_view key_column;    // what daily_stats.key holds for it ("" = nothing)
-  std::string_view match_column;  // what --drv matches (derivation or store path name, URL)
-  std::string_view title;         // for people
-};
+// An activity kind's query traits: its entry in activity-kinds.cc.
+using KindInfo = KindTraits;
+// The activity kinds (traits.activity), in declaration order.
 const std::vector<KindInfo>& kinds();
 const KindInfo* find_kind(std::string_view kind);
 

@@ -130,7 +130,7 @@ Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t
     for (const auto& a : aggs)
       if (a.kind == k.kind) t.add(a);
     if (t.count == 0) continue;
-    bool outcomes = k.kind != "cache-query";
+    bool outcomes = k.outcomes;
     // Percentiles: exact from the rows when affordable, else from the duration histograms.
     std::optional<double> med, p90;
     std::optional<std::map<int, int64_t>> hist;
@@ -152,8 +152,8 @@ Report summary_report(const sqlite::Database& db, const QueryOptions& o, int64_t
       if (hist && !hist->empty() && c.text != unknown) c.text = "~" + c.text;
       return c;
     };
-    bool has_download = k.kind == "substitution" || k.kind == "file-transfer";
-    bool has_nar = k.kind == "substitution" || k.kind == "copy";
+    bool has_download = !k.download_column.empty();
+    bool has_nar = !k.nar_column.empty();
     kinds_table.rows.push_back({
         text_cell(std::string(k.kind)),
         count_cell(t.count),

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <vector>
 
+#include "nod/activity-kinds.hh"
 #include "nod/aggregates.hh"
 #include "nod/record-store.hh"
 
@@ -13,12 +15,12 @@ namespace {
 
 constexpr int64_t far_future_ms = 253402214400000;
 
-// Every table with rows, and the column that dates them (as the aggregates do).
-constexpr std::pair<std::string_view, std::string_view> dated_tables[] = {
-    {"builds", "start_ms"},         {"substitutions", "start_ms"},  {"cache_queries", "start_ms"},
-    {"file_transfers", "start_ms"}, {"copies", "start_ms"},         {"activities", "start_ms"},
-    {"failures", "time_ms"},        {"unknown_records", "time_ms"},
-};
+// Every table with rows, and the column that dates them (as the aggregates do): every kind's.
+std::vector<std::pair<std::string_view, std::string_view>> dated_tables() {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  for (const KindTraits* k : kind_table()) out.emplace_back(k->table, k->date_column);
+  return out;
+}
 
 int64_t cutoff_of(std::optional<int64_t> before_days, int64_t now_ms) {
   if (!before_days) return far_future_ms;
@@ -28,7 +30,7 @@ int64_t cutoff_of(std::optional<int64_t> before_days, int64_t now_ms) {
 // The oldest dated row before `cutoff` (each min() reads one index entry); nullopt if none.
 std::optional<int64_t> oldest_row_before(const sqlite::Database& db, int64_t cutoff) {
   std::optional<int64_t> oldest;
-  for (auto [table, column] : dated_tables) {
+  for (auto [table, column] : dated_tables()) {
     auto st = db.prepare(fmt::format("SELECT min({1}) FROM {0} WHERE {1} < ?", table, column));
     st.bind(1, cutoff);
     if (st.step() && !st.is_null(0)) {
@@ -45,7 +47,7 @@ int64_t clean_count(const sqlite::Database& db, std::optional<int64_t> before_da
                     int64_t now_ms) {
   int64_t cutoff = cutoff_of(before_days, now_ms);
   int64_t n = 0;
-  for (auto [table, column] : dated_tables) {
+  for (auto [table, column] : dated_tables()) {
     auto st = db.prepare(fmt::format("SELECT count(*) FROM {} WHERE {} < ?", table, column));
     st.bind(1, cutoff);
     if (st.step()) n += st.column_int(0);
@@ -71,7 +73,7 @@ CleanStep clean_step(sqlite::Database& db, std::optional<int64_t> before_days, i
     }
     int64_t day = utc_day_index(*oldest);
     int64_t from = day_start_ms(day), to = std::min(day_start_ms(day + 1), cutoff);
-    for (auto [table, column] : dated_tables) {
+    for (auto [table, column] : dated_tables()) {
       db.prepare(fmt::format("DELETE FROM {} WHERE {} < ?2 AND {} >= ?1", table, column, column))
           .bind(1, from)
           .bind(2, to)

@@ -7,121 +7,30 @@
 #include <tuple>
 
 #include "common/log.hh"
+#include "nod/activity-kinds.hh"
 #include "nod/aggregates.hh"
 
 namespace nixmon::nod {
 
 namespace {
 
-// Version 3 (2 admitted three outcomes and no failure kinds, CPU times; 1 had no names, no totals
-// and narrower name indexes). Every change to this text needs a new schema_version and a migration
-// in RecordStore's constructor. Every statement is IF NOT EXISTS: the upgrade runs this text to add
-// what an older version lacks. Tables first, indexes apart: an upgrade that copies a table's rows
-// makes its indexes after the copy (sorting once instead of keeping B-trees in step).
+// Version 4 (3 had no git_fetches; 2 admitted three outcomes and no failure kinds, CPU times; 1 had
+// no names, no totals and narrower name indexes). The activity kinds' tables and indexes come from
+// their declarations (activity-kinds.cc); ActivityKinds.DerivedSchemaIsSchemaThreePlusGitFetches
+// compares the whole text with tests/fixtures/nod-db/schema-3.sql. Every change to this text needs
+// a new schema_version and a migration in RecordStore's constructor. Every statement is IF NOT
+// EXISTS: the upgrade runs this text to add what an older version lacks. Tables first, indexes
+// apart: an upgrade that copies a table's rows makes its indexes after the copy (sorting once
+// instead of keeping B-trees in step).
 //
 // The outcome and failure kind lists are the names of Outcome and FailureKind (events.cc);
 // RecordStore.EveryOutcomeAndFailureKindIsAdmitted keeps them in step.
-constexpr std::string_view schema_tables_sql = R"sql(
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS builds (
-  id INTEGER PRIMARY KEY,
-  activity_id INTEGER NOT NULL,
-  drv_path TEXT NOT NULL,
-  name TEXT NOT NULL,
-  machine TEXT NOT NULL,
-  start_ms INTEGER NOT NULL,
-  end_ms INTEGER NOT NULL,
-  duration_ms INTEGER NOT NULL,
-  outcome TEXT NOT NULL
-    CHECK (outcome IN ('success', 'failed', 'cancelled', 'interrupted', 'unknown')),
-  phases TEXT NOT NULL,
-  log_lines INTEGER NOT NULL,
-  exit_code INTEGER,
-  -- Why it failed, when Nix said; NULL for every other outcome.
-  failure_kind TEXT CHECK (failure_kind IS NULL OR (outcome = 'failed' AND failure_kind IN (
-    'builder', 'dependency', 'rejected', 'timeout', 'log-limit', 'hash-mismatch', 'remote'))),
-  -- CPU time of the builder's processes, where Nix reports it (Determinate Nix); else NULL.
-  cpu_user_us INTEGER,
-  cpu_system_us INTEGER
-);
-CREATE TABLE IF NOT EXISTS substitutions (
-  id INTEGER PRIMARY KEY,
-  activity_id INTEGER NOT NULL,
-  store_path TEXT NOT NULL,
-  name TEXT NOT NULL,
-  substituter TEXT NOT NULL,
-  start_ms INTEGER NOT NULL,
-  end_ms INTEGER NOT NULL,
-  duration_ms INTEGER NOT NULL,
-  outcome TEXT NOT NULL
-    CHECK (outcome IN ('success', 'failed', 'cancelled', 'interrupted', 'unknown')),
-  download_bytes INTEGER,
-  nar_bytes INTEGER
-);
-CREATE TABLE IF NOT EXISTS cache_queries (
-  id INTEGER PRIMARY KEY,
-  activity_id INTEGER NOT NULL,
-  store_path TEXT NOT NULL,
-  cache TEXT NOT NULL,
-  start_ms INTEGER NOT NULL,
-  end_ms INTEGER NOT NULL,
-  duration_ms INTEGER NOT NULL,
-  outcome TEXT NOT NULL,
-  hit INTEGER
-);
-CREATE TABLE IF NOT EXISTS file_transfers (
-  id INTEGER PRIMARY KEY,
-  activity_id INTEGER NOT NULL,
-  url TEXT NOT NULL,
-  start_ms INTEGER NOT NULL,
-  end_ms INTEGER NOT NULL,
-  duration_ms INTEGER NOT NULL,
-  outcome TEXT NOT NULL
-    CHECK (outcome IN ('success', 'failed', 'cancelled', 'interrupted', 'unknown')),
-  bytes INTEGER
-);
-CREATE TABLE IF NOT EXISTS copies (
-  id INTEGER PRIMARY KEY,
-  activity_id INTEGER NOT NULL,
-  store_path TEXT NOT NULL,
-  source TEXT NOT NULL,
-  destination TEXT NOT NULL,
-  start_ms INTEGER NOT NULL,
-  end_ms INTEGER NOT NULL,
-  duration_ms INTEGER NOT NULL,
-  outcome TEXT NOT NULL
-    CHECK (outcome IN ('success', 'failed', 'cancelled', 'interrupted', 'unknown')),
-  bytes INTEGER
-);
-CREATE TABLE IF NOT EXISTS activities (
-  id INTEGER PRIMARY KEY,
-  activity_id INTEGER NOT NULL,
-  type INTEGER NOT NULL,
-  text TEXT NOT NULL,
-  fields TEXT NOT NULL,
-  start_ms INTEGER NOT NULL,
-  end_ms INTEGER NOT NULL,
-  duration_ms INTEGER NOT NULL,
-  outcome TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS failures (
-  id INTEGER PRIMARY KEY,
-  time_ms INTEGER NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN (
-    'builder', 'dependency', 'rejected', 'timeout', 'log-limit', 'hash-mismatch', 'remote')),
-  drv_path TEXT NOT NULL,
-  name TEXT NOT NULL,
-  machine TEXT NOT NULL,
-  exit_code INTEGER,
-  message TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS unknown_records (
-  id INTEGER PRIMARY KEY,
-  time_ms INTEGER NOT NULL,
-  reason TEXT NOT NULL,
-  raw TEXT NOT NULL
-);
--- cpu_*: sums over the builds whose CPU time is known, and how many those are (the *_known
+//
+// The tables that are not one activity kind's: before and after the kinds' own tables.
+constexpr std::string_view meta_table_sql =
+    "\nCREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n";
+constexpr std::string_view aggregate_tables_sql =
+    R"sql(-- cpu_*: sums over the builds whose CPU time is known, and how many those are (the *_known
 -- counts), so "unknown" never reads as 0 s.
 CREATE TABLE IF NOT EXISTS daily_stats (
   day TEXT NOT NULL,
@@ -186,23 +95,20 @@ CREATE TABLE IF NOT EXISTS names (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::string_view schema_indexes_sql = R"sql(
-CREATE INDEX IF NOT EXISTS builds_start ON builds (start_ms);
--- Covering: --drv, --group and regressions read a name's rows from this index alone, in order,
--- instead of one random table page per row (CPU times for --group: NULL costs a byte).
-CREATE INDEX IF NOT EXISTS builds_by_name
-  ON builds (name, start_ms, duration_ms, outcome, machine, cpu_user_us, cpu_system_us);
-CREATE INDEX IF NOT EXISTS builds_drv ON builds (drv_path, end_ms);
-CREATE INDEX IF NOT EXISTS substitutions_start ON substitutions (start_ms);
-CREATE INDEX IF NOT EXISTS substitutions_by_name
-  ON substitutions (name, start_ms, duration_ms, outcome, substituter, download_bytes, nar_bytes);
-CREATE INDEX IF NOT EXISTS cache_queries_start ON cache_queries (start_ms);
-CREATE INDEX IF NOT EXISTS file_transfers_start ON file_transfers (start_ms);
-CREATE INDEX IF NOT EXISTS copies_start ON copies (start_ms);
-CREATE INDEX IF NOT EXISTS activities_start ON activities (start_ms);
-CREATE INDEX IF NOT EXISTS failures_time ON failures (time_ms);
-CREATE INDEX IF NOT EXISTS unknown_records_time ON unknown_records (time_ms);
-)sql";
+}  // namespace
+
+const std::string& schema_tables_sql() {
+  static const std::string sql =
+      std::string(meta_table_sql) + kind_tables_sql() + std::string(aggregate_tables_sql);
+  return sql;
+}
+
+const std::string& schema_indexes_sql() {
+  static const std::string sql = "\n" + kind_indexes_sql();
+  return sql;
+}
+
+namespace {
 
 void check_version(const sqlite::Database& db) {
   int64_t v = db.query_int("PRAGMA user_version").value_or(0);
@@ -304,7 +210,7 @@ int64_t upgrade_to_v3(sqlite::Database& db) {
     while (st.step()) indexes.push_back(st.column_text(0));
     for (auto& index : indexes) db.exec(fmt::format("DROP INDEX {}", index));
   }
-  db.exec(schema_tables_sql);
+  db.exec(schema_tables_sql());
   int64_t copied = 0;
   for (auto table : remade_in_v3) {
     // The old columns are a prefix of the new ones: the new ones start NULL (unknown).
@@ -322,7 +228,7 @@ int64_t upgrade_to_v3(sqlite::Database& db) {
       if (std::find(have.begin(), have.end(), c) == have.end())
         db.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} INTEGER NOT NULL DEFAULT 0", table, c));
   }
-  db.exec(schema_indexes_sql);
+  db.exec(schema_indexes_sql());
   db.exec(backfill_failure_kind);
   return copied;
 }
@@ -342,8 +248,8 @@ RecordStore::RecordStore(const std::string& path) : db_(path, sqlite::Database::
   int64_t version = db_.query_int("PRAGMA user_version").value_or(0);
   if (version < schema_version) {
     if (version == 0) {
-      db_.exec(schema_tables_sql);
-      db_.exec(schema_indexes_sql);
+      db_.exec(schema_tables_sql());
+      db_.exec(schema_indexes_sql());
     } else {
       log::info("upgrading '{}' from nod schema {} to {}", path, version, schema_version);
       upgrade_.emplace();
@@ -352,7 +258,14 @@ RecordStore::RecordStore(const std::string& path) : db_(path, sqlite::Database::
         // Version 1's name indexes are superseded by covering ones.
         if (version == 1)
           db_.exec("DROP INDEX IF EXISTS builds_name; DROP INDEX IF EXISTS substitutions_name");
-        upgrade_->rows = upgrade_to_v3(db_);
+        if (version < 3) {
+          upgrade_->rows = upgrade_to_v3(db_);  // and 4's table: the text has it
+        } else {
+          // 3 to 4 adds git_fetches (and its index), nothing else: every row stays where it is.
+          // Git fetches recorded before are in `activities` (type 112) and stay there.
+          db_.exec(schema_tables_sql());
+          db_.exec(schema_indexes_sql());
+        }
         if (version == 1) {
           // Version 1 lacked the totals and names (and, in early builds, daily_durations): all
           // are recomputed from the rows, in this transaction, so a failed upgrade leaves
@@ -373,105 +286,20 @@ RecordStore::RecordStore(const std::string& path) : db_(path, sqlite::Database::
     db_.exec(fmt::format("PRAGMA user_version = {}", schema_version));
   }
   tx.commit();
+  inserts_ = std::make_unique<RowInserter>(db_);  // prepared once for every batch
 }
 
-namespace {
-
-// builds.failure_kind is NULL unless the build failed (the schema checks it): a kind on another
-// outcome must not fail the whole batch.
-std::optional<std::string_view> stored_failure_kind(Outcome o, std::optional<FailureKind> k) {
-  if (o != Outcome::failed || !k) return std::nullopt;
-  return failure_kind_name(*k);
-}
-
-}  // namespace
+RecordStore::~RecordStore() = default;
 
 size_t RecordStore::write_batch(const std::vector<Event>& events) {
   sqlite::Transaction tx(db_);
   Aggregator agg;
-  // Statements are prepared once per batch; SQLite caches the plans.
-  auto ins_build = db_.prepare(
-      "INSERT INTO builds (activity_id, drv_path, name, machine, start_ms, end_ms, duration_ms, "
-      "outcome, phases, log_lines, exit_code, failure_kind, cpu_user_us, cpu_system_us) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  auto ins_sub = db_.prepare(
-      "INSERT INTO substitutions (activity_id, store_path, name, substituter, start_ms, end_ms, "
-      "duration_ms, outcome, download_bytes, nar_bytes) VALUES (?,?,?,?,?,?,?,?,?,?)");
-  auto ins_query = db_.prepare(
-      "INSERT INTO cache_queries (activity_id, store_path, cache, start_ms, end_ms, duration_ms, "
-      "outcome, hit) VALUES (?,?,?,?,?,?,?,?)");
-  auto ins_transfer = db_.prepare(
-      "INSERT INTO file_transfers (activity_id, url, start_ms, end_ms, duration_ms, outcome, "
-      "bytes) VALUES (?,?,?,?,?,?,?)");
-  auto ins_copy = db_.prepare(
-      "INSERT INTO copies (activity_id, store_path, source, destination, start_ms, end_ms, "
-      "duration_ms, outcome, bytes) VALUES (?,?,?,?,?,?,?,?,?)");
-  auto ins_activity = db_.prepare(
-      "INSERT INTO activities (activity_id, type, text, fields, start_ms, end_ms, duration_ms, "
-      "outcome) VALUES (?,?,?,?,?,?,?,?)");
-  auto ins_failure = db_.prepare(
-      "INSERT INTO failures (time_ms, kind, drv_path, name, machine, exit_code, message) "
-      "VALUES (?,?,?,?,?,?,?)");
-  auto ins_unknown =
-      db_.prepare("INSERT INTO unknown_records (time_ms, reason, raw) VALUES (?,?,?)");
-
-  auto bind_span = [](sqlite::Statement& st, int first, const Span& s) {
-    st.bind(first, s.start_ms)
-        .bind(first + 1, s.end_ms)
-        .bind(first + 2, s.duration_ms)
-        .bind(first + 3, outcome_name(s.outcome));
-  };
-  auto id = [](uint64_t v) { return static_cast<int64_t>(v); };  // bit-for-bit
   size_t rows = 0;
   for (const Event& ev : events) {
     ++rows;
     agg.add(ev);
-    if (auto* b = std::get_if<BuildRow>(&ev)) {
-      ins_build.bind(1, id(b->span.activity_id)).bind(2, b->drv_path).bind(3, b->name);
-      ins_build.bind(4, b->machine);
-      bind_span(ins_build, 5, b->span);
-      ins_build.bind(9, b->phases).bind(10, b->log_lines).bind(11, b->exit_code);
-      ins_build.bind(12, stored_failure_kind(b->span.outcome, b->failure_kind));
-      ins_build.bind(13, b->cpu_user_us).bind(14, b->cpu_system_us);
-      ins_build.run();
-    } else if (auto* s = std::get_if<SubstitutionRow>(&ev)) {
-      ins_sub.bind(1, id(s->span.activity_id)).bind(2, s->store_path).bind(3, s->name);
-      ins_sub.bind(4, s->substituter);
-      bind_span(ins_sub, 5, s->span);
-      ins_sub.bind(9, s->download_bytes).bind(10, s->nar_bytes);
-      ins_sub.run();
-    } else if (auto* q = std::get_if<CacheQueryRow>(&ev)) {
-      ins_query.bind(1, id(q->span.activity_id)).bind(2, q->store_path).bind(3, q->cache);
-      bind_span(ins_query, 4, q->span);
-      ins_query.bind(8, q->hit ? std::optional<int64_t>(*q->hit ? 1 : 0) : std::nullopt);
-      ins_query.run();
-    } else if (auto* t = std::get_if<TransferRow>(&ev)) {
-      ins_transfer.bind(1, id(t->span.activity_id)).bind(2, t->url);
-      bind_span(ins_transfer, 3, t->span);
-      ins_transfer.bind(7, t->bytes);
-      ins_transfer.run();
-    } else if (auto* c = std::get_if<CopyRow>(&ev)) {
-      ins_copy.bind(1, id(c->span.activity_id)).bind(2, c->store_path).bind(3, c->source);
-      ins_copy.bind(4, c->destination);
-      bind_span(ins_copy, 5, c->span);
-      ins_copy.bind(9, c->bytes);
-      ins_copy.run();
-    } else if (auto* a = std::get_if<ActivityRow>(&ev)) {
-      ins_activity.bind(1, id(a->span.activity_id)).bind(2, a->type).bind(3, a->text);
-      ins_activity.bind(4, a->fields_json);
-      bind_span(ins_activity, 5, a->span);
-      ins_activity.run();
-    } else if (auto* f = std::get_if<FailureRow>(&ev)) {
-      ins_failure.bind(1, f->time_ms)
-          .bind(2, failure_kind_name(f->kind))
-          .bind(3, f->drv_path)
-          .bind(4, f->name);
-      ins_failure.bind(5, f->machine).bind(6, f->exit_code).bind(7, f->message);
-      ins_failure.run();
-    } else if (auto* u = std::get_if<UnknownRecordRow>(&ev)) {
-      ins_unknown.bind(1, u->time_ms).bind(2, u->reason).bind(3, u->raw);
-      ins_unknown.run();
-    } else if (auto* l = std::get_if<BuildFailedLater>(&ev)) {
+    if (inserts_->insert(ev)) continue;
+    if (auto* l = std::get_if<BuildFailedLater>(&ev)) {
       // The latest build of this derivation: a success (or an unknown outcome) becomes
       // "failed" and moves between aggregates; a failed one learns why, if it did not know.
       auto find = db_.prepare(

@@ -6,6 +6,7 @@
 // Threads: one RecordStore per thread (the record writer's). Readers open their own connection
 // (open_for_reading); WAL mode lets them read while the writer writes.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,7 +16,14 @@
 
 namespace nixmon::nod {
 
-inline constexpr int64_t schema_version = 3;
+inline constexpr int64_t schema_version = 4;
+
+// The schema text: its CREATE TABLE statements, then its CREATE INDEX statements (the activity
+// kinds' parts derived from activity-kinds.cc).
+const std::string& schema_tables_sql();
+const std::string& schema_indexes_sql();
+
+class RowInserter;
 
 class RecordStore {
  public:
@@ -23,6 +31,7 @@ class RecordStore {
   // an older one (in one transaction). Throws Error if the file holds a newer schema (or is not a
   // nod database).
   explicit RecordStore(const std::string& path);
+  ~RecordStore();
 
   // Writes `events` in one transaction. Throws (and rolls back: nothing is half-written).
   // Returns the number of rows written or changed.
@@ -47,6 +56,7 @@ class RecordStore {
     bool recounted = false;
   };
   std::optional<Upgrade> upgrade_;
+  std::unique_ptr<RowInserter> inserts_;  // after db_: its statements finish first
 };
 
 // Opens an existing nod database read-only and checks its schema version (throws Error if newer

@@ -213,7 +213,7 @@ class NodWithRealNix(unittest.TestCase):
         aggregates_equal_recount(self, self.live_db)
         con = sqlite3.connect(self.live_db)
         self.assertEqual(con.execute("PRAGMA journal_mode").fetchone()[0], "wal")
-        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 3)
+        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 4)
         start, end, duration = con.execute(
             "SELECT start_ms, end_ms, duration_ms FROM builds WHERE name = ?",
             (f"a-{n}",)).fetchone()
@@ -556,7 +556,7 @@ class NodDaemonRobustness(unittest.TestCase):
                 r = nod("status", env={**os.environ, "NOD_SOCKET": sock})
                 self.assertEqual(r.returncode, 0, r.stderr)
                 st = json.loads(r.stdout)["result"]
-                self.assertEqual(st["schema_version"], 3)
+                self.assertEqual(st["schema_version"], 4)
                 self.assertEqual(st["queue"]["capacity"], 65536)
                 # A second daemon on the same socket refuses, and the first keeps it.
                 r = nod("daemon", "--socket", sock, "--db", os.path.join(d, "other.db"))
@@ -577,7 +577,7 @@ class NodDaemonRobustness(unittest.TestCase):
             con.close()
             r = nod("daemon", "--socket", os.path.join(d, "s"), "--db", db)
             self.assertEqual(r.returncode, 1)
-            self.assertIn("schema version 7, newer than this nod understands (3)", r.stderr)
+            self.assertIn("schema version 7, newer than this nod understands (4)", r.stderr)
             r = nod("--db", db, "ingest", "/dev/null")
             self.assertEqual(r.returncode, 1)
             self.assertIn("newer than this nod", r.stderr)

@@ -334,7 +334,7 @@ class NodQueries(unittest.TestCase):
             self.make_schema_one(con)
             r = self.run_nod(db=db)
             self.assertEqual(r.returncode, 1)
-            self.assertIn("schema version 1, older than this nod's 3", r.stderr)
+            self.assertIn("schema version 1, older than this nod's 4", r.stderr)
             self.assertIn("nod --db", r.stderr)
             self.assertIn("upgrade`", r.stderr)
             # ...and `nod rebuild` upgrades it, once.
@@ -377,7 +377,7 @@ class NodQueries(unittest.TestCase):
                 for command in ("upgrade", "rebuild"):
                     r = self.run_nod(command, db=db, sock=sock)
                     self.assertEqual(r.returncode, 1, r.stderr)
-                    self.assertIn("writes this database with schema version 1, older than this nod's 3",
+                    self.assertIn("writes this database with schema version 1, older than this nod's 4",
                                   r.stderr)
             finally:
                 srv.close()
@@ -388,9 +388,9 @@ class NodQueries(unittest.TestCase):
             r = self.run_nod("upgrade", db=db)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertRegex(r.stdout,
-                             r"^upgraded .* from schema version 1 to 3: \d+ rows counted in ")
+                             r"^upgraded .* from schema version 1 to 4: \d+ rows counted in ")
             r = self.run_nod("upgrade", db=db)
-            self.assertEqual((r.returncode, r.stdout), (0, f"{db} is at schema version 3: nothing to upgrade\n"))
+            self.assertEqual((r.returncode, r.stdout), (0, f"{db} is at schema version 4: nothing to upgrade\n"))
             missing = os.path.join(d, "missing.db")
             r = self.run_nod("upgrade", db=missing)
             self.assertEqual((r.returncode, r.stdout), (0, f"no database at {missing} yet: nothing to upgrade\n"))

@@ -508,6 +508,41 @@ TEST(ActivityTracker, FetchToStoreKeepsItsStorePath) {
   EXPECT_TRUE(c.all<UnknownRecordRow>().empty());
 }
 
+// actFetchTree (112) of Nix 2.28 to master: a `git fetch` is a git-fetch row with its URL. Its stop
+// does not say whether the fetch worked: unknown, or interrupted when the stream ends first.
+TEST(ActivityTracker, GitFetchIsRecordedWithItsUrl) {
+  Collected c;
+  std::string text = from_source("git-fetch-nix-2.35.log");
+  feed(c, text);
+  auto fetches = c.all<GitFetchRow>();
+  ASSERT_EQ(fetches.size(), 1u);
+  EXPECT_EQ(fetches[0].url, "https://github.com/NixOS/patchelf.git");
+  EXPECT_EQ(fetches[0].span.activity_id, 5299989643270u);
+  EXPECT_EQ(fetches[0].span.outcome, Outcome::unknown);
+  EXPECT_TRUE(c.all<ActivityRow>().empty());
+  EXPECT_TRUE(c.all<UnknownRecordRow>().empty());
+
+  Collected cut;
+  feed(cut, text.substr(0, text.find("@nix {\"action\":\"stop\"")));
+  ASSERT_EQ(cut.all<GitFetchRow>().size(), 1u);
+  EXPECT_EQ(cut.all<GitFetchRow>()[0].span.outcome, Outcome::interrupted);
+}
+
+// Type 112 with another text (no URL to take) stays a generic activity, as before.
+TEST(ActivityTracker, FetchTreeWithoutItsTextStaysAnActivity) {
+  Collected c;
+  feed(c,
+       std::string(
+           R"(@nix {"action":"start","id":1,"level":4,"parent":0,"text":"fetching tree","type":112}
+@nix {"action":"stop","id":1}
+)"));
+  EXPECT_TRUE(c.all<GitFetchRow>().empty());
+  auto acts = c.all<ActivityRow>();
+  ASSERT_EQ(acts.size(), 1u);
+  EXPECT_EQ(acts[0].type, 112);
+  EXPECT_EQ(acts[0].text, "fetching tree");
+}
+
 TEST(ActivityTracker, QueryThenLocalBuildIsAMissAndPendingQueriesAreFlushed) {
   Collected c;
   feed(

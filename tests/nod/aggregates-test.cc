@@ -183,7 +183,7 @@ TEST(Aggregates, SchemaOneIsUpgradedByRecountingTheRows) {
     open_for_reading(path);
     FAIL() << "read an older schema";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("schema version 1, older than this nod's 3"),
+    EXPECT_NE(std::string(e.what()).find("schema version 1, older than this nod's 4"),
               std::string::npos)
         << e.what();
   }
@@ -278,11 +278,11 @@ TEST(Aggregates, SchemaTwoIsUpgradedKeepingEveryRowAndAggregate) {
   EXPECT_TRUE(upgraded.upgraded());
   EXPECT_EQ(upgraded.upgraded_from(), 2);
   EXPECT_FALSE(upgraded.upgrade_recounted());  // nothing to recount: kept as they were
-  EXPECT_EQ(upgraded.db().query_int("PRAGMA user_version"), 3);
+  EXPECT_EQ(upgraded.db().query_int("PRAGMA user_version"), 4);
   // Every row of every table, with every value it had (ids too), by the columns schema 2 had;
   // only the version changed.
   auto rows = every_row(upgraded.db(), v2_columns);
-  EXPECT_EQ(rows["meta"], "schema_version|3|\n");
+  EXPECT_EQ(rows["meta"], "schema_version|4|\n");
   EXPECT_EQ(v2_rows["meta"], "schema_version|2|\n");
   rows.erase("meta");
   v2_rows.erase("meta");

@@ -98,3 +98,18 @@ TEST(PipelineCounters, ReferenceInTheDocsIsFresh) {
   nixmon::test::expect_golden_section("docs/nod-protocol.md", "counters",
                                       counter_reference_markdown());
 }
+
+// A kind's series come from its entry in the table of kinds: a git fetch is counted by kind and
+// outcome, with its duration, and adds no bytes (it has none).
+TEST(BuildMetrics, GitFetchIsCountedUnderItsKind) {
+  BuildMetrics m;
+  m.observe(GitFetchRow{{1, 0, 2500, 2500, Outcome::unknown}, "https://x/r.git"});
+  std::string text = m.render();
+  EXPECT_NE(text.find("nod_activities_total{kind=\"git-fetch\",outcome=\"unknown\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("nod_activity_duration_seconds_bucket{kind=\"git-fetch\",le=\"5\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("nod_transferred_bytes_total"), std::string::npos) << text;
+}
