@@ -44,6 +44,7 @@ in
     ./alloy.nix
     ./firewall.nix
     ./fleet.nix
+    ./cli.nix
   ];
 
   options.services.nixmon = {
