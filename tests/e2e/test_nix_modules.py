@@ -606,7 +606,7 @@ EVERY_STACK_OPTION = """{
     proxy = { enable = true; domain = "mon.example.com"; enableACME = false; useACMEHost = null;
               sslCertificate = "/run/secrets/cert.pem"; sslCertificateKey = "/run/secrets/key.pem"; basicAuthFile = "/run/secrets/htpasswd"; };
     cli = { package = { type = "derivation"; name = "nixmon-mine"; outPath = "/nix/store/44444444444444444444444444444444-nixmon-mine"; };
-            reload = false; };
+            reload = true; };
   };
 }""".replace("CLIENT", CLIENT)
 
