@@ -23,17 +23,6 @@ struct AlertRow {
   std::string host, alertname, severity, state, since, silenced_by, summary;
 };
 
-std::string label(const Labels& l, const std::string& k) {
-  auto it = l.find(k);
-  return it == l.end() ? std::string() : it->second;
-}
-
-std::string join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : ",") + p;
-  return out;
-}
-
 }  // namespace
 
 int run_alerts(const GlobalOptions& options) {
@@ -49,7 +38,7 @@ int run_alerts(const GlobalOptions& options) {
                         : !a.inhibited_by.empty() ? "inhibited"
                                                   : "firing";
     rows.push_back({host_of(a.labels), label(a.labels, "alertname"), label(a.labels, "severity"),
-                    state, a.starts_at, join(a.silenced_by), label(a.annotations, "summary")});
+                    state, a.starts_at, join(a.silenced_by, ","), label(a.annotations, "summary")});
   }
   for (const auto& a : rule_alerts) {
     if (a.state != "pending") continue;

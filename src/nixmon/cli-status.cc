@@ -25,11 +25,6 @@ CLI::App* add_status_command(CLI::App& app) {
 
 namespace {
 
-std::string label(const Labels& l, const std::string& k) {
-  auto it = l.find(k);
-  return it == l.end() ? std::string() : it->second;
-}
-
 struct Reload {
   std::string server;
   std::optional<bool> ok;  // nullopt: the server or its series could not be read

@@ -76,12 +76,6 @@ Delivery await_delivery(const AlertmanagerApi& am,
   }
 }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
 // Resolves the posted alert when the run ends, by any path: an exception or a timeout must not
 // leave a test alert firing until its endsAt.
 class ResolveOnExit {
@@ -147,15 +141,15 @@ int run_test_alert(const GlobalOptions& options, const TestAlertOptions& test) {
           fmt::format("Alertmanager did not list the test alert within {}", format_duration(wait)));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  fmt::print("Routed to receivers: {}\n", join(receivers));
+  fmt::print("Routed to receivers: {}\n", join(receivers, ", "));
 
   auto firing = await_delivery(am, before, deadline);
   int status = 0;
   if (!firing.failed.empty()) {
-    fmt::print("Delivery FAILED via: {} (see Alertmanager's log)\n", join(firing.failed));
+    fmt::print("Delivery FAILED via: {} (see Alertmanager's log)\n", join(firing.failed, ", "));
     status = 1;
   }
-  if (!firing.sent.empty()) fmt::print("Delivered via: {}\n", join(firing.sent));
+  if (!firing.sent.empty()) fmt::print("Delivered via: {}\n", join(firing.sent, ", "));
   if (firing.sent.empty() && firing.failed.empty()) {
     fmt::print(
         "No notification within {}: the receivers may have no integrations, or "
@@ -170,9 +164,9 @@ int run_test_alert(const GlobalOptions& options, const TestAlertOptions& test) {
   if (status == 0) {
     auto resolved = await_delivery(am, before_resolve, std::chrono::steady_clock::now() + wait);
     if (!resolved.sent.empty())
-      fmt::print("Resolve delivered via: {}\n", join(resolved.sent));
+      fmt::print("Resolve delivered via: {}\n", join(resolved.sent, ", "));
     else if (!resolved.failed.empty())
-      fmt::print("Resolve delivery FAILED via: {}\n", join(resolved.failed));
+      fmt::print("Resolve delivery FAILED via: {}\n", join(resolved.failed, ", "));
     else
       fmt::print(
           "No resolve notification within {} (receivers without send_resolved send "

@@ -9,15 +9,6 @@ namespace nixmon::cli {
 
 namespace {
 
-std::string join(const std::vector<std::string>& parts, std::string_view sep) {
-  std::string out;
-  for (const auto& p : parts) {
-    if (!out.empty()) out += sep;
-    out += p;
-  }
-  return out;
-}
-
 std::string whole(double v) {
   return fmt::format("{}", static_cast<long long>(v));
 }

@@ -28,11 +28,6 @@ constexpr const char* raw_names[] = {
     "nod_build_info",
 };
 
-std::string label(const Labels& l, const std::string& name) {
-  auto it = l.find(name);
-  return it == l.end() ? std::string() : it->second;
-}
-
 int severity_rank(const std::string& s) {
   if (s == "critical") return 0;
   if (s == "warning") return 1;

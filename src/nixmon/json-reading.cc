@@ -36,6 +36,11 @@ Labels json_labels(simdjson::dom::element e, std::string_view key) {
   return out;
 }
 
+std::string label(const Labels& labels, const std::string& name) {
+  auto it = labels.find(name);
+  return it == labels.end() ? std::string() : it->second;
+}
+
 std::optional<double> parse_sample_value(std::string_view text) {
   if (text.starts_with('+')) text.remove_prefix(1);
   double v = 0;

@@ -18,6 +18,8 @@ std::optional<simdjson::dom::array> json_array(simdjson::dom::element e, std::st
 std::optional<simdjson::dom::object> json_object(simdjson::dom::element e, std::string_view key);
 // A JSON object of strings ({"job": "node"}); non-string values are left out.
 Labels json_labels(simdjson::dom::element e, std::string_view key);
+// A label's value, "" when the series has no such label (as PromQL reads a missing label).
+std::string label(const Labels& labels, const std::string& name);
 
 // Prometheus writes sample values as strings ("1", "4.2e+09", "NaN", "+Inf"): a finite value, or
 // nullopt (NaN and the infinities say nothing a table can show).

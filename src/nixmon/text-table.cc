@@ -82,6 +82,15 @@ std::string csv_record(const std::vector<std::string>& fields) {
   return out + "\r\n";
 }
 
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out += separator;
+    out += p;
+  }
+  return out;
+}
+
 bool use_colour() {
   const char* no_colour = std::getenv("NO_COLOR");
   if (no_colour && *no_colour) return false;

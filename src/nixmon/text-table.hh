@@ -29,6 +29,7 @@ class TextTable {
 };
 
 std::string csv_record(const std::vector<std::string>& fields);
+std::string join(const std::vector<std::string>& parts, std::string_view separator);
 
 enum class OutputFormat { table, json, csv };
 
