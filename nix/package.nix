@@ -1,5 +1,5 @@
-# nixmon: nixos-exporter and nod, built with CMake from nixpkgs' libraries (the same libraries
-# Debian provides to scripts/setup.sh; README.md says why each is there).
+# nixmon: nixos-exporter, nod and the nixmon command, built with CMake from nixpkgs' libraries
+# (the same libraries Debian provides to scripts/setup.sh; README.md says why each is there).
 #
 # Every argument is a nixpkgs attribute of that exact name (callPackage supplies it by name and
 # fails on one it does not know). Where each is defined in nixpkgs:

@@ -23,7 +23,7 @@ ACCEPT = os.environ.get("NIXMON_ACCEPT") == "1"
 
 def binary(name):
     """Path of a built program of ours."""
-    for sub in ("src/exporter", "src/nod", "src"):
+    for sub in ("src/exporter", "src/nod", "src/nixmon", "src"):
         p = os.path.join(BUILD_DIR, sub, name)
         if os.path.exists(p):
             return p
@@ -88,7 +88,7 @@ def help_flags(text):
 def help_subcommands(text):
     """The subcommand names of a CLI11 --help text ("Subcommands:" in 2.1, "SUBCOMMANDS:" in 2.7)."""
     parts = re.split(r"^subcommands:$", text, flags=re.M | re.I)
-    return re.findall(r"^  ([a-z]+) {2,}", parts[1], re.M) if len(parts) > 1 else []
+    return re.findall(r"^  ([a-z][a-z-]*) {2,}", parts[1], re.M) if len(parts) > 1 else []
 
 
 def fixture(*parts):

@@ -612,8 +612,65 @@ EVERY_STACK_OPTION = """{
     loki = { enable = true; port = 3101; allowedSources = [ "10.0.0.0/24" ]; };
     proxy = { enable = true; domain = "mon.example.com"; enableACME = false; useACMEHost = null;
               sslCertificate = "/run/secrets/cert.pem"; sslCertificateKey = "/run/secrets/key.pem"; basicAuthFile = "/run/secrets/htpasswd"; };
+    cli = { package = { type = "derivation"; name = "nixmon-mine"; outPath = "/nix/store/44444444444444444444444444444444-nixmon-mine"; };
+            reload = true; };
   };
 }""".replace("CLIENT", CLIENT)
+
+
+class NixmonCli(Base):
+    """services.nixmon.cli (nix/modules/nixmon/cli.nix): nixmon on the server's PATH with its URLs,
+    and Prometheus' lifecycle API only where no other machine reaches it."""
+
+    PROXY = """{ services.nixmon.proxy = { enable = true; domain = "mon.example.com";
+        useACMEHost = "example.com"; basicAuthFile = "/run/secrets/htpasswd"; }; }"""
+
+    def test_server_gets_nixmon_with_its_urls_and_no_lifecycle_on_all_addresses(self):
+        s = self.run_modules(SERVER)
+        self.assertNoFailures(s)
+        self.assertIn("nixmon-0.1.0", s["systemPackages"])
+        self.assertEqual(s["sessionVariables"]["NIXMON_PROMETHEUS_URL"], "http://127.0.0.1:9090")
+        self.assertEqual(s["sessionVariables"]["NIXMON_ALERTMANAGER_URL"], "http://127.0.0.1:9093")
+        # Prometheus listens on 0.0.0.0 without the proxy: /-/reload and /-/quit stay closed.
+        self.assertEqual(s["prometheus"]["listenAddress"], "0.0.0.0")
+        self.assertNotIn("--web.enable-lifecycle", s["prometheus"]["extraFlags"])
+        self.assertEqual([w for w in s["warnings"] if "cli.reload" in w], [])
+
+    def test_lifecycle_on_loopback_behind_the_proxy_and_closed_on_the_proxy(self):
+        s = self.run_modules(SERVER, self.PROXY)
+        self.assertNoFailures(s)
+        self.assertEqual(s["prometheus"]["listenAddress"], "127.0.0.1")
+        self.assertEqual(s["prometheus"]["extraFlags"], ["--web.enable-lifecycle"])
+        self.assertEqual(s["sessionVariables"]["NIXMON_PROMETHEUS_URL"], "http://127.0.0.1:9090/prometheus")
+        self.assertEqual(s["sessionVariables"]["NIXMON_ALERTMANAGER_URL"], "http://127.0.0.1:9093/alertmanager")
+        locations = s["nginx"]["virtualHosts"]["mon.example.com"]["locations"]
+        self.assertEqual(locations["/prometheus/-/"]["return"], "403")
+        self.assertEqual(locations["/alertmanager/-/"]["return"], "403")
+        self.assertEqual(locations["/prometheus/"]["proxyPass"], "http://127.0.0.1:9090")
+
+    def test_reload_asked_for_on_all_addresses_warns_and_stays_off(self):
+        s = self.run_modules(SERVER, "{ services.nixmon.cli.reload = true; }")
+        self.assertNoFailures(s)
+        self.assertNotIn("--web.enable-lifecycle", s["prometheus"]["extraFlags"])
+        self.assertEqual(len([w for w in s["warnings"] if w.startswith("services.nixmon.cli.reload: Prometheus listens on 0.0.0.0")]), 1)
+        s = self.run_modules(SERVER, self.PROXY, "{ services.nixmon.cli.reload = false; }")
+        self.assertEqual(s["prometheus"]["extraFlags"], [])
+
+    def test_clients_and_a_switched_off_cli_get_nothing(self):
+        # (nod's module puts the package on every host's PATH for `nod`: told apart by its own.)
+        mine = """{ services.nixmon.cli.package = { type = "derivation"; name = "nixmon-mine";
+            outPath = "/nix/store/44444444444444444444444444444444-nixmon-mine"; }; }"""
+        for modules in ((CLIENT, mine), (SERVER, mine, "{ services.nixmon.cli.enable = false; }")):
+            s = self.run_modules(*modules)
+            self.assertNoFailures(s)
+            self.assertNotIn("nixmon-mine", s["systemPackages"])
+            self.assertNotIn("NIXMON_PROMETHEUS_URL", s["sessionVariables"])
+            self.assertNotIn("--web.enable-lifecycle", s["prometheus"]["extraFlags"])
+
+    def test_own_package(self):
+        s = self.run_modules(SERVER, """{ services.nixmon.cli.package = { type = "derivation"; name = "nixmon-mine";
+            outPath = "/nix/store/44444444444444444444444444444444-nixmon-mine"; }; }""")
+        self.assertIn("nixmon-mine", s["systemPackages"])
 
 
 class EveryOption(Base):
@@ -641,6 +698,7 @@ class EveryOption(Base):
             # url and urlFile exclude each other: each receiver sets one.
             "services.nixmon.alerting.homeAssistant.url",
             "services.nixmon.alerting.nextcloudTalk.urlFile",
+            "services.nixmon.cli.enable",
             "services.nixmon.exporters.nixos.enable",
             "services.nixmon.exporters.nod.enable",
             "services.nixmon.exporters.node.enable",

@@ -104,6 +104,7 @@ let
       firewall = c.networking.firewall;
       nixSettings = c.nix.settings;
       sessionVariables = c.environment.sessionVariables;
+      systemPackages = map (p: p.name or (toString p)) c.environment.systemPackages;
       users = builtins.attrNames c.users.users;
       exposedTargets = c.services.nixmon.exposedTargets or { };
       prometheus = {
@@ -114,6 +115,7 @@ let
           webExternalUrl
           retentionTime
           checkConfig
+          extraFlags
           ;
         yml = prometheusYml c.services.prometheus;
       };

@@ -286,6 +286,8 @@ let
       proxyWebsockets = opt types.bool false;
       basicAuthFile = opt (types.nullOr types.path) null;
       extraConfig = opt types.lines "";
+      # location-options.nix: a `return` directive.
+      return = opt (types.nullOr types.str) null;
       recommendedProxySettings = opt types.bool config.services.nginx.recommendedProxySettings;
     };
   };
@@ -432,6 +434,7 @@ in
         alertmanagers = opt (types.listOf types.attrs) [ ];
         remoteWrite = opt (types.listOf remoteWriteConfig) [ ];
         checkConfig = opt (types.either types.bool (types.enum [ "syntax-only" ])) true;
+        extraFlags = opt (types.listOf types.str) [ ];
         # nixos/modules/services/monitoring/prometheus/exporters.nix: one submodule option;
         # third-party exporters (ours) declare sub-options into it.
         exporters = mkOption {

@@ -46,6 +46,7 @@ in
     ./fleet.nix
     ./cadvisor.nix
     ./proxmox.nix
+    ./cli.nix
   ];
 
   options.services.nixmon = {
