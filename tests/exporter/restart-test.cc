@@ -38,7 +38,7 @@ struct RestartHost {
   }
   std::unique_ptr<Collector> make() const {
     for (const auto& e : collector_table()) {
-      if (e.name == "restart") return e.make(context());
+      if (e.name == "restart") return make_with_defaults(e, context());
     }
     throw std::logic_error("no restart collector");
   }

@@ -46,7 +46,7 @@ std::optional<std::string> current_system_name(const HostRoot& root) {
 class ClosureWorker {
  public:
   explicit ClosureWorker(const CollectorContext& ctx)
-      : root_(ctx.root), busy_timeout_(ctx.store.busy_timeout) {}
+      : root_(ctx.root), busy_timeout_(store_busy_timeout) {}
 
   std::optional<SystemClosure> step() {
     auto system = current_system_name(root_);
