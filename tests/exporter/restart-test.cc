@@ -11,7 +11,7 @@
 #include "common/error.hh"
 #include "common/sqlite.hh"
 #include "exporter/collector.hh"
-#include "exporter/process-code.hh"
+#include "exporter/host/process-code.hh"
 #include "support/test-support.hh"
 
 using namespace nixmon;

@@ -7,8 +7,8 @@
 #include "common/log.hh"
 #include "exporter/collectors/collectors.hh"
 #include "exporter/flake/flake-refresher.hh"
-#include "exporter/nixos-system.hh"
-#include "exporter/system-files.hh"
+#include "exporter/host/nixos-system.hh"
+#include "exporter/host/system-files.hh"
 
 namespace nixmon::exporter {
 

@@ -11,8 +11,8 @@
 
 #include "common/error.hh"
 #include "exporter/collectors/collectors.hh"
-#include "exporter/nixos-system.hh"
-#include "exporter/process-code.hh"
+#include "exporter/host/nixos-system.hh"
+#include "exporter/host/process-code.hh"
 #include "exporter/store/background-cache.hh"
 #include "exporter/store/store-db.hh"
 
