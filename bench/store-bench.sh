@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
 root="${2:-${TMPDIR:-/tmp}/nixmon-bench-store}"
-report="$build/src/exporter/nixmon-store-report"
+report="$build/src/store-report/nixmon-store-report"
 exporter="$build/src/exporter/nixos-exporter"
 [ -x "$report" ] || { echo "build first: $report is missing" >&2; exit 2; }
 [ -e "$root/nix/var/nix/db/db.sqlite" ] || python3 bench/make-store.py "$root"

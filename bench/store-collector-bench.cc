@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "exporter/collector.hh"
+#include "exporter/collectors/collectors.hh"
 
 using namespace nixmon;
 using namespace nixmon::exporter;
@@ -37,10 +37,19 @@ std::unique_ptr<Collector> ready_collector(std::string_view name) {
   }
   CollectorContext ctx;
   ctx.root = HostRoot(root);
-  ctx.store.store_check_interval = std::chrono::hours(1);
-  ctx.store.gc_check_interval = std::chrono::hours(1);
   auto start = std::chrono::steady_clock::now();
-  auto c = entry(name).make(ctx);
+  std::unique_ptr<Collector> c;
+  if (name == "store") {
+    StoreConfig config;
+    config.check_interval = std::chrono::hours(1);
+    c = make_store_collector(ctx, config);
+  } else if (name == "gc") {
+    GcConfig config;
+    config.check_interval = std::chrono::hours(1);
+    c = make_gc_collector(ctx, config);
+  } else {
+    c = make_with_defaults(entry(name), ctx);
+  }
   std::string want = "\nnixos_" + std::string(name) + "_analysis_ready 1\n";
   for (;;) {
     MetricSet m;

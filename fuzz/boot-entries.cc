@@ -1,5 +1,5 @@
 // grub.cfg and the names of systemd-boot entry files (/boot is written by other tools too).
-#include "exporter/boot-entries.hh"
+#include "exporter/host/boot-entries.hh"
 
 #include <string>
 #include <string_view>

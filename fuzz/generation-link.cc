@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "exporter/nixos-system.hh"
+#include "exporter/host/nixos-system.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view name(reinterpret_cast<const char*>(data), size);

@@ -1,7 +1,7 @@
 // The nixos-version script (JSON embedded in a shell script in the store) and kernel store paths.
 #include <string_view>
 
-#include "exporter/system-files.hh"
+#include "exporter/host/system-files.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

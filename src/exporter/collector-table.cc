@@ -8,44 +8,52 @@ namespace {
 // nobody references.
 constexpr CollectorEntry table[] = {
     {"generation", true, "NixOS system generations: count, current, booted, age, pending boot",
-     make_generation_collector},
+     setup_without_flags<make_generation_collector>},
     {"system", true,
      "nixos_system_info: NixOS version, nixpkgs and configuration revisions, kernel",
-     make_system_collector},
+     setup_without_flags<make_system_collector>},
     {"reboot", true,
      "Why a reboot is needed: booted vs current kernel, initrd, modules, params, systemd",
-     make_reboot_collector},
+     setup_without_flags<make_reboot_collector>},
     {"boot", true, "Boot loader entries and the free space of the filesystem holding /boot",
-     make_boot_collector},
+     setup_without_flags<make_boot_collector>},
     {"upgrade", true,
      "Automatic upgrades: whether the nixos-upgrade timer is enabled, when it last fired",
-     make_upgrade_collector},
+     setup_without_flags<make_upgrade_collector>},
     {"flake", false,
      "The Go nixos-exporter's flake collector: remote flake revision vs the running system's, "
      "input ages (needs --flake.url; NATS sharing with --flake.nats.enable)",
-     make_flake_collector},
+     flake_setup},
     {"store", true,
      "The Nix store database: valid paths, NAR sum, derivations, built vs substituted, churn; "
      "store filesystem size and free space",
-     make_store_collector},
+     store_setup},
     {"gc", true,
      "Garbage collection: GC roots, reclaimable paths and NAR bytes, current/booted system "
      "closure sizes (computed in the background)",
-     make_gc_collector},
+     gc_setup},
     {"restart", false,
      "Restart debt: per systemd unit, processes whose executable or mapped files are store paths "
      "outside the current system's closure (reads every process's /proc exe and maps: needs "
      "CAP_SYS_PTRACE to see other users' processes)",
-     make_restart_collector},
+     setup_without_flags<make_restart_collector>},
     {"channel", false,
      "Root's channels on channel-based hosts: revision, age, last update; whether upstream moved "
      "on (<URL>/git-revision in the background; NATS sharing with --channel.nats.enable)",
-     make_channel_collector},
+     channel_setup},
 };
 }  // namespace
 
 std::span<const CollectorEntry> collector_table() {
   return table;
+}
+
+std::unique_ptr<Collector> make_with_defaults(const CollectorEntry& entry,
+                                              const CollectorContext& ctx) {
+  CLI::App app;
+  auto setup = entry.setup(app);
+  setup->configure(true);
+  return setup->make(ctx);
 }
 
 }  // namespace nixmon::exporter

@@ -38,24 +38,17 @@ int run(const ExporterOptions& o) {
   // Before any thread starts, so every thread inherits the blocked signals.
   ShutdownSignals signals;
 
+  auto table = collector_table();
+  for (std::size_t i = 0; i < table.size(); ++i)
+    o.setups[i]->configure(o.collectors.at(std::string(table[i].name)));
   CollectorContext ctx{HostRoot(o.root)};
-  ctx.store = make_store_config(o.store);
-  if (o.collectors.at("flake")) {
-    ctx.flake = make_flake_config(o.flake);
-  } else if (o.flake.nats_enable) {
-    log::warn("--flake.nats.enable has no effect without --collector.flake");
-  }
-  if (o.collectors.at("channel")) {
-    ctx.channel = make_channel_config(o.channel);
-  } else if (o.channel.nats_enable) {
-    log::warn("--channel.nats.enable has no effect without --collector.channel");
-  }
   std::vector<Scraper::Named> enabled;
   std::string names;
-  for (const auto& entry : collector_table()) {
-    if (!o.collectors.at(std::string(entry.name))) continue;
-    enabled.push_back({std::string(entry.name), entry.make(ctx)});
-    names += (names.empty() ? "" : ",") + std::string(entry.name);
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    std::string name(table[i].name);
+    if (!o.collectors.at(name)) continue;
+    enabled.push_back({name, o.setups[i]->make(ctx)});
+    names += (names.empty() ? "" : ",") + name;
   }
   Scraper scraper(std::move(enabled), timeout, build_info_metrics());
 

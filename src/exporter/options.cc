@@ -27,8 +27,7 @@ void add_exporter_flags(CLI::App& app, ExporterOptions& o) {
         "--collector." + name + ",!--no-collector." + name, o.collectors[name],
         std::string(c.help) + (c.enabled_by_default ? " (default: on)" : " (default: off)"));
   }
-  add_flake_flags(app, o.flake);
-  add_store_flags(app, o.store);
+  for (const auto& c : collector_table()) o.setups.push_back(c.setup(app));
   app.add_option("--web.telemetry-path", o.telemetry_path,
                  "Path under which to expose metrics (\"/\": no landing page)")
       ->capture_default_str()
@@ -53,7 +52,6 @@ void add_exporter_flags(CLI::App& app, ExporterOptions& o) {
     for (auto& [name, enabled] : o.collectors)
       if (app.get_option("--collector." + name)->count() == 0) enabled = false;
   });
-  add_channel_flags(app, o.channel);
 }
 
 void parse_exporter_args(CLI::App& app, std::vector<std::string> args) {

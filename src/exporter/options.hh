@@ -4,12 +4,11 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "exporter/channel/channel-config.hh"
-#include "exporter/flake/flake-config.hh"
-#include "exporter/store/store-config.hh"
+#include "exporter/collector.hh"
 
 namespace nixmon::exporter {
 
@@ -20,18 +19,19 @@ struct ExporterOptions {
   std::string log_level = "info";
   std::string web_config_file;             // --web.config.file; "" = plain HTTP, no auth
   std::map<std::string, bool> collectors;  // name -> enabled, every collector of the table
-  FlakeFlags flake;                        // --flake.*: checked by make_flake_config
-  StoreFlags store;                        // --collector.{store,gc}.*: checked by make_store_config
   // node_exporter's web and collector flags (node_exporter.go, v1.12).
   std::string telemetry_path = "/metrics";  // --web.telemetry-path
   bool disable_exporter_metrics =
       false;  // --web.disable-exporter-metrics: no process_*, promhttp_*
   bool disable_default_collectors = false;  // --collector.disable-defaults (applied by parse)
   int max_requests = 40;                    // --web.max-requests; 0 or less: no limit
-  ChannelFlags channel;                     // --channel.*: checked by make_channel_config
+  // Each collector's own flags, in the table's order (collector_table()): what they are bound to,
+  // checked by its configure() once parsed.
+  std::vector<std::unique_ptr<CollectorSetup>> setups;
 };
 
-// Declares every flag on `app`, bound to `options` (filled with the table's defaults).
+// Declares every flag on `app`, bound to `options` (filled with the table's defaults): the
+// exporter's own, the collector switches, then each collector's own flags (CollectorEntry::setup).
 void add_exporter_flags(CLI::App& app, ExporterOptions& options);
 
 // Go's flag package also accepts one dash ("-listen=:9971"); the Go nixos-exporter's users may

@@ -23,7 +23,7 @@ ACCEPT = os.environ.get("NIXMON_ACCEPT") == "1"
 
 def binary(name):
     """Path of a built program of ours."""
-    for sub in ("src/exporter", "src/nod", "src/nixmon", "src"):
+    for sub in ("src/exporter", "src/store-report", "src/nod", "src/nixmon", "src"):
         p = os.path.join(BUILD_DIR, sub, name)
         if os.path.exists(p):
             return p

@@ -43,7 +43,7 @@ const CollectorEntry& entry(std::string_view name) {
 
 // Runs one collector; a failure is rendered as a comment so the golden file records it too.
 std::string run(std::string_view collector, const FakeHost& host) {
-  auto c = entry(collector).make(host.context());
+  auto c = make_with_defaults(entry(collector), host.context());
   MetricSet m;
   try {
     c->collect(m);
@@ -147,7 +147,7 @@ TEST(SystemCollector, NixpkgsAgeFromTheVersionDateAndLixFromTheSystemPath) {
                                 std::chrono::hours(12);
                        }};
   MetricSet m;
-  entry("system").make(ctx)->collect(m);
+  make_with_defaults(entry("system"), ctx)->collect(m);
   std::string text = render(m);
   EXPECT_NE(text.find("nixos_nixpkgs_age_seconds 2635200\n"), std::string::npos) << text;
   EXPECT_NE(text.find("nixos_nix_info{implementation=\"lix\",version=\"2.93.0\"} 1\n"),

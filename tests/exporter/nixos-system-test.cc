@@ -1,9 +1,9 @@
-#include "exporter/nixos-system.hh"
+#include "exporter/host/nixos-system.hh"
 
 #include <gtest/gtest.h>
 
-#include "exporter/boot-entries.hh"
-#include "exporter/system-files.hh"
+#include "exporter/host/boot-entries.hh"
+#include "exporter/host/system-files.hh"
 
 using namespace nixmon::exporter;
 

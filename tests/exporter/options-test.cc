@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/error.hh"
+
 using namespace nixmon::exporter;
 
 namespace {
@@ -57,4 +59,44 @@ TEST(Options, DisableDefaultsKeepsOnlyTheNamedCollectors) {
   // Without it, the defaults stand.
   o = parse({"--collector.system"});
   EXPECT_TRUE(o.collectors.at("generation"));
+}
+
+namespace {
+CollectorSetup& setup_of(ExporterOptions& o, std::string_view name) {
+  auto table = collector_table();
+  for (std::size_t i = 0; i < table.size(); ++i)
+    if (table[i].name == name) return *o.setups.at(i);
+  throw std::logic_error("no collector " + std::string(name));
+}
+
+std::string usage_error(CollectorSetup& setup, bool enabled) {
+  try {
+    setup.configure(enabled);
+  } catch (const nixmon::UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+// Each collector declares and checks its own flags: the exporter only hands them the parse.
+TEST(Options, EachCollectorChecksItsOwnFlags) {
+  CLI::App app;
+  ExporterOptions o;
+  add_exporter_flags(app, o);
+  ASSERT_EQ(o.setups.size(), collector_table().size());
+  parse_exporter_args(app, {"--collector.gc.check-interval=0s", "--collector.gc.roots.top=-1",
+                            "--channel.check-interval=1 hour"});
+  // The store's and gc's flags are checked whether the collector runs or not.
+  EXPECT_EQ(usage_error(setup_of(o, "store"), false), "");
+  EXPECT_NE(usage_error(setup_of(o, "gc"), false).find("--collector.gc.check-interval"),
+            std::string::npos);
+  // The flake and channel collectors' only once they run (the URL is required then).
+  EXPECT_EQ(usage_error(setup_of(o, "flake"), false), "");
+  EXPECT_NE(usage_error(setup_of(o, "flake"), true).find("--flake.url"), std::string::npos);
+  EXPECT_EQ(usage_error(setup_of(o, "channel"), false), "");
+  EXPECT_NE(usage_error(setup_of(o, "channel"), true).find("--channel.check-interval"),
+            std::string::npos);
+  // A collector without flags of its own is made from the context alone.
+  EXPECT_EQ(usage_error(setup_of(o, "boot"), true), "");
 }

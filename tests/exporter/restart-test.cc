@@ -11,7 +11,7 @@
 #include "common/error.hh"
 #include "common/sqlite.hh"
 #include "exporter/collector.hh"
-#include "exporter/process-code.hh"
+#include "exporter/host/process-code.hh"
 #include "support/test-support.hh"
 
 using namespace nixmon;
@@ -38,7 +38,7 @@ struct RestartHost {
   }
   std::unique_ptr<Collector> make() const {
     for (const auto& e : collector_table()) {
-      if (e.name == "restart") return e.make(context());
+      if (e.name == "restart") return make_with_defaults(e, context());
     }
     throw std::logic_error("no restart collector");
   }

@@ -15,7 +15,7 @@
 
 #include "common/error.hh"
 #include "common/sqlite.hh"
-#include "exporter/collector.hh"
+#include "exporter/collectors/collectors.hh"
 #include "exporter/store/gc-analysis.hh"
 #include "exporter/store/root-report.hh"
 #include "support/test-support.hh"
@@ -355,12 +355,8 @@ TEST(RootOwnership, BoundedSeriesKeepEveryGenerationTheTopRootsAndSumTheRest) {
 
 namespace {
 
-std::string collect_gc_ready(const CollectorContext& ctx) {
-  const CollectorEntry* gc = nullptr;
-  for (const auto& e : collector_table()) {
-    if (e.name == "gc") gc = &e;
-  }
-  auto c = gc->make(ctx);
+std::string collect_gc_ready(const CollectorContext& ctx, const GcConfig& config = {}) {
+  auto c = make_gc_collector(ctx, config);
   for (int i = 0; i < 3000; ++i) {  // a deadline against a hang, not a timing assertion
     MetricSet m;
     c->collect(m);
@@ -399,8 +395,9 @@ TEST(RootOwnership, TheGcCollectorExportsTheTopRootsAndSumsTheRest) {
 
   CollectorContext ctx;
   ctx.root = HostRoot(host.root);
-  ctx.store.gc_roots_top = 1;
-  std::string text = collect_gc_ready(ctx);
+  GcConfig config;
+  config.roots_top = 1;
+  std::string text = collect_gc_ready(ctx, config);
   // hello and its .drv (keep-derivations) are the one top root; extra, result and current-system
   // are summed; generation 2 now owns its system since /run/booted-system is no root.
   EXPECT_EQ(lines_of(text, "nixos_gc_root_exclusive_nar_bytes{"),
@@ -415,8 +412,8 @@ TEST(RootOwnership, TheGcCollectorExportsTheTopRootsAndSumsTheRest) {
                                 "nixos_gc_generation_exclusive_nar_bytes{generation=\"3\"} 0"}))
       << text;
 
-  ctx.store.gc_roots_top = 0;
-  text = collect_gc_ready(ctx);
+  config.roots_top = 0;
+  text = collect_gc_ready(ctx, config);
   EXPECT_EQ(lines_of(text, "nixos_gc_root_exclusive_nar_bytes{"),
             (std::vector<std::string>{"nixos_gc_root_exclusive_nar_bytes{root=\"other\"} 8400"}));
 }
@@ -457,15 +454,13 @@ TEST(RootOwnership, AReleasedBuildDirectoryBecomesReclaimableWithoutAStoreChange
   fs::create_directories(tmp_dir);
   CollectorContext ctx;
   ctx.root = HostRoot(host.root);
-  ctx.store.gc_check_interval = std::chrono::milliseconds(10);
+  GcConfig config;
+  config.check_interval = std::chrono::milliseconds(10);
   auto invalid = [](const std::string& text) {
     return lines_of(text, "nixos_gc_reclaimable_invalid_entries ");
   };
-  const CollectorEntry* gc = nullptr;
-  for (const auto& e : collector_table())
-    if (e.name == "gc") gc = &e;
   std::optional<test::HeldLock> build(std::in_place, tmp_dir);
-  auto c = gc->make(ctx);
+  auto c = make_gc_collector(ctx, config);
   std::string text;
   for (int i = 0; i < 500 && text.find("\nnixos_gc_analysis_ready 1\n") == std::string::npos; ++i) {
     MetricSet m;
@@ -488,12 +483,12 @@ TEST(RootOwnership, AReleasedBuildDirectoryBecomesReclaimableWithoutAStoreChange
 }
 
 TEST(RootOwnership, TheTopFlagIsCheckedAndReachesTheConfig) {
-  StoreFlags flags;
-  EXPECT_EQ(make_store_config(flags).gc_roots_top, 10u);
-  flags.gc_roots_top = 3;
-  EXPECT_EQ(make_store_config(flags).gc_roots_top, 3u);
-  flags.gc_roots_top = -1;
-  EXPECT_THROW(make_store_config(flags), UsageError);
+  GcFlags flags;
+  EXPECT_EQ(make_gc_config(flags).roots_top, 10u);
+  flags.roots_top = 3;
+  EXPECT_EQ(make_gc_config(flags).roots_top, 3u);
+  flags.roots_top = -1;
+  EXPECT_THROW(make_gc_config(flags), UsageError);
 }
 
 TEST(RootOwnership, TheReportListsEveryRootLargestFirst) {

@@ -15,7 +15,7 @@
 
 #include "common/error.hh"
 #include "common/sqlite.hh"
-#include "exporter/collector.hh"
+#include "exporter/collectors/collectors.hh"
 #include "exporter/store/gc-analysis.hh"
 #include "exporter/store/gc-roots.hh"
 #include "exporter/store/store-db.hh"
@@ -84,22 +84,23 @@ struct StoreHost {
     link(root / "nix/var/nix/gcroots/not-valid",
          "/nix/store/00000000000000000000000000000000-not-valid");
   }
-  CollectorContext context(std::chrono::milliseconds interval = std::chrono::seconds(30)) const {
+  // The store or gc collector, checking for changes every `interval`.
+  std::unique_ptr<Collector> make(
+      std::string_view name, std::chrono::milliseconds interval = std::chrono::seconds(30)) const {
     CollectorContext ctx;
     ctx.root = HostRoot(root);
     ctx.now = [] { return std::chrono::system_clock::from_time_t(clock_now); };
-    ctx.store.store_check_interval = interval;
-    ctx.store.gc_check_interval = interval;
-    return ctx;
+    if (name == "store") {
+      StoreConfig config;
+      config.check_interval = interval;
+      return make_store_collector(ctx, config);
+    }
+    if (name != "gc") throw std::logic_error("no store collector " + std::string(name));
+    GcConfig config;
+    config.check_interval = interval;
+    return make_gc_collector(ctx, config);
   }
 };
-
-const CollectorEntry& entry(std::string_view name) {
-  for (const auto& e : collector_table()) {
-    if (e.name == name) return e;
-  }
-  throw std::logic_error("no collector " + std::string(name));
-}
 
 std::string collect_text(Collector& c) {
   MetricSet m;
@@ -314,7 +315,7 @@ class StoreCollectorGolden : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(StoreCollectorGolden, MatchesGolden) {
   StoreHost host;
-  auto c = entry(GetParam()).make(host.context());
+  auto c = host.make(GetParam());
   std::string text = collect_ready(*c, fmt::format("nixos_{}_analysis_ready", GetParam()));
   test::expect_golden(fmt::format("tests/exporter/golden/{}-nixos-basic.prom", GetParam()),
                       mask_volatile(text));
@@ -325,7 +326,7 @@ INSTANTIATE_TEST_SUITE_P(NixosBasic, StoreCollectorGolden, ::testing::Values("st
 TEST(StoreCollectors, WithoutADatabaseTheyFailAtOnce) {
   StoreHost host(/*with_db=*/false);
   for (const char* name : {"store", "gc"}) {
-    auto c = entry(name).make(host.context());
+    auto c = host.make(name);
     // Even the first scrape, before the worker's first attempt ends, fails rather than saying
     // "not ready": there is no schema file, so there is no store to wait for.
     for (int i = 0; i < 3; ++i) {
@@ -345,7 +346,7 @@ TEST(StoreCollectors, NeverReportFiguresBeforeTheFirstAnswer) {
   StoreHost host;
   // Whatever the worker's progress, a scrape shows either ready 0 without figures, or figures.
   for (const char* name : {"store", "gc"}) {
-    auto c = entry(name).make(host.context());
+    auto c = host.make(name);
     std::string text = collect_text(*c);
     bool ready = text.find(fmt::format("\nnixos_{}_analysis_ready 1\n", name)) != std::string::npos;
     bool figures = text.find("\nnixos_store_valid_paths ") != std::string::npos ||
@@ -356,8 +357,8 @@ TEST(StoreCollectors, NeverReportFiguresBeforeTheFirstAnswer) {
 
 TEST(StoreCollectors, RecomputeWhenTheDatabaseOrTheRootsChange) {
   StoreHost host;
-  auto store = entry("store").make(host.context(std::chrono::milliseconds(20)));
-  auto gc = entry("gc").make(host.context(std::chrono::milliseconds(20)));
+  auto store = host.make("store", std::chrono::milliseconds(20));
+  auto gc = host.make("gc", std::chrono::milliseconds(20));
   std::string s = collect_ready(*store, "nixos_store_analysis_ready");
   std::string g = collect_ready(*gc, "nixos_gc_analysis_ready");
   EXPECT_EQ(value_of(s, "nixos_store_valid_paths"), fixture_valid_paths);
@@ -388,7 +389,7 @@ TEST(StoreCollectors, RecomputeWhenTheDatabaseOrTheRootsChange) {
 
 TEST(StoreCollectors, AReplacedDatabaseFileIsReopened) {
   StoreHost host;
-  auto store = entry("store").make(host.context(std::chrono::milliseconds(20)));
+  auto store = host.make("store", std::chrono::milliseconds(20));
   std::string s = collect_ready(*store, "nixos_store_analysis_ready");
   EXPECT_EQ(value_of(s, "nixos_store_valid_paths"), fixture_valid_paths);
   // A new, empty store database in its place (e.g. restored from a backup).

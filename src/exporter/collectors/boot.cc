@@ -6,9 +6,9 @@
 #include <optional>
 
 #include "common/error.hh"
-#include "exporter/boot-entries.hh"
 #include "exporter/collectors/collectors.hh"
-#include "exporter/nixos-system.hh"
+#include "exporter/host/boot-entries.hh"
+#include "exporter/host/nixos-system.hh"
 
 namespace nixmon::exporter {
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/error.hh"
+#include "common/log.hh"
 #include "exporter/channel/channel-refresher.hh"
 #include "exporter/channel/root-channels.hh"
 #include "exporter/collectors/collectors.hh"
@@ -27,10 +28,10 @@ bool same_revision(std::string_view a, std::string_view b) {
 
 class ChannelCollector final : public Collector {
  public:
-  explicit ChannelCollector(const CollectorContext& ctx) : ctx_(ctx) {
-    if (ctx.channel.check_upstream) {
+  ChannelCollector(const CollectorContext& ctx, const ChannelConfig& config) : ctx_(ctx) {
+    if (config.check_upstream) {
       HostRoot root = ctx.root;
-      refresher_ = std::make_unique<ChannelRefresher>(ctx.channel, ctx.now, [root] {
+      refresher_ = std::make_unique<ChannelRefresher>(config, ctx.now, [root] {
         RootChannels list;
         read_root_channel_list(root, list);
         std::vector<std::string> urls;
@@ -147,10 +148,36 @@ class ChannelCollector final : public Collector {
   std::unique_ptr<ChannelRefresher> refresher_;
 };
 
+// --channel.*: checked only for an enabled collector.
+class ChannelSetup final : public CollectorSetup {
+ public:
+  explicit ChannelSetup(CLI::App& app) { add_channel_flags(app, flags_); }
+
+  void configure(bool enabled) override {
+    if (enabled)
+      config_ = make_channel_config(flags_);
+    else if (flags_.nats_enable)
+      log::warn("--channel.nats.enable has no effect without --collector.channel");
+  }
+
+  std::unique_ptr<Collector> make(const CollectorContext& ctx) const override {
+    return make_channel_collector(ctx, config_);
+  }
+
+ private:
+  ChannelFlags flags_;
+  ChannelConfig config_;
+};
+
 }  // namespace
 
-std::unique_ptr<Collector> make_channel_collector(const CollectorContext& ctx) {
-  return std::make_unique<ChannelCollector>(ctx);
+std::unique_ptr<CollectorSetup> channel_setup(CLI::App& app) {
+  return std::make_unique<ChannelSetup>(app);
+}
+
+std::unique_ptr<Collector> make_channel_collector(const CollectorContext& ctx,
+                                                  const ChannelConfig& config) {
+  return std::make_unique<ChannelCollector>(ctx, config);
 }
 
 }  // namespace nixmon::exporter

@@ -4,10 +4,11 @@
 #include <cmath>
 
 #include "common/error.hh"
+#include "common/log.hh"
 #include "exporter/collectors/collectors.hh"
 #include "exporter/flake/flake-refresher.hh"
-#include "exporter/nixos-system.hh"
-#include "exporter/system-files.hh"
+#include "exporter/host/nixos-system.hh"
+#include "exporter/host/system-files.hh"
 
 namespace nixmon::exporter {
 
@@ -19,8 +20,8 @@ double unix_seconds(std::chrono::system_clock::time_point t) {
 
 class FlakeCollector final : public Collector {
  public:
-  explicit FlakeCollector(const CollectorContext& ctx)
-      : ctx_(ctx), refresher_(ctx.flake, ctx.now) {}
+  FlakeCollector(const CollectorContext& ctx, const FlakeConfig& config)
+      : ctx_(ctx), refresher_(config, ctx.now) {}
 
   void collect(MetricSet& out) override {
     // The running system: its configuration revision is "current"; unknown when unset.
@@ -91,10 +92,36 @@ class FlakeCollector final : public Collector {
   FlakeRefresher refresher_;
 };
 
+// --flake.*: checked only for an enabled collector (the URL is required then).
+class FlakeSetup final : public CollectorSetup {
+ public:
+  explicit FlakeSetup(CLI::App& app) { add_flake_flags(app, flags_); }
+
+  void configure(bool enabled) override {
+    if (enabled)
+      config_ = make_flake_config(flags_);
+    else if (flags_.nats_enable)
+      log::warn("--flake.nats.enable has no effect without --collector.flake");
+  }
+
+  std::unique_ptr<Collector> make(const CollectorContext& ctx) const override {
+    return make_flake_collector(ctx, config_);
+  }
+
+ private:
+  FlakeFlags flags_;
+  FlakeConfig config_;
+};
+
 }  // namespace
 
-std::unique_ptr<Collector> make_flake_collector(const CollectorContext& ctx) {
-  return std::make_unique<FlakeCollector>(ctx);
+std::unique_ptr<CollectorSetup> flake_setup(CLI::App& app) {
+  return std::make_unique<FlakeSetup>(app);
+}
+
+std::unique_ptr<Collector> make_flake_collector(const CollectorContext& ctx,
+                                                const FlakeConfig& config) {
+  return std::make_unique<FlakeCollector>(ctx, config);
 }
 
 }  // namespace nixmon::exporter

@@ -22,10 +22,10 @@ namespace {
 // The worker's own state, touched by the worker thread only.
 class GcWorker {
  public:
-  explicit GcWorker(const CollectorContext& ctx)
+  GcWorker(const CollectorContext& ctx, const GcConfig& config)
       : root_(ctx.root),
-        runtime_roots_(ctx.store.gc_runtime_roots),
-        watch_(ctx.root, ctx.store.busy_timeout) {}
+        runtime_roots_(config.runtime_roots),
+        watch_(ctx.root, config.busy_timeout) {}
 
   std::optional<GcAnalysis> step() {
     try {
@@ -79,12 +79,12 @@ class GcWorker {
 
 class GcCollector final : public Collector {
  public:
-  explicit GcCollector(const CollectorContext& ctx)
+  GcCollector(const CollectorContext& ctx, const GcConfig& config)
       : ctx_(ctx),
-        runtime_roots_(ctx.store.gc_runtime_roots),
-        roots_top_(ctx.store.gc_roots_top),
-        cache_(ctx.store.gc_check_interval,
-               [worker = std::make_shared<GcWorker>(ctx)] { return worker->step(); }) {}
+        runtime_roots_(config.runtime_roots),
+        roots_top_(config.roots_top),
+        cache_(config.check_interval,
+               [worker = std::make_shared<GcWorker>(ctx, config)] { return worker->step(); }) {}
 
   void collect(MetricSet& out) override {
     auto view = cache_.view();
@@ -242,10 +242,30 @@ class GcCollector final : public Collector {
   BackgroundCache<GcAnalysis> cache_;
 };
 
+// --collector.gc.*: checked whether the collector runs or not.
+class GcSetup final : public CollectorSetup {
+ public:
+  explicit GcSetup(CLI::App& app) { add_gc_flags(app, flags_); }
+
+  void configure(bool) override { config_ = make_gc_config(flags_); }
+
+  std::unique_ptr<Collector> make(const CollectorContext& ctx) const override {
+    return make_gc_collector(ctx, config_);
+  }
+
+ private:
+  GcFlags flags_;
+  GcConfig config_;
+};
+
 }  // namespace
 
-std::unique_ptr<Collector> make_gc_collector(const CollectorContext& ctx) {
-  return std::make_unique<GcCollector>(ctx);
+std::unique_ptr<CollectorSetup> gc_setup(CLI::App& app) {
+  return std::make_unique<GcSetup>(app);
+}
+
+std::unique_ptr<Collector> make_gc_collector(const CollectorContext& ctx, const GcConfig& config) {
+  return std::make_unique<GcCollector>(ctx, config);
 }
 
 }  // namespace nixmon::exporter

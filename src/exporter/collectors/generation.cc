@@ -5,7 +5,7 @@
 
 #include "common/error.hh"
 #include "exporter/collectors/collectors.hh"
-#include "exporter/nixos-system.hh"
+#include "exporter/host/nixos-system.hh"
 
 namespace nixmon::exporter {
 

@@ -2,7 +2,7 @@
 // that only a boot loads. One series per reason, so an alert can say which.
 #include "common/error.hh"
 #include "exporter/collectors/collectors.hh"
-#include "exporter/nixos-system.hh"
+#include "exporter/host/nixos-system.hh"
 
 namespace nixmon::exporter {
 

@@ -11,8 +11,8 @@
 
 #include "common/error.hh"
 #include "exporter/collectors/collectors.hh"
-#include "exporter/nixos-system.hh"
-#include "exporter/process-code.hh"
+#include "exporter/host/nixos-system.hh"
+#include "exporter/host/process-code.hh"
 #include "exporter/store/background-cache.hh"
 #include "exporter/store/store-db.hh"
 
@@ -46,7 +46,7 @@ std::optional<std::string> current_system_name(const HostRoot& root) {
 class ClosureWorker {
  public:
   explicit ClosureWorker(const CollectorContext& ctx)
-      : root_(ctx.root), busy_timeout_(ctx.store.busy_timeout) {}
+      : root_(ctx.root), busy_timeout_(store_busy_timeout) {}
 
   std::optional<SystemClosure> step() {
     auto system = current_system_name(root_);

@@ -19,11 +19,11 @@ namespace {
 
 class StoreCollector final : public Collector {
  public:
-  explicit StoreCollector(const CollectorContext& ctx)
+  StoreCollector(const CollectorContext& ctx, const StoreConfig& config)
       : ctx_(ctx),
-        cache_(ctx.store.store_check_interval,
+        cache_(config.check_interval,
                [watch = std::make_shared<StoreDbWatch>(
-                    ctx.root, ctx.store.busy_timeout)]() -> std::optional<StoreStats> {
+                    ctx.root, config.busy_timeout)]() -> std::optional<StoreStats> {
                  try {
                    if (!watch->changed()) return std::nullopt;
                    auto stats = read_store_stats(watch->db());
@@ -110,10 +110,31 @@ class StoreCollector final : public Collector {
   BackgroundCache<StoreStats> cache_;
 };
 
+// --collector.store.*: checked whether the collector runs or not.
+class StoreSetup final : public CollectorSetup {
+ public:
+  explicit StoreSetup(CLI::App& app) { add_store_flags(app, flags_); }
+
+  void configure(bool) override { config_ = make_store_config(flags_); }
+
+  std::unique_ptr<Collector> make(const CollectorContext& ctx) const override {
+    return make_store_collector(ctx, config_);
+  }
+
+ private:
+  StoreFlags flags_;
+  StoreConfig config_;
+};
+
 }  // namespace
 
-std::unique_ptr<Collector> make_store_collector(const CollectorContext& ctx) {
-  return std::make_unique<StoreCollector>(ctx);
+std::unique_ptr<CollectorSetup> store_setup(CLI::App& app) {
+  return std::make_unique<StoreSetup>(app);
+}
+
+std::unique_ptr<Collector> make_store_collector(const CollectorContext& ctx,
+                                                const StoreConfig& config) {
+  return std::make_unique<StoreCollector>(ctx, config);
 }
 
 }  // namespace nixmon::exporter

@@ -4,8 +4,8 @@
 
 #include "common/error.hh"
 #include "exporter/collectors/collectors.hh"
-#include "exporter/nixos-system.hh"
-#include "exporter/system-files.hh"
+#include "exporter/host/nixos-system.hh"
+#include "exporter/host/system-files.hh"
 
 namespace nixmon::exporter {
 

@@ -56,13 +56,6 @@ class BackgroundCache {
     return view_;
   }
 
-  // For tests and one-shot tools: blocks until the first step finished (answer or error).
-  View wait_first() const {
-    std::unique_lock lock(mutex_);
-    first_done_.wait(lock, [this] { return first_; });
-    return view_;
-  }
-
  private:
   void run() {
     std::unique_lock lock(mutex_);
@@ -89,10 +82,6 @@ class BackgroundCache {
         }
         view_.checked_at = end;
       }
-      if (!first_) {
-        first_ = true;
-        first_done_.notify_all();
-      }
       wake_.wait_for(lock, interval_, [this] { return stopping_; });
     }
   }
@@ -101,9 +90,7 @@ class BackgroundCache {
   Step step_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  mutable std::condition_variable first_done_;
   bool stopping_ = false;
-  bool first_ = false;
   View view_;
   std::thread worker_;  // last: starts once everything above is constructed
 };

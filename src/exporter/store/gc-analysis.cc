@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
-#include "exporter/nixos-system.hh"
+#include "exporter/host/nixos-system.hh"
 
 namespace nixmon::exporter {
 

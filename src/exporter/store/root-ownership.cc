@@ -4,7 +4,7 @@
 #include <map>
 #include <tuple>
 
-#include "exporter/nixos-system.hh"
+#include "exporter/host/nixos-system.hh"
 
 namespace nixmon::exporter {
 

@@ -9,7 +9,7 @@
 #include "exporter/channel/channel-message.hh"
 #include "exporter/channel/channel-upstream.hh"
 #include "exporter/channel/root-channels.hh"
-#include "exporter/collector.hh"
+#include "exporter/collectors/collectors.hh"
 #include "exporter/options.hh"
 #include "support/test-support.hh"
 
@@ -81,28 +81,32 @@ TEST(ChannelMessage, RoundTripAndRejections) {
 TEST(ChannelConfig, FlagsAndDefaults) {
   auto parse = [](std::vector<std::string> args) {
     CLI::App app;
+    ChannelFlags flags;
+    add_channel_flags(app, flags);
+    parse_exporter_args(app, std::move(args));
+    return flags;
+  };
+  {
+    CLI::App app;
     ExporterOptions o;
     add_exporter_flags(app, o);
-    parse_exporter_args(app, std::move(args));
-    return o;
-  };
-  auto o = parse({});
-  EXPECT_FALSE(o.collectors.at("channel"));
-  auto c = make_channel_config(o.channel);
+    parse_exporter_args(app, {});
+    EXPECT_FALSE(o.collectors.at("channel"));
+  }
+  auto c = make_channel_config(parse({}));
   EXPECT_TRUE(c.check_upstream);
   EXPECT_EQ(c.check_interval, hours(1));
   EXPECT_EQ(c.nats_subject, "nixos-exporter.channel-rev");
-  o = parse({"--collector.channel", "--channel.check-interval=10m", "--no-channel.upstream-check",
-             "--channel.nats.enable", "--channel.nats.url=nats://n:1"});
-  c = make_channel_config(o.channel);
+  c = make_channel_config(parse({"--channel.check-interval=10m", "--no-channel.upstream-check",
+                                 "--channel.nats.enable", "--channel.nats.url=nats://n:1"}));
   EXPECT_EQ(c.check_interval, minutes(10));
   EXPECT_FALSE(c.check_upstream);
   EXPECT_TRUE(c.nats_enable);
   EXPECT_EQ(c.nats_url, "nats://n:1");
-  o = parse({"--channel.check-interval=0"});
-  EXPECT_THROW(make_channel_config(o.channel), UsageError);
-  o = parse({"--channel.nats.credentials-file=a", "--channel.nats.nkey-seed-file=b"});
-  EXPECT_THROW(make_channel_config(o.channel), UsageError);
+  EXPECT_THROW(make_channel_config(parse({"--channel.check-interval=0"})), UsageError);
+  EXPECT_THROW(make_channel_config(
+                   parse({"--channel.nats.credentials-file=a", "--channel.nats.nkey-seed-file=b"})),
+               UsageError);
 }
 
 namespace {
@@ -112,15 +116,12 @@ constexpr long clock_now = 1761004800;      // 2025-10-21T00:00:00Z
 
 std::string collect_channel(const fs::path& root) {
   CollectorContext ctx{HostRoot(root), [] { return system_clock::from_time_t(clock_now); }};
-  ctx.channel.check_upstream = false;  // no network in unit tests: see tests/e2e/test_channel.py
-  for (const auto& e : collector_table()) {
-    if (e.name != "channel") continue;
-    auto c = e.make(ctx);
-    MetricSet m;
-    c->collect(m);
-    return render(m);
-  }
-  throw std::logic_error("no channel collector");
+  ChannelConfig config;
+  config.check_upstream = false;  // no network in unit tests: see tests/e2e/test_channel.py
+  auto c = make_channel_collector(ctx, config);
+  MetricSet m;
+  c->collect(m);
+  return render(m);
 }
 
 struct ChannelHost {

@@ -10,26 +10,31 @@ using namespace nixmon;
 using namespace nixmon::exporter;
 
 namespace {
-ExporterOptions parse(std::vector<std::string> args) {
+FlakeFlags parse(std::vector<std::string> args) {
   CLI::App app;
-  ExporterOptions o;
-  add_exporter_flags(app, o);
+  FlakeFlags flags;
+  add_flake_flags(app, flags);
   parse_exporter_args(app, std::move(args));
-  return o;
+  return flags;
 }
 }  // namespace
 
 TEST(FlakeConfig, GoExporterFlagsAndDefaults) {
-  auto o = parse({});
-  EXPECT_FALSE(o.collectors.at("flake"));  // off by default, as in the Go nixos-exporter
-  EXPECT_EQ(o.flake.check_interval, "1h");
-  EXPECT_EQ(o.flake.nats_url, "nats://localhost:4222");
-  EXPECT_EQ(o.flake.nats_subject, "nixos-exporter.remote-rev");
-  o = parse({"--collector.flake", "--flake.url=github:me/config", "--flake.check-interval=90m",
-             "--flake.nats.enable", "--flake.nats.url=nats://n:4222", "--flake.nats.subject=s",
+  {
+    CLI::App app;
+    ExporterOptions o;
+    add_exporter_flags(app, o);
+    parse_exporter_args(app, {});
+    EXPECT_FALSE(o.collectors.at("flake"));  // off by default, as in the Go nixos-exporter
+  }
+  auto f = parse({});
+  EXPECT_EQ(f.check_interval, "1h");
+  EXPECT_EQ(f.nats_url, "nats://localhost:4222");
+  EXPECT_EQ(f.nats_subject, "nixos-exporter.remote-rev");
+  f = parse({"--flake.url=github:me/config", "--flake.check-interval=90m", "--flake.nats.enable",
+             "--flake.nats.url=nats://n:4222", "--flake.nats.subject=s",
              "--flake.nats.credentials-file=/c"});
-  EXPECT_TRUE(o.collectors.at("flake"));
-  auto c = make_flake_config(o.flake);
+  auto c = make_flake_config(f);
   EXPECT_EQ(c.url, "github:me/config");
   EXPECT_EQ(c.check_interval, std::chrono::minutes(90));
   EXPECT_TRUE(c.nats_enable);
@@ -37,7 +42,7 @@ TEST(FlakeConfig, GoExporterFlagsAndDefaults) {
   EXPECT_EQ(c.nats_subject, "s");
   EXPECT_EQ(c.nats_credentials_file, "/c");
   // Go's single dash works for these flags too.
-  EXPECT_EQ(parse({"-flake.url=x"}).flake.url, "x");
+  EXPECT_EQ(parse({"-flake.url=x"}).url, "x");
 }
 
 TEST(FlakeConfig, RejectsWhatCannotWork) {

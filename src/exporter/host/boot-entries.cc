@@ -1,4 +1,4 @@
-#include "exporter/boot-entries.hh"
+#include "exporter/host/boot-entries.hh"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "exporter/process-code.hh"
+#include "exporter/host/process-code.hh"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "exporter/nixos-system.hh"
+#include "exporter/host/nixos-system.hh"
 
 #include <algorithm>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "exporter/system-files.hh"
+#include "exporter/host/system-files.hh"
 
 #include <simdjson.h>
 #include <sys/stat.h>
