@@ -4,6 +4,7 @@ started and always stopped, scrapes, golden files with an accept switch (NIXMON_
 Standard library only, so a clean Debian 12 machine needs nothing but python3.
 """
 import contextlib
+import difflib
 import gzip
 import os
 import re
@@ -232,19 +233,45 @@ def mask(text, patterns, whole=()):
     return "\n".join(out) + "\n"
 
 
+# Golden files this process rewrote under NIXMON_ACCEPT=1; run.py exits with SKIPPED_EXIT when
+# there are any, so that ctest reports the test skipped rather than passed.
+ACCEPTED = []
+SKIPPED_EXIT = 77  # SKIP_RETURN_CODE of every e2e test (tests/CMakeLists.txt)
+
+
+def golden_diff(expected, actual, relative):
+    """A unified diff from the golden text to the actual one, as `diff -u` prints it."""
+    lines = difflib.unified_diff(expected.splitlines(keepends=True), actual.splitlines(keepends=True),
+                                 f"a/{relative}", f"b/{relative}")
+    return "".join(l if l.endswith("\n") else l + "\n\\ No newline at end of file\n" for l in lines)
+
+
 def check_golden(testcase, relative, actual):
+    """Compares `actual` with the golden file `relative` (from the source dir); a mismatch fails
+    with a unified diff. With NIXMON_ACCEPT=1 a differing or missing file is rewritten, the diff
+    printed, and the test reported skipped once it has run to its end (its other assertions still
+    count): it compared nothing. An equal file passes as usual."""
     path = os.path.join(SOURCE_DIR, relative)
+    expected = None
+    if os.path.exists(path):
+        with open(path) as f:
+            expected = f.read()
+    if expected == actual:
+        return
+    diff = golden_diff(expected or "", actual, relative)
     if ACCEPT:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(actual)
+        what = "rewrote" if expected is not None else "created"
+        print(f"NIXMON_ACCEPT=1 {what} {relative}; review the change before committing it:\n{diff}",
+              flush=True)
+        ACCEPTED.append(relative)
+        testcase.addCleanup(testcase.skipTest, f"NIXMON_ACCEPT=1 {what} {relative}")
         return
-    if not os.path.exists(path):
+    if expected is None:
         testcase.fail(f"golden file {relative} is missing; run with NIXMON_ACCEPT=1 to create it")
-    with open(path) as f:
-        expected = f.read()
-    testcase.maxDiff = None
-    testcase.assertEqual(expected, actual, f"differs from {relative} (NIXMON_ACCEPT=1 rewrites it)")
+    testcase.fail(f"differs from {relative} (NIXMON_ACCEPT=1 rewrites it; review the diff):\n{diff}")
 
 
 def copy_root(name, dest):

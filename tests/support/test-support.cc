@@ -9,10 +9,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 #include "common/sqlite.hh"
@@ -89,40 +92,153 @@ std::string read_text(const fs::path& path) {
 }
 
 namespace {
-std::vector<std::string> lines(const std::string& s) {
+
+// Lines with their '\n' (a last line without one keeps none), so that a missing final newline is a
+// difference too, as in diff(1).
+std::vector<std::string> split_lines(const std::string& s) {
   std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
+  for (std::size_t pos = 0; pos < s.size();) {
+    std::size_t nl = s.find('\n', pos);
+    std::size_t end = nl == std::string::npos ? s.size() : nl + 1;
+    out.push_back(s.substr(pos, end - pos));
+    pos = end;
+  }
   return out;
 }
+
+// One line of the edit script; `e` and `a` count the expected and actual lines before it.
+struct Edit {
+  char kind;  // ' ' kept, '-' only in expected, '+' only in actual
+  std::size_t e, a;
+};
+
+// The shortest edit script by longest common subsequence, on what is left between the common
+// first and last lines. Goldens are small; past a few million cells the middle is shown as all
+// removed then all added, which is still a correct diff.
+std::vector<Edit> edit_script(const std::vector<std::string>& e,
+                              const std::vector<std::string>& a) {
+  std::size_t pre = 0;
+  while (pre < e.size() && pre < a.size() && e[pre] == a[pre]) ++pre;
+  std::size_t suf = 0;
+  while (suf < e.size() - pre && suf < a.size() - pre &&
+         e[e.size() - 1 - suf] == a[a.size() - 1 - suf])
+    ++suf;
+  std::size_t n = e.size() - pre - suf, m = a.size() - pre - suf;
+  std::vector<Edit> out;
+  std::size_t i = 0, j = 0;
+  auto push = [&](char kind) {
+    out.push_back({kind, i, j});
+    if (kind != '+') ++i;
+    if (kind != '-') ++j;
+  };
+  while (i < pre) push(' ');
+  if (n * m <= 4'000'000) {
+    // lcs[x][y]: length of the LCS of e[pre+x..] and a[pre+y..] within the middle.
+    std::vector<std::uint32_t> lcs((n + 1) * (m + 1), 0);
+    auto at = [&](std::size_t x, std::size_t y) -> std::uint32_t& { return lcs[x * (m + 1) + y]; };
+    for (std::size_t x = n; x-- > 0;)
+      for (std::size_t y = m; y-- > 0;)
+        at(x, y) =
+            e[pre + x] == a[pre + y] ? at(x + 1, y + 1) + 1 : std::max(at(x + 1, y), at(x, y + 1));
+    std::size_t x = 0, y = 0;
+    while (x < n || y < m) {
+      if (x < n && y < m && e[pre + x] == a[pre + y]) {
+        push(' '), ++x, ++y;
+      } else if (x < n && (y == m || at(x + 1, y) >= at(x, y + 1))) {
+        push('-'), ++x;  // removals first, as diff(1) prints them
+      } else {
+        push('+'), ++y;
+      }
+    }
+  } else {
+    for (std::size_t x = 0; x < n; ++x) push('-');
+    for (std::size_t y = 0; y < m; ++y) push('+');
+  }
+  while (i < e.size()) push(' ');
+  return out;
+}
+
+std::string hunk_range(std::size_t first, std::size_t count) {
+  // diff(1): "first,count", the count left out when 1; an empty range names the line before it.
+  if (count == 1) return std::to_string(first + 1);
+  return std::to_string(count == 0 ? first : first + 1) + "," + std::to_string(count);
+}
+
 }  // namespace
 
-void expect_golden(std::string_view relative, const std::string& actual) {
-  fs::path path = source_dir() / std::string(relative);
-  const char* accept = std::getenv("NIXMON_ACCEPT");
-  if (accept && std::string(accept) == "1") {
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << actual;
-    return;
+std::string unified_diff(const std::string& expected, const std::string& actual,
+                         std::string_view name) {
+  if (expected == actual) return {};
+  auto e = split_lines(expected), a = split_lines(actual);
+  std::vector<Edit> edits = edit_script(e, a);
+  constexpr std::size_t context = 3;
+  std::ostringstream out;
+  out << "--- a/" << name << "\n+++ b/" << name << "\n";
+  auto changed = [&](std::size_t k) { return edits[k].kind != ' '; };
+  for (std::size_t k = 0; k < edits.size();) {
+    std::size_t first = k;
+    while (first < edits.size() && !changed(first)) ++first;
+    if (first == edits.size()) break;
+    std::size_t start = std::max(k, first >= context ? first - context : 0);
+    // Changes closer than twice the context share one hunk.
+    std::size_t end = first + 1;
+    for (std::size_t next = end; next < edits.size() && next < end + 2 * context + 1; ++next)
+      if (changed(next)) end = next + 1;
+    std::size_t stop = std::min(edits.size(), end + context);
+    std::size_t e_count = 0, a_count = 0;
+    for (std::size_t x = start; x < stop; ++x) {
+      e_count += edits[x].kind != '+';
+      a_count += edits[x].kind != '-';
+    }
+    out << "@@ -" << hunk_range(edits[start].e, e_count) << " +"
+        << hunk_range(edits[start].a, a_count) << " @@\n";
+    for (std::size_t x = start; x < stop; ++x) {
+      const std::string& line = edits[x].kind == '+' ? a[edits[x].a] : e[edits[x].e];
+      out << edits[x].kind << line;
+      if (line.empty() || line.back() != '\n') out << "\n\\ No newline at end of file\n";
+    }
+    k = stop;
   }
-  if (!fs::exists(path)) {
-    ADD_FAILURE() << "golden file " << relative
+  return out.str();
+}
+
+bool accept_mode() {
+  const char* accept = std::getenv("NIXMON_ACCEPT");
+  return accept && std::string_view(accept) == "1";
+}
+
+void expect_golden_file(const fs::path& path, std::string_view shown, const std::string& actual,
+                        bool accept) {
+  std::optional<std::string> expected;
+  if (fs::exists(path)) expected = read_text(path);
+  if (expected == actual) return;
+  std::string diff = unified_diff(expected.value_or(""), actual, shown);
+  if (accept) {
+    fs::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary);
+    out << actual;
+    out.close();
+    if (!out) {
+      ADD_FAILURE() << "NIXMON_ACCEPT=1: cannot write " << path;
+      return;
+    }
+    // Skipped, not passed: this run compared nothing, it wrote what it got.
+    GTEST_SKIP() << "NIXMON_ACCEPT=1 " << (expected ? "rewrote " : "created ") << shown
+                 << "; review the change before committing it:\n"
+                 << diff;
+  }
+  if (!expected) {
+    ADD_FAILURE() << "golden file " << shown
                   << " is missing; run with NIXMON_ACCEPT=1 to create it";
     return;
   }
-  std::string expected = read_text(path);
-  if (expected == actual) return;
-  auto e = lines(expected), a = lines(actual);
-  std::ostringstream diff;
-  std::size_t n = std::max(e.size(), a.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    std::string el = i < e.size() ? e[i] : "<none>";
-    std::string al = i < a.size() ? a[i] : "<none>";
-    if (el != al) diff << "line " << i + 1 << ":\n  - " << el << "\n  + " << al << "\n";
-  }
-  ADD_FAILURE() << "output differs from " << relative
+  ADD_FAILURE() << "output differs from " << shown
                 << " (NIXMON_ACCEPT=1 rewrites it; review the diff):\n"
-                << diff.str();
+                << diff;
+}
+
+void expect_golden(std::string_view relative, const std::string& actual) {
+  expect_golden_file(source_dir() / std::string(relative), relative, actual, accept_mode());
 }
 
 void expect_golden_section(std::string_view relative, std::string_view name,

@@ -57,9 +57,25 @@ std::string run_unprivileged(const std::filesystem::path& tree,
 // Sets a symlink's own mtime (not its target's).
 void set_link_mtime(const std::filesystem::path& link, long seconds_since_epoch);
 
-// Compares `actual` with the golden file at `relative` (from the source dir). With NIXMON_ACCEPT=1
-// in the environment it rewrites the file instead and passes. Reports a readable diff otherwise.
+// Compares `actual` with the golden file at `relative` (from the source dir); a mismatch fails the
+// test with a unified diff. With NIXMON_ACCEPT=1 in the environment a mismatching (or missing) file
+// is rewritten instead, and the test is marked skipped with the diff of what was rewritten, so an
+// accept run never reports the goldens it changed as passed; an equal file passes as usual.
 void expect_golden(std::string_view relative, const std::string& actual);
+
+// expect_golden on any path, `accept` given rather than read from the environment; `shown` names
+// the file in messages. What expect_golden and expect_golden_section call, and what tests of the
+// accept switch call on a temporary file.
+void expect_golden_file(const std::filesystem::path& path, std::string_view shown,
+                        const std::string& actual, bool accept);
+
+// True when NIXMON_ACCEPT=1 is set.
+bool accept_mode();
+
+// A unified diff (3 lines of context, `--- a/NAME` / `+++ b/NAME` headers) turning `expected` into
+// `actual`, line by line; empty when they are equal.
+std::string unified_diff(const std::string& expected, const std::string& actual,
+                         std::string_view name);
 
 // The same for a generated part of a hand-written file (a reference table in docs/): the text
 // between the lines "<!-- generated: NAME (...) -->" and "<!-- end generated: NAME -->".
