@@ -55,7 +55,8 @@ StoreDelta read_store_delta(sqlite::Database& db, const StoreDbMark& since, bool
   } else if (d.paths.empty()) {
     d.full_reason = analysis_reason::changed_in_place;
   } else {
-    auto st = db.prepare("SELECT count(*) FROM Refs WHERE rowid > ? AND referrer <= ?");
+    // `+referrer`: walk the new rowids only; through IndexReferrer this would visit every old row.
+    auto st = db.prepare("SELECT count(*) FROM Refs WHERE rowid > ? AND +referrer <= ?");
     st.bind(1, since.max_ref_rowid);
     st.bind(2, since.max_id);
     if (st.step() && st.column_int(0) != 0) d.full_reason = analysis_reason::reregistered;
