@@ -100,6 +100,11 @@ class IncrementalAgainstFull(unittest.TestCase):
                     store.nix("nix-store", "--delete", p, check=False)
                     return f"nix-store --delete {p}"
 
+                def delete_and_build():
+                    # Builds keep landing while paths are deleted: both within one check.
+                    deleted = delete()
+                    return deleted and f"{deleted}, then {build(rng.random() < 0.5)}"
+
                 def gc():
                     store.nix("nix-store", "--gc")
                     return "nix-store --gc"
@@ -115,7 +120,8 @@ class IncrementalAgainstFull(unittest.TestCase):
                     store.set_profile(rng.choice([a, b]))
                     return "new system profile generation"
 
-                ops = [(build, 5), (add, 3), (delete, 2), (gc, 1), (unlink, 2), (generation, 1)]
+                ops = [(build, 5), (add, 3), (delete, 2), (delete_and_build, 2), (gc, 1), (unlink, 2),
+                       (generation, 1)]
                 for i in range(STEPS):
                     op = rng.choices([o for o, _ in ops], weights=[w for _, w in ops])[0]
                     what = op(rng.random() < 0.5) if op is build else op()
