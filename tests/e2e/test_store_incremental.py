@@ -2,8 +2,8 @@
 real Nix 2.8 operations (nix-build with and without result links, nix-store --add,
 nix-store --delete, nix-store --gc, result links removed, profile generations added), and after
 each one the incremental answer must equal a full recompute from a fresh connection
-(tests/store-incremental-check prints both). The seed is printed; NIXMON_INCREMENTAL_SEED=<n>
-replays a failing sequence."""
+(tests/store-incremental-check prints both). The sequence's number is printed;
+NIXMON_INCREMENTAL_SEQUENCE=<n> replays a failing sequence."""
 import os
 import random
 import subprocess
@@ -47,9 +47,9 @@ class Checker:
 
 class IncrementalAgainstFull(unittest.TestCase):
     def test_random_builds_deletions_and_root_changes(self):
-        seed = int(os.environ.get("NIXMON_INCREMENTAL_SEED", "20261201"))
-        print(f"seed {seed} (replay: NIXMON_INCREMENTAL_SEED={seed})", flush=True)
-        rng = random.Random(seed)
+        sequence = int(os.environ.get("NIXMON_INCREMENTAL_SEQUENCE", "20261201"))
+        print(f"sequence {sequence} (replay: NIXMON_INCREMENTAL_SEQUENCE={sequence})", flush=True)
+        rng = random.Random(sequence)
         with h.TempDir() as tmp:
             store, a, b = make_store(tmp)
             checker = Checker(store.root)
@@ -130,7 +130,7 @@ class IncrementalAgainstFull(unittest.TestCase):
                     lines = checker.step()
                     runs.append(lines[0].split()[1:3])
                     self.assertTrue(lines[0].rstrip().endswith(" same"),
-                                    f"seed {seed}, step {i} ({what}):\n{''.join(lines)}")
+                                    f"sequence {sequence}, step {i} ({what}):\n{''.join(lines)}")
             finally:
                 checker.close()
             kinds = {tuple(r) for r in runs}

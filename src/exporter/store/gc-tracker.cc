@@ -72,19 +72,19 @@ GcAnalysis GcTracker::update(sqlite::Database& db, bool db_changed, const GcInpu
     runs_.count(false, *remark);
     incremental_in_a_row_ = 0;
   } else {
-    // Seeds: roots not yet live (new, or their path just became valid), and with
+    // Where to mark from: roots not yet live (new, or their path just became valid), and with
     // keep-derivations the new deriver of a live path.
-    std::vector<StoreGraph::Index> seeds;
+    std::vector<StoreGraph::Index> starts;
     live_.resize(graph.size(), 0);
     for (auto r : roots) {
-      if (!live_[r]) seeds.push_back(r);
+      if (!live_[r]) starts.push_back(r);
     }
     if (settings.keep_derivations) {
       for (auto i : resolved) {
-        if (live_[i]) seeds.push_back(*graph.deriver(i));
+        if (live_[i]) starts.push_back(*graph.deriver(i));
       }
     }
-    auto added = extend_live(graph, seeds, settings, live_);
+    auto added = extend_live(graph, starts, settings, live_);
     live_total_.paths += added.paths;
     live_total_.nar_bytes += added.nar_bytes;
     live_set_changed = added.paths > 0;

@@ -394,7 +394,7 @@ std::vector<std::uint8_t> mark_live(const StoreGraph& graph,
   return live;
 }
 
-Closure extend_live(const StoreGraph& graph, std::span<const StoreGraph::Index> seeds,
+Closure extend_live(const StoreGraph& graph, std::span<const StoreGraph::Index> starts,
                     GcSettings settings, std::vector<std::uint8_t>& live) {
   live.resize(graph.size(), 0);
   Closure added;
@@ -407,7 +407,7 @@ Closure extend_live(const StoreGraph& graph, std::span<const StoreGraph::Index> 
       stack.push_back(i);
     }
   };
-  for (auto r : seeds) visit(r);
+  for (auto r : starts) visit(r);
   while (!stack.empty()) {
     auto i = stack.back();
     stack.pop_back();

@@ -182,9 +182,9 @@ std::vector<std::uint8_t> mark_live(const StoreGraph& graph,
                                     std::span<const StoreGraph::Index> roots, GcSettings settings);
 
 // mark_live continued: `live` (one flag per path, extended with 0 to the graph's size) must be
-// closed under those edges already; marks what `seeds` reach that is not yet live. Returns the
+// closed under those edges already; marks what `starts` reach that is not yet live. Returns the
 // number of paths and NAR bytes newly marked.
-Closure extend_live(const StoreGraph& graph, std::span<const StoreGraph::Index> seeds,
+Closure extend_live(const StoreGraph& graph, std::span<const StoreGraph::Index> starts,
                     GcSettings settings, std::vector<std::uint8_t>& live);
 
 // The closure over references only, as `nix path-info -S` sizes it.
