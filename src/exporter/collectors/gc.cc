@@ -4,16 +4,17 @@
 // deletes too (count and disk bytes; store-dir-scan.hh); also the closure sizes of the current and
 // booted systems.
 //
-// A worker thread keeps the reference graph in memory, reloads it only when PRAGMA data_version
-// says the database changed, and recomputes reachability only when the graph or the roots changed
-// (the roots are re-read every check: deleting a generation or a result link changes them without
-// touching the database). A scrape reads the cached answer. With reachability it also works out
-// what each root alone keeps alive (root-ownership.hh), exported for every system generation and
-// the --collector.gc.roots.top largest other roots.
+// A worker thread keeps the reference graph in memory and, when PRAGMA data_version says the
+// database changed or the roots changed (they are re-read every check: deleting a generation or a
+// result link changes them without touching the database), brings it and reachability up to date
+// from what changed when it can, in full when it must (gc-tracker.hh). A scrape reads the cached
+// answer. With reachability it also works out what each root alone keeps alive (root-ownership.hh),
+// exported for every system generation and the --collector.gc.roots.top largest other roots.
 #include "common/error.hh"
 #include "exporter/collectors/collectors.hh"
 #include "exporter/store/background-cache.hh"
 #include "exporter/store/gc-analysis.hh"
+#include "exporter/store/gc-tracker.hh"
 
 namespace nixmon::exporter {
 
@@ -31,35 +32,30 @@ class GcWorker {
     try {
       bool db_changed = watch_.changed();
       auto inputs = read_gc_inputs(root_, runtime_roots_);
-      bool outputs_needed = inputs.settings.keep_outputs;
-      if (!db_changed && graph_ && inputs == inputs_ && outputs_needed == graph_has_outputs_) {
+      const StoreGraph* graph = tracker_.graph();
+      if (!db_changed && graph && inputs == inputs_) {
         // The store directory's entries change without its stamp changing: a tmp- directory's
         // builder dies (its lock goes, not its name), a partial output grows. Only they are
         // scanned again, every rescan_every unchanged checks.
         if (!last_ || ++unchanged_checks_ < rescan_every) return std::nullopt;
         unchanged_checks_ = 0;
-        auto invalid = summarise(scan_invalid_entries(root_, *graph_, inputs.temp_roots));
+        auto invalid = summarise(scan_invalid_entries(root_, *graph, inputs.temp_roots));
         if (invalid == last_->invalid) return std::nullopt;
         last_->invalid = invalid;
         return last_;
       }
       unchanged_checks_ = 0;
-      if (db_changed || !graph_ || outputs_needed != graph_has_outputs_) {
-        graph_.reset();  // free the old graph before reading the new one: halves the peak
-        graph_ = std::make_unique<StoreGraph>(StoreGraph::read(watch_.db(), outputs_needed));
-        graph_has_outputs_ = outputs_needed;
-        watch_.seen();
-      }
-      auto analysis = analyse_gc(*graph_, inputs);
-      analysis.invalid = summarise(scan_invalid_entries(root_, *graph_, inputs.temp_roots));
-      analysis.ownership =
-          analyse_root_ownership(*graph_, ownership_roots(inputs), inputs.settings);
+      auto analysis = tracker_.update(watch_.db(), db_changed, inputs);
+      watch_.seen(tracker_.data_version());
+      analysis.invalid =
+          summarise(scan_invalid_entries(root_, *tracker_.graph(), inputs.temp_roots));
+      analysis.runs = tracker_.runs();
       inputs_ = std::move(inputs);
       last_ = analysis;
       return analysis;
     } catch (...) {
       watch_.reset();
-      graph_.reset();
+      tracker_.reset();
       last_.reset();
       throw;
     }
@@ -69,8 +65,7 @@ class GcWorker {
   HostRoot root_;
   bool runtime_roots_;
   StoreDbWatch watch_;
-  std::unique_ptr<StoreGraph> graph_;
-  bool graph_has_outputs_ = false;
+  GcTracker tracker_;
   GcInputs inputs_;
   static constexpr int rescan_every = 10;  // 5 minutes at the default 30 s check interval
   int unchanged_checks_ = 0;
@@ -203,6 +198,11 @@ class GcCollector final : public Collector {
               "How long the last gc analysis took (graph load when the database changed, roots, "
               "reachability, what each root alone keeps), off the scrape path",
               view.compute_seconds);
+    write_analysis_runs(out, "nixos_gc_analysis_total",
+                        "Gc analyses by kind (incremental: new rows and roots only; full: every "
+                        "path marked again, the graph read again when the database needs it) and "
+                        "reason (why; see docs/nixos-exporter.md)",
+                        a.runs);
   }
 
  private:

@@ -2,35 +2,43 @@
 // what was built here, and churn; beside it the real filesystem's size and free space (statvfs),
 // because the NAR sum is not disk usage.
 //
-// The aggregates scan the whole ValidPaths table, so a worker thread computes them off the scrape
-// path, again only when PRAGMA data_version says nix-daemon committed something; a scrape reads the
-// cached answer. Churn windows are counted at scrape time from the cached sorted registration
-// times, so they move with the clock even when the database does not.
+// A worker thread computes the aggregates off the scrape path, again only when PRAGMA data_version
+// says nix-daemon committed something, and then from the new rows alone when it can prove nothing
+// else changed (store-stats-tracker.hh); a scrape reads the cached answer. Churn windows are
+// counted at scrape time from the cached sorted registration times, so they move with the clock
+// even when the database does not.
 #include <sys/statvfs.h>
 
 #include "common/error.hh"
 #include "exporter/collectors/collectors.hh"
 #include "exporter/store/background-cache.hh"
 #include "exporter/store/store-db.hh"
+#include "exporter/store/store-stats-tracker.hh"
 
 namespace nixmon::exporter {
 
 namespace {
+
+struct StoreAnswer {
+  StoreStats stats;
+  AnalysisRuns runs;
+};
 
 class StoreCollector final : public Collector {
  public:
   StoreCollector(const CollectorContext& ctx, const StoreConfig& config)
       : ctx_(ctx),
         cache_(config.check_interval,
-               [watch = std::make_shared<StoreDbWatch>(
-                    ctx.root, config.busy_timeout)]() -> std::optional<StoreStats> {
+               [watch = std::make_shared<StoreDbWatch>(ctx.root, config.busy_timeout),
+                tracker = std::make_shared<StoreStatsTracker>()]() -> std::optional<StoreAnswer> {
                  try {
                    if (!watch->changed()) return std::nullopt;
-                   auto stats = read_store_stats(watch->db());
-                   watch->seen();
-                   return stats;
+                   StoreAnswer answer{tracker->update(watch->db()), tracker->runs()};
+                   watch->seen(tracker->data_version());
+                   return answer;
                  } catch (...) {
                    watch->reset();
+                   tracker->reset();
                    throw;
                  }
                }) {}
@@ -50,7 +58,7 @@ class StoreCollector final : public Collector {
               "absent (not zero)",
               view.answer ? 1 : 0);
     if (!view.answer) return;
-    const StoreStats& s = *view.answer;
+    const StoreStats& s = view.answer->stats;
     out.gauge("nixos_store_valid_paths", "Valid paths registered in the Nix store database",
               static_cast<double>(s.valid_paths));
     out.gauge("nixos_store_nar_bytes",
@@ -78,6 +86,10 @@ class StoreCollector final : public Collector {
     out.gauge("nixos_store_analysis_duration_seconds",
               "How long computing the store aggregates took (off the scrape path)",
               view.compute_seconds);
+    write_analysis_runs(out, "nixos_store_analysis_total",
+                        "Store aggregate computations by kind (incremental: the new rows only; "
+                        "full: the whole table) and reason (why; see docs/nixos-exporter.md)",
+                        view.answer->runs);
   }
 
  private:
@@ -107,7 +119,7 @@ class StoreCollector final : public Collector {
   }
 
   CollectorContext ctx_;
-  BackgroundCache<StoreStats> cache_;
+  BackgroundCache<StoreAnswer> cache_;
 };
 
 // --collector.store.*: checked whether the collector runs or not.

@@ -53,9 +53,8 @@ std::vector<GcRoot> ownership_roots(const GcInputs& inputs) {
   return roots;
 }
 
-GcAnalysis analyse_gc(const StoreGraph& graph, const GcInputs& inputs,
-                      std::vector<StoreGraph::Index>* dead) {
-  GcAnalysis a;
+std::vector<StoreGraph::Index> gc_root_paths(const StoreGraph& graph, const GcInputs& inputs,
+                                             GcAnalysis& a) {
   a.runtime_roots = inputs.runtime_roots;
   a.settings = inputs.settings;
   a.unreadable_roots = inputs.unreadable_roots;
@@ -78,24 +77,40 @@ GcAnalysis analyse_gc(const StoreGraph& graph, const GcInputs& inputs,
   for (const auto& p : inputs.temp_roots.paths) {
     if (auto i = graph.find(p)) roots.push_back(*i);
   }
+  return roots;
+}
 
-  auto live = mark_live(graph, roots, inputs.settings);
-  for (StoreGraph::Index i = 0; i < graph.size(); ++i) {
-    if (live[i]) {
-      ++a.live_paths;
-      a.live_nar_bytes += graph.nar_size(i);
-    } else {
-      ++a.reclaimable_paths;
-      a.reclaimable_nar_bytes += graph.nar_size(i);
-      if (dead) dead->push_back(i);
-    }
-  }
+void finish_gc_analysis(const StoreGraph& graph, const GcInputs& inputs, Closure live,
+                        GcAnalysis& a) {
+  a.live_paths = live.paths;
+  a.live_nar_bytes = live.nar_bytes;
+  a.reclaimable_paths = graph.size() - live.paths;
+  a.reclaimable_nar_bytes = graph.total_nar_bytes() - live.nar_bytes;
+  a.current_system.reset();
+  a.booted_system.reset();
   if (inputs.current_system) {
     if (auto i = graph.find(*inputs.current_system)) a.current_system = closure_of(graph, *i);
   }
   if (inputs.booted_system) {
     if (auto i = graph.find(*inputs.booted_system)) a.booted_system = closure_of(graph, *i);
   }
+}
+
+GcAnalysis analyse_gc(const StoreGraph& graph, const GcInputs& inputs,
+                      std::vector<StoreGraph::Index>* dead) {
+  GcAnalysis a;
+  auto roots = gc_root_paths(graph, inputs, a);
+  auto live = mark_live(graph, roots, inputs.settings);
+  Closure total;
+  for (StoreGraph::Index i = 0; i < graph.size(); ++i) {
+    if (live[i]) {
+      ++total.paths;
+      total.nar_bytes += graph.nar_size(i);
+    } else if (dead) {
+      dead->push_back(i);
+    }
+  }
+  finish_gc_analysis(graph, inputs, total, a);
   return a;
 }
 

@@ -11,6 +11,7 @@
 #include "exporter/store/gc-roots.hh"
 #include "exporter/store/root-ownership.hh"
 #include "exporter/store/store-db.hh"
+#include "exporter/store/store-delta.hh"
 #include "exporter/store/store-dir-scan.hh"
 
 namespace nixmon::exporter {
@@ -60,11 +61,21 @@ struct GcAnalysis {
   GcSettings settings;
   // What each root alone keeps alive; filled by whoever asks for it (analyse_root_ownership).
   std::optional<RootOwnership> ownership;
+  // How the analyses so far were computed (GcTracker); empty for a one-shot analysis.
+  AnalysisRuns runs;
 };
 
 // `dead`, when given, receives the reclaimable paths' indices in graph order. Temporary roots keep
 // their valid paths (and what those reach) alive, as Nix's collector does.
 GcAnalysis analyse_gc(const StoreGraph& graph, const GcInputs& inputs,
                       std::vector<StoreGraph::Index>* dead = nullptr);
+
+// The parts of analyse_gc around marking, for an incremental caller that keeps the live set:
+// the roots' valid paths (temporary roots' included, sorted roots first), the root counts filled
+// into `a`; then the live/reclaimable figures and the system closures from a known live total.
+std::vector<StoreGraph::Index> gc_root_paths(const StoreGraph& graph, const GcInputs& inputs,
+                                             GcAnalysis& a);
+void finish_gc_analysis(const StoreGraph& graph, const GcInputs& inputs, Closure live,
+                        GcAnalysis& a);
 
 }  // namespace nixmon::exporter

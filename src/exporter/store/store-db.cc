@@ -120,9 +120,10 @@ std::uint64_t StoreStats::registered_since(std::int64_t since) const {
   return static_cast<std::uint64_t>(registration_times.end() - it);
 }
 
-StoreStats read_store_stats(sqlite::Database& db) {
+StoreStats read_store_stats(sqlite::Database& db, StoreDbMark* mark) {
   StoreStats s;
   sqlite::Transaction txn(db, /*immediate=*/false);
+  if (mark) *mark = read_store_db_mark(db);
   // One pass over the table: SQLite cannot use an index for narSize or the suffix test anyway.
   auto st = db.prepare(
       "SELECT registrationTime, narSize, path LIKE '%.drv', "
@@ -137,6 +138,23 @@ StoreStats read_store_stats(sqlite::Database& db) {
   txn.commit();
   std::sort(s.registration_times.begin(), s.registration_times.end());
   return s;
+}
+
+void add_to_store_stats(StoreStats& s, const StoreDelta& delta) {
+  auto& times = s.registration_times;
+  auto old_end = times.size();
+  for (const auto& p : delta.paths) {
+    ++s.valid_paths;
+    times.push_back(p.registration_time);
+    s.nar_bytes += p.nar_size;
+    s.derivations += is_drv_like(p.path);
+    s.built_locally += p.ultimate;
+  }
+  auto middle = times.begin() + static_cast<std::ptrdiff_t>(old_end);
+  std::sort(middle, times.end());
+  // New paths are mostly registered now, after every old one: then the merge is nothing.
+  if (old_end > 0 && middle != times.end() && *middle < times[old_end - 1])
+    std::inplace_merge(times.begin(), middle, times.end());
 }
 
 GcSettings read_gc_settings(const HostRoot& root) {
@@ -161,25 +179,57 @@ GcSettings read_gc_settings(const HostRoot& root) {
   return g;
 }
 
-StoreGraph StoreGraph::read(sqlite::Database& db, bool with_outputs) {
+void StoreGraph::add_path(std::string_view path, bool may_move) {
+  if (chunks_.empty() ||
+      (!may_move && chunks_.back().capacity() - chunks_.back().size() < path.size())) {
+    chunks_.emplace_back().reserve(std::max(chunk_bytes, path.size()));
+  }
+  auto& chunk = chunks_.back();
+  path_loc_.push_back(static_cast<std::uint64_t>(chunks_.size() - 1) << 32 | chunk.size());
+  // Longer than any store path: kept whole up to 65535 bytes, no path Nix writes comes near.
+  path = path.substr(0, 0xffff);
+  path_len_.push_back(static_cast<std::uint16_t>(path.size()));
+  chunk += path;
+}
+
+namespace {
+std::uint64_t deriver_key(std::string_view drv) {
+  return std::hash<std::string_view>{}(drv);
+}
+}  // namespace
+
+void StoreGraph::expect_deriver(Index i, std::string_view drv) {
+  missing_derivers_recent_.emplace_back(deriver_key(drv), i);
+}
+
+std::optional<StoreGraph::Index> StoreGraph::index_of_id(std::int64_t id) const {
+  auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
+  if (it == ids_.end() || *it != id) return std::nullopt;
+  return static_cast<Index>(it - ids_.begin());
+}
+
+StoreGraph StoreGraph::read(sqlite::Database& db, bool with_outputs, StoreDbMark* mark) {
   StoreGraph g;
   sqlite::Transaction txn(db, /*immediate=*/false);
+  if (mark) *mark = read_store_db_mark(db);
 
   std::vector<Index> id_to_index;
   std::vector<std::pair<Index, std::string>> derivers;  // resolved once every path is known
   {
+    // The first chunk holds every path read now; it may move while no view into it exists.
+    g.chunks_.emplace_back().reserve(chunk_bytes);
     auto st = db.prepare("SELECT id, path, narSize, deriver FROM ValidPaths ORDER BY id");
-    g.path_offset_.push_back(0);
     while (st.step()) {
       auto id = st.column_int(0);
       if (id < 0) continue;
       Index index = static_cast<Index>(g.nar_size_.size());
       if (static_cast<std::size_t>(id) >= id_to_index.size()) id_to_index.resize(id + 1, none);
       id_to_index[id] = index;
-      g.paths_ += st.column_text(1);
-      g.path_offset_.push_back(static_cast<std::uint32_t>(g.paths_.size()));
+      g.ids_.push_back(id);
+      g.add_path(st.column_text(1), /*may_move=*/true);
       g.nar_size_.push_back(
           static_cast<std::uint64_t>(std::max<std::int64_t>(0, st.column_int(2))));
+      g.total_nar_bytes_ += g.nar_size_.back();
       if (!st.is_null(3)) derivers.emplace_back(index, st.column_text(3));
     }
   }
@@ -190,8 +240,12 @@ StoreGraph StoreGraph::read(sqlite::Database& db, bool with_outputs) {
   }
   g.deriver_.assign(g.size(), none);
   for (auto& [index, drv] : derivers) {
-    if (auto d = g.find(drv)) g.deriver_[index] = *d;
+    if (auto d = g.find(drv))
+      g.deriver_[index] = *d;
+    else
+      g.missing_derivers_.emplace_back(deriver_key(drv), index);
   }
+  std::sort(g.missing_derivers_.begin(), g.missing_derivers_.end());
   derivers.clear();
   derivers.shrink_to_fit();
 
@@ -226,6 +280,83 @@ StoreGraph StoreGraph::read(sqlite::Database& db, bool with_outputs) {
   return g;
 }
 
+std::vector<StoreGraph::Index> StoreGraph::append(sqlite::Database& db, const StoreDelta& delta) {
+  if (has_outputs()) throw Error("a store graph read with derivation outputs cannot grow");
+  Index first = static_cast<Index>(size());
+  for (const auto& p : delta.paths) {
+    if (!ids_.empty() && p.id <= ids_.back()) {
+      throw Error(
+          fmt::format("the store database's new path id {} is not above {}", p.id, ids_.back()));
+    }
+    Index index = static_cast<Index>(size());
+    ids_.push_back(p.id);
+    add_path(p.path, /*may_move=*/false);
+    nar_size_.push_back(p.nar_size);
+    total_nar_bytes_ += p.nar_size;
+    deriver_.push_back(none);
+    auto h = hash_part(path(index));
+    if (!h.empty()) by_hash_.emplace(h, index);
+  }
+  // Derivers after every new path is known: a new output's deriver may be new too.
+  for (Index i = first; i < size(); ++i) {
+    const auto& drv = delta.paths[i - first].deriver;
+    if (!drv) continue;
+    if (auto d = find(*drv))
+      deriver_[i] = *d;
+    else
+      expect_deriver(i, *drv);
+  }
+
+  // References of the new paths, grouped by referrer (the delta is not ordered by it).
+  std::vector<std::pair<Index, Index>> edges;
+  for (auto [from_id, to_id] : delta.refs) {
+    auto from = index_of_id(from_id);
+    auto to = index_of_id(to_id);
+    if (from && to && *from >= first) edges.emplace_back(*from, *to);
+  }
+  std::stable_sort(edges.begin(), edges.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::size_t e = 0;
+  for (Index i = first; i < size(); ++i) {
+    for (; e < edges.size() && edges[e].first == i; ++e) refs_.push_back(edges[e].second);
+    ref_offset_.push_back(static_cast<std::uint32_t>(refs_.size()));
+  }
+
+  // Old paths waiting for one of the new paths as their deriver.
+  std::vector<Index> resolved;
+  auto confirm = db.prepare("SELECT deriver FROM ValidPaths WHERE id = ?");
+  auto try_resolve = [&](std::pair<std::uint64_t, Index>& waiting, Index drv) {
+    if (waiting.second >= first || deriver_[waiting.second] != none) return;
+    confirm.reset();
+    confirm.bind(1, ids_[waiting.second]);
+    if (confirm.step() && !confirm.is_null(0) && confirm.column_text(0) == path(drv)) {
+      deriver_[waiting.second] = drv;
+      resolved.push_back(waiting.second);
+    }
+  };
+  for (Index i = first; i < size(); ++i) {
+    auto key = deriver_key(path(i));
+    auto range = std::equal_range(missing_derivers_.begin(), missing_derivers_.end(),
+                                  std::pair<std::uint64_t, Index>(key, 0),
+                                  [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto it = range.first; it != range.second; ++it) try_resolve(*it, i);
+    for (auto& w : missing_derivers_recent_) {
+      if (w.first == key) try_resolve(w, i);
+    }
+  }
+  // Keep the unsorted tail short: merged into the sorted part once it has grown.
+  if (missing_derivers_recent_.size() > 4096) {
+    std::sort(missing_derivers_recent_.begin(), missing_derivers_recent_.end());
+    auto middle = missing_derivers_.insert(
+        missing_derivers_.end(), missing_derivers_recent_.begin(), missing_derivers_recent_.end());
+    std::inplace_merge(missing_derivers_.begin(), middle, missing_derivers_.end());
+    missing_derivers_recent_.clear();
+  }
+  std::sort(resolved.begin(), resolved.end());
+  resolved.erase(std::unique(resolved.begin(), resolved.end()), resolved.end());
+  return resolved;
+}
+
 std::span<const StoreGraph::Index> StoreGraph::outputs(Index i) const {
   if (out_offset_.empty()) return {};
   return {outs_.data() + out_offset_[i], outs_.data() + out_offset_[i + 1]};
@@ -243,16 +374,15 @@ std::optional<StoreGraph::Index> StoreGraph::find(std::string_view store_path) c
   return it->second;
 }
 
-std::uint64_t StoreGraph::total_nar_bytes() const {
-  std::uint64_t sum = 0;
-  for (auto n : nar_size_) sum += n;
-  return sum;
-}
-
 std::size_t StoreGraph::memory_bytes() const {
-  return paths_.capacity() + path_offset_.capacity() * 4 + nar_size_.capacity() * 8 +
-         deriver_.capacity() * 4 + ref_offset_.capacity() * 4 + refs_.capacity() * 4 +
-         out_offset_.capacity() * 4 + outs_.capacity() * 4 +
+  std::size_t text = 0;
+  for (const auto& c : chunks_) text += c.capacity();
+  return text + path_loc_.capacity() * 8 + path_len_.capacity() * 2 + ids_.capacity() * 8 +
+         nar_size_.capacity() * 8 + deriver_.capacity() * 4 +
+         (missing_derivers_.capacity() + missing_derivers_recent_.capacity()) *
+             sizeof(std::pair<std::uint64_t, Index>) +
+         ref_offset_.capacity() * 4 + refs_.capacity() * 4 + out_offset_.capacity() * 4 +
+         outs_.capacity() * 4 +
          by_hash_.size() * (sizeof(std::string_view) + sizeof(Index) + 2 * sizeof(void*)) +
          by_hash_.bucket_count() * sizeof(void*);
 }
@@ -260,14 +390,24 @@ std::size_t StoreGraph::memory_bytes() const {
 std::vector<std::uint8_t> mark_live(const StoreGraph& graph,
                                     std::span<const StoreGraph::Index> roots, GcSettings settings) {
   std::vector<std::uint8_t> live(graph.size(), 0);
+  extend_live(graph, roots, settings, live);
+  return live;
+}
+
+Closure extend_live(const StoreGraph& graph, std::span<const StoreGraph::Index> starts,
+                    GcSettings settings, std::vector<std::uint8_t>& live) {
+  live.resize(graph.size(), 0);
+  Closure added;
   std::vector<StoreGraph::Index> stack;
   auto visit = [&](StoreGraph::Index i) {
     if (!live[i]) {
       live[i] = 1;
+      ++added.paths;
+      added.nar_bytes += graph.nar_size(i);
       stack.push_back(i);
     }
   };
-  for (auto r : roots) visit(r);
+  for (auto r : starts) visit(r);
   while (!stack.empty()) {
     auto i = stack.back();
     stack.pop_back();
@@ -279,7 +419,7 @@ std::vector<std::uint8_t> mark_live(const StoreGraph& graph,
       for (auto o : graph.outputs(i)) visit(o);
     }
   }
-  return live;
+  return added;
 }
 
 Closure closure_of(const StoreGraph& graph, StoreGraph::Index start) {

@@ -9,6 +9,7 @@
 // tables and columns are tolerated, missing ones are an error.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "common/host-root.hh"
 #include "common/sqlite.hh"
+#include "exporter/store/store-delta.hh"
 
 namespace nixmon::exporter {
 
@@ -52,6 +54,8 @@ class StoreDbWatch {
   bool changed();
   // The version changed() last read is now reflected in an answer.
   void seen() { seen_ = version_; }
+  // The answer reflects the read that saw this data_version (StoreDbMark::data_version).
+  void seen(std::int64_t version) { seen_ = version; }
   // After a failure: reopen next time and report a change.
   void reset();
   sqlite::Database& db() { return *db_; }
@@ -78,7 +82,11 @@ struct StoreStats {
   std::uint64_t registered_since(std::int64_t since) const;
 };
 
-StoreStats read_store_stats(sqlite::Database& db);
+// `mark`, when given, receives the state the aggregates describe (read in the same transaction).
+StoreStats read_store_stats(sqlite::Database& db, StoreDbMark* mark = nullptr);
+
+// Adds the new rows of a delta (that has no full_reason) to the aggregates.
+void add_to_store_stats(StoreStats& stats, const StoreDelta& delta);
 
 // What keeps a path alive besides references, as nix.conf says (Nix's defaults below).
 struct GcSettings {
@@ -92,26 +100,36 @@ struct GcSettings {
 GcSettings read_gc_settings(const HostRoot& root);
 
 // The valid paths and the edges the garbage collector follows, in memory: compact arrays indexed
-// by a dense index (ValidPaths in id order), one string buffer for all paths.
+// by a dense index (ValidPaths in id order), the paths' text in large chunks that never move.
+// New paths (ids above every id read) can be appended; nothing is ever removed.
 //
-// Thread-safety: immutable after read(); share it freely.
+// Thread-safety: immutable after read()/append(); share it freely between them.
 class StoreGraph {
  public:
   using Index = std::uint32_t;
 
   // Reads ValidPaths and Refs (and DerivationOutputs when `with_outputs`, for keep-outputs) in one
-  // read transaction. Throws sqlite::SqliteError.
-  static StoreGraph read(sqlite::Database& db, bool with_outputs);
+  // read transaction. `mark`, when given, receives the state read. Throws sqlite::SqliteError.
+  static StoreGraph read(sqlite::Database& db, bool with_outputs, StoreDbMark* mark = nullptr);
+
+  // Appends the new paths of `delta` (no full_reason, read with_refs; the graph read without
+  // outputs: a derivation's outputs become valid after it, which appending cannot express). Their
+  // references to paths not valid are skipped as read() skips them. Returns the old paths whose
+  // deriver is one of the new paths (it became valid after them), for keep-derivations. `db`
+  // confirms those derivers (the index keeps only 64 bits of each missing deriver's name).
+  std::vector<Index> append(sqlite::Database& db, const StoreDelta& delta);
 
   std::size_t size() const { return nar_size_.size(); }
   std::string_view path(Index i) const {
-    return std::string_view(paths_).substr(path_offset_[i], path_offset_[i + 1] - path_offset_[i]);
+    auto loc = path_loc_[i];
+    return std::string_view(chunks_[loc >> 32]).substr(loc & 0xffffffffu, path_len_[i]);
   }
   std::uint64_t nar_size(Index i) const { return nar_size_[i]; }
   std::span<const Index> references(Index i) const {
     return {refs_.data() + ref_offset_[i], refs_.data() + ref_offset_[i + 1]};
   }
   std::span<const Index> outputs(Index i) const;  // empty unless read with_outputs
+  bool has_outputs() const { return !out_offset_.empty(); }
   std::optional<Index> deriver(Index i) const {
     return deriver_[i] == none ? std::nullopt : std::optional<Index>(deriver_[i]);
   }
@@ -120,21 +138,41 @@ class StoreGraph {
   // is outside the store or not valid.
   std::optional<Index> find(std::string_view store_path) const;
 
-  std::uint64_t total_nar_bytes() const;
+  std::uint64_t total_nar_bytes() const { return total_nar_bytes_; }
   // Heap bytes held, for the benchmark's memory figure.
   std::size_t memory_bytes() const;
 
  private:
   static constexpr Index none = ~Index(0);
-  std::string paths_;
-  std::vector<std::uint32_t> path_offset_;
+  // Bytes per text chunk after the first (which read() sizes to fit): a chunk is never grown, so
+  // the views by_hash_ holds into it stay valid.
+  static constexpr std::size_t chunk_bytes = 1 << 20;
+  // `may_move`: the last chunk may grow (reallocate): only while by_hash_ holds no view into it.
+  void add_path(std::string_view path, bool may_move);
+  std::optional<Index> index_of_id(std::int64_t id) const;
+  void expect_deriver(Index i, std::string_view drv);
+
+  std::deque<std::string> chunks_;
+  std::vector<std::uint64_t> path_loc_;  // chunk << 32 | offset
+  std::vector<std::uint16_t> path_len_;  // store paths are at most 255 bytes (11 + 32 + 1 + 211)
+  std::vector<std::int64_t> ids_;        // ValidPaths.id, ascending
   std::vector<std::uint64_t> nar_size_;
+  std::uint64_t total_nar_bytes_ = 0;
   std::vector<Index> deriver_;
+  // Paths whose deriver was not valid when they were read, by a 64-bit hash of the deriver's path,
+  // sorted; `recent` holds those appended since, unsorted and small.
+  std::vector<std::pair<std::uint64_t, Index>> missing_derivers_;
+  std::vector<std::pair<std::uint64_t, Index>> missing_derivers_recent_;
   std::vector<std::uint32_t> ref_offset_;
   std::vector<Index> refs_;
   std::vector<std::uint32_t> out_offset_;
   std::vector<Index> outs_;
-  std::unordered_map<std::string_view, Index> by_hash_;  // views into paths_
+  std::unordered_map<std::string_view, Index> by_hash_;  // views into chunks_
+};
+
+struct Closure {
+  std::uint64_t paths = 0;
+  std::uint64_t nar_bytes = 0;
 };
 
 // Marks every path reachable from `roots` as Nix's garbage collector does: over references, plus
@@ -143,10 +181,11 @@ class StoreGraph {
 std::vector<std::uint8_t> mark_live(const StoreGraph& graph,
                                     std::span<const StoreGraph::Index> roots, GcSettings settings);
 
-struct Closure {
-  std::uint64_t paths = 0;
-  std::uint64_t nar_bytes = 0;
-};
+// mark_live continued: `live` (one flag per path, extended with 0 to the graph's size) must be
+// closed under those edges already; marks what `starts` reach that is not yet live. Returns the
+// number of paths and NAR bytes newly marked.
+Closure extend_live(const StoreGraph& graph, std::span<const StoreGraph::Index> starts,
+                    GcSettings settings, std::vector<std::uint8_t>& live);
 
 // The closure over references only, as `nix path-info -S` sizes it.
 Closure closure_of(const StoreGraph& graph, StoreGraph::Index start);

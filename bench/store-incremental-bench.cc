@@ -1,0 +1,162 @@
+// Background work of the store and gc analyses after new paths land, incremental against full
+// recompute, in the same run on the same database:
+//
+//   build/bench/store-incremental-bench ROOT [ROUNDS]
+//
+// ROOT is a store made by bench/make-store.py. For N = 1 and N = 100, each round registers N new
+// paths the way Nix does (one transaction; ids from AUTOINCREMENT, each new path referring to two
+// existing ones; first as garbage, then each rooted by a gcroots link named bench-incremental-*,
+// which makes the per-root ownership be computed again), times the
+// trackers bringing their answers up to date (store aggregates; gc graph + reachability + the
+// per-root ownership), then times a full recompute of both on the same state. Also: the store
+// directory scan the gc collector runs after either. The rows and links it added are removed at
+// the end. Prints medians over ROUNDS (default 5) and the full/incremental ratio.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "exporter/store/gc-tracker.hh"
+#include "exporter/store/store-stats-tracker.hh"
+
+using namespace nixmon;
+using namespace nixmon::exporter;
+namespace fs = std::filesystem;
+
+namespace {
+
+double since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || argc > 3) {
+    std::fprintf(stderr, "usage: store-incremental-bench ROOT [ROUNDS]\n");
+    return 2;
+  }
+  HostRoot root(argv[1]);
+  // ROUNDS 0: the first (full) analysis only, for its time and the process's peak memory.
+  int rounds = argc == 3 ? std::stoi(argv[2]) : 5;
+  auto db_path = root.local(store_db_file).string();
+  sqlite::Database writer(db_path, sqlite::Database::Mode::read_write);
+  writer.busy_timeout(10000);
+  writer.exec(
+      "PRAGMA foreign_keys = 1");  // as Nix's connections (2.28.0 src/libstore/sqlite.cc:80)
+  auto max_id = writer.query_int("SELECT max(id) FROM ValidPaths").value_or(0);
+  std::mt19937_64 rng(1);
+  std::uniform_int_distribution<std::int64_t> pick(1, max_id);
+  fs::path gcroots = root.local("/nix/var/nix/gcroots");
+  int serial = 0;
+
+  StoreDbWatch watch(root, std::chrono::milliseconds(10000));
+  StoreStatsTracker stats;
+  GcTracker gc;
+  auto update = [&](double& store_s, double& gc_s, double& scan_s) {
+    bool changed = watch.changed();
+    auto t = std::chrono::steady_clock::now();
+    StoreStats answer = stats.update(watch.db());  // copied, as the collector's answer is
+    store_s = since(t);
+    if (answer.valid_paths == 0) std::fprintf(stderr, "an empty store?\n");
+    auto inputs = read_gc_inputs(root, false);  // not timed: the same for both
+    t = std::chrono::steady_clock::now();
+    auto a = gc.update(watch.db(), changed, inputs);
+    gc_s = since(t);
+    watch.seen(gc.data_version());
+    t = std::chrono::steady_clock::now();
+    auto invalid = summarise(scan_invalid_entries(root, *gc.graph(), inputs.temp_roots));
+    scan_s = since(t);
+    if (invalid.entries > 0)
+      std::fprintf(stderr, "%llu invalid entries\n",
+                   static_cast<unsigned long long>(invalid.entries));
+    return a.live_paths;
+  };
+  double s, g, d;
+  auto t0 = std::chrono::steady_clock::now();
+  update(s, g, d);
+  fmt::print(
+      "first analysis: store {:.3f} s, gc {:.3f} s, store directory scan {:.3f} s ({:.1f} s)\n", s,
+      g, d, since(t0));
+
+  if (rounds == 0) return 0;
+  for (auto [n, rooted] : {std::pair{1, false}, {100, false}, {1, true}, {100, true}}) {
+    std::vector<double> inc_store, inc_gc, full_store, full_gc, scan, ownership;
+    for (int r = 0; r < rounds; ++r) {
+      {
+        sqlite::Transaction txn(writer);
+        for (int i = 0; i < n; ++i) {
+          ++serial;
+          auto path = fmt::format("/nix/store/{:032}-bench-incremental-{}", serial, serial);
+          std::replace(path.begin() + 11, path.begin() + 43, '0', 'a');
+          auto ins = writer.prepare(
+              "INSERT INTO ValidPaths (path, hash, registrationTime, narSize, ultimate) "
+              "VALUES (?, 'sha256:00', strftime('%s','now'), 4096, 1)");
+          ins.bind(1, path);
+          ins.run();
+          auto id = writer.query_int("SELECT last_insert_rowid()").value_or(0);
+          for (int k = 0; k < 2; ++k) {
+            auto ref = writer.prepare(
+                "INSERT OR REPLACE INTO Refs (referrer, reference) SELECT ?, id "
+                "FROM ValidPaths WHERE id >= ? ORDER BY id LIMIT 1");
+            ref.bind(1, id);
+            ref.bind(2, pick(rng));
+            ref.run();
+          }
+          if (rooted)
+            fs::create_symlink(path, gcroots / fmt::format("bench-incremental-{}", serial));
+        }
+        txn.commit();
+      }
+      double a, b, c;
+      update(a, b, c);
+      if (rooted) {  // what of the incremental gc figure is the per-root ownership's full recompute
+        auto inputs = read_gc_inputs(root, false);
+        auto t = std::chrono::steady_clock::now();
+        auto o = analyse_root_ownership(*gc.graph(), ownership_roots(inputs), inputs.settings);
+        ownership.push_back(since(t));
+        if (o.roots.empty()) std::fprintf(stderr, "no roots?\n");
+      }
+      inc_store.push_back(a);
+      inc_gc.push_back(b);
+      scan.push_back(c);
+      // The full recompute of the same state: what every change cost before.
+      stats.reset();
+      gc.reset();
+      update(a, b, c);
+      full_store.push_back(a);
+      full_gc.push_back(b);
+    }
+    fmt::print(
+        "{} new paths{}, median of {}: store {:.4f} s incremental vs {:.4f} s full ({:.1f}x); "
+        "gc {:.4f} s incremental vs {:.4f} s full ({:.1f}x); store directory scan {:.4f} s "
+        "(both)\n",
+        n, rooted ? " (each a new GC root)" : " (garbage)", rounds, median(inc_store),
+        median(full_store), median(full_store) / median(inc_store), median(inc_gc), median(full_gc),
+        median(full_gc) / median(inc_gc), median(scan));
+    if (rooted) {
+      fmt::print("  of the incremental gc: per-root ownership (dominators, always full) {:.4f} s\n",
+                 median(ownership));
+    }
+  }
+  for (const auto& [key, count] : stats.runs().counts)
+    fmt::print("store runs {}/{}: {}\n", key.first, key.second, count);
+  for (const auto& [key, count] : gc.runs().counts)
+    fmt::print("gc runs {}/{}: {}\n", key.first, key.second, count);
+
+  writer.exec("DELETE FROM ValidPaths WHERE path LIKE '%-bench-incremental-%'");
+  for (const auto& e : fs::directory_iterator(gcroots)) {
+    if (e.path().filename().string().starts_with("bench-incremental-")) fs::remove(e.path());
+  }
+  return 0;
+}

@@ -1,0 +1,111 @@
+#include "exporter/store/gc-tracker.hh"
+
+#include <algorithm>
+
+namespace nixmon::exporter {
+
+void GcTracker::reset() {
+  graph_.reset();
+  live_.clear();
+  live_total_ = {};
+  marked_from_.clear();
+  ownership_roots_.clear();
+  ownership_.reset();
+}
+
+GcAnalysis GcTracker::update(sqlite::Database& db, bool db_changed, const GcInputs& inputs) {
+  const GcSettings settings = inputs.settings;
+  std::optional<std::string_view> reload;   // why the whole graph is read again
+  std::vector<StoreGraph::Index> resolved;  // old paths whose deriver just became valid
+  if (!graph_) {
+    reload = analysis_reason::first;
+  } else if (settings.keep_outputs != graph_->has_outputs()) {
+    reload = analysis_reason::settings_changed;
+  } else if (db_changed) {
+    if (settings.keep_outputs) {
+      reload = analysis_reason::keep_outputs;
+    } else if (incremental_in_a_row_ >= max_incremental_runs) {
+      reload = analysis_reason::periodic;
+    } else {
+      auto delta = read_store_delta(db, mark_, /*with_refs=*/true);
+      if (delta.full_reason) {
+        reload = delta.full_reason;
+      } else {
+        resolved = graph_->append(db, delta);
+        mark_ = delta.mark;
+      }
+    }
+  }
+  if (reload) {
+    graph_.reset();  // free the old graph before reading the new one: halves the peak
+    graph_ = std::make_unique<StoreGraph>(StoreGraph::read(db, settings.keep_outputs, &mark_));
+  }
+  const StoreGraph& graph = *graph_;
+
+  GcAnalysis a;
+  auto roots = gc_root_paths(graph, inputs, a);
+  std::vector<std::string> marked_from;
+  for (const auto& r : inputs.roots) marked_from.push_back(r.store_path);
+  marked_from.insert(marked_from.end(), inputs.temp_roots.paths.begin(),
+                     inputs.temp_roots.paths.end());
+  std::sort(marked_from.begin(), marked_from.end());
+  marked_from.erase(std::unique(marked_from.begin(), marked_from.end()), marked_from.end());
+
+  std::optional<std::string_view> remark = reload;  // why every path is marked again
+  if (!remark && (settings.keep_derivations != settings_.keep_derivations))
+    remark = analysis_reason::settings_changed;
+  // A root that went (or names another path now) may have been all that kept some paths alive.
+  if (!remark && !std::includes(marked_from.begin(), marked_from.end(), marked_from_.begin(),
+                                marked_from_.end()))
+    remark = analysis_reason::roots_removed;
+
+  bool live_set_changed = true;
+  if (remark) {
+    live_ = mark_live(graph, roots, settings);
+    live_total_ = {};
+    for (StoreGraph::Index i = 0; i < graph.size(); ++i) {
+      if (live_[i]) {
+        ++live_total_.paths;
+        live_total_.nar_bytes += graph.nar_size(i);
+      }
+    }
+    runs_.count(false, *remark);
+    incremental_in_a_row_ = 0;
+  } else {
+    // Where to mark from: roots not yet live (new, or their path just became valid), and with
+    // keep-derivations the new deriver of a live path.
+    std::vector<StoreGraph::Index> starts;
+    live_.resize(graph.size(), 0);
+    for (auto r : roots) {
+      if (!live_[r]) starts.push_back(r);
+    }
+    if (settings.keep_derivations) {
+      for (auto i : resolved) {
+        if (live_[i]) starts.push_back(*graph.deriver(i));
+      }
+    }
+    auto added = extend_live(graph, starts, settings, live_);
+    live_total_.paths += added.paths;
+    live_total_.nar_bytes += added.nar_bytes;
+    live_set_changed = added.paths > 0;
+    runs_.count(true, db_changed ? analysis_reason::added : analysis_reason::inputs_changed);
+    ++incremental_in_a_row_;
+  }
+  settings_ = settings;
+  marked_from_ = std::move(marked_from);
+  finish_gc_analysis(graph, inputs, live_total_, a);
+
+  auto own_roots = ownership_roots(inputs);
+  std::vector<RootKey> keys;
+  keys.reserve(own_roots.size());
+  for (const auto& r : own_roots) keys.emplace_back(r.link, r.store_path, r.source);
+  if (live_set_changed || !ownership_ || keys != ownership_roots_) {
+    ownership_.reset();
+    ownership_ = analyse_root_ownership(graph, own_roots, settings);
+    ownership_roots_ = std::move(keys);
+  }
+  a.ownership = ownership_;
+  return a;
+}
+
+}  // namespace nixmon::exporter

@@ -1,0 +1,58 @@
+#pragma once
+// The gc collector's analysis kept up to date at the cost of what changed.
+//
+// - The reference graph: new paths are appended from their rows alone (store-delta.hh proves
+//   nothing else changed, or says why the whole graph is read again).
+// - Reachability: the live set is closed under the collector's edges, and adding paths or roots
+//   takes nothing's life away, so marking forward from what is new (roots and temporary roots
+//   not yet live, a live path's deriver that just became valid) gives what a full mark gives.
+//   Removing a root, a temporary root or a path can make live paths dead, which marking forward
+//   cannot find: then every path is marked again over the held graph (reason roots_removed), or
+//   the graph is read again (deleted).
+// - What each root alone keeps (dominators, root-ownership.hh) has no incremental form here: it
+//   is computed again in full whenever the live set or the roots changed, and kept otherwise
+//   (paths added that nothing keeps alive leave it as it was).
+//
+// Thread-safety: one thread at a time (the gc collector's worker).
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "exporter/store/gc-analysis.hh"
+#include "exporter/store/store-delta.hh"
+
+namespace nixmon::exporter {
+
+class GcTracker {
+ public:
+  // The analysis for `inputs` over the database now (without `invalid`, which needs the store
+  // directory). `db_changed`: StoreDbWatch saw a commit since the last call. Throws
+  // sqlite::SqliteError or Error; after a throw call reset().
+  GcAnalysis update(sqlite::Database& db, bool db_changed, const GcInputs& inputs);
+  // Forget the graph and the live set (the next update reads everything); the run counts stay.
+  void reset();
+
+  // The graph the last update used; null before the first and after reset().
+  const StoreGraph* graph() const { return graph_.get(); }
+  const AnalysisRuns& runs() const { return runs_; }
+  // The data_version the current graph reflects (for StoreDbWatch::seen).
+  std::int64_t data_version() const { return mark_.data_version; }
+
+ private:
+  using RootKey = std::tuple<std::string, std::string, RootSource>;  // link, store path, source
+
+  std::unique_ptr<StoreGraph> graph_;
+  StoreDbMark mark_;
+  GcSettings settings_;
+  std::vector<std::uint8_t> live_;
+  Closure live_total_;
+  std::vector<std::string> marked_from_;  // the store paths of the roots marked from, sorted
+  std::vector<RootKey> ownership_roots_;  // the roots the kept ownership was computed for
+  std::optional<RootOwnership> ownership_;
+  AnalysisRuns runs_;
+  int incremental_in_a_row_ = 0;
+};
+
+}  // namespace nixmon::exporter
