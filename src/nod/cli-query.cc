@@ -14,6 +14,8 @@
 #include <filesystem>
 
 #include "common/error.hh"
+#include "common/json-writer.hh"
+#include "nod/format/report-wire.hh"
 #include "nod/query-engine.hh"
 #include "nod/query-protocol.hh"
 #include "nod/record-store.hh"
@@ -43,11 +45,13 @@ std::unique_ptr<QueryClient> connect_or_say(const NodOptions& g, std::string_vie
   }
 }
 
-std::string result_of(std::string_view answer) {
-  simdjson::dom::parser parser;
-  simdjson::padded_string padded(answer);
+namespace {
+
+// The "result" of an answer line, parsed by `parser`; throws Error with the daemon's message.
+simdjson::dom::element result_element(simdjson::dom::parser& parser, std::string_view answer) {
   simdjson::dom::element doc;
-  if (parser.parse(padded).get(doc)) throw Error("the daemon's answer is not JSON");
+  if (parser.parse(answer.data(), answer.size()).get(doc))
+    throw Error("the daemon's answer is not JSON");
   bool ok = false;
   if (doc["ok"].get_bool().get(ok)) throw Error("the daemon's answer has no \"ok\"");
   if (!ok) {
@@ -57,18 +61,25 @@ std::string result_of(std::string_view answer) {
   }
   simdjson::dom::element result;
   if (doc["result"].get(result)) throw Error("the daemon's answer has no \"result\"");
-  return simdjson::to_string(result);
+  return result;
+}
+
+}  // namespace
+
+std::string result_of(std::string_view answer) {
+  simdjson::dom::parser parser;
+  return simdjson::to_string(result_element(parser, answer));
 }
 
 namespace {
 
-std::string string_of(const std::string& result_json, std::string_view key) {
+// The report of a "query" answer (format/report-wire.hh).
+format::Report report_of(std::string_view answer) {
   simdjson::dom::parser parser;
-  simdjson::padded_string padded(result_json);
-  std::string_view v;
-  if (parser.parse(padded)[key].get_string().get(v))
-    throw Error(fmt::format("the daemon's answer has no \"{}\"", key));
-  return std::string(v);
+  simdjson::dom::element report;
+  if (result_element(parser, answer)["report"].get(report))
+    throw Error("the daemon's answer has no \"report\"");
+  return format::read_report(report);
 }
 
 // Opens the database for a query without a daemon, with a clear word when it is missing.
@@ -116,31 +127,40 @@ std::size_t terminal_width() {
   return 0;
 }
 
+// How this user's terminal shows tables; the daemon never knows.
+format::RenderOptions render_options_of_environment(OutputFormat output) {
+  format::RenderOptions how;
+  // Colour only for people at a terminal, and never when NO_COLOR is set (no-color.org).
+  const char* no_colour = std::getenv("NO_COLOR");
+  how.colour = (output == OutputFormat::table || output == OutputFormat::test) &&
+               ::isatty(STDOUT_FILENO) && !(no_colour && *no_colour);
+  // Pictures (bars, spreads) in tables for people only; CSV, JSON and the test's tables have none.
+  if (output == OutputFormat::table) {
+    how.pictures = glyphs_of_environment();
+    how.width = terminal_width();
+  }
+  return how;
+}
+
 }  // namespace
 
 int run_query_cli(const NodOptions& g, QueryCommand command, const RawQueryFlags& raw) {
   QueryOptions o = make_query_options(command, raw);
-  // Colour only for people at a terminal, and never when NO_COLOR is set (no-color.org).
-  const char* no_colour = std::getenv("NO_COLOR");
-  o.colour = (o.output == OutputFormat::table || o.output == OutputFormat::test) &&
-             ::isatty(STDOUT_FILENO) && !(no_colour && *no_colour);
-  // Pictures (bars, spreads) in tables for people only; CSV, JSON and the test's tables have none.
-  if (o.output == OutputFormat::table) {
-    o.pictures = glyphs_of_environment();
-    o.width = terminal_width();
-  }
   int64_t now = cli_now_ms();
 
-  std::string output;
+  format::Report report;
   if (auto client = connect_or_say(g, "reading the database read-only at")) {
-    std::string request = to_json(o);
-    // {"command":...} -> {"request":"query","now_ms":N,"command":...}
-    request = fmt::format(R"({{"request":"query","now_ms":{},{})", now, request.substr(1));
-    output = string_of(result_of(client->request(request)), "output");
+    // {"request":"query","now_ms":N,"command":...}: the options through the JSON writer.
+    JsonWriter request;
+    request.begin_object().field("request", "query").field("now_ms", now);
+    write_query_options(request, o);
+    request.end_object();
+    report = report_of(client->request(request.str()));
   } else {
     auto db = open_direct(g);
-    output = render(run_query(db, o, now), o);
+    report = run_query(db, o, now);
   }
+  std::string output = render(report, o.output, render_options_of_environment(o.output));
   std::fwrite(output.data(), 1, output.size(), stdout);
   return 0;
 }

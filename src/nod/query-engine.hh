@@ -1,7 +1,8 @@
 #pragma once
 // The query side of nod: turns QueryOptions into a Report by reading the database (schema in
-// docs/nod-schema.md), and renders it. The daemon runs these in its query handlers; the CLI runs
-// the same code on a read-only connection when no daemon answers, so both give the same answer.
+// docs/nod-schema.md). The daemon runs these in its query handlers and sends the report as data;
+// the CLI runs the same code on a read-only connection when no daemon answers, so both give the
+// same report, which the CLI renders.
 //
 // Threads: each call uses the Database it is given, from the calling thread only. Throws Error
 // (with the query that failed) on database errors.
@@ -38,7 +39,9 @@ format::Report regressions_report(const sqlite::Database& db, const QueryOptions
 format::Report failures_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
 format::Report builds_report(const sqlite::Database& db, const QueryOptions& o, int64_t now_ms);
 
-// The output the user asked for: table (colour per o.colour), CSV or JSON; test uses tables.
-std::string render(const format::Report& r, const QueryOptions& o);
+// The output the user asked for (`output`): tables drawn with `how` (colour, pictures, width), CSV
+// or JSON; test uses tables. Only the CLI renders: the daemon answers with the report itself.
+std::string render(const format::Report& r, OutputFormat output,
+                   const format::RenderOptions& how = {});
 
 }  // namespace nixmon::nod

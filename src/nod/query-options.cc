@@ -252,6 +252,12 @@ QueryOptions make_query_options(QueryCommand command, const RawQueryFlags& raw) 
 std::string to_json(const QueryOptions& o) {
   JsonWriter w;
   w.begin_object();
+  write_query_options(w, o);
+  w.end_object();
+  return w.take();
+}
+
+void write_query_options(JsonWriter& w, const QueryOptions& o) {
   w.field("command", name(o.command));
   if (o.days) w.field("days", *o.days);
   if (o.months) w.field("months", *o.months);
@@ -262,9 +268,6 @@ std::string to_json(const QueryOptions& o) {
   if (o.bucket) w.field("bucket", name(*o.bucket));
   w.field("output", name(o.output));
   if (o.limit) w.field("limit", *o.limit);
-  if (o.colour) w.field("colour", true);
-  if (o.pictures) w.field("pictures", *o.pictures == format::Glyphs::unicode ? "unicode" : "ascii");
-  if (o.width) w.field("width", static_cast<int64_t>(o.width));
   if (o.before_days) w.field("before_days", *o.before_days);
   if (o.command == QueryCommand::failures || o.command == QueryCommand::builds)
     w.field("last", o.last);
@@ -277,8 +280,6 @@ std::string to_json(const QueryOptions& o) {
     w.field("min_effect", o.regression.min_effect);
     w.end_object();
   }
-  w.end_object();
-  return w.take();
 }
 
 QueryOptions query_options_from_json(std::string_view json) {
@@ -293,9 +294,6 @@ QueryOptions query_options_from_json(std::string_view json) {
   simdjson::dom::object obj;
   if (doc.get_object().get(obj)) throw UsageError("query request is not a JSON object");
   QueryCommand command = QueryCommand::summary;
-  bool colour = false;
-  std::optional<format::Glyphs> pictures;
-  std::size_t width = 0;
   auto text = [](simdjson::dom::element e) -> std::string {
     if (e.is_string()) return std::string(e.get_string().value_unsafe());
     if (e.is_int64()) return fmt::format("{}", e.get_int64().value_unsafe());
@@ -325,18 +323,7 @@ QueryOptions query_options_from_json(std::string_view json) {
       raw.output = text(v);
     else if (k == "limit")
       raw.limit = text(v);
-    else if (k == "colour")
-      colour = v.is_bool() && v.get_bool().value_unsafe();
-    else if (k == "pictures") {
-      // Anything else (a newer CLI's glyphs) draws no pictures rather than failing the query.
-      std::string g = v.is_string() ? std::string(v.get_string().value_unsafe()) : "";
-      if (g == "unicode") pictures = format::Glyphs::unicode;
-      if (g == "ascii") pictures = format::Glyphs::ascii;
-    } else if (k == "width") {
-      // A terminal's columns; nonsense (negative, huge) is treated as unknown.
-      int64_t n = v.is_int64() ? v.get_int64().value_unsafe() : 0;
-      width = n > 0 && n <= 10000 ? static_cast<std::size_t>(n) : 0;
-    } else if (k == "before_days")
+    else if (k == "before_days")
       raw.before_days = text(v);
     else if (k == "last")
       raw.last = text(v);
@@ -360,11 +347,7 @@ QueryOptions query_options_from_json(std::string_view json) {
   }
   // The wire always carries an output; the CLI rule "clean takes no --output" is about the flag.
   if (command == QueryCommand::clean) raw.output.reset();
-  QueryOptions o = make_query_options(command, raw);
-  o.colour = colour;
-  o.pictures = pictures;
-  o.width = width;
-  return o;
+  return make_query_options(command, raw);
 }
 
 }  // namespace nixmon::nod

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "nod/format/picture.hh"
+#include "common/json-writer.hh"
 #include "nod/stats/regression.hh"
 
 namespace nixmon::nod {
@@ -37,10 +37,8 @@ struct QueryOptions {
   std::optional<Bucket> bucket;
   OutputFormat output = OutputFormat::table;
   std::optional<int64_t> limit;  // rows of a grouped table / regressions
-  bool colour = false;           // decided by the CLI (terminal, NO_COLOR), applied by renderers
-  // Pictures in tables, and which glyphs: decided by the CLI (locale, NO_COLOR); nullopt: none.
-  std::optional<format::Glyphs> pictures;
-  std::size_t width = 0;  // the terminal's columns (0: not a terminal), to fit pictures
+  // How the answer is shown (colour, pictures, the terminal's width) is not here: the daemon
+  // answers with the report as data and the CLI renders it (format::RenderOptions).
 
   // clean
   std::optional<int64_t> before_days;
@@ -75,8 +73,11 @@ QuerySubcommands add_query_flags(CLI::App& app, RawQueryFlags& raw);
 QueryOptions make_query_options(QueryCommand command, const RawQueryFlags& raw);
 
 // The wire form: one JSON object on one line (no newline), and back. from_json throws UsageError
-// for anything it cannot accept (unknown keys are ignored, so older daemons tolerate newer CLIs).
+// for anything it cannot accept (unknown keys are ignored, so older daemons tolerate newer CLIs;
+// the colour, pictures and width an older CLI sent are among them).
 std::string to_json(const QueryOptions& o);
+// The same keys, into an object the caller has open (a request adds its own beside them).
+void write_query_options(JsonWriter& w, const QueryOptions& o);
 QueryOptions query_options_from_json(std::string_view json);
 
 }  // namespace nixmon::nod

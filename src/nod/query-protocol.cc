@@ -34,11 +34,12 @@ std::string QueryService::answer(std::string_view line) const {
       for (auto& [n, h] : handlers_) known += (known.empty() ? "" : ", ") + n;
       throw Error(fmt::format("unknown request '{}' (this daemon answers: {})", name, known));
     }
-    JsonWriter result;
-    result.begin_object();
-    it->second(line, result);
-    result.end_object();
-    return fmt::format(R"({{"ok":true,"result":{}}})", result.str());
+    // The whole answer through one writer (a handler that throws half-way leaves it unused).
+    JsonWriter w;
+    w.begin_object().field("ok", true).key("result").begin_object();
+    it->second(line, w);
+    w.end_object().end_object();
+    return w.take();
   } catch (const std::exception& e) {
     return error_reply(e.what());
   }

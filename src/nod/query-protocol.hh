@@ -14,8 +14,9 @@
 namespace nixmon::nod {
 
 inline constexpr std::string_view query_magic_prefix = "NOD-QUERY ";
-inline constexpr int query_protocol_version = 1;
-std::string query_magic_line();  // "NOD-QUERY 1"
+// 2: "query" answers with the report as data, the CLI renders it (1 answered rendered text).
+inline constexpr int query_protocol_version = 2;
+std::string query_magic_line();  // "NOD-QUERY 2"
 
 // {"ok":false,"error":message}, one line without '\n'; `message` may hold any bytes (it is
 // escaped and repaired as UTF-8 by the JSON writer).
@@ -27,8 +28,8 @@ std::string error_reply(std::string_view message);
 inline constexpr std::string_view replay_magic_prefix = "NOD-REPLAY ";
 inline constexpr std::string_view replay_magic_line = "NOD-REPLAY 1";
 
-// Writes the request's answer into `result` (an object is open), or throws Error (the answer is
-// then {"ok":false,"error":...}). `request` is the whole request line, JSON.
+// Writes the request's answer into `result` (the "result" object is open), or throws Error (the
+// answer is then {"ok":false,"error":...}). `request` is the whole request line, JSON.
 using RequestHandler = std::function<void(std::string_view request, JsonWriter& result)>;
 
 // Answers request lines with the registered handlers. Thread-safe once built (handlers must be).

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "common/error.hh"
+#include "nod/format/report-wire.hh"
 #include "nod/query-engine.hh"
 #include "nod/record-store.hh"
 
@@ -39,8 +40,8 @@ void register_query_requests(QueryService& service, const std::string& db_path) 
   service.add("query", [db_path](std::string_view request, JsonWriter& w) {
     QueryOptions o = query_options_from_json(request);
     auto db = open_for_reading(db_path);
-    auto report = run_query(db, o, request_now_ms(request));
-    w.field("output", std::string_view(render(report, o)));
+    w.key("report");
+    format::write_report(w, run_query(db, o, request_now_ms(request)));
   });
   service.add("clean-count", [db_path](std::string_view request, JsonWriter& w) {
     auto db = open_for_reading(db_path);

@@ -1,6 +1,6 @@
 #pragma once
 // The daemon's query requests (docs/nod-protocol.md): "query" (summary, group, bucket, test,
-// regressions — the rendered output), "clean-count" and "clean-step" (a clean in steps, so the
+// regressions, failures, builds — the report as data, format/report-wire.hh), "clean-count" and "clean-step" (a clean in steps, so the
 // CLI can show progress). Each request opens its own connection to the database: read-only for
 // queries, read-write for clean (WAL lets it run beside the record writer; each step is a short
 // transaction).

@@ -369,8 +369,8 @@ Report run_query(const sqlite::Database& db, const QueryOptions& o, int64_t now_
   return summary_report(db, o, now_ms);
 }
 
-std::string render(const Report& r, const QueryOptions& o) {
-  switch (o.output) {
+std::string render(const Report& r, OutputFormat output, const RenderOptions& how) {
+  switch (output) {
     case OutputFormat::csv:
       return render_csv(r);
     case OutputFormat::json:
@@ -379,7 +379,7 @@ std::string render(const Report& r, const QueryOptions& o) {
     case OutputFormat::test:
       break;
   }
-  return render_text(r, RenderOptions{o.colour, o.pictures, o.width});
+  return render_text(r, how);
 }
 
 }  // namespace nixmon::nod

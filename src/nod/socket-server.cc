@@ -236,8 +236,11 @@ void SocketServer::connection(Fd fd, std::optional<ucred> peer, ConnectionId tra
           if (l != query_magic_line()) {
             // The client's bytes go through the JSON writer: `NOD-QUERY 9"}\x` once made an
             // answer that was not JSON.
+            // An older or newer CLI: say which versions met, and what to do about it.
             send_all(fd, error_reply(fmt::format("unsupported query protocol '{}': this daemon "
-                                                 "speaks {}",
+                                                 "speaks {} (the nod CLI and the daemon are "
+                                                 "different versions: use the nod of the "
+                                                 "running daemon, or restart the daemon)",
                                                  l.substr(query_magic_prefix.size(), 16),
                                                  query_magic_line())) +
                              "\n");
