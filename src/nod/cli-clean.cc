@@ -9,6 +9,7 @@
 
 #include "common/error.hh"
 #include "nod/cli-query.hh"
+#include "nod/commands/command.hh"
 #include "nod/query-engine.hh"
 #include "nod/query-protocol.hh"
 #include "nod/record-store.hh"
@@ -23,10 +24,7 @@ constexpr int64_t step_rows = 50000;
 // Below this many rows a clean is instant: no progress lines.
 constexpr int64_t progress_threshold = 100000;
 
-}  // namespace
-
-int run_clean_cli(const NodOptions& g, const RawQueryFlags& raw) {
-  QueryOptions o = make_query_options(QueryCommand::clean, raw);
+int run_clean(const NodOptions& g, const QueryOptions& o) {
   int64_t now = cli_now_ms();
   std::string scope =
       o.before_days
@@ -87,5 +85,22 @@ int run_clean_cli(const NodOptions& g, const RawQueryFlags& raw) {
   fmt::print("removed {} row{} ({})\n", removed, removed == 1 ? "" : "s", scope);
   return 0;
 }
+
+}  // namespace
+
+namespace commands {
+
+Added add_clean_command(CLI::App& app) {
+  auto flags = std::make_shared<RawQueryFlags>();
+  auto* sub = app.add_subcommand("clean", "Delete recorded events (all, or older ones)");
+  add_text(*sub, "--before-days", flags->before_days,
+           "Only events of days before the last N days (UTC)");
+  auto query = [flags](const Invocation& in) {
+    return make_query_options(QueryCommand::clean, merge_query_flags(*flags, in.top_query));
+  };
+  return {[query](const Invocation& in) { return run_clean(in.nod, query(in)); }, query};
+}
+
+}  // namespace commands
 
 }  // namespace nixmon::nod

@@ -144,8 +144,7 @@ format::RenderOptions render_options_of_environment(OutputFormat output) {
 
 }  // namespace
 
-int run_query_cli(const NodOptions& g, QueryCommand command, const RawQueryFlags& raw) {
-  QueryOptions o = make_query_options(command, raw);
+int run_query_cli(const NodOptions& g, const QueryOptions& o) {
   int64_t now = cli_now_ms();
 
   format::Report report;

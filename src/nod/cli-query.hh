@@ -1,8 +1,8 @@
 #pragma once
-// The query CLI: `nod [flags]`, `nod regressions`, `nod clean`, `nod failures`, `nod builds`. Each
-// asks the daemon on --socket and, when no daemon answers, reads the database at --db itself
-// (read-only for queries), saying so on stderr. Output goes to stdout; the exit status is 0, 1
-// (failure) or 2 (bad usage).
+// What the query commands share (`nod [flags]`, `nod regressions`, `nod clean`, `nod failures`,
+// `nod builds`, commands/). Each asks the daemon on --socket and, when no daemon answers, reads the
+// database at --db itself (read-only for queries), saying so on stderr. Output goes to stdout; the
+// exit status is 0, 1 (failure) or 2 (bad usage).
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,11 +12,9 @@
 
 namespace nixmon::nod {
 
-int run_query_cli(const NodOptions& g, QueryCommand command, const RawQueryFlags& raw);
-int run_regressions_cli(const NodOptions& g, const RawQueryFlags& raw);
-int run_clean_cli(const NodOptions& g, const RawQueryFlags& raw);
-int run_failures_cli(const NodOptions& g, const RawQueryFlags& raw);
-int run_builds_cli(const NodOptions& g, const RawQueryFlags& raw);
+// Runs one query (summary, regressions, failures, builds): the daemon's report, or the database's
+// when no daemon answers, rendered for this terminal.
+int run_query_cli(const NodOptions& g, const QueryOptions& o);
 
 // Shared by the three: NOD_NOW_MS (tests pin the clock) or the wall clock.
 int64_t cli_now_ms();

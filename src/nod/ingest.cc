@@ -21,6 +21,7 @@
 #include "common/fd.hh"
 #include "common/log.hh"
 #include "nod/cli-query.hh"
+#include "nod/commands/command.hh"
 #include "nod/created-file.hh"
 #include "nod/line-splitter.hh"
 #include "nod/log-session.hh"
@@ -276,5 +277,34 @@ int run_ingest(const NodOptions& g, const IngestOptions& o) {
         o.input == "-" ? "standard input" : "'" + o.input + "'", t.plain_lines + t.malformed));
   return 0;
 }
+
+namespace commands {
+
+Added add_ingest_command(CLI::App& app) {
+  auto o = std::make_shared<IngestOptions>();
+  auto* sub = app.add_subcommand(
+      "ingest",
+      "Record a --log-format internal-json stream (Nix < 2.30): nix build --log-format "
+      "internal-json ... 2>&1 >/dev/null | nod ingest");
+  sub->add_option("input", o->input, "A file of Nix's stderr, or - for standard input")
+      ->capture_default_str();
+  sub->add_option("--retain-days", o->retain_days, "As for the daemon")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_option("--queue-size", o->queue_size, "As for the daemon")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_option("--max-line-bytes", o->max_line_bytes, "As for the daemon")
+      ->check(CLI::Range(static_cast<size_t>(1024), static_cast<size_t>(1) << 30))
+      ->capture_default_str();
+  sub->add_option("--when-full", o->when_full,
+                  "drop (never make Nix wait), wait (lose nothing), or auto: wait for regular "
+                  "files, drop for pipes")
+      ->check(CLI::IsMember({"auto", "drop", "wait"}))
+      ->capture_default_str();
+  return {[o](const Invocation& in) { return run_ingest(in.nod, *o); }, {}};
+}
+
+}  // namespace commands
 
 }  // namespace nixmon::nod

@@ -1,8 +1,8 @@
 #pragma once
 // nod's flags. The original Rust nod's names and defaults: --socket / NOD_SOCKET
 // (/tmp/nod.sock) and --db / NOD_DB (nod.db, in the current directory); the NixOS module
-// (services.nod) sets both.
-#include <CLI/CLI.hpp>
+// (services.nod) sets both. The flags that set them are declared by the commands (commands/).
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -37,20 +37,11 @@ struct IngestOptions {
   std::string when_full = "auto";
 };
 
-// --socket, --db, --log-level on the top-level app (subcommands fall through to them).
-void add_global_flags(CLI::App& app, NodOptions& o);
-CLI::App* add_daemon_command(CLI::App& app, DaemonOptions& o);
-CLI::App* add_ingest_command(CLI::App& app, IngestOptions& o);
-CLI::App* add_status_command(CLI::App& app);
-CLI::App* add_rebuild_command(CLI::App& app);
-CLI::App* add_upgrade_command(CLI::App& app);
-
 // "0666" -> 0666; throws UsageError.
 unsigned parse_mode(const std::string& s);
 
 int run_daemon(const NodOptions& global, const DaemonOptions& o);
 int run_ingest(const NodOptions& global, const IngestOptions& o);
-int run_status(const NodOptions& global);
 int run_rebuild(const NodOptions& global);
 int run_upgrade(const NodOptions& global);
 

@@ -93,67 +93,11 @@ std::optional<int64_t> QueryOptions::period_days() const {
   return std::nullopt;
 }
 
-namespace {
-
-// A flag's value as given, so that "-3", "0", "year" and "" reach our own messages. CLI11 2.7
-// (nixpkgs) assigns an empty value to a std::optional as "absent", where 2.1 (Debian 12) assigns
-// ""; taking the text through a function keeps "given, empty" apart from "not given" in both.
-CLI::Option* add_text(CLI::App& app, const std::string& flags, std::optional<std::string>& to,
-                      const std::string& description) {
-  return app.add_option_function<std::string>(
-      flags, [&to](const std::string& value) { to = value; }, description);
+std::string sort_key_choices() {
+  return choices(sort_keys);
 }
-
-}  // namespace
-
-QuerySubcommands add_query_flags(CLI::App& app, RawQueryFlags& raw) {
-  add_text(app, "-d,--days", raw.days, "Only the last N days (UTC, including today)");
-  add_text(app, "-m,--months", raw.months, "Only the last N months (30 days each)");
-  add_text(app, "-y,--years", raw.years, "Only the last N years (365 days each)");
-  add_text(app, "--drv", raw.drv, "Only derivations whose name contains SUBSTRING");
-  add_text(app, "--sort", raw.sort, "With --group: sort by " + choices(sort_keys));
-  app.add_flag("--group", raw.group, "One row per derivation name (builds)");
-  add_text(app, "--bucket", raw.bucket, "Time series by " + choices(buckets));
-  add_text(app, "--output", raw.output,
-           "table (default), csv, json, or test (Mann-Whitney vs the prior period)");
-  add_text(app, "--limit", raw.limit, "At most N rows in grouped tables and regressions");
-
-  QuerySubcommands subs;
-  subs.clean = app.add_subcommand("clean", "Delete recorded events (all, or older ones)");
-  add_text(*subs.clean, "--before-days", raw.before_days,
-           "Only events of days before the last N days (UTC)");
-
-  subs.regressions = app.add_subcommand(
-      "regressions", "Derivations whose recent builds are significantly slower than their history");
-  auto* r = subs.regressions;
-  add_text(*r, "--recent", raw.recent, "Newest N successful builds form the recent sample (5)");
-  add_text(*r, "--history", raw.history, "At most N earlier builds form the history (50)");
-  add_text(*r, "--min-history", raw.min_history, "Skip derivations with fewer earlier builds (5)");
-  add_text(*r, "--alpha", raw.alpha, "Significance level: p must be below it (0.05)");
-  add_text(*r, "--min-effect", raw.min_effect, "Minimum rank-biserial effect size, 0..1 (0.5)");
-  // The common flags are accepted after the subcommand too: `nod regressions --output json`.
-  add_text(*r, "--output", raw.output, "table (default), csv or json");
-  add_text(*r, "--drv", raw.drv, "Only derivations whose name contains SUBSTRING");
-  add_text(*r, "--limit", raw.limit, "At most N regressions");
-
-  // The recent-rows views: what nix-output-monitor shows while Nix runs, from the database.
-  auto recent = [&](CLI::App* sub, std::string_view what) {
-    add_text(*sub, "--last", raw.last, fmt::format("The newest N {} (20)", what));
-    add_text(*sub, "-d,--days", raw.days, "Only the last N days (UTC, including today)");
-    add_text(*sub, "-m,--months", raw.months, "Only the last N months (30 days each)");
-    add_text(*sub, "-y,--years", raw.years, "Only the last N years (365 days each)");
-    add_text(*sub, "--drv", raw.drv, "Only derivations whose name contains SUBSTRING");
-    add_text(*sub, "--output", raw.output, "table (default), csv or json");
-  };
-  subs.failures = app.add_subcommand(
-      "failures",
-      "Recent failures, newest first: time, kind, exit code, machine, derivation, message");
-  recent(subs.failures, "failures");
-  subs.builds = app.add_subcommand(
-      "builds",
-      "Recent builds, newest first: end, derivation, outcome, duration, exit code, machine, CPU");
-  recent(subs.builds, "builds");
-  return subs;
+std::string bucket_choices() {
+  return choices(buckets);
 }
 
 QueryOptions make_query_options(QueryCommand command, const RawQueryFlags& raw) {

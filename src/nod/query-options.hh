@@ -1,11 +1,10 @@
 #pragma once
 // What a `nod` query asks for: the original Rust nod's flags (`-d/-m/-y`, `--drv`, `--sort`,
-// `--group`, `--bucket`, `--output`) plus `clean`, `regressions`, `failures` and `builds`, parsed
-// from the command line, checked, and carried to the daemon as one JSON line (so the daemon
-// answers exactly what was asked).
+// `--group`, `--bucket`, `--output`) plus `clean`, `regressions`, `failures` and `builds`, as
+// given on the command line (the commands declare the flags, commands/), checked, and carried to
+// the daemon as one JSON line (so the daemon answers exactly what was asked).
 //
 // validate() throws UsageError with a message naming the flag; nothing here touches the database.
-#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -59,15 +58,9 @@ struct RawQueryFlags {
   std::optional<std::string> recent, history, min_history, alpha, min_effect;
 };
 
-// Registers the query flags on the main app (summary), and the `clean`, `regressions`,
-// `failures` and `builds` subcommands with their own flags. Returns the subcommands.
-struct QuerySubcommands {
-  CLI::App* clean = nullptr;
-  CLI::App* regressions = nullptr;
-  CLI::App* failures = nullptr;
-  CLI::App* builds = nullptr;
-};
-QuerySubcommands add_query_flags(CLI::App& app, RawQueryFlags& raw);
+// The accepted values of --sort and --bucket, "a|b|c", for help texts.
+std::string sort_key_choices();
+std::string bucket_choices();
 
 // Converts and checks the flags for `command`. Throws UsageError.
 QueryOptions make_query_options(QueryCommand command, const RawQueryFlags& raw);

@@ -13,6 +13,7 @@
 #include "common/error.hh"
 #include "common/log.hh"
 #include "nod/aggregates.hh"
+#include "nod/commands/command.hh"
 #include "nod/options.hh"
 #include "nod/query-protocol.hh"
 #include "nod/record-store.hh"
@@ -109,5 +110,16 @@ int run_rebuild(const NodOptions& g) {
              names == 1 ? "" : "s");
   return 0;
 }
+
+namespace commands {
+
+Added add_rebuild_command(CLI::App& app) {
+  app.add_subcommand("rebuild",
+                     "Recompute the aggregates (daily, all-time, names) from the rows of "
+                     "--db; upgrades an older schema");
+  return {[](const Invocation& in) { return run_rebuild(in.nod); }, {}};
+}
+
+}  // namespace commands
 
 }  // namespace nixmon::nod

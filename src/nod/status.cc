@@ -3,10 +3,12 @@
 
 #include <cstdio>
 
-#include "nod/options.hh"
+#include "nod/commands/command.hh"
 #include "nod/query-protocol.hh"
 
 namespace nixmon::nod {
+
+namespace {
 
 int run_status(const NodOptions& g) {
   QueryClient client(g.socket);
@@ -14,5 +16,17 @@ int run_status(const NodOptions& g) {
   fmt::print("{}\n", answer);
   return answer.starts_with(R"({"ok":true)") ? 0 : 1;
 }
+
+}  // namespace
+
+namespace commands {
+
+Added add_status_command(CLI::App& app) {
+  app.add_subcommand("status",
+                     "Ask the daemon for its counters (records, drops, queue depth) as JSON");
+  return {[](const Invocation& in) { return run_status(in.nod); }, {}};
+}
+
+}  // namespace commands
 
 }  // namespace nixmon::nod

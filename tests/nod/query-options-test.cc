@@ -5,25 +5,29 @@
 #include <gtest/gtest.h>
 
 #include "common/error.hh"
+#include "nod/commands/command.hh"
 
 using namespace nixmon;
 using namespace nixmon::nod;
 
 namespace {
 
+// As nod's main does it: the top-level flags, every subcommand from the table; the query that
+// the given subcommand (or `nod` itself) would run.
 QueryOptions parse(std::vector<std::string> args) {
   CLI::App app;
-  RawQueryFlags raw;
-  app.fallthrough();  // as nod's main (add_global_flags) sets it before the subcommands
-  auto subs = add_query_flags(app, raw);
+  NodOptions global;
+  commands::add_global_flags(app, global);  // sets fallthrough before the subcommands
+  RawQueryFlags top;
+  auto query = commands::add_summary_flags(app, top).query;
+  std::vector<std::pair<std::string, commands::Added>> subs;
+  for (const auto& c : commands::command_table())
+    subs.emplace_back(std::string(c.name), c.add(app));
   std::vector<std::string> rev(args.rbegin(), args.rend());
   app.parse(rev);  // CLI11 takes the arguments reversed
-  QueryCommand c = *subs.clean         ? QueryCommand::clean
-                   : *subs.regressions ? QueryCommand::regressions
-                   : *subs.failures    ? QueryCommand::failures
-                   : *subs.builds      ? QueryCommand::builds
-                                       : QueryCommand::summary;
-  return make_query_options(c, raw);
+  for (const auto& [name, added] : subs)
+    if (app.got_subcommand(name)) query = added.query;
+  return query(commands::Invocation{global, top});
 }
 
 std::string error_of(std::vector<std::string> args) {
