@@ -3,10 +3,10 @@
 #include <CLI/CLI.hpp>
 #include <vector>
 
+#include "commands/command.hh"
 #include "common/error.hh"
 #include "common/log.hh"
 #include "common/version.hh"
-#include "nod/commands/command.hh"
 
 using namespace nixmon;
 using namespace nixmon::nod;

@@ -1,18 +1,17 @@
 // The query engine on a synthetic database with known values (written through the real record
 // store, so aggregates are the writer's): every report compared as whole text with a golden file
 // (NIXMON_ACCEPT=1 rewrites them), aggregates against a recount, clean by days.
-#include "nod/query-engine.hh"
-
 #include <gtest/gtest.h>
 
 #include <map>
 #include <tuple>
 
-#include "nod/format/report-wire.hh"
-#include "nod/query-common.hh"
-#include "nod/record-store.hh"
-#include "nod/stats/log-histogram.hh"
-#include "nod/stats/percentile.hh"
+#include "format/report-wire.hh"
+#include "query/common.hh"
+#include "query/engine.hh"
+#include "stats/log-histogram.hh"
+#include "stats/percentile.hh"
+#include "store/record-store.hh"
 #include "support/test-support.hh"
 
 using namespace nixmon;

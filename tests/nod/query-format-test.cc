@@ -5,10 +5,10 @@
 
 #include "common/error.hh"
 #include "common/json-writer.hh"
-#include "nod/format/human.hh"
-#include "nod/format/report-wire.hh"
-#include "nod/format/report.hh"
-#include "nod/format/table.hh"
+#include "format/human.hh"
+#include "format/report-wire.hh"
+#include "format/report.hh"
+#include "format/table.hh"
 
 using namespace nixmon::nod::format;
 using nixmon::Error;

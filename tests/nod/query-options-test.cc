@@ -1,11 +1,10 @@
 // The query flags: the original Rust nod's spellings parse, bad input is a UsageError naming the
 // flag, and the wire form round-trips.
-#include "nod/query-options.hh"
-
 #include <gtest/gtest.h>
 
+#include "commands/command.hh"
 #include "common/error.hh"
-#include "nod/commands/command.hh"
+#include "query/options.hh"
 
 using namespace nixmon;
 using namespace nixmon::nod;

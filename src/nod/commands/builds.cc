@@ -1,6 +1,6 @@
 // `nod builds [--last N] [-d N|-m N|-y N] [--drv S] [--output table|csv|json]`.
-#include "nod/cli-query.hh"
-#include "nod/commands/command.hh"
+#include "commands/command.hh"
+#include "commands/query-cli.hh"
 
 namespace nixmon::nod::commands {
 

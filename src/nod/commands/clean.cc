@@ -7,12 +7,12 @@
 #include <filesystem>
 #include <functional>
 
+#include "commands/command.hh"
+#include "commands/query-cli.hh"
 #include "common/error.hh"
-#include "nod/cli-query.hh"
-#include "nod/commands/command.hh"
-#include "nod/query-engine.hh"
-#include "nod/query-protocol.hh"
-#include "nod/record-store.hh"
+#include "query/engine.hh"
+#include "query/protocol.hh"
+#include "store/record-store.hh"
 
 namespace nixmon::nod {
 

@@ -1,4 +1,4 @@
-#include "nod/commands/command.hh"
+#include "commands/command.hh"
 
 namespace nixmon::nod::commands {
 

@@ -1,5 +1,5 @@
 // `nod daemon`: its flags; the daemon itself is wired in daemon.cc (run_daemon).
-#include "nod/commands/command.hh"
+#include "commands/command.hh"
 
 namespace nixmon::nod::commands {
 

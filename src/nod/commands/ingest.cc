@@ -1,7 +1,7 @@
 // `nod ingest [FILE|-]`: one `--log-format internal-json` stream, for Nix < 2.30 (no
 // json-log-path) and for replaying captures. When a nod daemon answers on --socket (and writes
 // this database), the records go to it as one more writer connection, marked as a replay
-// (query-protocol.hh): its de-duplication, `nod status` and /metrics see them, and the database
+// (query/protocol.hh): its de-duplication, `nod status` and /metrics see them, and the database
 // has one writer. Otherwise the daemon's pipeline runs here and writes --db itself.
 #include <fcntl.h>
 #include <simdjson.h>
@@ -17,17 +17,17 @@
 #include <optional>
 #include <thread>
 
+#include "commands/command.hh"
+#include "commands/query-cli.hh"
 #include "common/error.hh"
 #include "common/fd.hh"
 #include "common/log.hh"
-#include "nod/cli-query.hh"
-#include "nod/commands/command.hh"
-#include "nod/created-file.hh"
-#include "nod/line-splitter.hh"
-#include "nod/log-session.hh"
-#include "nod/options.hh"
-#include "nod/query-protocol.hh"
-#include "nod/record-writer.hh"
+#include "daemon/options.hh"
+#include "ingest/line-splitter.hh"
+#include "query/protocol.hh"
+#include "store/created-file.hh"
+#include "store/record-writer.hh"
+#include "tracking/log-session.hh"
 
 namespace nixmon::nod {
 

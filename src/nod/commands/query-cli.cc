@@ -1,5 +1,5 @@
 // `nod`, `nod -d N`, `nod --drv S`, `nod --group --sort K`, `nod --bucket B`, `nod --output F`.
-#include "nod/cli-query.hh"
+#include "commands/query-cli.hh"
 
 #include <fmt/format.h>
 #include <langinfo.h>
@@ -15,10 +15,10 @@
 
 #include "common/error.hh"
 #include "common/json-writer.hh"
-#include "nod/format/report-wire.hh"
-#include "nod/query-engine.hh"
-#include "nod/query-protocol.hh"
-#include "nod/record-store.hh"
+#include "format/report-wire.hh"
+#include "query/engine.hh"
+#include "query/protocol.hh"
+#include "store/record-store.hh"
 
 namespace nixmon::nod {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "nod/options.hh"
-#include "nod/query-options.hh"
+#include "daemon/options.hh"
+#include "query/options.hh"
 
 namespace nixmon::nod {
 

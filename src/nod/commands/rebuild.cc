@@ -10,13 +10,13 @@
 #include <filesystem>
 #include <memory>
 
+#include "commands/command.hh"
 #include "common/error.hh"
 #include "common/log.hh"
-#include "nod/aggregates.hh"
-#include "nod/commands/command.hh"
-#include "nod/options.hh"
-#include "nod/query-protocol.hh"
-#include "nod/record-store.hh"
+#include "daemon/options.hh"
+#include "query/protocol.hh"
+#include "store/aggregates.hh"
+#include "store/record-store.hh"
 
 namespace nixmon::nod {
 
@@ -37,7 +37,7 @@ void refuse_older_daemon(const NodOptions& g) {
   simdjson::padded_string padded(answer);
   simdjson::dom::element answer_doc, doc;
   if (parser.parse(padded).get(answer_doc)) throw Error("the daemon's status answer is not JSON");
-  // The counters are inside {"ok":true,"result":{...}} (query-protocol.hh).
+  // The counters are inside {"ok":true,"result":{...}} (query/protocol.hh).
   if (answer_doc["result"].get(doc))
     throw Error(fmt::format("the daemon on {} gave no status: {}", g.socket, answer));
   std::string_view db;

@@ -1,6 +1,6 @@
 // `nod regressions [--recent N] [--history N] [--min-history N] [--alpha P] [--min-effect E]`.
-#include "nod/cli-query.hh"
-#include "nod/commands/command.hh"
+#include "commands/command.hh"
+#include "commands/query-cli.hh"
 
 namespace nixmon::nod::commands {
 

@@ -3,8 +3,8 @@
 
 #include <cstdio>
 
-#include "nod/commands/command.hh"
-#include "nod/query-protocol.hh"
+#include "commands/command.hh"
+#include "query/protocol.hh"
 
 namespace nixmon::nod {
 

@@ -1,7 +1,7 @@
 // `nod`, `nod -d N`, `nod --drv S`, `nod --group --sort K`, `nod --bucket B`, `nod --output F`:
 // the summary query, whose flags are the top-level app's own.
-#include "nod/cli-query.hh"
-#include "nod/commands/command.hh"
+#include "commands/command.hh"
+#include "commands/query-cli.hh"
 
 namespace nixmon::nod::commands {
 

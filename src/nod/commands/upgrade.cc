@@ -1,6 +1,6 @@
 // `nod upgrade`: no flags of its own; what it does is run_upgrade (rebuild.cc, beside
 // `nod rebuild`, with which it shares the check for an older daemon).
-#include "nod/commands/command.hh"
+#include "commands/command.hh"
 
 namespace nixmon::nod::commands {
 

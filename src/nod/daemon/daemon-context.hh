@@ -4,10 +4,10 @@
 #include <chrono>
 #include <string>
 
-#include "nod/activity-tracker.hh"
-#include "nod/counters.hh"
-#include "nod/query-protocol.hh"
-#include "nod/record-writer.hh"
+#include "ingest/counters.hh"
+#include "query/protocol.hh"
+#include "store/record-writer.hh"
+#include "tracking/activity-tracker.hh"
 
 namespace nixmon::nod {
 

@@ -12,11 +12,11 @@
 #include "common/log.hh"
 #include "common/shutdown.hh"
 #include "common/version.hh"
-#include "nod/created-file.hh"
-#include "nod/daemon-context.hh"
-#include "nod/metrics.hh"
-#include "nod/options.hh"
-#include "nod/socket-server.hh"
+#include "daemon/daemon-context.hh"
+#include "daemon/metrics.hh"
+#include "daemon/options.hh"
+#include "daemon/socket-server.hh"
+#include "store/created-file.hh"
 
 namespace nixmon::nod {
 

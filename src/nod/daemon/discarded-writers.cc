@@ -1,4 +1,4 @@
-#include "nod/discarded-writers.hh"
+#include "daemon/discarded-writers.hh"
 
 #include <fmt/format.h>
 #include <sys/epoll.h>
@@ -10,7 +10,7 @@
 
 #include "common/error.hh"
 #include "common/log.hh"
-#include "nod/query-protocol.hh"
+#include "query/protocol.hh"
 
 namespace nixmon::nod {
 

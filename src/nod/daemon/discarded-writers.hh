@@ -22,7 +22,7 @@
 #include <thread>
 
 #include "common/fd.hh"
-#include "nod/counters.hh"
+#include "ingest/counters.hh"
 
 namespace nixmon::nod {
 

@@ -1,4 +1,4 @@
-#include "nod/metrics.hh"
+#include "daemon/metrics.hh"
 
 #include <chrono>
 #include <thread>

@@ -21,8 +21,8 @@
 
 #include "common/exposition.hh"
 #include "common/web-config.hh"
-#include "nod/counters.hh"
-#include "nod/events.hh"
+#include "ingest/counters.hh"
+#include "tracking/events.hh"
 
 namespace nixmon {
 class HttpServer;

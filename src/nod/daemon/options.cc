@@ -1,4 +1,4 @@
-#include "nod/options.hh"
+#include "daemon/options.hh"
 
 #include <fmt/format.h>
 

@@ -1,8 +1,8 @@
 #include "common/version.hh"
-#include "nod/daemon-context.hh"
-#include "nod/query-requests.hh"
-#include "nod/record-store.hh"
-#include "nod/socket-server.hh"
+#include "daemon/daemon-context.hh"
+#include "daemon/socket-server.hh"
+#include "query/requests.hh"
+#include "store/record-store.hh"
 
 namespace nixmon::nod {
 

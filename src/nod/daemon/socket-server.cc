@@ -1,4 +1,4 @@
-#include "nod/socket-server.hh"
+#include "daemon/socket-server.hh"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,8 +11,8 @@
 
 #include "common/error.hh"
 #include "common/log.hh"
-#include "nod/line-splitter.hh"
-#include "nod/log-session.hh"
+#include "ingest/line-splitter.hh"
+#include "tracking/log-session.hh"
 
 namespace nixmon::nod {
 

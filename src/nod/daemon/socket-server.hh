@@ -1,6 +1,6 @@
 #pragma once
 // The daemon's Unix socket: Nix (json-log-path) connects as a writer, one connection per `nix`
-// process or nix-daemon worker; `nod` query clients connect too (query-protocol.hh). One thread
+// process or nix-daemon worker; `nod` query clients connect too (query/protocol.hh). One thread
 // per connection reads into a bounded line buffer and hands records to the tracker; it never
 // touches the database, so a slow disk never slows a writer. A writer's activity ids are scoped by
 // its peer pid (SO_PEERCRED), registered with the tracker when the connection is accepted; a
@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "common/fd.hh"
-#include "nod/activity-tracker.hh"
-#include "nod/counters.hh"
-#include "nod/discarded-writers.hh"
-#include "nod/query-protocol.hh"
+#include "daemon/discarded-writers.hh"
+#include "ingest/counters.hh"
+#include "query/protocol.hh"
+#include "tracking/activity-tracker.hh"
 
 namespace nixmon::nod {
 

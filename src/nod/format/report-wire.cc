@@ -1,4 +1,4 @@
-#include "nod/format/report-wire.hh"
+#include "format/report-wire.hh"
 
 #include <fmt/format.h>
 

@@ -18,7 +18,7 @@
 #include <simdjson.h>
 
 #include "common/json-writer.hh"
-#include "nod/format/report.hh"
+#include "format/report.hh"
 
 namespace nixmon::nod::format {
 

@@ -1,4 +1,4 @@
-#include "nod/counters.hh"
+#include "ingest/counters.hh"
 
 #include <fmt/format.h>
 

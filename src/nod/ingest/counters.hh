@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "nod/log-record.hh"
+#include "ingest/log-record.hh"
 
 namespace nixmon::nod {
 

@@ -1,4 +1,4 @@
-#include "nod/log-record.hh"
+#include "ingest/log-record.hh"
 
 #include <cctype>
 #include <charconv>

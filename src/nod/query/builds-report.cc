@@ -3,8 +3,8 @@
 // took, its exit code, where it ran, and its CPU time where Nix reports it.
 #include <fmt/format.h>
 
-#include "nod/format/human.hh"
-#include "nod/query-common.hh"
+#include "format/human.hh"
+#include "query/common.hh"
 
 namespace nixmon::nod {
 

@@ -1,11 +1,11 @@
-#include "nod/query-common.hh"
+#include "query/common.hh"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
 #include "common/json-writer.hh"
-#include "nod/record-store.hh"
+#include "store/record-store.hh"
 
 namespace nixmon::nod::query {
 

@@ -1,6 +1,7 @@
 #pragma once
-// Internals shared by the query files (query-*.cc): the activity kinds and their tables, period
-// SQL, aggregate rows read either from daily_stats or recounted from the rows. Not a public API.
+// Internals shared by the query reports (query/*-report.cc): the activity kinds and their tables,
+// period SQL, aggregate rows read either from daily_stats or recounted from the rows. Not a
+// public API.
 #include <map>
 #include <optional>
 #include <string>
@@ -8,8 +9,8 @@
 #include <vector>
 
 #include "common/sqlite.hh"
-#include "nod/format/report.hh"
-#include "nod/query-engine.hh"
+#include "format/report.hh"
+#include "query/engine.hh"
 
 namespace nixmon::nod::query {
 

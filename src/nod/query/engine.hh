@@ -10,8 +10,8 @@
 #include <string>
 
 #include "common/sqlite.hh"
-#include "nod/format/report.hh"
-#include "nod/query-options.hh"
+#include "format/report.hh"
+#include "query/options.hh"
 
 namespace nixmon::nod {
 

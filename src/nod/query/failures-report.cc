@@ -2,9 +2,9 @@
 // and exit code), where (a remote builder), which derivation, and the first lines of the message.
 #include <fmt/format.h>
 
-#include "nod/format/human.hh"
-#include "nod/format/table.hh"
-#include "nod/query-common.hh"
+#include "format/human.hh"
+#include "format/table.hh"
+#include "query/common.hh"
 
 namespace nixmon::nod {
 

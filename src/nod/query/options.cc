@@ -1,4 +1,4 @@
-#include "nod/query-options.hh"
+#include "query/options.hh"
 
 #include <fmt/format.h>
 #include <simdjson.h>

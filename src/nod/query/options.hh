@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "common/json-writer.hh"
-#include "nod/stats/regression.hh"
+#include "stats/regression.hh"
 
 namespace nixmon::nod {
 

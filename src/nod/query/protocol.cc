@@ -1,4 +1,4 @@
-#include "nod/query-protocol.hh"
+#include "query/protocol.hh"
 
 #include <simdjson.h>
 #include <sys/socket.h>

@@ -2,9 +2,9 @@
 // their own earlier builds (Mann-Whitney, x = recent), most severe first.
 #include <fmt/format.h>
 
-#include "nod/format/human.hh"
-#include "nod/query-common.hh"
-#include "nod/stats/regression.hh"
+#include "format/human.hh"
+#include "query/common.hh"
+#include "stats/regression.hh"
 
 namespace nixmon::nod {
 

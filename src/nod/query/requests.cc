@@ -1,13 +1,13 @@
-#include "nod/query-requests.hh"
+#include "query/requests.hh"
 
 #include <simdjson.h>
 
 #include <chrono>
 
 #include "common/error.hh"
-#include "nod/format/report-wire.hh"
-#include "nod/query-engine.hh"
-#include "nod/record-store.hh"
+#include "format/report-wire.hh"
+#include "query/engine.hh"
+#include "store/record-store.hh"
 
 namespace nixmon::nod {
 

@@ -1,12 +1,12 @@
 #pragma once
 // The daemon's query requests (docs/nod-protocol.md): "query" (summary, group, bucket, test,
-// regressions, failures, builds — the report as data, format/report-wire.hh), "clean-count" and "clean-step" (a clean in steps, so the
-// CLI can show progress). Each request opens its own connection to the database: read-only for
-// queries, read-write for clean (WAL lets it run beside the record writer; each step is a short
-// transaction).
+// regressions, failures, builds — the report as data, format/report-wire.hh), "clean-count" and
+// "clean-step" (a clean in steps, so the CLI can show progress). Each request opens its own
+// connection to the database: read-only for queries, read-write for clean (WAL lets it run beside
+// the record writer; each step is a short transaction).
 #include <string>
 
-#include "nod/query-protocol.hh"
+#include "query/protocol.hh"
 
 namespace nixmon::nod {
 

@@ -3,9 +3,9 @@
 // says nothing about how long the work takes).
 #include <fmt/format.h>
 
-#include "nod/format/human.hh"
-#include "nod/query-common.hh"
-#include "nod/stats/mann-whitney.hh"
+#include "format/human.hh"
+#include "query/common.hh"
+#include "stats/mann-whitney.hh"
 
 namespace nixmon::nod {
 

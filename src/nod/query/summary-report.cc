@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <map>
 
-#include "nod/format/human.hh"
-#include "nod/query-common.hh"
-#include "nod/record-store.hh"
-#include "nod/stats/log-histogram.hh"
-#include "nod/stats/percentile.hh"
+#include "format/human.hh"
+#include "query/common.hh"
+#include "stats/log-histogram.hh"
+#include "stats/percentile.hh"
+#include "store/record-store.hh"
 
 namespace nixmon::nod {
 

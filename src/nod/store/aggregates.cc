@@ -1,10 +1,10 @@
-#include "nod/aggregates.hh"
+#include "store/aggregates.hh"
 
 #include <fmt/format.h>
 
 #include "common/error.hh"
-#include "nod/record-store.hh"
-#include "nod/stats/log-histogram.hh"
+#include "stats/log-histogram.hh"
+#include "store/record-store.hh"
 
 namespace nixmon::nod {
 

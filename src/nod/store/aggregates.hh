@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/sqlite.hh"
-#include "nod/events.hh"
+#include "tracking/events.hh"
 
 namespace nixmon::nod {
 

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "nod/aggregates.hh"
-#include "nod/record-store.hh"
+#include "store/aggregates.hh"
+#include "store/record-store.hh"
 
 namespace nixmon::nod {
 

@@ -1,4 +1,4 @@
-#include "nod/record-store.hh"
+#include "store/record-store.hh"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <tuple>
 
 #include "common/log.hh"
-#include "nod/aggregates.hh"
+#include "store/aggregates.hh"
 
 namespace nixmon::nod {
 

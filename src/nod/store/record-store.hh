@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/sqlite.hh"
-#include "nod/events.hh"
+#include "tracking/events.hh"
 
 namespace nixmon::nod {
 
@@ -51,7 +51,7 @@ class RecordStore {
 
 // Opens an existing nod database read-only and checks its schema version (throws Error if newer
 // or not a nod database).
-// `mode`: read_only, or immutable for a reader that cannot create the -shm (cli-query.cc).
+// `mode`: read_only, or immutable for a reader that cannot create the -shm (commands/query-cli.cc).
 sqlite::Database open_for_reading(const std::string& path,
                                   sqlite::Database::Mode mode = sqlite::Database::Mode::read_only);
 

@@ -1,10 +1,10 @@
-#include "nod/record-writer.hh"
+#include "store/record-writer.hh"
 
 #include <memory>
 
 #include "common/log.hh"
 #include "common/sqlite.hh"
-#include "nod/record-store.hh"
+#include "store/record-store.hh"
 
 namespace nixmon::nod {
 

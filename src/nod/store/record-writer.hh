@@ -9,9 +9,9 @@
 #include <string>
 #include <thread>
 
-#include "nod/bounded-queue.hh"
-#include "nod/counters.hh"
-#include "nod/events.hh"
+#include "ingest/counters.hh"
+#include "store/bounded-queue.hh"
+#include "tracking/events.hh"
 
 namespace nixmon::nod {
 

@@ -1,4 +1,4 @@
-#include "nod/activity-tracker.hh"
+#include "tracking/activity-tracker.hh"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <variant>
 
 #include "common/json-writer.hh"
-#include "nod/outcome-inference.hh"
+#include "tracking/outcome-inference.hh"
 
 namespace nixmon::nod {
 

@@ -21,11 +21,11 @@
 #include <unordered_set>
 #include <vector>
 
-#include "nod/bounded-map.hh"
-#include "nod/counters.hh"
-#include "nod/events.hh"
-#include "nod/log-record.hh"
-#include "nod/outcome-inference.hh"
+#include "ingest/counters.hh"
+#include "ingest/log-record.hh"
+#include "tracking/bounded-map.hh"
+#include "tracking/events.hh"
+#include "tracking/outcome-inference.hh"
 
 namespace nixmon::nod {
 

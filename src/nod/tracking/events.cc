@@ -1,4 +1,4 @@
-#include "nod/events.hh"
+#include "tracking/events.hh"
 
 #include <array>
 #include <chrono>

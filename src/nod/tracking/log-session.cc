@@ -1,4 +1,4 @@
-#include "nod/log-session.hh"
+#include "tracking/log-session.hh"
 
 namespace nixmon::nod {
 

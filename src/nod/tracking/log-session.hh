@@ -6,9 +6,9 @@
 // Not thread-safe: one session per connection (the tracker behind it is shared and locked).
 #include <string_view>
 
-#include "nod/activity-tracker.hh"
-#include "nod/counters.hh"
-#include "nod/log-record.hh"
+#include "ingest/counters.hh"
+#include "ingest/log-record.hh"
+#include "tracking/activity-tracker.hh"
 
 namespace nixmon::nod {
 

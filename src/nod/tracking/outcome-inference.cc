@@ -1,4 +1,4 @@
-#include "nod/outcome-inference.hh"
+#include "tracking/outcome-inference.hh"
 
 #include <simdjson.h>
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "nod/events.hh"
+#include "tracking/events.hh"
 
 namespace nixmon::nod {
 
