@@ -5,8 +5,8 @@
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
 
+#include "ingest/log-record.hh"
 #include "nod-bench-stream.hh"
-#include "nod/log-record.hh"
 
 namespace {
 

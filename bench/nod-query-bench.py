@@ -127,12 +127,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="nod-query-bench-")
     db = a.db or os.path.join(tmp, "nod.db")
     if not os.path.exists(db):
-        # nod creates its schema; sqlite3 fills it.
-        # (`nod ingest` refuses input without a Nix log record: one message, which adds no row.)
-        empty = os.path.join(tmp, "one-message.log")
-        with open(empty, "w") as f:
-            f.write('@nix {"action":"msg","level":5,"msg":"nod-query-bench"}\n')
-        subprocess.run([nod, "--db", db, "ingest", empty], check=True, capture_output=True)
+        # nod creates its schema; sqlite3 fills it. One message record, which stores no row: an
+        # input without any record is refused (and leaves no database behind).
+        subprocess.run([nod, "--db", db, "ingest", "-"], check=True, capture_output=True,
+                       input=b'@nix {"action":"msg","level":5,"msg":"nod-query-bench"}\n')
         builds, subs = a.rows * 80 // 100, a.rows * 15 // 100
         queries = a.rows - builds - subs
         span = 730 * DAY

@@ -87,7 +87,7 @@ int sink(const std::string& path) {
 
 std::string nod_status(const std::string& path) {
   int fd = connect_to(path);
-  std::string req = "NOD-QUERY 1\n{\"request\":\"status\"}\n";
+  std::string req = "NOD-QUERY 2\n{\"request\":\"status\"}\n";
   write_all(fd, req.data(), req.size());
   std::string out;
   char buf[8192];

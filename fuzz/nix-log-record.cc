@@ -6,7 +6,7 @@
 #include <string_view>
 #include <variant>
 
-#include "nod/log-record.hh"
+#include "ingest/log-record.hh"
 
 using namespace nixmon::nod;
 

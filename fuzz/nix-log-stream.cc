@@ -5,10 +5,10 @@
 #include <cstring>
 #include <string_view>
 
-#include "nod/activity-tracker.hh"
-#include "nod/counters.hh"
-#include "nod/line-splitter.hh"
-#include "nod/log-session.hh"
+#include "ingest/counters.hh"
+#include "ingest/line-splitter.hh"
+#include "tracking/activity-tracker.hh"
+#include "tracking/log-session.hh"
 
 using namespace nixmon::nod;
 

@@ -3,8 +3,8 @@
 // the reading; the rest is the text. Nothing may crash, and every answer must be consistent.
 #include <string_view>
 
-#include "nod/log-record.hh"
-#include "nod/outcome-inference.hh"
+#include "ingest/log-record.hh"
+#include "tracking/outcome-inference.hh"
 
 using namespace nixmon::nod;
 

@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <string>
 
-#include "nod/query-protocol.hh"
-#include "nod/query-requests.hh"
-#include "nod/record-store.hh"
+#include "query/protocol.hh"
+#include "query/requests.hh"
+#include "store/record-store.hh"
 
 namespace {
 

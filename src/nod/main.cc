@@ -1,12 +1,12 @@
-// nod: Nix build and substitution statistics. A thin shell over the nod library.
+// nod: Nix build and substitution statistics. A thin shell over the nod library: the subcommands
+// are in commands/, one file each, listed in command_table().
 #include <CLI/CLI.hpp>
+#include <vector>
 
+#include "commands/command.hh"
 #include "common/error.hh"
 #include "common/log.hh"
 #include "common/version.hh"
-#include "nod/cli-query.hh"
-#include "nod/options.hh"
-#include "nod/query-options.hh"
 
 using namespace nixmon;
 using namespace nixmon::nod;
@@ -14,16 +14,11 @@ using namespace nixmon::nod;
 int main(int argc, char** argv) {
   CLI::App app{"nod: Nix build and substitution statistics", "nod"};
   NodOptions global;
-  DaemonOptions daemon;
-  IngestOptions ingest;
-  add_global_flags(app, global);
-  auto* daemon_cmd = add_daemon_command(app, daemon);
-  auto* ingest_cmd = add_ingest_command(app, ingest);
-  auto* status_cmd = add_status_command(app);
-  auto* rebuild_cmd = add_rebuild_command(app);
-  auto* upgrade_cmd = add_upgrade_command(app);
-  RawQueryFlags query;  // `nod [query flags]`, `nod clean`, `nod regressions` (cli-query.hh)
-  auto query_cmds = add_query_flags(app, query);
+  commands::add_global_flags(app, global);
+  RawQueryFlags top_query;  // `nod [query flags]`; also what subcommands' flags fall through to
+  commands::Run summary = commands::add_summary_flags(app, top_query).run;
+  std::vector<std::pair<std::string_view, commands::Run>> subcommands;
+  for (const auto& c : commands::command_table()) subcommands.emplace_back(c.name, c.add(app).run);
   app.set_version_flag("--version", std::string(version));
   try {
     app.parse(argc, argv);
@@ -34,17 +29,11 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   global.db_given = app.get_option("--db")->count() > 0;  // counts NOD_DB too
+  commands::Invocation invocation{global, top_query};
   try {
-    if (*daemon_cmd) return run_daemon(global, daemon);
-    if (*ingest_cmd) return run_ingest(global, ingest);
-    if (*status_cmd) return run_status(global);
-    if (*rebuild_cmd) return run_rebuild(global);
-    if (*upgrade_cmd) return run_upgrade(global);
-    if (*query_cmds.clean) return run_clean_cli(global, query);
-    if (*query_cmds.regressions) return run_regressions_cli(global, query);
-    if (*query_cmds.failures) return run_failures_cli(global, query);
-    if (*query_cmds.builds) return run_builds_cli(global, query);
-    return run_query_cli(global, QueryCommand::summary, query);
+    for (const auto& [name, run] : subcommands)
+      if (app.got_subcommand(std::string(name))) return run(invocation);
+    return summary(invocation);
   } catch (const UsageError& e) {
     log::error("{}", e.what());
     return 2;

@@ -39,7 +39,7 @@ def nod(*args, **kw):
 def query(sock_path, request):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.connect(sock_path)
-        s.sendall(b"NOD-QUERY 1\n" + json.dumps(request).encode() + b"\n")
+        s.sendall(b"NOD-QUERY 2\n" + json.dumps(request).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):
             chunk = s.recv(65536)
@@ -546,7 +546,19 @@ class NodDaemonRobustness(unittest.TestCase):
                     s.sendall(b"NOD-QUERY 99\n")
                     answer = json.loads(s.makefile().readline())
                 self.assertFalse(answer["ok"])
-                self.assertIn("NOD-QUERY 1", answer["error"])
+                self.assertIn("NOD-QUERY 2", answer["error"])
+                # A CLI of the protocol before the daemon answered with data (it expected
+                # rendered text): one clear error line naming both versions and the way out.
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.connect(sock)
+                    s.sendall(b'NOD-QUERY 1\n{"request":"query","command":"summary","output":"table"}\n')
+                    f = s.makefile()
+                    answer = json.loads(f.readline())
+                    self.assertEqual(f.readline(), "")  # and the connection is closed
+                self.assertFalse(answer["ok"])
+                self.assertIn("unsupported query protocol '1'", answer["error"])
+                self.assertIn("this daemon speaks NOD-QUERY 2", answer["error"])
+                self.assertIn("different versions", answer["error"])
                 # A replay of a newer `nod ingest`: neither taken as records nor kept open.
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                     s.settimeout(30)

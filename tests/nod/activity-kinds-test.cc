@@ -1,6 +1,6 @@
 // The table of activity kinds (activity-kinds.cc): the schema derived from it is schema 3 byte for
 // byte plus git_fetches (schema 4), and every trait names something its table has.
-#include "nod/activity-kinds.hh"
+#include "store/activity-kinds.hh"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <set>
 
 #include "nod-test-support.hh"
-#include "nod/record-store.hh"
+#include "store/record-store.hh"
 
 using namespace nixmon;
 using namespace nixmon::nod;

@@ -1,4 +1,4 @@
-#include "nod/activity-tracker.hh"
+#include "tracking/activity-tracker.hh"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

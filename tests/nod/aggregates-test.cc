@@ -1,7 +1,7 @@
 // The derived tables (daily, all-time, names) must always equal what a rebuild from the rows
 // gives: after writes, late failure corrections, retention, every step of `nod clean`, and after
 // the upgrade from schema 1.
-#include "nod/aggregates.hh"
+#include "store/aggregates.hh"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 #include <map>
 
 #include "nod-test-support.hh"
-#include "nod/record-store.hh"
+#include "store/record-store.hh"
 
 using namespace nixmon;
 using namespace nixmon::nod;

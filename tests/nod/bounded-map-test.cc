@@ -1,4 +1,4 @@
-#include "nod/bounded-map.hh"
+#include "tracking/bounded-map.hh"
 
 #include <gtest/gtest.h>
 

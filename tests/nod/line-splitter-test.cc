@@ -1,4 +1,4 @@
-#include "nod/line-splitter.hh"
+#include "ingest/line-splitter.hh"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <variant>
 
-#include "nod/log-record.hh"
+#include "ingest/log-record.hh"
 
 using namespace nixmon::nod;
 

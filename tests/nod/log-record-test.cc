@@ -1,10 +1,10 @@
-#include "nod/log-record.hh"
+#include "ingest/log-record.hh"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "nod/activity-tracker.hh"
 #include "support/test-support.hh"
+#include "tracking/activity-tracker.hh"
 
 using namespace nixmon::nod;
 

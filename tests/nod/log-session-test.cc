@@ -1,5 +1,5 @@
 // Which stderr lines of `--log-format internal-json` are records.
-#include "nod/log-session.hh"
+#include "tracking/log-session.hh"
 
 #include <gtest/gtest.h>
 

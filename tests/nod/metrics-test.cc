@@ -1,6 +1,6 @@
 // nod's Prometheus export: the CPU counter counts only builds whose Nix reported CPU time; the
 // pipeline's counters come from one table.
-#include "nod/metrics.hh"
+#include "daemon/metrics.hh"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

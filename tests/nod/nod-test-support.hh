@@ -4,10 +4,10 @@
 #include <vector>
 
 #include "common/sqlite.hh"
-#include "nod/activity-tracker.hh"
-#include "nod/line-splitter.hh"
-#include "nod/log-session.hh"
+#include "ingest/line-splitter.hh"
 #include "support/test-support.hh"
+#include "tracking/activity-tracker.hh"
+#include "tracking/log-session.hh"
 
 namespace nixmon::nod::test {
 

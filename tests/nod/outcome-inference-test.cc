@@ -1,8 +1,8 @@
-#include "nod/outcome-inference.hh"
+#include "tracking/outcome-inference.hh"
 
 #include <gtest/gtest.h>
 
-#include "nod/log-record.hh"
+#include "ingest/log-record.hh"
 
 using namespace nixmon::nod;
 

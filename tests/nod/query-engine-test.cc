@@ -1,17 +1,17 @@
 // The query engine on a synthetic database with known values (written through the real record
 // store, so aggregates are the writer's): every report compared as whole text with a golden file
 // (NIXMON_ACCEPT=1 rewrites them), aggregates against a recount, clean by days.
-#include "nod/query-engine.hh"
-
 #include <gtest/gtest.h>
 
 #include <map>
 #include <tuple>
 
-#include "nod/query-common.hh"
-#include "nod/record-store.hh"
-#include "nod/stats/log-histogram.hh"
-#include "nod/stats/percentile.hh"
+#include "format/report-wire.hh"
+#include "query/common.hh"
+#include "query/engine.hh"
+#include "stats/log-histogram.hh"
+#include "stats/percentile.hh"
+#include "store/record-store.hh"
 #include "support/test-support.hh"
 
 using namespace nixmon;
@@ -155,9 +155,18 @@ class QueryEngine : public ::testing::Test {
     RecordStore store(path_);
     fill(store);
   }
-  std::string run(QueryOptions o) {
+  // Each report goes the daemon's way: written as data, read back by the CLI, rendered there.
+  // The goldens are what a user sees with or without a daemon.
+  std::string run(QueryOptions o, const format::RenderOptions& how = {}) {
     auto db = open_for_reading(path_);
-    return render(run_query(db, o, now_ms), o);
+    format::Report report = run_query(db, o, now_ms);
+    JsonWriter w;
+    format::write_report(w, report);
+    simdjson::dom::parser parser;
+    format::Report back = format::read_report(parser.parse(w.str()));
+    std::string text = render(back, o.output, how);
+    EXPECT_EQ(text, render(report, o.output, how)) << "the wire changed the report";
+    return text;
   }
   nixmon::test::TempDir dir_;
   std::string path_;
@@ -227,29 +236,26 @@ TEST_F(QueryEngine, GoldenReports) {
                 run(opts([](auto& o) { o.drv = "no-such-derivation"; })));
   // Pictures, as a terminal gets them: bars of each kind's counts and medians, spreads of history
   // and recent builds; Unicode and the ASCII fallback.
+  format::RenderOptions unicode{false, format::Glyphs::unicode, 0};
+  format::RenderOptions ascii{false, format::Glyphs::ascii, 0};
   expect_golden("tests/nod/golden/bucket-day-d7-pictures.txt", run(opts([](auto& o) {
-                  o.bucket = Bucket::day;
-                  o.days = 7;
-                  o.pictures = format::Glyphs::unicode;
-                })));
-  expect_golden("tests/nod/golden/bucket-month-ascii.txt", run(opts([](auto& o) {
-                  o.bucket = Bucket::month;
-                  o.pictures = format::Glyphs::ascii;
-                })));
+                                                                     o.bucket = Bucket::day;
+                                                                     o.days = 7;
+                                                                   }),
+                                                                   unicode));
+  expect_golden("tests/nod/golden/bucket-month-ascii.txt",
+                run(opts([](auto& o) { o.bucket = Bucket::month; }), ascii));
   expect_golden("tests/nod/golden/bucket-week-drv-pictures.txt", run(opts([](auto& o) {
-                  o.bucket = Bucket::week;
-                  o.drv = "hello";
-                  o.pictures = format::Glyphs::unicode;
-                })));
-  expect_golden("tests/nod/golden/regressions-pictures.txt", run(opts([](auto& o) {
-                  o.command = QueryCommand::regressions;
-                  o.pictures = format::Glyphs::unicode;
-                })));
-  expect_golden("tests/nod/golden/regressions-ascii.txt", run(opts([](auto& o) {
-                  o.command = QueryCommand::regressions;
-                  o.pictures = format::Glyphs::ascii;
-                  o.width = 120;  // a terminal: the spreads shrink to fit
-                })));
+                                                                       o.bucket = Bucket::week;
+                                                                       o.drv = "hello";
+                                                                     }),
+                                                                     unicode));
+  expect_golden("tests/nod/golden/regressions-pictures.txt",
+                run(opts([](auto& o) { o.command = QueryCommand::regressions; }), unicode));
+  // A terminal of 120 columns: the spreads shrink to fit.
+  expect_golden("tests/nod/golden/regressions-ascii.txt",
+                run(opts([](auto& o) { o.command = QueryCommand::regressions; }),
+                    format::RenderOptions{false, format::Glyphs::ascii, 120}));
 }
 
 // nod failures, nod builds, and CPU times where Nix reports them.
@@ -348,7 +354,7 @@ TEST_F(QueryEngine, CleanRemovesWholeDaysAndTheirAggregates) {
   EXPECT_EQ(*db.query_int("SELECT count(*) FROM builds"), 0);
   EXPECT_EQ(*db.query_int("SELECT count(*) FROM daily_stats"), 0);
   QueryOptions o;
-  auto report = render(run_query(db, o, now_ms), o);
+  auto report = render(run_query(db, o, now_ms), o.output);
   EXPECT_NE(report.find("no activities recorded in this period"), std::string::npos);
 }
 

@@ -2,8 +2,8 @@
 // never drawn as zero, the ASCII fallback, fitting a terminal's width, and none in CSV or JSON.
 #include <gtest/gtest.h>
 
-#include "nod/format/picture.hh"
-#include "nod/format/report.hh"
+#include "format/picture.hh"
+#include "format/report.hh"
 
 using namespace nixmon::nod::format;
 

@@ -1,7 +1,5 @@
 // The query client against a hand-driven Unix socket server: what a client sees when the daemon
 // refuses it.
-#include "nod/query-protocol.hh"
-
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -11,6 +9,7 @@
 #include <string>
 
 #include "common/error.hh"
+#include "query/protocol.hh"
 #include "support/test-support.hh"
 
 namespace nixmon::nod {

@@ -7,10 +7,10 @@
 #include <random>
 
 #include "common/error.hh"
-#include "nod/stats/log-histogram.hh"
-#include "nod/stats/mann-whitney.hh"
-#include "nod/stats/percentile.hh"
-#include "nod/stats/regression.hh"
+#include "stats/log-histogram.hh"
+#include "stats/mann-whitney.hh"
+#include "stats/percentile.hh"
+#include "stats/regression.hh"
 
 using namespace nixmon;
 using namespace nixmon::nod::stats;

@@ -1,4 +1,4 @@
-#include "nod/record-store.hh"
+#include "store/record-store.hh"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "nod/format/human.hh"
+#include "format/human.hh"
 
 #include <fmt/format.h>
 

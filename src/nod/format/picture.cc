@@ -1,4 +1,4 @@
-#include "nod/format/picture.hh"
+#include "format/picture.hh"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "nod/format/report.hh"
+#include "format/report.hh"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <map>
 
 #include "common/json-writer.hh"
-#include "nod/format/human.hh"
+#include "format/human.hh"
 
 namespace nixmon::nod::format {
 

@@ -9,8 +9,8 @@
 #include <variant>
 #include <vector>
 
-#include "nod/format/picture.hh"
-#include "nod/format/table.hh"
+#include "format/picture.hh"
+#include "format/table.hh"
 
 namespace nixmon::nod::format {
 

@@ -1,4 +1,4 @@
-#include "nod/format/table.hh"
+#include "format/table.hh"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "nod/stats/log-histogram.hh"
+#include "stats/log-histogram.hh"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "nod/stats/mann-whitney.hh"
+#include "stats/mann-whitney.hh"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "nod/stats/percentile.hh"
+#include "stats/percentile.hh"
 
 namespace nixmon::nod::stats {
 

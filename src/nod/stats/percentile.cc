@@ -1,4 +1,4 @@
-#include "nod/stats/percentile.hh"
+#include "stats/percentile.hh"
 
 #include <algorithm>
 #include <cmath>

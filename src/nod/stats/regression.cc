@@ -1,4 +1,4 @@
-#include "nod/stats/regression.hh"
+#include "stats/regression.hh"
 
 #include <algorithm>
 #include <span>

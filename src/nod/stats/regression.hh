@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "nod/stats/mann-whitney.hh"
-#include "nod/stats/percentile.hh"
+#include "stats/mann-whitney.hh"
+#include "stats/percentile.hh"
 
 namespace nixmon::nod::stats {
 
