@@ -12,6 +12,8 @@
 
 #include "common/sqlite.hh"
 #include "exporter/collector.hh"
+#include "exporter/collectors/collectors.hh"
+#include "exporter/store/store-config.hh"
 #include "incremental-compare.hh"
 #include "support/test-support.hh"
 
@@ -209,13 +211,12 @@ TEST(IncrementalStore, CollectorsCountWhichWayTheyRan) {
   Store st;
   CollectorContext ctx;
   ctx.root = HostRoot(st.root);
-  ctx.store.store_check_interval = std::chrono::milliseconds(20);
-  ctx.store.gc_check_interval = std::chrono::milliseconds(20);
-  std::unique_ptr<Collector> store, gc;
-  for (const auto& e : collector_table()) {
-    if (e.name == "store") store = e.make(ctx);
-    if (e.name == "gc") gc = e.make(ctx);
-  }
+  StoreConfig store_config;
+  store_config.check_interval = std::chrono::milliseconds(20);
+  GcConfig gc_config;
+  gc_config.check_interval = std::chrono::milliseconds(20);
+  std::unique_ptr<Collector> store = make_store_collector(ctx, store_config);
+  std::unique_ptr<Collector> gc = make_gc_collector(ctx, gc_config);
   auto wait_for = [](Collector& c, const std::string& line) {
     for (int i = 0; i < 3000; ++i) {
       MetricSet m;
