@@ -26,6 +26,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.hh"
 #include "common/exposition.hh"
@@ -39,6 +40,7 @@ struct NatsSharing {
   explicit NatsSharing(std::string default_subject) : nats_subject(std::move(default_subject)) {}
 
   bool nats_enable = false;
+  // One server or several, comma-separated (a cluster): see nats_servers().
   std::string nats_url = "nats://localhost:4222";
   std::string nats_subject;
   std::string nats_credentials_file;
@@ -49,8 +51,14 @@ struct NatsSharing {
 void add_nats_sharing_flags(CLI::App& app, NatsSharing& flags, std::string_view collector,
                             const std::string& enable_help, const std::string& subject_help);
 
-// Throws UsageError: both credentials kinds at once, an empty subject while enabled.
+// Throws UsageError: both credentials kinds at once, an empty subject while enabled, a URL list
+// with an empty entry.
 void check_nats_sharing_flags(const NatsSharing& flags, std::string_view collector);
+
+// The servers of a --<collector>.nats.url value: split at commas, blanks around each trimmed, in
+// the order given. Throws UsageError (naming `flag`) for an empty list or an empty entry ("a,,b",
+// a trailing comma): a typo should not silently shrink the list a host fails over to.
+std::vector<std::string> nats_servers(std::string_view urls, std::string_view flag);
 
 // What differs between the collectors that share: names, labels and texts, one table each.
 struct UpstreamShareTraits {

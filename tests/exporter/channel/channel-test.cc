@@ -99,6 +99,11 @@ TEST(ChannelConfig, FlagsAndDefaults) {
   EXPECT_FALSE(c.check_upstream);
   EXPECT_TRUE(c.nats_enable);
   EXPECT_EQ(c.nats_url, "nats://n:1");
+  o = parse({"--collector.channel", "--channel.nats.enable",
+             "--channel.nats.url=nats://a:1, nats://b:1"});
+  EXPECT_EQ(make_channel_config(o.channel).nats_url, "nats://a:1, nats://b:1");
+  o = parse({"--collector.channel", "--channel.nats.enable", "--channel.nats.url=nats://a:1,"});
+  EXPECT_THROW(make_channel_config(o.channel), UsageError);
   o = parse({"--channel.check-interval=0"});
   EXPECT_THROW(make_channel_config(o.channel), UsageError);
   o = parse({"--channel.nats.credentials-file=a", "--channel.nats.nkey-seed-file=b"});
