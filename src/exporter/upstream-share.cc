@@ -116,7 +116,7 @@ void UpstreamShare::checked_locked(KeyState& s, const std::string& result, bool 
 }
 
 void UpstreamShare::publish(std::string_view message) {
-  if (nats_ && nats_->publish(message)) ++published_;
+  if (!message.empty() && nats_ && nats_->publish(message)) ++published_;
 }
 
 void UpstreamShare::reject_locked(const std::string& reason, const std::string& detail) {
