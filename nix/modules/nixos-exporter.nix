@@ -62,7 +62,7 @@ let
     ]
     ++ lib.optionals cfg.flake.nats.enable [
       "--flake.nats.enable"
-      "--flake.nats.url=${cfg.flake.nats.url}"
+      "--flake.nats.url=${natsUrl cfg.flake.nats.url}"
       "--flake.nats.subject=${cfg.flake.nats.subject}"
     ]
   );
@@ -74,7 +74,7 @@ let
     ++ lib.optional (cfg.channel.httpTimeout != null) "--channel.http-timeout=${cfg.channel.httpTimeout}"
     ++ lib.optionals channelNats [
       "--channel.nats.enable"
-      "--channel.nats.url=${cfg.channel.nats.url}"
+      "--channel.nats.url=${natsUrl cfg.channel.nats.url}"
       "--channel.nats.subject=${cfg.channel.nats.subject}"
     ]
   );
@@ -140,6 +140,8 @@ let
   # no PrivateNetwork= or IPAddressDeny=; name resolution goes through /etc and nscd's socket.
   caBundle = "/etc/ssl/certs/ca-certificates.crt";
 
+  natsUrl = url: if lib.isList url then lib.concatStringsSep "," url else url;
+
   # The NATS sharing options of the flake and channel collectors: the same options, each with
   # its own subject and wording.
   natsOptions = descriptions: {
@@ -148,10 +150,17 @@ let
       default = false;
       description = descriptions.enable;
     };
+    # A string, as in the Go nixos-exporter's module (kept as given), or a list of the servers of
+    # one cluster, handed to the exporter comma-separated.
     url = mkOption {
-      type = types.str;
+      type = types.either types.str (types.nonEmptyListOf (types.strMatching "[^, ]+"));
       default = "nats://localhost:4222";
-      description = "NATS server URL.";
+      example = [
+        "nats://nats1.lan:4222"
+        "nats://nats2.lan:4222"
+        "nats://nats3.lan:4222"
+      ];
+      description = "NATS server URL, or a list of the URLs of one cluster's servers: the first is tried first, the others when it fails, in random order.";
     };
     subject = mkOption {
       type = types.str;

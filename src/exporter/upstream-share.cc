@@ -14,7 +14,10 @@ void add_nats_sharing_flags(CLI::App& app, NatsSharing& f, std::string_view coll
                             const std::string& enable_help, const std::string& subject_help) {
   auto flag = [&](std::string_view name) { return fmt::format("--{}.nats.{}", collector, name); };
   app.add_flag(flag("enable"), f.nats_enable, enable_help);
-  app.add_option(flag("url"), f.nats_url, "NATS server URL")->capture_default_str();
+  app.add_option(flag("url"), f.nats_url,
+                 "NATS server URL, or several comma-separated (servers of one cluster): the first "
+                 "is tried first, the others on failure in random order")
+      ->capture_default_str();
   app.add_option(flag("subject"), f.nats_subject, subject_help)->capture_default_str();
   app.add_option(flag("credentials-file"), f.nats_credentials_file,
                  "NATS credentials file (optional)");
@@ -27,6 +30,25 @@ void check_nats_sharing_flags(const NatsSharing& f, std::string_view collector) 
         "--{0}.nats.credentials-file and --{0}.nats.nkey-seed-file exclude each other", collector));
   if (f.nats_enable && f.nats_subject.empty())
     throw UsageError(fmt::format("--{}.nats.subject must not be empty", collector));
+  if (f.nats_enable) nats_servers(f.nats_url, fmt::format("--{}.nats.url", collector));
+}
+
+std::vector<std::string> nats_servers(std::string_view urls, std::string_view flag) {
+  std::vector<std::string> servers;
+  constexpr std::string_view blanks = " \t";
+  for (std::size_t start = 0;;) {
+    auto comma = urls.find(',', start);
+    auto entry = urls.substr(start, comma == std::string_view::npos ? urls.npos : comma - start);
+    auto b = entry.find_first_not_of(blanks);
+    if (b == std::string_view::npos)
+      throw UsageError(
+          fmt::format("{} \"{}\": server {} of the list is empty", flag, urls, servers.size() + 1));
+    entry = entry.substr(b, entry.find_last_not_of(blanks) - b + 1);
+    servers.emplace_back(entry);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return servers;
 }
 
 namespace {
@@ -57,8 +79,10 @@ UpstreamShare::UpstreamShare(const UpstreamShareTraits& traits, const NatsSharin
     startup_delay_ = std::chrono::milliseconds(
         std::uniform_int_distribution<long long>(0, spread.count())(random_));
     nats_ = std::make_unique<NatsShare>(
-        NatsShareConfig{nats.nats_url, nats.nats_subject, nats.nats_credentials_file,
-                        nats.nats_nkey_seed_file, fmt::format("--{}.nats", traits_.collector)},
+        NatsShareConfig{
+            nats_servers(nats.nats_url, fmt::format("--{}.nats.url", traits_.collector)),
+            nats.nats_subject, nats.nats_credentials_file, nats.nats_nkey_seed_file,
+            fmt::format("--{}.nats", traits_.collector)},
         std::move(on_message));
   }
 }
@@ -92,7 +116,7 @@ void UpstreamShare::checked_locked(KeyState& s, const std::string& result, bool 
 }
 
 void UpstreamShare::publish(std::string_view message) {
-  if (nats_ && nats_->publish(message)) ++published_;
+  if (!message.empty() && nats_ && nats_->publish(message)) ++published_;
 }
 
 void UpstreamShare::reject_locked(const std::string& reason, const std::string& detail) {

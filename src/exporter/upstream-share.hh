@@ -5,8 +5,10 @@
 //
 // Scheduling with sharing: a host whose own fetch was the last news of a key is its "leader" and
 // checks again one period after it; the others wait a period plus a grace of 1/4 to 1/2 period
-// (random, drawn anew each time), so they only fetch when the leader's message did not come. When
-// two fetches collide (within 1/4 period), the lower host id keeps the lead on every host alike.
+// (random, drawn anew each time), so they only fetch when the leader's message did not come; the
+// first whose wait ends re-publishes what it holds before it fetches, so the others wait again
+// (announces_takeover). When two fetches collide (within 1/4 period), the lower host id keeps the
+// lead on every host alike.
 // Without NATS, or while it is down, every host simply checks each period.
 //
 // Ownership and threads: UpstreamShare owns the NATS connection, whose callback runs on the NATS
@@ -26,6 +28,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.hh"
 #include "common/exposition.hh"
@@ -39,6 +42,7 @@ struct NatsSharing {
   explicit NatsSharing(std::string default_subject) : nats_subject(std::move(default_subject)) {}
 
   bool nats_enable = false;
+  // One server or several, comma-separated (a cluster): see nats_servers().
   std::string nats_url = "nats://localhost:4222";
   std::string nats_subject;
   std::string nats_credentials_file;
@@ -49,8 +53,14 @@ struct NatsSharing {
 void add_nats_sharing_flags(CLI::App& app, NatsSharing& flags, std::string_view collector,
                             const std::string& enable_help, const std::string& subject_help);
 
-// Throws UsageError: both credentials kinds at once, an empty subject while enabled.
+// Throws UsageError: both credentials kinds at once, an empty subject while enabled, a URL list
+// with an empty entry.
 void check_nats_sharing_flags(const NatsSharing& flags, std::string_view collector);
+
+// The servers of a --<collector>.nats.url value: split at commas, blanks around each trimmed, in
+// the order given. Throws UsageError (naming `flag`) for an empty list or an empty entry ("a,,b",
+// a trailing comma): a typo should not silently shrink the list a host fails over to.
+std::vector<std::string> nats_servers(std::string_view urls, std::string_view flag);
 
 // What differs between the collectors that share: names, labels and texts, one table each.
 struct UpstreamShareTraits {
@@ -112,6 +122,14 @@ class UpstreamShare {
   // the same key came within the collision window. Call once the owner holds the new value.
   void checked_locked(KeyState& s, const std::string& result, bool success,
                       std::chrono::milliseconds period);
+
+  // Whether a check that is due now takes over from a leader that went quiet (died, lost its
+  // server): then the host first re-publishes the value it holds, which postpones every other
+  // follower's check by a period as any news does (old news of the same value changes nothing
+  // else, also on hosts of earlier versions). Without it every follower whose wait ends while
+  // the first one's fetch runs fetches too: 97 of 100 hosts on a loaded machine
+  // (docs/benchmarks.md). Only the leader of the last round checks without announcing.
+  static bool announces_takeover(const KeyState& s) { return !s.leader; }
 
   // Publishes when connected and counts it; call without the owner's lock.
   void publish(std::string_view message);

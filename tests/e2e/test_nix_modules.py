@@ -200,6 +200,21 @@ class ExporterModule(Base):
         self.assertTrue(sc["ExecStart"].endswith("--flake.nats.nkey-seed-file=%d/nats-nkey-seed"), sc["ExecStart"])
         self.assertEqual(sc["LoadCredential"], ["nats-nkey-seed:/run/secrets/seed"])
 
+    def test_nats_url_takes_a_list_of_cluster_servers(self):
+        s = self.run_modules("""{ services.prometheus.exporters.nixos = { enable = true; collectors.channel = true;
+          flake = { enable = true; url = "github:a/b";
+                    nats = { enable = true; url = [ "nats://n1.lan:4222" "nats://n2.lan:4222" "tls://n3.lan:4222" ]; }; };
+          channel.nats = { enable = true; url = [ "nats://n2.lan:4222" ]; }; }; }""")
+        self.assertNoFailures(s)
+        start = s["units"]["prometheus-nixos-exporter"]["serviceConfig"]["ExecStart"]
+        self.assertIn('"--flake.nats.url=nats://n1.lan:4222,nats://n2.lan:4222,tls://n3.lan:4222"', start)
+        self.assertIn('"--channel.nats.url=nats://n2.lan:4222"', start)
+        # An empty list, or an entry that would split into two or none, is refused by the type.
+        for url in ("[ ]", '[ "nats://a:4222,nats://b:4222" ]', '[ "" ]'):
+            with self.subTest(url=url), self.assertRaises(n.EvalError):
+                self.run_modules(f"""{{ services.prometheus.exporters.nixos = {{ enable = true;
+                  flake = {{ enable = true; url = "github:a/b"; nats = {{ enable = true; url = {url}; }}; }}; }}; }}""")
+
     def test_assertions_fire(self):
         cases = {
             "{ enable = true; flake.enable = true; }":

@@ -83,7 +83,13 @@ void ChannelRefresher::run() {
       continue;  // woken: stop, news, or a round is due; recompute
     }
     fetching_ = due_url;
+    std::string takeover;
+    const auto& st = states_[due_url];
+    if (share_.sharing() && st.upstream && UpstreamShare::announces_takeover(st))
+      takeover = encode_channel_message(
+          {due_url, st.upstream->revision, st.upstream->fetched_at, share_.host_id()});
     lock.unlock();
+    share_.publish(takeover);  // before the fetch: the other followers wait a period again
     try {
       check(due_url);
     } catch (const std::exception& e) {

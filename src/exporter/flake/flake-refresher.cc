@@ -87,7 +87,12 @@ void FlakeRefresher::run() {
       continue;  // woken: stop, news, or a new current revision; recompute
     }
     fetching_ = true;
+    std::string takeover;
+    if (share_.sharing() && remote_ && UpstreamShare::announces_takeover(state_))
+      takeover = encode_share_message(
+          {config_.url, remote_->metadata, remote_->fetched_at, share_.host_id()});
     lock.unlock();
+    share_.publish(takeover);  // before nix runs: the other followers wait a period again
     try {
       check_once();
     } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
 #include "exporter/flake/nats-share.hh"
 
+#include <fmt/ranges.h>
 #include <nats/nats.h>
 #include <openssl/evp.h>
 #include <unistd.h>
@@ -23,7 +24,7 @@ void check(natsStatus s, std::string_view what) {
 }
 
 void on_disconnected(natsConnection*, void*) {
-  log::warn("NATS disconnected; checking the flake locally until it is back");
+  log::warn("NATS disconnected; reconnecting, and checking locally until a server is back");
 }
 void on_reconnected(natsConnection* nc, void* closure) {
   ++*static_cast<std::atomic<std::uint64_t>*>(closure);
@@ -118,13 +119,33 @@ std::string nkey_public_from_seed(std::string_view text) {
 
 NatsShare::NatsShare(const NatsShareConfig& c, OnMessage on_message)
     : subject_(c.subject), on_message_(std::move(on_message)) {
+  const std::string url = fmt::format("{}", fmt::join(c.servers, ","));
   try {
     check(natsOptions_Create(&options_), "creating options");
-    check(natsOptions_SetURL(options_, c.url.c_str()), "setting the URL " + c.url);
+    // The first server as the URL, the others as the server list: cnats tries the URL first and
+    // shuffles only the list (srvpool.c, natsSrvPool_Create, alike in 3.4 and 3.11). So an
+    // operator who names each host's nearest server first gets that, and a fleet given one list
+    // in one order still fails over in random order instead of all onto the second server.
+    check(natsOptions_SetURL(options_, c.servers.at(0).c_str()),
+          "setting the URL " + c.servers.at(0));
+    if (c.servers.size() > 1) {
+      std::vector<const char*> rest;
+      for (std::size_t i = 1; i < c.servers.size(); ++i) rest.push_back(c.servers[i].c_str());
+      check(natsOptions_SetServers(options_, rest.data(), static_cast<int>(rest.size())),
+            "setting the servers " + url);
+    }
     check(natsOptions_SetName(options_, "nixos-exporter"), "setting the name");
-    // Forever, every second: a fleet must come back on its own after a server restart.
+    // Reconnect forever: a fleet must come back on its own after any server restart, however
+    // long; a finite count would leave a host checking alone for good after a long outage. When
+    // its server dies the client tries the next one at once; the wait of 1 s applies only to a
+    // server tried less than that ago, so a cluster fails over in well under a second and a lone
+    // server that is down costs one connection attempt per second. Up to 0.5 s of jitter on top
+    // (cnats' default is 0.1 s): a server's whole fleet, hundreds of hosts, otherwise comes back
+    // in the same instant. Both are far below any check interval (minutes to hours).
+    check(natsOptions_SetAllowReconnect(options_, true), "allowing reconnects");
     check(natsOptions_SetMaxReconnect(options_, -1), "setting reconnects");
     check(natsOptions_SetReconnectWait(options_, 1000), "setting the reconnect wait");
+    check(natsOptions_SetReconnectJitter(options_, 500, 1000), "setting the reconnect jitter");
     check(natsOptions_SetRetryOnFailedConnect(options_, true, on_connected, nullptr),
           "setting retry on failed connect");
     check(natsOptions_SetNoEcho(options_, true), "setting no-echo");
@@ -163,12 +184,14 @@ NatsShare::NatsShare(const NatsShareConfig& c, OnMessage on_message)
     }
     natsStatus s = natsConnection_Connect(&conn_, options_);
     if (s == NATS_NOT_YET_CONNECTED) {
-      log::warn("NATS server {} not reachable yet; retrying in the background", c.url);
+      log::warn("NATS server {} not reachable yet; retrying in the background", url);
     } else if (s != NATS_OK) {
       // Refused for good (authorization, TLS...): the exporter keeps checking locally.
-      log::error("NATS: connecting to {} failed: {} ({}); sharing is off, checking locally", c.url,
+      log::error("NATS: connecting to {} failed: {} ({}); sharing is off, checking locally", url,
                  natsStatus_GetText(s), nats_GetLastError(nullptr));
       return;
+    } else {
+      on_connected(conn_, nullptr);  // cnats calls it only for a connection made in the background
     }
     s = natsConnection_Subscribe(&sub_, conn_, subject_.c_str(), deliver, this);
     if (s != NATS_OK) {

@@ -1,7 +1,9 @@
 #pragma once
 // One NATS connection for sharing what a host fetched from upstream (a flake's or a channel's
 // revision): subscribes to the subject, publishes on it, reconnects forever (also when the server
-// is down at start), never echoes our own messages.
+// is down at start), never echoes our own messages. Given several servers (one cluster), it
+// connects to the first it can, trying the first given first, and fails over to another when its
+// server goes away; the subscription follows it.
 //
 // Thread-safety: publish() and the state getters may be called from any thread. `on_message` runs
 // on the NATS client's delivery thread; it must not throw (exceptions are caught and logged) and
@@ -13,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct __natsConnection;
 struct __natsSubscription;
@@ -23,7 +26,7 @@ namespace nixmon::exporter {
 
 // Where and how to connect. `flag_prefix` names the flags in errors ("--flake.nats").
 struct NatsShareConfig {
-  std::string url;
+  std::vector<std::string> servers;  // at least one; the first is tried first
   std::string subject;
   std::string credentials_file;
   std::string nkey_seed_file;

@@ -103,6 +103,13 @@ TEST(ChannelConfig, FlagsAndDefaults) {
   EXPECT_FALSE(c.check_upstream);
   EXPECT_TRUE(c.nats_enable);
   EXPECT_EQ(c.nats_url, "nats://n:1");
+  EXPECT_EQ(make_channel_config(
+                parse({"--channel.nats.enable", "--channel.nats.url=nats://a:1, nats://b:1"}))
+                .nats_url,
+            "nats://a:1, nats://b:1");
+  EXPECT_THROW(
+      make_channel_config(parse({"--channel.nats.enable", "--channel.nats.url=nats://a:1,"})),
+      UsageError);
   EXPECT_THROW(make_channel_config(parse({"--channel.check-interval=0"})), UsageError);
   EXPECT_THROW(make_channel_config(
                    parse({"--channel.nats.credentials-file=a", "--channel.nats.nkey-seed-file=b"})),

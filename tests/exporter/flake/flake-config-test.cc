@@ -65,6 +65,34 @@ TEST(FlakeConfig, RejectsWhatCannotWork) {
   EXPECT_NO_THROW(make_flake_config(f));
 }
 
+TEST(NatsServers, OneUrlOrSeveralCommaSeparated) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(nats_servers("nats://localhost:4222", "--flake.nats.url"), V{"nats://localhost:4222"});
+  EXPECT_EQ(nats_servers("nats://a:4222,nats://b:4222, nats://c:4222 ", "--flake.nats.url"),
+            (V{"nats://a:4222", "nats://b:4222", "nats://c:4222"}));
+  // An empty entry is a typo that would shrink the fail-over list: refused, naming the flag.
+  for (const char* bad : {"", " ", "nats://a:4222,", ",nats://a:4222", "nats://a:4222,,nats://b"}) {
+    try {
+      nats_servers(bad, "--flake.nats.url");
+      ADD_FAILURE() << "accepted \"" << bad << "\"";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("--flake.nats.url"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(FlakeConfig, NatsUrlListCheckedWhenEnabled) {
+  auto o = parse({"--flake.url=github:me/config", "--flake.nats.enable",
+                  "--flake.nats.url=nats://a:4222,nats://b:4222,nats://c:4222"});
+  EXPECT_EQ(make_flake_config(o).nats_url, "nats://a:4222,nats://b:4222,nats://c:4222");
+  o = parse({"--flake.url=github:me/config", "--flake.nats.enable",
+             "--flake.nats.url=nats://a:4222,,nats://c:4222"});
+  EXPECT_THROW(make_flake_config(o), UsageError);
+  // Unused while sharing is off: not an error then, as for the other NATS flags.
+  o.nats_enable = false;
+  EXPECT_NO_THROW(make_flake_config(o));
+}
+
 TEST(NKey, PublicKeyFromSeed) {
   // Seed bytes 0..31, encoded and derived independently (tests/e2e/nkeys.py, with openssl).
   EXPECT_EQ(nkey_public_from_seed("SUAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR4H776Y\n"),
