@@ -27,7 +27,7 @@ constexpr int64_t progress_threshold = 100000;
 
 int run_clean_cli(const NodOptions& g, const RawQueryFlags& raw) {
   QueryOptions o = make_query_options(QueryCommand::clean, raw);
-  int64_t now = cli_now_ms();
+  int64_t now = g.clock->wall_ms();
   std::string scope =
       o.before_days
           ? fmt::format("events of days before {} (older than {} days)",

@@ -18,8 +18,6 @@ int run_clean_cli(const NodOptions& g, const RawQueryFlags& raw);
 int run_failures_cli(const NodOptions& g, const RawQueryFlags& raw);
 int run_builds_cli(const NodOptions& g, const RawQueryFlags& raw);
 
-// Shared by the three: NOD_NOW_MS (tests pin the clock) or the wall clock.
-int64_t cli_now_ms();
 // Connects to the daemon; nullopt (and a note on stderr) when nothing answers on the socket.
 class QueryClient;
 std::unique_ptr<QueryClient> connect_or_say(const NodOptions& g, std::string_view fallback);

@@ -3,6 +3,7 @@
 
 #include "common/error.hh"
 #include "common/log.hh"
+#include "common/top-level.hh"
 #include "common/version.hh"
 #include "nod/cli-query.hh"
 #include "nod/options.hh"
@@ -34,7 +35,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   global.db_given = app.get_option("--db")->count() > 0;  // counts NOD_DB too
-  try {
+  return run_top_level("nod", [&] {
+    global.clock = clock_from_environment("NOD_NOW_MS");
     if (*daemon_cmd) return run_daemon(global, daemon);
     if (*ingest_cmd) return run_ingest(global, ingest);
     if (*status_cmd) return run_status(global);
@@ -45,11 +47,5 @@ int main(int argc, char** argv) {
     if (*query_cmds.failures) return run_failures_cli(global, query);
     if (*query_cmds.builds) return run_builds_cli(global, query);
     return run_query_cli(global, QueryCommand::summary, query);
-  } catch (const UsageError& e) {
-    log::error("{}", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    log::error("{}", e.what());
-    return 1;
-  }
+  });
 }
