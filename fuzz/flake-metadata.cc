@@ -8,6 +8,7 @@
 #include "common/error.hh"
 #include "common/exposition.hh"
 #include "common/json-writer.hh"
+#include "common/utf8.hh"
 #include "exporter/flake/share-message.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -32,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string quoted;
   nixmon::append_json_string(quoted, text);
   if (quoted.size() < 2 || quoted.front() != '"' || quoted.back() != '"') __builtin_trap();
-  if (nixmon::sanitize_utf8(quoted) != quoted) __builtin_trap();  // valid UTF-8
+  if (nixmon::repair_utf8(quoted) != quoted) __builtin_trap();  // valid UTF-8
   for (char c : quoted)
     if (static_cast<unsigned char>(c) < 0x20) __builtin_trap();  // control bytes escaped
   return 0;

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <variant>
 
+#include "common/store-path.hh"
+#include "common/utf8.hh"
 #include "ingest/log-record.hh"
 
 using namespace nixmon::nod;
@@ -44,8 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto a = fast.parse_copy(line);
   auto b = slow.parse_copy(line);
   if (!same(a, b)) __builtin_trap();
-  (void)repair_utf8(line);
+  (void)nixmon::repair_utf8(line);
   (void)strip_ansi(line);
-  (void)store_path_name(line);
+  (void)nixmon::display_name(line);
   return 0;
 }

@@ -131,7 +131,7 @@ ChildResult run_child(const std::vector<std::string>& argv, const ChildLimits& l
 
   pid_t pid = -1;
   int rc = ::posix_spawnp(&pid, cargv[0], &s.actions, &s.attr, cargv.data(), environ);
-  if (rc != 0) throw SysError(rc, fmt::format("starting {}", argv[0]));
+  if (rc != 0) throw SysError(rc, "starting {}", argv[0]);
   ChildGuard child(pid);
   out.write.reset();
   err.write.reset();

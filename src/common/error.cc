@@ -4,7 +4,14 @@
 
 namespace nixmon {
 
-SysError::SysError(int err, const std::string& what)
-    : Error(what + ": " + std::strerror(err)), errno_(err) {}
+void Error::add_context(std::string_view context) {
+  message_ = fmt::format("{}: {}", context, message_);
+}
+
+std::string SysError::describe(int err, std::string what) {
+  what += ": ";
+  what += std::strerror(err);
+  return what;
+}
 
 }  // namespace nixmon

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "common/utf8.hh"
+
 namespace nixmon {
 
 MetricFamily& MetricSet::family(std::string_view name, std::string_view help, MetricType type) {
@@ -56,43 +58,10 @@ std::string format_value(double v) {
   return fmt::format("{}", v);
 }
 
-std::string sanitize_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80           ? 1
-                      : (c >> 5) == 0x6  ? 2
-                      : (c >> 4) == 0xe  ? 3
-                      : (c >> 3) == 0x1e ? 4
-                                         : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-    }
-    if (ok && len > 1) {
-      // Reject overlong forms, surrogates and code points past U+10FFFF.
-      unsigned cp = c & (0xff >> (len + 1));
-      for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (s[i + k] & 0x3f);
-      static constexpr unsigned min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-      ok = cp >= min_cp[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
-    }
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out.append("\xef\xbf\xbd");
-      i += 1;
-    }
-  }
-  return out;
-}
-
 namespace {
 // The text format escapes backslash and line feed everywhere, the double quote in label values.
 std::string escape(std::string_view v, bool quote) {
-  std::string clean = sanitize_utf8(v);
+  std::string clean = repair_utf8(v);
   std::string out;
   out.reserve(clean.size());
   for (char c : clean) {

@@ -65,8 +65,6 @@ std::string format_value(double v);
 
 std::string escape_label_value(std::string_view v);
 std::string escape_help(std::string_view v);
-// Replaces every invalid UTF-8 sequence with U+FFFD.
-std::string sanitize_utf8(std::string_view v);
 
 inline constexpr std::string_view exposition_content_type =
     "text/plain; version=0.0.4; charset=utf-8";

@@ -42,9 +42,71 @@ std::string join(const std::vector<std::string>& parts) {
 
 constexpr int max_symlink_hops = 40;  // as Linux's own limit
 
+bool absent(int err) {
+  return err == ENOENT || err == ENOTDIR;
+}
+
 }  // namespace
 
-HostRoot::HostRoot(std::filesystem::path root) : root_(std::move(root)) {}
+int HostFs::lstat(const std::filesystem::path& path, struct stat& out) const {
+  return ::lstat(path.c_str(), &out) == 0 ? 0 : errno;
+}
+
+int HostFs::read_link(const std::filesystem::path& path, std::string& target) const {
+  std::string buf(256, '\0');
+  for (;;) {
+    ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
+    if (n < 0) return errno;
+    if (static_cast<std::size_t>(n) < buf.size()) {
+      buf.resize(n);
+      target = std::move(buf);
+      return 0;
+    }
+    buf.resize(buf.size() * 2);
+  }
+}
+
+int HostFs::read_file(const std::filesystem::path& path, std::size_t max_bytes,
+                      std::string& contents) const {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno;
+  contents.clear();
+  char buf[8192];
+  while (contents.size() <= max_bytes) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) break;
+    contents.append(buf, n);
+  }
+  return 0;
+}
+
+int HostFs::list_dir(const std::filesystem::path& path, std::vector<std::string>& names) const {
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(path.c_str()), ::closedir);
+  if (!dir) return errno;
+  names.clear();
+  errno = 0;
+  while (struct dirent* e = ::readdir(dir.get())) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  return errno;
+}
+
+int HostFs::statvfs(const std::filesystem::path& path, struct statvfs& out) const {
+  return ::statvfs(path.c_str(), &out) == 0 ? 0 : errno;
+}
+
+std::shared_ptr<const HostFs> real_host_fs() {
+  static const auto fs = std::make_shared<const HostFs>();
+  return fs;
+}
+
+HostRoot::HostRoot(std::filesystem::path root, std::shared_ptr<const HostFs> fs)
+    : root_(std::move(root)), fs_(fs ? std::move(fs) : real_host_fs()) {}
 
 std::filesystem::path HostRoot::local(std::string_view host_path) const {
   std::string p(host_path);
@@ -55,9 +117,10 @@ std::filesystem::path HostRoot::local(std::string_view host_path) const {
 std::optional<struct stat> HostRoot::lstat(std::string_view host_path) const {
   struct stat st;
   auto path = local(host_path);
-  if (::lstat(path.c_str(), &st) == 0) return st;
-  if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-  throw SysError("cannot stat '" + path.string() + "'");
+  int err = fs_->lstat(path, st);
+  if (err == 0) return st;
+  if (absent(err)) return std::nullopt;
+  throw SysError(err, "cannot stat '{}'", path.c_str());
 }
 
 std::optional<struct stat> HostRoot::stat(std::string_view host_path) const {
@@ -66,19 +129,11 @@ std::optional<struct stat> HostRoot::stat(std::string_view host_path) const {
 
 std::optional<std::string> HostRoot::read_link(std::string_view host_path) const {
   auto path = local(host_path);
-  std::string buf(256, '\0');
-  for (;;) {
-    ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-      throw SysError("cannot read link '" + path.string() + "'");
-    }
-    if (static_cast<std::size_t>(n) < buf.size()) {
-      buf.resize(n);
-      return buf;
-    }
-    buf.resize(buf.size() * 2);
-  }
+  std::string target;
+  int err = fs_->read_link(path, target);
+  if (err == 0) return target;
+  if (absent(err)) return std::nullopt;
+  throw SysError(err, "cannot read link '{}'", path.c_str());
 }
 
 std::string HostRoot::resolve(std::string_view host_path) const {
@@ -101,14 +156,18 @@ std::string HostRoot::resolve(std::string_view host_path) const {
       continue;
     }
     if (!S_ISLNK(st->st_mode)) continue;
-    if (++hops > max_symlink_hops) {
-      throw SysError(ELOOP,
-                     "cannot resolve '" + std::string(host_path) + "' in '" + root_.string() + "'");
+    if (++hops > max_symlink_hops)
+      throw SysError(ELOOP, "cannot resolve '{}' in '{}'", host_path, root_.c_str());
+    // A link that vanished between the lstat and here is a missing component, like one that was
+    // never there.
+    auto target = read_link(join(done));
+    if (!target) {
+      missing = true;
+      continue;
     }
-    std::string target = *read_link(join(done));
     done.pop_back();
-    if (!target.empty() && target.front() == '/') done.clear();
-    auto more = split_path(target);
+    if (!target->empty() && target->front() == '/') done.clear();
+    auto more = split_path(*target);
     pending.insert(pending.begin(), more.begin(), more.end());
   }
   return join(done);
@@ -117,62 +176,41 @@ std::string HostRoot::resolve(std::string_view host_path) const {
 std::optional<std::string> HostRoot::read_file(std::string_view host_path,
                                                std::size_t max_bytes) const {
   auto path = local(resolve(host_path));
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-    throw SysError("cannot open '" + path.string() + "'");
-  }
   std::string out;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw SysError("cannot read '" + path.string() + "'");
-    }
-    if (n == 0) break;
-    out.append(buf, n);
-    if (out.size() > max_bytes) {
-      throw Error("'" + path.string() + "' is larger than " + std::to_string(max_bytes) + " bytes");
-    }
-  }
+  int err = fs_->read_file(path, max_bytes, out);
+  if (absent(err)) return std::nullopt;
+  if (err != 0) throw SysError(err, "cannot read '{}'", path.c_str());
+  if (out.size() > max_bytes)
+    throw Error(fmt::format("'{}' is larger than {} bytes", path.string(), max_bytes));
   return out;
 }
 
 std::optional<std::vector<std::string>> HostRoot::list_dir(std::string_view host_path) const {
-  return list_local_dir(local(resolve(host_path)));
-}
-
-std::optional<std::vector<std::string>> list_local_dir(const std::filesystem::path& path) {
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(path.c_str()), ::closedir);
-  if (!dir) {
-    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-    throw SysError("cannot list '" + path.string() + "'");
-  }
+  auto path = local(resolve(host_path));
   std::vector<std::string> names;
-  errno = 0;
-  while (struct dirent* e = ::readdir(dir.get())) {
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  if (errno != 0) throw SysError("cannot list '" + path.string() + "'");
+  int err = fs_->list_dir(path, names);
+  if (absent(err)) return std::nullopt;
+  if (err != 0) throw SysError(err, "cannot list '{}'", path.c_str());
   std::sort(names.begin(), names.end());
   return names;
 }
 
-std::optional<std::string_view> store_path_name(std::string_view host_path) {
-  constexpr std::string_view store = "/nix/store/";
-  if (host_path.substr(0, store.size()) != store) return std::nullopt;
-  auto rest = host_path.substr(store.size());
-  auto name = rest.substr(0, rest.find('/'));
-  if (name.empty()) return std::nullopt;
-  return name;
+std::optional<struct statvfs> HostRoot::statvfs(std::string_view host_path) const {
+  auto path = local(resolve(host_path));
+  struct statvfs fs;
+  int err = fs_->statvfs(path, fs);
+  if (err == 0) return fs;
+  if (absent(err)) return std::nullopt;
+  throw SysError(err, "cannot statvfs '{}'", path.c_str());
 }
 
-std::string_view strip_store_hash(std::string_view name) {
-  // Nix store hashes are 32 characters of base-32, then '-'.
-  if (name.size() > 33 && name[32] == '-') return name.substr(33);
-  return name;
+std::optional<std::vector<std::string>> list_local_dir(const std::filesystem::path& path) {
+  std::vector<std::string> names;
+  int err = real_host_fs()->list_dir(path, names);
+  if (absent(err)) return std::nullopt;
+  if (err != 0) throw SysError(err, "cannot list '{}'", path.c_str());
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 void check_root_directory(const std::filesystem::path& root, std::string_view flag) {

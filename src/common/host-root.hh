@@ -4,11 +4,18 @@
 // would see them ("/run/current-system"). Symlinks are followed inside the root, never out of it:
 // an absolute link target is re-rooted.
 //
+// The system calls themselves go through a HostFs, the file-system half of the programs'
+// environment (the other half is common/clock.hh): the real one by default, a test's own where a
+// test must pin what the host answers (statvfs figures, an EIO on one file, a file that vanishes
+// between a listing and a read).
+//
 // Thread-safety: immutable after construction; all methods may be called from any thread.
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,9 +23,30 @@
 
 namespace nixmon {
 
+// The primitive file-system calls HostRoot makes, on local paths (already below the root). Each
+// returns 0 or the errno value of its failure and never throws, so that HostRoot alone decides
+// what is "absent" (ENOENT, ENOTDIR) and what is an error, with the errno the call really set.
+// Implementations must be thread-safe; the real one is stateless.
+class HostFs {
+ public:
+  virtual ~HostFs() = default;
+  virtual int lstat(const std::filesystem::path& path, struct stat& out) const;
+  virtual int read_link(const std::filesystem::path& path, std::string& target) const;
+  // At most max_bytes + 1 bytes, so the caller sees that the file is larger; follows no links
+  // (HostRoot resolves them first).
+  virtual int read_file(const std::filesystem::path& path, std::size_t max_bytes,
+                        std::string& contents) const;
+  // Names without "." and "..", in any order.
+  virtual int list_dir(const std::filesystem::path& path, std::vector<std::string>& names) const;
+  virtual int statvfs(const std::filesystem::path& path, struct statvfs& out) const;
+};
+
+// The process's real file system (stateless, shared).
+std::shared_ptr<const HostFs> real_host_fs();
+
 class HostRoot {
  public:
-  explicit HostRoot(std::filesystem::path root = "/");
+  explicit HostRoot(std::filesystem::path root = "/", std::shared_ptr<const HostFs> fs = nullptr);
 
   const std::filesystem::path& root() const { return root_; }
 
@@ -47,8 +75,13 @@ class HostRoot {
   // nullopt when the directory does not exist; throws SysError when it cannot be read.
   std::optional<std::vector<std::string>> list_dir(std::string_view host_path) const;
 
+  // statvfs(3) of the filesystem holding a path (following links inside the root); nullopt when
+  // the path does not exist. Throws SysError otherwise.
+  std::optional<struct statvfs> statvfs(std::string_view host_path) const;
+
  private:
   std::filesystem::path root_;
+  std::shared_ptr<const HostFs> fs_;
 };
 
 // The names in a directory of this machine (a local path, not re-rooted), sorted, without "." and
@@ -60,11 +93,5 @@ std::optional<std::vector<std::string>> list_local_dir(const std::filesystem::pa
 // (following links). A missing or non-directory root would otherwise start an exporter that serves
 // "nothing found" for a host that is not there. Throws UsageError naming `flag`, the path and why.
 void check_root_directory(const std::filesystem::path& root, std::string_view flag);
-
-// "/nix/store/abc-foo/bin" -> "abc-foo"; nullopt for a path outside the store.
-std::optional<std::string_view> store_path_name(std::string_view host_path);
-
-// "abc...-linux-6.6.30" -> "linux-6.6.30": a store path name without its hash part.
-std::string_view strip_store_hash(std::string_view name);
 
 }  // namespace nixmon

@@ -4,12 +4,12 @@
 
 #include <charconv>
 
-#include "common/exposition.hh"
+#include "common/utf8.hh"
 
 namespace nixmon {
 
 void append_json_string(std::string& out, std::string_view raw) {
-  std::string s = sanitize_utf8(raw);
+  std::string s = repair_utf8(raw);
   out += '"';
   for (char c : s) {
     switch (c) {

@@ -348,8 +348,7 @@ WebConfig load_web_config(const std::filesystem::path& path) {
                                   {"key_file", &c.tls->key_file},
                                   {"client_ca_file", &c.tls->client_ca_file}}) {
       if (p->empty()) continue;
-      if (::access(p->c_str(), R_OK) != 0)
-        throw fail(SysError(fmt::format("{} {}", what, p->string())).what());
+      if (::access(p->c_str(), R_OK) != 0) throw fail(SysError("{} {}", what, p->c_str()).what());
     }
     // Load the certificates and keys once now, so that a bad one is reported with this file's
     // name and before anything listens.

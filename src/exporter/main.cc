@@ -10,6 +10,7 @@
 #include "common/http-server.hh"
 #include "common/log.hh"
 #include "common/shutdown.hh"
+#include "common/top-level.hh"
 #include "common/version.hh"
 #include "exporter/collector.hh"
 #include "exporter/options.hh"
@@ -86,13 +87,5 @@ int main(int argc, char** argv) {
     // status of every usage error here (and of Go's flag packages).
     return app.exit(e) == 0 ? 0 : 2;
   }
-  try {
-    return run(options);
-  } catch (const UsageError& e) {
-    log::error("{}", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    log::error("{}", e.what());
-    return 1;
-  }
+  return run_top_level("nixos-exporter", [&] { return run(options); });
 }

@@ -6,6 +6,7 @@
 #include "commands/command.hh"
 #include "common/error.hh"
 #include "common/log.hh"
+#include "common/top-level.hh"
 #include "common/version.hh"
 
 using namespace nixmon;
@@ -30,15 +31,10 @@ int main(int argc, char** argv) {
   }
   global.db_given = app.get_option("--db")->count() > 0;  // counts NOD_DB too
   commands::Invocation invocation{global, top_query};
-  try {
+  return run_top_level("nod", [&] {
+    global.clock = clock_from_environment("NOD_NOW_MS");
     for (const auto& [name, run] : subcommands)
       if (app.got_subcommand(std::string(name))) return run(invocation);
     return summary(invocation);
-  } catch (const UsageError& e) {
-    log::error("{}", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    log::error("{}", e.what());
-    return 1;
-  }
+  });
 }

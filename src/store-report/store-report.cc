@@ -12,6 +12,7 @@
 
 #include "common/error.hh"
 #include "common/host-root.hh"
+#include "common/top-level.hh"
 #include "exporter/store/gc-analysis.hh"
 #include "exporter/store/root-report.hh"
 
@@ -102,18 +103,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // 2 for every usage error, not CLI11's own codes
   }
-  if (json && what != "roots") {
-    fmt::print(stderr, "nixmon-store-report: --json applies to roots only, not to {}\n", what);
-    return 2;
-  }
-  try {
+  return run_top_level("nixmon-store-report", [&] {
+    if (json && what != "roots")
+      throw UsageError(fmt::format("--json applies to roots only, not to {}", what));
     check_root_directory(root, "--path.root");
     return run(root, what, runtime_roots, json);
-  } catch (const UsageError& e) {
-    fmt::print(stderr, "nixmon-store-report: {}\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "nixmon-store-report: {}\n", e.what());
-    return 1;
-  }
+  });
 }

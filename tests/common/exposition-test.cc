@@ -23,14 +23,6 @@ TEST(Exposition, EscapesLabelValuesAndHelp) {
   EXPECT_EQ(escape_help("x\\y\nz \"q\""), "x\\\\y\\nz \"q\"");
 }
 
-TEST(Exposition, ReplacesInvalidUtf8) {
-  EXPECT_EQ(sanitize_utf8("ok \xc3\xa9"), "ok \xc3\xa9");
-  EXPECT_EQ(sanitize_utf8("bad \xff!"), "bad \xef\xbf\xbd!");
-  EXPECT_EQ(sanitize_utf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");                  // overlong '/'
-  EXPECT_EQ(sanitize_utf8("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
-  EXPECT_EQ(sanitize_utf8("cut \xe2\x82"), "cut \xef\xbf\xbd\xef\xbf\xbd");
-}
-
 TEST(Exposition, RendersFamiliesInOrderAndMergesByName) {
   MetricSet m;
   m.gauge("b_metric", "B help", 1, {{"x", "1"}});

@@ -79,10 +79,60 @@ TEST(HostRoot, ListDirIsSortedAndAbsentIsNullopt) {
   EXPECT_FALSE(t.root.list_dir("/none").has_value());
 }
 
-TEST(StorePath, NamesAndHashes) {
-  EXPECT_EQ(*store_path_name("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-linux-6.6/bzImage"),
-            "0123456789abcdfghijklmnpqrsvwxyz-linux-6.6");
-  EXPECT_FALSE(store_path_name("/usr/lib").has_value());
-  EXPECT_EQ(strip_store_hash("0123456789abcdfghijklmnpqrsvwxyz-linux-6.6"), "linux-6.6");
-  EXPECT_EQ(strip_store_hash("short-name"), "short-name");
+// The file system is the env's: a test pins what statvfs says and makes the errors a fake tree
+// cannot (EIO, EMFILE), and HostRoot reports them with the errno the call set.
+TEST(HostRoot, StatvfsGoesThroughTheHostFs) {
+  test::TempDir tmp;
+  fs::create_directories(tmp.path() / "nix/store");
+  auto scripted = std::make_shared<test::ScriptedFs>();
+  struct statvfs figures {};
+  figures.f_frsize = 4096;
+  figures.f_blocks = 1000;
+  scripted->set_statvfs(figures);
+  HostRoot root(tmp.path(), scripted);
+  auto got = root.statvfs("/nix/store");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->f_blocks, 1000u);
+  EXPECT_EQ(got->f_frsize, 4096u);
+  EXPECT_FALSE(root.statvfs("/boot").has_value());  // absent, not an error
+  // The real one answers too (on the real filesystem under the temporary directory).
+  EXPECT_TRUE(HostRoot(tmp.path()).statvfs("/nix/store").has_value());
+}
+
+TEST(HostRoot, ReportsTheErrnoOfTheFailingCall) {
+  Tree t;
+  t.file("/etc/os-release", "ID=nixos\n");
+  t.file("/etc/machine-id", "x\n");
+  auto scripted = std::make_shared<test::ScriptedFs>();
+  scripted->fail("/etc/os-release", EIO);
+  scripted->fail("/d", EMFILE);
+  HostRoot root(t.tmp.path(), scripted);
+  EXPECT_EQ(*root.read_file("/etc/machine-id"), "x\n");
+  try {
+    root.read_file("/etc/os-release");
+    FAIL() << "EIO was not reported";
+  } catch (const SysError& e) {
+    EXPECT_EQ(e.error_number(), EIO);
+    EXPECT_NE(std::string(e.what()).find("os-release': Input/output error"), std::string::npos)
+        << e.what();
+  }
+  try {
+    root.list_dir("/d");
+    FAIL() << "EMFILE was not reported";
+  } catch (const SysError& e) {
+    EXPECT_EQ(e.error_number(), EMFILE);
+  }
+}
+
+// A link that is removed between resolve()'s lstat and its readlink (a process exiting under
+// /proc, a profile switch) is a missing component, not a crash.
+TEST(HostRoot, LinkVanishingDuringResolveIsMissing) {
+  struct Vanishing : HostFs {
+    int read_link(const fs::path&, std::string&) const override { return ENOENT; }
+  };
+  Tree t;
+  t.link("/run/current-system", "/nix/store/x-system");
+  HostRoot root(t.tmp.path(), std::make_shared<Vanishing>());
+  EXPECT_EQ(root.resolve("/run/current-system/sw"), "/run/current-system/sw");
+  EXPECT_FALSE(root.read_file("/run/current-system/sw").has_value());
 }

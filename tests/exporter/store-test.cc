@@ -209,6 +209,36 @@ TEST(GcRoots, RuntimeRootsFromAFakeProc) {
                  }));
 }
 
+// Another user's process hides its /proc entries (EACCES): skipped, as before. A system error
+// (EMFILE, EIO) was skipped too, silently undercounting the roots; it now fails the computation,
+// so the gc collector reports failure instead of a reclaimable figure that is too large.
+TEST(GcRoots, RuntimeRootsSkipPrivateProcessesButReportSystemErrors) {
+  test::TempDir tmp;
+  fs::path r = tmp.path();
+  link(r / "proc/42/exe", "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bash-5.2/bin/bash");
+  link(r / "proc/42/fd/3", "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-data.txt");
+  link(r / "proc/43/exe", "/nix/store/cccccccccccccccccccccccccccccccc-sshd/bin/sshd");
+  write(r / "proc/43/maps", "/nix/store/dddddddddddddddddddddddddddddddd-glibc/lib/libc.so.6\n");
+  auto private43 = std::make_shared<test::ScriptedFs>();
+  private43->fail("proc/43/exe", EACCES);
+  private43->fail("proc/43/maps", EACCES);
+  std::set<std::string> got;
+  for (auto& x : find_runtime_roots(HostRoot(r, private43))) got.insert(x.link);
+  EXPECT_EQ(got, (std::set<std::string>{"/proc/42/exe", "/proc/42/fd/3"}));
+
+  for (auto [where, err] :
+       {std::pair{"proc/42/fd", EMFILE}, {"proc/43/maps", EIO}, {"proc/42/exe", EIO}}) {
+    auto broken = std::make_shared<test::ScriptedFs>();
+    broken->fail(where, err);
+    try {
+      find_runtime_roots(HostRoot(r, broken));
+      ADD_FAILURE() << where << ": the error was swallowed";
+    } catch (const SysError& e) {
+      EXPECT_EQ(e.error_number(), err) << where;
+    }
+  }
+}
+
 TEST(StoreDb, MissingDatabaseIsAnErrorNamingThePath) {
   StoreHost host(/*with_db=*/false);
   try {

@@ -97,20 +97,6 @@ TEST(LogRecord, InvalidUtf8IsRepairedNotLost) {
   EXPECT_EQ(std::get<LogRecord>(r).string_field(0), "bad \xEF\xBF\xBD\xEF\xBF\xBD bytes");
 }
 
-TEST(LogRecord, RepairUtf8) {
-  EXPECT_EQ(repair_utf8("ok \xC3\xA9"), "ok \xC3\xA9");
-  EXPECT_EQ(repair_utf8("\xC3"), "\xEF\xBF\xBD");  // truncated sequence
-  EXPECT_EQ(repair_utf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
-  EXPECT_EQ(repair_utf8("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");
-}
-
-TEST(LogRecord, StorePathName) {
-  EXPECT_EQ(store_path_name("/nix/store/z5jyrrv3ggf1jf6ai0fqajavw9lr1ccg-hello-2.12.drv"),
-            "hello-2.12");
-  EXPECT_EQ(store_path_name("/nix/store/gki38d1divl220yv32rm6xj2xww0h594-a"), "a");
-  EXPECT_EQ(store_path_name("not-a-store-path"), "not-a-store-path");
-}
-
 // The fast path for Nix's hot record shapes must read exactly what simdjson reads, on every line
 // of the real captures and on lines made to look like them.
 TEST(LogRecord, FastPathAgreesWithTheDomParser) {

@@ -62,3 +62,38 @@ TEST(LogSession, SyslogPriorityPrefixedRecordsAreRecords) {
   feed(socket, with_priority(text, "<3>"), LogSession::Input::json_log_path);
   EXPECT_EQ(socket.all<BuildRow>().size(), 2u);
 }
+
+// A connection that hangs up is stamped by the tracker's clock, not the machine's: with a clock
+// standing at a known time the interrupted build's end and duration are exact.
+TEST(LogSession, AHangUpIsStampedByTheTrackersClock) {
+  nixmon::ManualClock clock(1700000000000);
+  clock.advance(std::chrono::seconds(90));  // monotonic 90 s, wall 1700000090000
+  Counters counters;
+  std::vector<Event> events;
+  ActivityTracker tracker(
+      [&](Event&& e) {
+        events.push_back(std::move(e));
+        return true;
+      },
+      counters, clock);
+  std::string text = fixture_log("build-success.log");
+  auto cut = text.find("\"type\":101}");  // the first build's start
+  text = text.substr(0, text.find('\n', cut) + 1);
+  {
+    LogSession session(tracker, counters, LogSession::Input::internal_json);
+    LineSplitter splitter(1 << 20);
+    auto buf = splitter.writable();
+    ASSERT_GE(buf.size(), text.size());
+    std::copy_n(text.data(), text.size(), buf.data());
+    session.set_stamp(Stamp{1700000030000, 30'000'000'000});  // everything arrived at 30 s
+    splitter.commit(text.size(), session);
+    splitter.finish(session);
+  }  // hangs up at the clock's 90 s
+  std::vector<BuildRow> builds;
+  for (auto& e : events)
+    if (auto* b = std::get_if<BuildRow>(&e)) builds.push_back(*b);
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].span.outcome, Outcome::interrupted);
+  EXPECT_EQ(builds[0].span.end_ms, 1700000090000);
+  EXPECT_EQ(builds[0].span.duration_ms, 60000);
+}

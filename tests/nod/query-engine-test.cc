@@ -20,11 +20,11 @@ using namespace nixmon::nod;
 namespace {
 
 constexpr int64_t day_ms = 86400000;
-constexpr int64_t now_ms = 1795262400000;  // 2026-11-21 12:00 UTC
+constexpr int64_t pinned_now_ms = 1795262400000;  // 2026-11-21 12:00 UTC
 
 Span span(int64_t days_ago, int64_t duration_ms, Outcome o = Outcome::success) {
   static uint64_t id = 1;
-  int64_t start = now_ms - days_ago * day_ms - 3600000;
+  int64_t start = pinned_now_ms - days_ago * day_ms - 3600000;
   return Span{id++, start, start + duration_ms, duration_ms, o};
 }
 
@@ -120,7 +120,7 @@ void fill_recent(RecordStore& store) {
   today.push_back(broken);
   auto failure = [&](int64_t days_ago, int64_t minutes, FailureKind k, std::string name,
                      std::string machine, std::optional<int64_t> exit, std::string message) {
-    today.push_back(FailureRow{now_ms - days_ago * day_ms - 3600000 + minutes * 60000, k,
+    today.push_back(FailureRow{pinned_now_ms - days_ago * day_ms - 3600000 + minutes * 60000, k,
                                "/nix/store/00000000000000000000000000000000-" + name + ".drv", name,
                                machine, exit, message});
   };
@@ -159,7 +159,7 @@ class QueryEngine : public ::testing::Test {
   // The goldens are what a user sees with or without a daemon.
   std::string run(QueryOptions o, const format::RenderOptions& how = {}) {
     auto db = open_for_reading(path_);
-    format::Report report = run_query(db, o, now_ms);
+    format::Report report = run_query(db, o, pinned_now_ms);
     JsonWriter w;
     format::write_report(w, report);
     simdjson::dom::parser parser;
@@ -302,11 +302,12 @@ TEST_F(QueryEngine, KnownValues) {
   QueryOptions o;
   o.drv = "hello";
   o.days = 7;
-  auto d = query::load_durations(db, *query::find_kind("build"), period_of(o, now_ms), o.drv);
+  auto d =
+      query::load_durations(db, *query::find_kind("build"), period_of(o, pinned_now_ms), o.drv);
   ASSERT_EQ(d.size(), 7u);
   EXPECT_EQ(*stats::median(d), 4030);
   // The summary from daily aggregates equals a recount of the rows (instr(x, '') matches all).
-  Period all = period_of(QueryOptions{}, now_ms);
+  Period all = period_of(QueryOptions{}, pinned_now_ms);
   auto agg = query::load_aggregates(db, all, std::nullopt);
   auto recount = query::load_aggregates(db, all, std::string());
   auto key = [](const query::AggRow& r) {
@@ -329,18 +330,18 @@ TEST_F(QueryEngine, KnownValues) {
 
 TEST_F(QueryEngine, CleanRemovesWholeDaysAndTheirAggregates) {
   sqlite::Database db(path_, sqlite::Database::Mode::read_write);
-  int64_t before = clean_count(db, 7, now_ms);
+  int64_t before = clean_count(db, 7, pinned_now_ms);
   // Rows of days before 2026-11-14: hello d>=8 (12), slow 12 builds (days 29..40), gcc-14
   // substitution and its cache query (day 9).
   EXPECT_EQ(before, 12 + 12 + 1 + 1);
   int64_t removed = 0;
   for (;;) {
-    auto s = clean_step(db, 7, now_ms, 5);  // small steps: many transactions
+    auto s = clean_step(db, 7, pinned_now_ms, 5);  // small steps: many transactions
     removed += s.removed;
     if (s.done) break;
   }
   EXPECT_EQ(removed, before);
-  EXPECT_EQ(clean_count(db, 7, now_ms), 0);
+  EXPECT_EQ(clean_count(db, 7, pinned_now_ms), 0);
   EXPECT_EQ(*db.query_int("SELECT count(*) FROM daily_stats WHERE day < '2026-11-14'"), 0);
   EXPECT_EQ(*db.query_int("SELECT count(*) FROM daily_durations WHERE day < '2026-11-14'"), 0);
   // What is left still equals a recount.
@@ -349,22 +350,22 @@ TEST_F(QueryEngine, CleanRemovesWholeDaysAndTheirAggregates) {
   EXPECT_EQ(*db.query_int("SELECT sum(count) FROM daily_durations WHERE kind = 'build'"),
             *db.query_int("SELECT count(*) FROM builds"));
   // clean without --before-days: everything.
-  while (!clean_step(db, std::nullopt, now_ms, 1000).done) {
+  while (!clean_step(db, std::nullopt, pinned_now_ms, 1000).done) {
   }
   EXPECT_EQ(*db.query_int("SELECT count(*) FROM builds"), 0);
   EXPECT_EQ(*db.query_int("SELECT count(*) FROM daily_stats"), 0);
   QueryOptions o;
-  auto report = render(run_query(db, o, now_ms), o.output);
+  auto report = render(run_query(db, o, pinned_now_ms), o.output);
   EXPECT_NE(report.find("no activities recorded in this period"), std::string::npos);
 }
 
 // CPU sums from the aggregates (O(days)) equal a recount of the rows, as every other sum does.
 TEST_F(RecentRows, CpuSumsFromAggregatesEqualARecount) {
   auto db = open_for_reading(path_);
-  Period all = period_of(QueryOptions{}, now_ms);
+  Period all = period_of(QueryOptions{}, pinned_now_ms);
   QueryOptions d1;
   d1.days = 1;
-  for (const Period& p : {all, period_of(d1, now_ms)}) {
+  for (const Period& p : {all, period_of(d1, pinned_now_ms)}) {
     std::map<std::tuple<std::string, std::string>, std::vector<int64_t>> agg, recount;
     for (auto& r : query::load_aggregates(db, p, std::nullopt))
       if (r.kind == "build")

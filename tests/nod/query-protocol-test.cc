@@ -1,14 +1,18 @@
 // The query client against a hand-driven Unix socket server: what a client sees when the daemon
 // refuses it.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "common/error.hh"
+#include "commands/query-cli.hh"
+#include "daemon/options.hh"
 #include "query/protocol.hh"
 #include "support/test-support.hh"
 
@@ -76,4 +80,61 @@ TEST(QueryClient, ASendToAClosedDaemonWithNoAnswerIsAnError) {
 }
 
 }  // namespace
+}  // namespace nixmon::nod
+
+namespace nixmon::nod {
+
+// "No daemon" is a missing socket or one nobody listens on; the client's error says which.
+TEST(QueryClient, NoDaemonIsAMissingOrDeadSocket) {
+  nixmon::test::TempDir tmp;
+  auto error_of = [](const std::string& path) -> std::optional<SysError> {
+    try {
+      QueryClient client(path);
+    } catch (const SysError& e) {
+      return e;
+    }
+    return std::nullopt;
+  };
+  auto missing = error_of((tmp.path() / "none.sock").string());
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_TRUE(missing->is(ENOENT));
+  EXPECT_TRUE(no_daemon_answers(*missing));
+  // A socket file whose daemon is gone.
+  std::string dead = (tmp.path() / "dead.sock").string();
+  int fd = listen_unix(dead);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  auto refused = error_of(dead);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_TRUE(refused->is(ECONNREFUSED));
+  EXPECT_TRUE(no_daemon_answers(*refused));
+  EXPECT_FALSE(no_daemon_answers(SysError(EMFILE, "x")));
+  EXPECT_FALSE(no_daemon_answers(SysError(EACCES, "x")));
+}
+
+// Out of file descriptors is no "no daemon": the query CLI used to take any SysError for one and
+// quietly read the database instead; now the error reaches the user.
+TEST(QueryClient, RunningOutOfDescriptorsIsReportedNotTakenForNoDaemon) {
+  nixmon::test::TempDir tmp;
+  NodOptions g;
+  g.socket = (tmp.path() / "none.sock").string();
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  struct rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free);  // every descriptor below it is taken
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::optional<int> err;
+  try {
+    connect_or_say(g, "reading");
+  } catch (const SysError& e) {
+    err = e.error_number();
+  }
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  ASSERT_TRUE(err.has_value()) << "EMFILE was taken for \"no daemon\"";
+  EXPECT_EQ(*err, EMFILE);
+}
+
 }  // namespace nixmon::nod

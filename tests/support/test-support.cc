@@ -309,4 +309,42 @@ std::string run_unprivileged(const fs::path& tree, const std::function<std::stri
   return out;
 }
 
+int ScriptedFs::failure(const std::filesystem::path& p) const {
+  std::string_view path = p.native();
+  for (const auto& [suffix, err] : failures_) {
+    if (path.ends_with(suffix)) return err;
+  }
+  return 0;
+}
+
+int ScriptedFs::lstat(const std::filesystem::path& p, struct stat& out) const {
+  if (int err = failure(p)) return err;
+  return HostFs::lstat(p, out);
+}
+
+int ScriptedFs::read_link(const std::filesystem::path& p, std::string& target) const {
+  if (int err = failure(p)) return err;
+  return HostFs::read_link(p, target);
+}
+
+int ScriptedFs::read_file(const std::filesystem::path& p, std::size_t max_bytes,
+                          std::string& contents) const {
+  if (int err = failure(p)) return err;
+  return HostFs::read_file(p, max_bytes, contents);
+}
+
+int ScriptedFs::list_dir(const std::filesystem::path& p, std::vector<std::string>& names) const {
+  if (int err = failure(p)) return err;
+  return HostFs::list_dir(p, names);
+}
+
+int ScriptedFs::statvfs(const std::filesystem::path& p, struct statvfs& out) const {
+  if (int err = failure(p)) return err;
+  if (!statvfs_) return HostFs::statvfs(p, out);
+  struct stat st;
+  if (int err = HostFs::lstat(p, st)) return err;  // absent stays absent
+  out = *statvfs_;
+  return 0;
+}
+
 }  // namespace nixmon::test

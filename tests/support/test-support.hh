@@ -3,8 +3,12 @@
 // an accept switch, and copying a fixture root to a scratch place.
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "common/host-root.hh"
 
 namespace nixmon::test {
 
@@ -83,5 +87,26 @@ void expect_golden_section(std::string_view relative, std::string_view name,
                            const std::string& actual);
 
 std::string read_text(const std::filesystem::path& path);
+
+// A HostFs that answers like the real one except where a test says otherwise: every call on a
+// local path ending in a chosen suffix fails with a chosen errno, and statvfs answers chosen
+// figures. For errors a fake tree cannot make (EIO, EMFILE) and values it cannot pin.
+class ScriptedFs : public HostFs {
+ public:
+  void fail(std::string path_suffix, int err) { failures_[std::move(path_suffix)] = err; }
+  void set_statvfs(const struct statvfs& figures) { statvfs_ = figures; }
+
+  int lstat(const std::filesystem::path& p, struct stat& out) const override;
+  int read_link(const std::filesystem::path& p, std::string& target) const override;
+  int read_file(const std::filesystem::path& p, std::size_t max_bytes,
+                std::string& contents) const override;
+  int list_dir(const std::filesystem::path& p, std::vector<std::string>& names) const override;
+  int statvfs(const std::filesystem::path& p, struct statvfs& out) const override;
+
+ private:
+  int failure(const std::filesystem::path& p) const;
+  std::map<std::string, int> failures_;
+  std::optional<struct statvfs> statvfs_;
+};
 
 }  // namespace nixmon::test

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/error.hh"
+#include "common/store-path.hh"
 
 namespace nixmon::exporter {
 
@@ -132,7 +133,7 @@ RootChannels read_root_channels(const HostRoot& root) {
     InstalledChannel c;
     c.name = name;
     std::string resolved = root.resolve(path);
-    if (auto store = store_path_name(resolved)) c.store_name = std::string(*store);
+    if (auto store = store_entry_of(resolved)) c.store_name = std::string(*store);
     c.revision = first_line(root, path + "/.git-revision");
     auto version = first_line(root, path + "/.version");
     auto suffix = first_line(root, path + "/.version-suffix");

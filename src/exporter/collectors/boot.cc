@@ -95,11 +95,8 @@ class BootCollector final : public Collector {
     if (systemd_boot) report_missing(out, "systemd-boot", *systemd_boot);
     if (grub) report_missing(out, "grub", *grub);
 
-    if (root.stat("/boot")) {
-      auto path = root.local(root.resolve("/boot"));
-      struct statvfs fs;
-      if (::statvfs(path.c_str(), &fs) != 0)
-        throw SysError("cannot statvfs '" + path.string() + "'");
+    if (auto found = root.statvfs("/boot")) {
+      const struct statvfs& fs = *found;
       double unit = static_cast<double>(fs.f_frsize);
       out.gauge("nixos_boot_filesystem_size_bytes", "Size of the filesystem holding /boot",
                 unit * static_cast<double>(fs.f_blocks));

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "common/error.hh"
+#include "common/store-path.hh"
 #include "exporter/collectors/collectors.hh"
 #include "exporter/host/nixos-system.hh"
 #include "exporter/host/process-code.hh"
@@ -37,7 +38,7 @@ struct SystemClosure {
 std::optional<std::string> current_system_name(const HostRoot& root) {
   auto target = resolve_system(root, current_system_link);
   if (!target) return std::nullopt;
-  auto name = store_path_name(*target);
+  auto name = store_entry_of(*target);
   if (!name) return std::nullopt;
   return std::string(*name);
 }
@@ -72,7 +73,7 @@ class ClosureWorker {
     c.system = *system;
     for (StoreGraph::Index i = 0; i < graph.size(); ++i) {
       if (!in_closure[i]) continue;
-      if (auto name = store_path_name(graph.path(i))) c.names.emplace(*name);
+      if (auto name = store_entry_of(graph.path(i))) c.names.emplace(*name);
     }
     last_ = system;
     return c;

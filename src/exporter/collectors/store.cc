@@ -95,10 +95,9 @@ class StoreCollector final : public Collector {
  private:
   void filesystem(MetricSet& out) const {
     const HostRoot& root = ctx_.root;
-    if (!root.stat(nix_store_dir)) return;
-    auto path = root.local(root.resolve(nix_store_dir));
-    struct statvfs fs;
-    if (::statvfs(path.c_str(), &fs) != 0) throw SysError("cannot statvfs '" + path.string() + "'");
+    auto found = root.statvfs(nix_store_dir);
+    if (!found) return;
+    const struct statvfs& fs = *found;
     double unit = static_cast<double>(fs.f_frsize);
     out.gauge("nixos_store_filesystem_size_bytes", "Size of the filesystem holding /nix/store",
               unit * static_cast<double>(fs.f_blocks));

@@ -168,7 +168,7 @@ NatsShare::NatsShare(const NatsShareConfig& c, OnMessage on_message)
     }
     if (!c.nkey_seed_file.empty()) {
       std::FILE* f = std::fopen(c.nkey_seed_file.c_str(), "r");
-      if (!f) throw SysError("reading NKey seed file " + c.nkey_seed_file);
+      if (!f) throw SysError("reading NKey seed file {}", c.nkey_seed_file);
       char buf[256] = {};
       std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
       std::fclose(f);

@@ -10,6 +10,7 @@
 
 #include "common/error.hh"
 #include "common/fd.hh"
+#include "common/store-path.hh"
 
 namespace nixmon::exporter {
 
@@ -152,7 +153,7 @@ std::vector<std::string> store_names_in_maps(
     if (pathname == last_pathname) continue;
     last_pathname.assign(pathname);
     auto host = host_path(pathname);
-    auto name = store_path_name(host);
+    auto name = store_entry_of(host);
     if (name && seen.emplace(*name).second) out.emplace_back(*name);
   }
   return out;
@@ -206,7 +207,7 @@ std::optional<std::vector<ProcessCode>> read_process_code(const HostRoot& root) 
       continue;
     }
     std::string exe_host = to_host(exe);
-    if (auto name = store_path_name(exe_host)) pc.store_names.emplace_back(*name);
+    if (auto name = store_entry_of(exe_host)) pc.store_names.emplace_back(*name);
     for (auto& n : store_names_in_maps(maps, to_host)) {
       if (pc.store_names.empty() || n != pc.store_names.front())
         pc.store_names.push_back(std::move(n));

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "common/store-path.hh"
+
 namespace nixmon::exporter {
 
 namespace {
@@ -51,7 +53,7 @@ NixosVersionJson parse_nixos_version_script(std::string_view script) {
 }
 
 std::optional<std::string> kernel_version_from_path(std::string_view kernel_path) {
-  auto name = store_path_name(kernel_path);
+  auto name = store_entry_of(kernel_path);
   if (!name) return std::nullopt;
   auto pname = strip_store_hash(*name);
   constexpr std::string_view prefix = "linux-";
@@ -135,7 +137,7 @@ std::optional<NixImplementation> read_nix_implementation(const HostRoot& root,
   std::string path = root.resolve(system + "/sw/bin") + "/nix";
   if (!root.lstat(path)) return std::nullopt;
   for (int hop = 0; hop < 16; ++hop) {
-    if (auto name = store_path_name(path)) {
+    if (auto name = store_entry_of(path)) {
       if (auto impl = classify_nix_package(*name)) return impl;
     }
     auto st = root.lstat(path);

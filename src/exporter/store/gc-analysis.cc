@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "common/store-path.hh"
 #include "exporter/host/nixos-system.hh"
 
 namespace nixmon::exporter {
@@ -11,8 +12,8 @@ namespace {
 
 std::optional<std::string> system_store_path(const HostRoot& root, std::string_view link) {
   auto target = resolve_system(root, link);
-  if (!target || !store_path_name(*target)) return std::nullopt;
-  return std::string(nix_store_dir) + "/" + std::string(*store_path_name(*target));
+  if (!target || !store_entry_of(*target)) return std::nullopt;
+  return std::string(nix_store_dir) + "/" + std::string(*store_entry_of(*target));
 }
 
 }  // namespace

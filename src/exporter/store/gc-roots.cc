@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/error.hh"
+#include "common/store-path.hh"
 #include "exporter/store/store-db.hh"
 
 namespace nixmon::exporter {
@@ -23,15 +24,21 @@ bool permanent(const SysError& e) {
   return n == EACCES || n == ENOENT || n == ENOTDIR || n == ELOOP;
 }
 
-bool is_in_store(std::string_view p) {
-  return p.size() > nix_store_dir.size() + 1 &&
-         p.substr(0, nix_store_dir.size()) == nix_store_dir && p[nix_store_dir.size()] == '/';
+// What reading another process's /proc entries fails with in the ordinary course: the process
+// exited (ESRCH; ENOENT is already "absent" to HostRoot) or belongs to another user (EACCES,
+// EPERM). Anything else (EIO, EMFILE, ENOMEM) is this exporter's or the system's trouble, and a
+// root count that silently skipped it would be wrong: it fails the computation instead.
+bool process_gone_or_private(const SysError& e) {
+  return e.is(ESRCH) || e.is(EACCES) || e.is(EPERM);
 }
 
-// "/nix/store/abc-foo/bin/x" -> "/nix/store/abc-foo".
+bool is_in_store(std::string_view p) {
+  return store_entry_of(p, nix_store_dir).has_value();
+}
+
+// "/nix/store/abc-foo/bin/x" -> "/nix/store/abc-foo"; only for paths is_in_store accepts.
 std::string to_store_path(std::string_view p) {
-  auto end = p.find('/', nix_store_dir.size() + 1);
-  return std::string(p.substr(0, end));
+  return std::string(nix_store_dir) + "/" + std::string(*store_entry_of(p, nix_store_dir));
 }
 
 bool under(std::string_view path, std::string_view dir) {
@@ -197,7 +204,8 @@ std::vector<GcRoot> find_runtime_roots(const HostRoot& root) {
     for (const char* entry : {"exe", "cwd"}) {
       try {
         if (auto t = root.read_link(dir + "/" + entry)) add(dir + "/" + entry, *t);
-      } catch (const SysError&) {
+      } catch (const SysError& e) {
+        if (!process_gone_or_private(e)) throw;
       }
     }
     try {
@@ -207,14 +215,18 @@ std::vector<GcRoot> find_runtime_roots(const HostRoot& root) {
           if (auto t = root.read_link(p)) add(p, *t);
         }
       }
-    } catch (const SysError&) {
+    } catch (const SysError& e) {
+      if (!process_gone_or_private(e)) throw;
     }
     for (const char* entry : {"maps", "environ"}) {
       try {
         if (auto text = root.read_file(dir + "/" + entry, 64 << 20)) {
           for (const auto& p : store_paths_in(*text)) add(dir + "/" + entry, p);
         }
+      } catch (const SysError& e) {
+        if (!process_gone_or_private(e)) throw;
       } catch (const Error&) {
+        // Larger than 64 MiB: no process's map or environment is; skipped like an unreadable one.
       }
     }
   }
@@ -224,7 +236,8 @@ std::vector<GcRoot> find_runtime_roots(const HostRoot& root) {
       if (auto text = root.read_file(f)) {
         for (const auto& p : store_paths_in(*text)) add(f, p);
       }
-    } catch (const Error&) {
+    } catch (const SysError& e) {
+      if (!e.is(EACCES) && !e.is(EPERM)) throw;  // hidden from this user (a container): no root
     }
   }
   return out;

@@ -9,7 +9,7 @@ namespace nixmon::exporter {
 namespace {
 
 // Nix store path hashes are 32 characters of Nix's base-32.
-constexpr std::size_t hash_len = 32;
+constexpr std::size_t hash_len = StorePath::hash_len;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() &&
@@ -23,11 +23,9 @@ std::string_view trim(std::string_view s) {
 
 // "/nix/store/<hash>-name/sub" -> "<hash>"; empty when it is no store path.
 std::string_view hash_part(std::string_view path) {
-  constexpr std::string_view prefix = "/nix/store/";
-  if (path.substr(0, prefix.size()) != prefix) return {};
-  auto rest = path.substr(prefix.size());
-  if (rest.size() < hash_len + 2 || rest[hash_len] != '-') return {};
-  return rest.substr(0, hash_len);
+  auto entry = store_entry_of(path, nix_store_dir);
+  if (!entry || entry->size() < hash_len + 2 || (*entry)[hash_len] != '-') return {};
+  return entry->substr(0, hash_len);
 }
 
 void require_columns(sqlite::Database& db, std::string_view table,

@@ -19,11 +19,12 @@
 
 #include "common/host-root.hh"
 #include "common/sqlite.hh"
+#include "common/store-path.hh"
 #include "exporter/store/store-delta.hh"
 
 namespace nixmon::exporter {
 
-inline constexpr std::string_view nix_store_dir = "/nix/store";
+inline constexpr std::string_view nix_store_dir = default_store_dir;
 inline constexpr std::string_view store_db_file = "/nix/var/nix/db/db.sqlite";
 inline constexpr std::string_view store_schema_file = "/nix/var/nix/db/schema";
 // The schema version this code was written and tested against (Nix 2.x writes 10).

@@ -12,25 +12,15 @@
 #include <utility>
 
 #include "common/error.hh"
+#include "common/store-path.hh"
 #include "exporter/store/store-db.hh"
 
 namespace nixmon::exporter {
 
 namespace {
 
-constexpr std::size_t hash_len = 32;
-constexpr std::size_t max_name_len = 211;  // StorePath::MaxPathLen
+constexpr std::size_t hash_len = StorePath::hash_len;
 constexpr std::string_view links_name = ".links";
-
-bool is_base32(char c) {
-  return (c >= '0' && c <= '9') ||
-         (c >= 'a' && c <= 'z' && c != 'e' && c != 'o' && c != 'u' && c != 't');
-}
-
-bool is_name_char(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
-         c == '-' || c == '.' || c == '_' || c == '?' || c == '=';
-}
 
 // An open file descriptor, closed on scope exit.
 class Fd {
@@ -70,7 +60,7 @@ class Dir {
 bool locked_by_another(int fd, const std::string& what) {
   while (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) return true;
-    if (errno != EINTR) throw SysError(fmt::format("probing the lock of '{}'", what));
+    if (errno != EINTR) throw SysError("probing the lock of '{}'", what);
   }
   ::flock(fd, LOCK_UN);
   return false;
@@ -145,13 +135,7 @@ bool held_temp_dir(const std::string& local_path) {
 }  // namespace
 
 bool is_store_path_name(std::string_view name) {
-  if (name.size() < hash_len + 2 || name[hash_len] != '-') return false;
-  if (!std::all_of(name.begin(), name.begin() + hash_len, is_base32)) return false;
-  auto rest = name.substr(hash_len + 1);
-  if (rest.size() > max_name_len) return false;
-  if (rest == "." || rest == ".." || rest.starts_with(".-") || rest.starts_with("..-"))
-    return false;
-  return std::all_of(rest.begin(), rest.end(), is_name_char);
+  return StorePath::maybe(name).has_value();
 }
 
 bool TempRoots::holds_hash(std::string_view hash) const {
@@ -173,7 +157,7 @@ TempRoots read_temp_roots(const HostRoot& root) {
         ++t.unreadable_files;
         continue;
       }
-      throw SysError(fmt::format("opening temporary roots file '{}'", local));
+      throw SysError("opening temporary roots file '{}'", local);
     }
     if (!locked_by_another(fd.get(), local)) {
       ++t.stale_files;
@@ -185,7 +169,7 @@ TempRoots read_temp_roots(const HostRoot& root) {
     for (;;) {
       auto n = ::read(fd.get(), buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw SysError(fmt::format("reading temporary roots file '{}'", local));
+      if (n < 0) throw SysError("reading temporary roots file '{}'", local);
       if (n == 0) break;
       contents.append(buf, static_cast<std::size_t>(n));
     }
@@ -232,12 +216,12 @@ InvalidEntries scan_invalid_entries(const HostRoot& root,
   InvalidEntries out;
   std::string store = root.local(nix_store_dir).string();
   Dir d(::opendir(store.c_str()));
-  if (!d) throw SysError(fmt::format("opening the store directory '{}'", store));
+  if (!d) throw SysError("opening the store directory '{}'", store);
   for (;;) {
     errno = 0;
     auto* e = ::readdir(d.get());
     if (!e) {
-      if (errno != 0) throw SysError(fmt::format("reading the store directory '{}'", store));
+      if (errno != 0) throw SysError("reading the store directory '{}'", store);
       break;
     }
     std::string name = e->d_name;

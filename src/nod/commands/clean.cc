@@ -25,7 +25,7 @@ constexpr int64_t step_rows = 50000;
 constexpr int64_t progress_threshold = 100000;
 
 int run_clean(const NodOptions& g, const QueryOptions& o) {
-  int64_t now = cli_now_ms();
+  int64_t now = g.clock->wall_ms();
   std::string scope =
       o.before_days
           ? fmt::format("events of days before {} (older than {} days)",

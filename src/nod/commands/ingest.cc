@@ -47,7 +47,7 @@ void read_lines(int fd, const IngestOptions& o, Handler& handler, BeforeCommit b
     auto buf = splitter.writable();
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw SysError(fmt::format("cannot read '{}'", o.input));
+    if (n < 0) throw SysError("cannot read '{}'", o.input);
     if (n == 0) break;
     before_commit();
     splitter.commit(n, handler);
@@ -63,6 +63,9 @@ std::unique_ptr<QueryClient> daemon_for(const NodOptions& g) {
   try {
     client = std::make_unique<QueryClient>(g.socket);
   } catch (const SysError& e) {
+    // A socket this user may not use (EACCES) is a daemon out of reach: the database is written
+    // here, as when none answers. Other errors (EMFILE, ...) are errors.
+    if (!no_daemon_answers(e) && !e.is(EACCES)) throw;
     fmt::print(stderr, "nod ingest: no daemon answers on {} ({}); writing the database {} itself\n",
                g.socket, std::strerror(e.error_number()), g.db);
     return nullptr;
@@ -140,7 +143,7 @@ Tally ingest_through_daemon(const NodOptions& g, const IngestOptions& o, int in,
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, g.socket.c_str(), g.socket.size() + 1);  // QueryClient checked it
   if (::connect(out.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    throw SysError(fmt::format("cannot connect to the daemon on '{}'", g.socket));
+    throw SysError("cannot connect to the daemon on '{}'", g.socket);
 
   struct Forward {
     Tally tally;
@@ -187,7 +190,7 @@ Tally ingest_through_daemon(const NodOptions& g, const IngestOptions& o, int in,
         int ignored = 0;
         if (std::string said = read_until_closed(out.get(), ignored); !said.empty())
           refused(g.socket, said);
-        throw SysError(err, fmt::format("cannot send records to the daemon on '{}'", g.socket));
+        throw SysError(err, "cannot send records to the daemon on '{}'", g.socket);
       }
       data.remove_prefix(n);
     }
@@ -202,14 +205,13 @@ Tally ingest_through_daemon(const NodOptions& g, const IngestOptions& o, int in,
   // The daemon closes its side once it has read our end: until then the records may still sit in
   // the socket's buffer, taken by nobody yet.
   if (::shutdown(out.get(), SHUT_WR) != 0)
-    throw SysError(fmt::format("cannot finish the replay to the daemon on '{}'", g.socket));
+    throw SysError("cannot finish the replay to the daemon on '{}'", g.socket);
   int error = 0;
   if (std::string said = read_until_closed(out.get(), error); !said.empty())
     refused(g.socket, said);
   if (error)
-    throw SysError(
-        error, fmt::format("the daemon on '{}' closed the connection before reading every record",
-                           g.socket));
+    throw SysError(error, "the daemon on '{}' closed the connection before reading every record",
+                   g.socket);
   return forward.tally;
 }
 
@@ -252,7 +254,7 @@ int run_ingest(const NodOptions& g, const IngestOptions& o) {
   int fd = STDIN_FILENO;
   if (o.input != "-") {
     owned.reset(::open(o.input.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!owned) throw SysError(fmt::format("cannot open '{}'", o.input));
+    if (!owned) throw SysError("cannot open '{}'", o.input);
     fd = owned.get();
   }
   struct stat st {};

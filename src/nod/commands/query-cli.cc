@@ -7,7 +7,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <clocale>
 #include <cstdlib>
 #include <cstring>
@@ -22,23 +21,13 @@
 
 namespace nixmon::nod {
 
-int64_t cli_now_ms() {
-  if (const char* pinned = std::getenv("NOD_NOW_MS"); pinned && *pinned) {
-    try {
-      return std::stoll(pinned);
-    } catch (...) {
-      throw UsageError(fmt::format("NOD_NOW_MS='{}' is not a Unix time in milliseconds", pinned));
-    }
-  }
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::unique_ptr<QueryClient> connect_or_say(const NodOptions& g, std::string_view fallback) {
   try {
     return std::make_unique<QueryClient>(g.socket);
   } catch (const SysError& e) {
+    // A socket this user may not use (EACCES) is a daemon out of reach: the database itself is
+    // what such a user can read, as when none answers. Other errors (EMFILE, ...) are errors.
+    if (!no_daemon_answers(e) && !e.is(EACCES)) throw;
     fmt::print(stderr, "nod: no daemon answers on {} ({}); {} {}\n", g.socket,
                std::strerror(e.error_number()), fallback, g.db);
     return nullptr;
@@ -145,7 +134,7 @@ format::RenderOptions render_options_of_environment(OutputFormat output) {
 }  // namespace
 
 int run_query_cli(const NodOptions& g, const QueryOptions& o) {
-  int64_t now = cli_now_ms();
+  int64_t now = g.clock->wall_ms();
 
   format::Report report;
   if (auto client = connect_or_say(g, "reading the database read-only at")) {

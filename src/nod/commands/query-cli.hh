@@ -16,8 +16,6 @@ namespace nixmon::nod {
 // when no daemon answers, rendered for this terminal.
 int run_query_cli(const NodOptions& g, const QueryOptions& o);
 
-// Shared by the three: NOD_NOW_MS (tests pin the clock) or the wall clock.
-int64_t cli_now_ms();
 // Connects to the daemon; nullopt (and a note on stderr) when nothing answers on the socket.
 class QueryClient;
 std::unique_ptr<QueryClient> connect_or_say(const NodOptions& g, std::string_view fallback);

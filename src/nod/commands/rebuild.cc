@@ -29,8 +29,10 @@ void refuse_older_daemon(const NodOptions& g) {
   std::unique_ptr<QueryClient> client;
   try {
     client = std::make_unique<QueryClient>(g.socket);
-  } catch (const SysError&) {
-    return;  // no daemon answers
+  } catch (SysError& e) {
+    if (no_daemon_answers(e)) return;
+    e.add_context("while checking which nod daemon writes the database");
+    throw;
   }
   std::string answer = client->request(R"({"request":"status"})");
   simdjson::dom::parser parser;

@@ -3,8 +3,11 @@
 // (/tmp/nod.sock) and --db / NOD_DB (nod.db, in the current directory); the NixOS module
 // (services.nod) sets both. The flags that set them are declared by the commands (commands/).
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "common/clock.hh"
 
 namespace nixmon::nod {
 
@@ -13,6 +16,9 @@ struct NodOptions {
   std::string db = "nod.db";
   std::string log_level = "info";
   bool db_given = false;  // --db or NOD_DB was given (not the default)
+  // "Now" of the query commands (their "today", the cut-off of `nod clean`): the system clock,
+  // or the one main pins from NOD_NOW_MS for tests and benchmarks (common/clock.hh).
+  std::shared_ptr<const Clock> clock = system_clock_ptr();
 };
 
 struct DaemonOptions {

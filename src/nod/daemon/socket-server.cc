@@ -81,23 +81,22 @@ void SocketServer::bind() {
                       options_.path));
     }
     if (::unlink(options_.path.c_str()) != 0 && errno != ENOENT)
-      throw SysError(fmt::format("cannot remove '{}'", options_.path));
+      throw SysError("cannot remove '{}'", options_.path);
   }
   listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!listen_fd_) throw SysError("cannot create a Unix socket");
   if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    throw SysError(fmt::format("cannot bind '{}'", options_.path));
+    throw SysError("cannot bind '{}'", options_.path);
   if (::chmod(options_.path.c_str(), options_.mode) != 0)
-    throw SysError(fmt::format("cannot set mode {:o} on '{}'", options_.mode, options_.path));
+    throw SysError("cannot set mode {:o} on '{}'", options_.mode, options_.path);
   if (options_.group != static_cast<gid_t>(-1) &&
       ::chown(options_.path.c_str(), static_cast<uid_t>(-1), options_.group) != 0)
-    throw SysError(fmt::format("cannot give '{}' to group {}", options_.path, options_.group));
+    throw SysError("cannot give '{}' to group {}", options_.path, options_.group);
   if (::lstat(options_.path.c_str(), &st) == 0) {
     dev_ = st.st_dev;
     ino_ = st.st_ino;
   }
-  if (::listen(listen_fd_.get(), 128) != 0)
-    throw SysError(fmt::format("cannot listen on '{}'", options_.path));
+  if (::listen(listen_fd_.get(), 128) != 0) throw SysError("cannot listen on '{}'", options_.path);
 }
 
 void SocketServer::stop() {
@@ -119,7 +118,7 @@ void SocketServer::serve() {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         continue;
       }
-      throw SysError(fmt::format("accept on '{}'", options_.path));
+      throw SysError("accept on '{}'", options_.path);
     }
     Fd conn(fd);
     std::unique_lock lock(mu_);
@@ -184,7 +183,7 @@ void SocketServer::connection(Fd fd, std::optional<ucred> peer, ConnectionId tra
     Stamp stamp;
 
     void untrack() {
-      if (tracked) server.tracker_.close_connection(*tracked, Stamp::now());
+      if (tracked) server.tracker_.close_connection(*tracked, Stamp::now(server.tracker_.clock()));
       tracked.reset();
     }
 
@@ -272,12 +271,12 @@ void SocketServer::connection(Fd fd, std::optional<ucred> peer, ConnectionId tra
     if (n <= 0) break;
     counters_.bytes_read.fetch_add(n, std::memory_order_relaxed);
     // One stamp per read: the bytes of one read arrived together.
-    handler.stamp = Stamp::now();
+    handler.stamp = Stamp::now(tracker_.clock());
     splitter.commit(n, handler);
     if (handler.kind == Handler::Kind::closing || handler.kind == Handler::Kind::refused) break;
   }
   if (handler.kind != Handler::Kind::closing && handler.kind != Handler::Kind::refused) {
-    handler.stamp = Stamp::now();
+    handler.stamp = Stamp::now(tracker_.clock());
     splitter.finish(handler);
   }
   handler.session.reset();  // interrupted activities are recorded now

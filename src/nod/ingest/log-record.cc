@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/utf8.hh"
+
 namespace nixmon::nod {
 
 namespace dom = simdjson::dom;
@@ -320,56 +322,6 @@ std::variant<LogRecord, Malformed> LogRecordParser::parse_copy(std::string_view 
   // The copy must outlive the returned views: keep it in a member the next parse overwrites.
   copy_ = std::move(copy);
   return parse(std::string_view(copy_.data(), line.size()), copy_.size(), repaired);
-}
-
-std::string repair_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 16);
-  static constexpr std::string_view replacement = "\xEF\xBF\xBD";
-  size_t i = 0;
-  auto cont = [&](size_t k) {
-    return k < s.size() && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80;
-  };
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t len = 0;
-    if (c < 0x80) {
-      len = 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      len = cont(i + 1) ? 2 : 0;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      if (cont(i + 1) && cont(i + 2)) {
-        auto c1 = static_cast<unsigned char>(s[i + 1]);
-        bool overlong = c == 0xE0 && c1 < 0xA0;
-        bool surrogate = c == 0xED && c1 >= 0xA0;
-        len = overlong || surrogate ? 0 : 3;
-      }
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      if (cont(i + 1) && cont(i + 2) && cont(i + 3)) {
-        auto c1 = static_cast<unsigned char>(s[i + 1]);
-        bool overlong = c == 0xF0 && c1 < 0x90;
-        bool too_big = c == 0xF4 && c1 >= 0x90;
-        len = overlong || too_big ? 0 : 4;
-      }
-    }
-    if (len == 0) {
-      out += replacement;
-      ++i;
-    } else {
-      out.append(s.substr(i, len));
-      i += len;
-    }
-  }
-  return out;
-}
-
-std::string_view store_path_name(std::string_view path) {
-  auto slash = path.rfind('/');
-  std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
-  // Nix store hashes are 32 base-32 characters followed by '-'.
-  if (base.size() > 33 && base[32] == '-') base.remove_prefix(33);
-  if (base.size() > 4 && base.substr(base.size() - 4) == ".drv") base.remove_suffix(4);
-  return base;
 }
 
 std::string strip_ansi(std::string_view s) {

@@ -83,12 +83,6 @@ class LogRecordParser {
   bool fast_path_ = true;
 };
 
-// Replaces every invalid UTF-8 sequence by U+FFFD (what Nix does before writing).
-std::string repair_utf8(std::string_view s);
-
-// "/nix/store/<hash>-<name>[.drv]" -> "<name>"; anything else is returned unchanged.
-std::string_view store_path_name(std::string_view path);
-
 // Removes ANSI escape sequences (Nix colours its messages).
 std::string strip_ansi(std::string_view s);
 

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "common/error.hh"
@@ -51,6 +52,10 @@ std::string error_reply(std::string_view message) {
   return w.take();
 }
 
+bool no_daemon_answers(const SysError& e) {
+  return e.is(ENOENT) || e.is(ENOTDIR) || e.is(ECONNREFUSED);
+}
+
 QueryClient::QueryClient(const std::string& path) : path_(path) {
   fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) throw SysError("cannot create a Unix socket");
@@ -62,13 +67,13 @@ QueryClient::QueryClient(const std::string& path) : path_(path) {
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    SysError e(fmt::format("no nod daemon answers on '{}'", path));
+    SysError e("no nod daemon answers on '{}'", path);
     ::close(fd_);
     throw e;
   }
   std::string magic = query_magic_line() + "\n";
   if (::send(fd_, magic.data(), magic.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(magic.size())) {
-    SysError e(fmt::format("cannot write to '{}'", path));
+    SysError e("cannot write to '{}'", path);
     ::close(fd_);
     throw e;
   }
@@ -103,9 +108,8 @@ std::string QueryClient::request(std::string_view json) {
     char buf[65536];
     ssize_t n = ::read(fd_, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (send_errno != 0 && n <= 0)
-      throw SysError(send_errno, fmt::format("cannot send a query to '{}'", path_));
-    if (n < 0) throw SysError(fmt::format("cannot read the answer from '{}'", path_));
+    if (send_errno != 0 && n <= 0) throw SysError(send_errno, "cannot send a query to '{}'", path_);
+    if (n < 0) throw SysError("cannot read the answer from '{}'", path_);
     if (n == 0) throw Error(fmt::format("the daemon on '{}' closed the connection", path_));
     pending_.append(buf, n);
   }

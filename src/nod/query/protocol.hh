@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/error.hh"
 #include "common/json-writer.hh"
 
 namespace nixmon::nod {
@@ -45,7 +46,8 @@ class QueryService {
   std::map<std::string, RequestHandler, std::less<>> handlers_;
 };
 
-// The client side: one connection to the daemon. Throws Error when nothing answers.
+// The client side: one connection to the daemon. Throws SysError when it cannot connect (see
+// no_daemon_answers) or cannot send the first line.
 class QueryClient {
  public:
   explicit QueryClient(const std::string& socket_path);
@@ -62,5 +64,11 @@ class QueryClient {
   QueryClient(const QueryClient&) = delete;
   QueryClient& operator=(const QueryClient&) = delete;
 };
+
+// Whether a QueryClient's SysError means that no daemon is there: no socket file (ENOENT,
+// ENOTDIR) or a
+// socket nobody listens on (ECONNREFUSED). Anything else (EACCES, EMFILE, ...) is a daemon or a
+// system that could not be asked, and is reported as an error, not taken for "no daemon".
+bool no_daemon_answers(const SysError& e);
 
 }  // namespace nixmon::nod

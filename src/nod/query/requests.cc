@@ -2,8 +2,7 @@
 
 #include <simdjson.h>
 
-#include <chrono>
-
+#include "common/clock.hh"
 #include "common/error.hh"
 #include "format/report-wire.hh"
 #include "query/engine.hh"
@@ -24,16 +23,10 @@ std::optional<int64_t> int_key(std::string_view request, std::string_view key) {
   return v;
 }
 
-int64_t wall_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 int64_t request_now_ms(std::string_view request) {
-  return int_key(request, "now_ms").value_or(wall_now_ms());
+  return int_key(request, "now_ms").value_or(now_ms());
 }
 
 void register_query_requests(QueryService& service, const std::string& db_path) {

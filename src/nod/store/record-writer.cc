@@ -49,7 +49,7 @@ void RecordWriter::close() {
 
 void RecordWriter::run(RecordStore* store) {
   using clock = std::chrono::steady_clock;
-  auto next_prune = clock::now();
+  auto next_prune = options_.clock->monotonic();
   // Drops are logged at the first one, then at most once per interval, also while a batch is
   // being retried (that is when the queue fills).
   auto next_drop_log = clock::now();
@@ -100,14 +100,11 @@ void RecordWriter::run(RecordStore* store) {
       }
       batch.clear();
     }
-    auto now = clock::now();
+    auto now = options_.clock->monotonic();
     log_drops();
     if (now >= next_prune && options_.retain_days > 0) {
       try {
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-        int64_t n = store->prune(ms, options_.retain_days);
+        int64_t n = store->prune(options_.clock->wall_ms(), options_.retain_days);
         counters_.pruned_rows.fetch_add(n, std::memory_order_relaxed);
         if (n) log::info("retention: removed {} rows older than {} days", n, options_.retain_days);
       } catch (const std::exception& e) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "common/clock.hh"
 #include "ingest/counters.hh"
 #include "store/bounded-queue.hh"
 #include "tracking/events.hh"
@@ -22,6 +23,8 @@ struct WriterOptions {
   std::chrono::milliseconds flush_interval{200};  // longest an event waits for its commit
   int retain_days = 180;
   std::chrono::seconds drop_log_interval{10};
+  // Dates the retention cut-off (wall) and spaces the hourly prunes (monotonic).
+  std::shared_ptr<const Clock> clock = system_clock_ptr();
 };
 
 class RecordWriter {

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "common/json-writer.hh"
+#include "common/store-path.hh"
 #include "tracking/outcome-inference.hh"
 
 namespace nixmon::nod {
@@ -154,9 +155,10 @@ struct ActivityTracker::RecentBuild {
   bool remote = false;
 };
 
-ActivityTracker::ActivityTracker(EventSink sink, Counters& counters)
+ActivityTracker::ActivityTracker(EventSink sink, Counters& counters, const Clock& clock)
     : sink_(std::move(sink)),
       counters_(counters),
+      clock_(clock),
       finished_(max_finished_ids),
       recent_builds_(max_recent_builds),
       failures_seen_(max_recent_builds),
@@ -704,7 +706,7 @@ void ActivityTracker::apply_failure(ConnectionId conn, const NixMessage& m, bool
     }
     failures_seen_.put(key, 0, at.wall_ms);
     if (kind != FailureKind::remote) machine.clear();
-    emit(FailureRow{at.wall_ms, kind, m.drv_path, std::string(store_path_name(m.drv_path)),
+    emit(FailureRow{at.wall_ms, kind, m.drv_path, std::string(display_name(m.drv_path)),
                     std::move(machine), exit_code, text});
   };
   auto attempt_of = [](const ActKey& k) { return fmt::format("{}/{}", k.scope, k.id); };
@@ -796,7 +798,7 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
       BuildRow row;
       row.span = span;
       row.drv_path = a.drv_path;
-      row.name = std::string(store_path_name(a.drv_path));
+      row.name = std::string(display_name(a.drv_path));
       row.machine = a.machine;
       row.phases = std::move(phases);
       row.log_lines = a.log_lines;
@@ -841,7 +843,7 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
     }
     case act_substitute: {
       if (a.failed && outcome != Outcome::interrupted) span.outcome = Outcome::failed;
-      SubstitutionRow row{span,     a.store_path,     std::string(store_path_name(a.store_path)),
+      SubstitutionRow row{span,     a.store_path,     std::string(display_name(a.store_path)),
                           a.source, a.download_bytes, a.nar_bytes};
       auto owner = conns_.find(a.owner);
       if (span.outcome != Outcome::success || owner == conns_.end()) {
@@ -900,7 +902,7 @@ void ActivityTracker::finish(Activity& a, Stamp at, Outcome outcome) {
         emit(std::move(row));
         break;
       }
-      std::string name(store_path_name(a.store_path));
+      std::string name(display_name(a.store_path));
       std::vector<PendingQuery> waiting;
       if (auto* w = pending_queries_.find(name)) waiting = std::move(*w);
       // Nix asks the caches in priority order and stops at the first that has the path: an
@@ -1059,7 +1061,7 @@ void ActivityTracker::emit_query(PendingQuery&& q, std::optional<bool> hit) {
 
 void ActivityTracker::resolve_queries(const std::string& store_path,
                                       const std::string& substituter) {
-  std::string name(store_path_name(store_path));
+  std::string name(display_name(store_path));
   auto* waiting = pending_queries_.find(name);
   if (!waiting) return;
   std::erase_if(*waiting, [&](PendingQuery& q) {
@@ -1074,7 +1076,7 @@ void ActivityTracker::queries_missed_by_build(const std::string& drv_path) {
   // Nix builds what no cache had: every cache asked for an output of this derivation missed.
   // The stream names the derivation, not its outputs, so they are matched by name ("out" has
   // the derivation's name).
-  std::string name(store_path_name(drv_path));
+  std::string name(display_name(drv_path));
   auto* waiting = pending_queries_.find(name);
   if (!waiting) return;
   for (auto& q : *waiting) emit_query(std::move(q), false);

@@ -79,8 +79,11 @@ struct WriterIdentity {
 
 class ActivityTracker {
  public:
-  ActivityTracker(EventSink sink, Counters& counters);
+  // `clock` stamps what the connections around the tracker receive (Stamp::now(clock())).
+  ActivityTracker(EventSink sink, Counters& counters, const Clock& clock = system_clock());
   ~ActivityTracker();
+
+  const Clock& clock() const { return clock_; }
 
   // `writer` scopes the connection's activity ids: Nix makes ids as counter + (pid << 32) per
   // process, so an id is only unique within one writer process. Ids whose high half is another
@@ -137,6 +140,7 @@ class ActivityTracker {
 
   EventSink sink_;
   Counters& counters_;
+  const Clock& clock_;
   mutable std::mutex mu_;
   ConnectionId next_conn_ = 1;
   uint64_t next_scope_ = 1;

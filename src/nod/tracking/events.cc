@@ -6,10 +6,10 @@
 
 namespace nixmon::nod {
 
-Stamp Stamp::now() {
-  using namespace std::chrono;
-  return {duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count(),
-          duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count()};
+Stamp Stamp::now(const Clock& clock) {
+  return {clock.wall_ms(),
+          std::chrono::duration_cast<std::chrono::nanoseconds>(clock.monotonic().time_since_epoch())
+              .count()};
 }
 
 namespace {

@@ -6,6 +6,8 @@
 #include <string>
 #include <variant>
 
+#include "common/clock.hh"
+
 namespace nixmon::nod {
 
 // When a record arrived. Nix sends no timestamps and writes synchronously, so arrival is event
@@ -14,7 +16,7 @@ namespace nixmon::nod {
 struct Stamp {
   int64_t wall_ms = 0;
   int64_t mono_ns = 0;
-  static Stamp now();
+  static Stamp now(const Clock& clock = system_clock());
 };
 
 // How an activity ended. `cancelled`: Nix stopped it because something else failed (no

@@ -14,7 +14,7 @@ LogSession::LogSession(ActivityTracker& tracker, Counters& counters, Input input
     : tracker_(tracker), counters_(counters), input_(input), conn_(opened) {}
 
 LogSession::~LogSession() {
-  tracker_.close_connection(conn_, Stamp::now());
+  tracker_.close_connection(conn_, Stamp::now(tracker_.clock()));
 }
 
 void LogSession::too_long() {
