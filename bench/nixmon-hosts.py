@@ -10,8 +10,9 @@ create-blocks-from openmetrics` turns it into blocks in a fresh Prometheus data 
 Debian's Prometheus is started on it (loopback, free port, no scraping). Then, in alternating
 rounds:
 
-  A  nixmon hosts --output json           (two queries at once, parsing, ranking, JSON)
-  B  curl, the same two queries, one after the other, the answers thrown away
+  A  nixmon hosts --output json           (its three queries at once, parsing, ranking, JSON)
+  B  curl, the same three queries, one after the other, the answers thrown away
+  C  curl, the two queries nixmon asked before it left out the reboot reasons that are 0
 
 Each side's wall time is measured around the whole process; the ratio is taken round by round.
 With --serve it prints the URL and keeps Prometheus up until interrupted, to time by hand.
@@ -142,27 +143,39 @@ def main():
             raise SystemExit(f"nixmon hosts printed {len(rows)} hosts, not {args.hosts}")
         print(f"{args.hosts} hosts; first rows: {[r['host'] for r in rows[:3]]}", flush=True)
 
-        queries = ['{__name__=~"up|ALERTS|nixos_system_info|nixos_current_generation|nixos_generation_age_seconds|'
-                   'nixos_flake_revision_behind|nixos_channel_behind|nixos_reboot_required|nixos_boot_pending|'
-                   'nixos_boot_filesystem_avail_bytes|nixos_boot_filesystem_size_bytes|nixos_store_nar_bytes|'
-                   'nixos_gc_reclaimable_nar_bytes|nod_build_info"}',
-                   'sum by (host, instance) (increase(nod_builds_total{outcome="failed"}[24h]))']
+        # The queries of src/nixmon/host-state.cc (host_queries), and in C the two it asked before
+        # the reboot reasons that are 0 were left out (the whole reboot series in the selector).
+        names = ("up|ALERTS|nixos_system_info|nixos_current_generation|nixos_generation_age_seconds|"
+                 "nixos_flake_revision_behind|nixos_channel_behind|nixos_boot_pending|"
+                 "nixos_boot_filesystem_avail_bytes|nixos_boot_filesystem_size_bytes|nixos_store_nar_bytes|"
+                 "nixos_gc_reclaimable_nar_bytes|nod_build_info")
+        failures = 'sum by (host, instance) (increase(nod_builds_total{outcome="failed"}[24h]))'
+        queries = ['{__name__=~"' + names + '",alertstate!="pending"}', failures,
+                   "nixos_reboot_required == 1 or max by (__name__, host, instance) (nixos_reboot_required)"]
+        before = ['{__name__=~"' + names.replace("nixos_boot_pending", "nixos_reboot_required|nixos_boot_pending") + '"}',
+                  failures]
+        curl = shutil.which("curl")
         a_cmd = [nixmon, "hosts", "--output", "json", "--prometheus", base]
-        b_cmd = [shutil.which("curl"), "-sf", "-o", "/dev/null", query_url(base, queries[0]),
-                 "-o", "/dev/null", query_url(base, queries[1])]
+        b_cmd = [curl, "-sf"] + [x for q in queries for x in ("-o", "/dev/null", query_url(base, q))]
+        c_cmd = [curl, "-sf"] + [x for q in before for x in ("-o", "/dev/null", query_url(base, q))]
         if args.serve:
-            print(f"Prometheus: {base}\nA: {' '.join(a_cmd)}\nB: {' '.join(b_cmd)}\n(Ctrl-C ends)", flush=True)
+            print(f"Prometheus: {base}\nA: {' '.join(a_cmd)}\nB: {' '.join(b_cmd)}\nC: {' '.join(c_cmd)}\n(Ctrl-C ends)", flush=True)
             signal.pause()
-        wall(a_cmd), wall(b_cmd)  # warm-up: caches, page cache
-        a, b, ratio = [], [], []
+        wall(a_cmd), wall(b_cmd), wall(c_cmd)  # warm-up: caches, page cache
+        a, b, c, ratio, ratio_c = [], [], [], [], []
         for _ in range(args.rounds):
-            ta, tb = wall(a_cmd), wall(b_cmd)
-            a.append(ta), b.append(tb), ratio.append(ta / tb)
+            ta, tb, tc = wall(a_cmd), wall(b_cmd), wall(c_cmd)
+            a.append(ta), b.append(tb), c.append(tc), ratio.append(ta / tb), ratio_c.append(ta / tc)
         med = statistics.median
-        print(f"rounds: {args.rounds} (A and B alternating)")
-        print(f"A nixmon hosts --output json : median {med(a) * 1000:.0f} ms (min {min(a) * 1000:.0f}, max {max(a) * 1000:.0f})")
-        print(f"B curl, the same 2 queries   : median {med(b) * 1000:.0f} ms (min {min(b) * 1000:.0f}, max {max(b) * 1000:.0f})")
-        print(f"A/B per round                : median {med(ratio):.2f} (min {min(ratio):.2f}, max {max(ratio):.2f})")
+
+        def line(label, xs):
+            print(f"{label}: median {med(xs) * 1000:.0f} ms (min {min(xs) * 1000:.0f}, max {max(xs) * 1000:.0f})")
+        print(f"rounds: {args.rounds} (A, B and C in turn)")
+        line("A nixmon hosts --output json          ", a)
+        line(f"B curl, the same {len(queries)} queries one by one ", b)
+        line("C curl, the 2 queries asked before     ", c)
+        print(f"A/B per round                         : median {med(ratio):.2f} (min {min(ratio):.2f}, max {max(ratio):.2f})")
+        print(f"A/C per round                         : median {med(ratio_c):.2f} (min {min(ratio_c):.2f}, max {max(ratio_c):.2f})")
     finally:
         if prom:
             prom.terminate()

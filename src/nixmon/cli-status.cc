@@ -131,7 +131,11 @@ int run_status(const GlobalOptions& options) {
            {label(x.labels, "instance")},
            {host_of(x.labels)},
            {x.health, x.health == "up" ? Colour::green : Colour::red},
-           {x.last_error.empty() ? unknown : x.last_error}});
+           // Prometheus' lastError is empty after a good scrape: no error, which is known; "-"
+           // only where a target that is not up gave no reason.
+           {!x.last_error.empty() ? x.last_error
+            : x.health == "up"    ? std::string("none")
+                                  : unknown}});
   fmt::print("{}\n", t.render(colour));
 
   fmt::print("Failing collectors: {}\n", collectors.size());

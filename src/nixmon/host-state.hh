@@ -36,8 +36,10 @@ struct HostState {
   std::vector<HostAlert> firing;
 };
 
-// The queries `nixmon hosts` sends, at once: the raw series of every host in one selector, and
-// the one figure that needs a range (nod's failed builds over 24 h).
+// The queries `nixmon hosts` sends, at once: the raw series of every host in one selector, the
+// one figure that needs a range (nod's failed builds over 24 h), and the reboot state (the
+// reasons that are 1 and, per exporter, whether it is known), asked apart so that the reasons
+// that are 0 are not sent.
 std::vector<std::string> host_queries();
 
 // Rows from the answers to host_queries(), in the same order; sorted by rank_hosts.

@@ -48,6 +48,17 @@ std::string url_encode(std::string_view text) {
   return out;
 }
 
+std::string accept_encoding_for(const BaseUrl& base) {
+  std::string_view host = base.scheme_host_port;
+  host.remove_prefix(host.find("://") + 3);
+  if (host.starts_with('['))
+    host = host.substr(0, host.find(']') + 1);
+  else
+    host = host.substr(0, host.find(':'));
+  bool loopback = host == "localhost" || host == "[::1]" || host.starts_with("127.");
+  return loopback ? "identity" : "gzip";
+}
+
 HttpEndpoint::HttpEndpoint(std::string what, std::string_view url,
                            std::chrono::milliseconds timeout)
     : what_(std::move(what)), timeout_(timeout) {
@@ -72,7 +83,8 @@ void bound(httplib::Client& client, std::chrono::milliseconds timeout) {
 HttpReply HttpEndpoint::get(const std::string& path_and_query) const {
   httplib::Client client(base_.scheme_host_port);
   bound(client, timeout_);
-  auto res = client.Get(base_.prefix + path_and_query);
+  auto res =
+      client.Get(base_.prefix + path_and_query, {{"Accept-Encoding", accept_encoding_for(base_)}});
   // The query string stays out of the message: a PromQL selector URL-encoded is unreadable.
   if (!res)
     throw Error(fmt::format("{}: GET {}: {}", what_,
@@ -85,7 +97,8 @@ HttpReply HttpEndpoint::post(const std::string& path, const std::string& body,
                              const std::string& content_type) const {
   httplib::Client client(base_.scheme_host_port);
   bound(client, timeout_);
-  auto res = client.Post(base_.prefix + path, body, content_type);
+  auto res = client.Post(base_.prefix + path, {{"Accept-Encoding", accept_encoding_for(base_)}},
+                         body, content_type);
   if (!res)
     throw Error(fmt::format("{}: POST {}: {}", what_, url(path), httplib::to_string(res.error())));
   return {res->status, res->body};

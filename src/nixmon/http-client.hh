@@ -22,6 +22,13 @@ std::optional<BaseUrl> parse_base_url(std::string_view url);
 // "a b&c" -> "a%20b%26c": RFC 3986 unreserved characters stay, every other byte is escaped.
 std::string url_encode(std::string_view text);
 
+// The Accept-Encoding nixmon sends to `base`. On loopback "identity": compressing megabytes of
+// JSON only costs both ends CPU there (a 2.6 MB answer of Prometheus took ~25 % longer gzipped,
+// docs/benchmarks.md). Elsewhere (through the proxy, over a network) "gzip", which shrinks such
+// an answer about 24 times. Always sent: cpp-httplib 0.11 sends no Accept-Encoding, newer ones
+// send every coding they were built with, so without it the two builds would ask differently.
+std::string accept_encoding_for(const BaseUrl& base);
+
 struct HttpReply {
   int status = 0;
   std::string body;

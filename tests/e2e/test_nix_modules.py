@@ -659,9 +659,46 @@ class NixmonCli(Base):
         self.assertEqual(s["sessionVariables"]["NIXMON_PROMETHEUS_URL"], "http://127.0.0.1:9090/prometheus")
         self.assertEqual(s["sessionVariables"]["NIXMON_ALERTMANAGER_URL"], "http://127.0.0.1:9093/alertmanager")
         locations = s["nginx"]["virtualHosts"]["mon.example.com"]["locations"]
-        self.assertEqual(locations["/prometheus/-/"]["return"], "403")
-        self.assertEqual(locations["/alertmanager/-/"]["return"], "403")
         self.assertEqual(locations["/prometheus/"]["proxyPass"], "http://127.0.0.1:9090")
+        self.assertEqual(self.answered_403(locations), {
+            "/prometheus/-/reload", "/prometheus/-/quit", "/prometheus/-/Reload/", "/prometheus/-/quit?x=1",
+            "/alertmanager/-/reload", "/alertmanager/-/quit"})
+
+    PROBES = ["/prometheus/-/reload", "/prometheus/-/quit", "/prometheus/-/Reload/", "/prometheus/-/quit?x=1",
+              "/prometheus/-/healthy", "/prometheus/-/ready", "/prometheus/api/v1/query",
+              "/alertmanager/-/reload", "/alertmanager/-/quit", "/alertmanager/-/healthy", "/alertmanager/-/ready",
+              "/alertmanager/api/v2/alerts", "/-/reload"]
+
+    def answered_403(self, locations):
+        """Which PROBES the proxy answers 403 itself, by nginx's matching (the URI as nginx sees it
+        after decoding and merging slashes, without the query): a regular-expression location
+        (`~` case-sensitive, `~*` not) wins over plain prefixes, an exact one (`= `) over all; the
+        lifecycle endpoints must be blocked, the health checks outside monitors ask must not."""
+        def match(uri):
+            exact = [loc for name, loc in locations.items() if name == "= " + uri]
+            if exact:
+                return exact[0]
+            prefixes = sorted(((name.removeprefix("^~ "), loc) for name, loc in locations.items()
+                               if name[0] not in "=~@" and uri.startswith(name.removeprefix("^~ "))),
+                              key=lambda p: len(p[0]))
+            longest = prefixes[-1][1] if prefixes else None
+            if prefixes and any(name == "^~ " + prefixes[-1][0] for name in locations):
+                return longest
+            for name, loc in locations.items():
+                if ((name.startswith("~* ") and re.search(name[3:], uri, re.I))
+                        or (name.startswith("~ ") and re.search(name[2:], uri))):
+                    return loc
+            return longest
+
+        return {p for p in self.PROBES if (match(p.split("?")[0]) or {}).get("return") == "403"}
+
+    def test_health_checks_stay_open_through_the_proxy_without_alertmanager(self):
+        s = self.run_modules(SERVER, self.PROXY, "{ services.nixmon.alerting.enable = false; }")
+        self.assertNoFailures(s)
+        locations = s["nginx"]["virtualHosts"]["mon.example.com"]["locations"]
+        self.assertNotIn("/alertmanager/", locations)
+        self.assertEqual(self.answered_403(locations), {
+            "/prometheus/-/reload", "/prometheus/-/quit", "/prometheus/-/Reload/", "/prometheus/-/quit?x=1"})
 
     def test_reload_asked_for_on_all_addresses_warns_and_stays_off(self):
         s = self.run_modules(SERVER, "{ services.nixmon.cli.reload = true; }")

@@ -351,6 +351,9 @@ class Fleet(unittest.TestCase):
         self.assertIs(doc["healthy"], False)
         table = nixmon("status", env=self.env)
         self.assertIn("Targets: 5 up, 1 not up", table.stdout)
+        # A target that is up has no scrape error, which is known: "none", not the "-" of unknown.
+        self.assertRegex(table.stdout, r"(?m)\bweb1\s+up\s+none\s*$")
+        self.assertNotRegex(table.stdout, r"(?m)\s+up\s+-\s*$")
         self.assertRegex(table.stdout, r"prometheus\s+successful")
 
     # --- nixmon alerts ---------------------------------------------------------------------

@@ -2,6 +2,8 @@
 // come first, and the three outputs.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "nixmon/host-output.hh"
 #include "nixmon/host-state.hh"
 #include "nixmon/text-table.hh"
@@ -72,10 +74,46 @@ TEST(Hosts, HostOfPrefersTheHostLabelElseInstanceWithoutPort) {
 TEST(Hosts, QueriesAreFewAndNameTheExportersSeries) {
   auto q = host_queries();
   EXPECT_LE(q.size(), 3u);
-  for (auto name : {"nixos_reboot_required", "nixos_system_info", "nixos_gc_reclaimable_nar_bytes",
-                    "nixos_boot_pending", "nixos_flake_revision_behind", "nixos_channel_behind"})
+  for (auto name : {"nixos_system_info", "nixos_gc_reclaimable_nar_bytes", "nixos_boot_pending",
+                    "nixos_flake_revision_behind", "nixos_channel_behind"})
     EXPECT_NE(q[0].find(name), std::string::npos) << name;
   EXPECT_NE(q[1].find("nod_builds_total{outcome=\"failed\"}[24h]"), std::string::npos);
+}
+
+// The reboot reasons that are 0 (nearly all of them, five per host) are not asked for: only
+// those that are 1, and per exporter whether the state is known at all.
+TEST(Hosts, RebootReasonsThatAreZeroAreNotAsked) {
+  auto q = host_queries();
+  ASSERT_EQ(q.size(), 3u);
+  EXPECT_EQ(q[0].find("nixos_reboot_required"), std::string::npos) << q[0];
+  EXPECT_NE(q[0].find("alertstate!=\"pending\""), std::string::npos) << q[0];
+  EXPECT_EQ(q[2],
+            "nixos_reboot_required == 1 or max by (__name__, host, instance) "
+            "(nixos_reboot_required)");
+}
+
+TEST(Hosts, RebootStateFromItsOwnQuery) {
+  std::vector<Sample> raw = {
+      s("up", {{"job", "nixos"}, {"host", "a"}}, 1),
+      s("up", {{"job", "nixos"}, {"host", "b"}}, 1),
+      s("up", {{"job", "nixos"}, {"host", "c"}}, 1),
+  };
+  std::vector<Sample> reboot = {
+      // What `x == 1 or max by (__name__, host, instance) (x)` answers: a's reasons are all 0,
+      // b needs a reboot for its kernel, c has no reboot collector.
+      s("nixos_reboot_required", {{"host", "a"}}, 0),
+      s("nixos_reboot_required", {{"host", "b"}, {"job", "nixos"}, {"reason", "kernel"}}, 1),
+      s("nixos_reboot_required", {{"host", "b"}}, 1),
+  };
+  auto hosts = assemble_hosts({raw, {}, reboot});
+  ASSERT_EQ(hosts.size(), 3u);
+  std::map<std::string, HostState> by;
+  for (const auto& h : hosts) by[h.host] = h;
+  EXPECT_EQ(by["a"].reboot_required, false);
+  EXPECT_TRUE(by["a"].reboot_reasons.empty());
+  EXPECT_EQ(by["b"].reboot_required, true);
+  EXPECT_EQ(by["b"].reboot_reasons, std::vector<std::string>{"kernel"});
+  EXPECT_FALSE(by["c"].reboot_required);  // unknown, not "no"
 }
 
 TEST(Hosts, AssembleRankAndUnknowns) {

@@ -13,9 +13,13 @@
 #     lifecycle API stays off (nixmon reload then reports Prometheus' 403 and still reloads
 #     Alertmanager); asking for `reload` there gets a warning that says why it is not done.
 #   - The proxy forwards /prometheus/ and /alertmanager/ to the world (behind basic auth): their
-#     /-/ paths (reload, quit, ready, healthy) are answered 403 there. Alertmanager's /-/reload is
+#     lifecycle endpoints (/-/reload, /-/quit) are answered 403 there. /-/healthy and /-/ready stay
+#     open, since outside health checks and load balancers ask them. Alertmanager's /-/reload is
 #     always served (it has no switch), so this closes it on the proxy as well; it listens on
-#     127.0.0.1 only (alertmanager.nix).
+#     127.0.0.1 only (alertmanager.nix). The locations are case-insensitive regular expressions:
+#     nginx tries them before the /prometheus/ prefix, on the URI after decoding %-escapes and
+#     merging slashes, and they also catch "/-/reload/" and other spellings the servers' routers
+#     would redirect to the real endpoint.
 {
   config,
   lib,
@@ -87,9 +91,11 @@ in
     (mkIf lifecycle { services.prometheus.extraFlags = [ "--web.enable-lifecycle" ]; })
     (mkIf proxied {
       services.nginx.virtualHosts.${cfg.proxy.domain}.locations = {
-        "/prometheus/-/".return = "403";
+        "~* ^${prometheusPrefix}/-/(reload|quit)".return = "403";
       }
-      // lib.optionalAttrs cfg.alerting.enable { "/alertmanager/-/".return = "403"; };
+      // lib.optionalAttrs cfg.alerting.enable {
+        "~* ^${alertmanagerPrefix}/-/(reload|quit)".return = "403";
+      };
     })
   ]);
 }
