@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Plots a soak run's CSV (bench/soak-exporter.py, bench/soak-nod.py) as one PNG: one panel per
+quantity against minutes since the start, the warm-up shaded.
+
+    python3 bench/soak-plot.py soak-exporter.csv soak-exporter.png [--warmup 300]
+    python3 bench/soak-plot.py soak-nod.csv soak-nod.png
+
+Needs matplotlib (Debian: `apt-get install python3-matplotlib`); the soak scripts themselves do not.
+"""
+import argparse
+import csv
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PANELS = {
+    "exporter": [("rss_kib", "RSS (MiB)", 1 / 1024), ("fds", "open fds", 1),
+                 ("threads", "threads", 1), ("p99_ms", "scrape p99 / max (ms)", 1),
+                 ("scrape_errors", "scrape errors per 10 s", 1),
+                 ("valid_paths", "store valid paths", 1)],
+    "nod": [("rss_kib", "RSS (MiB)", 1 / 1024), ("fds", "open fds", 1), ("threads", "threads", 1),
+            ("wal_kib", "WAL size (MiB)", 1 / 1024), ("in_flight", "activities in flight", 1),
+            ("lost", "events completed - committed, dropped", 1)],
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("csv")
+    ap.add_argument("png")
+    ap.add_argument("--warmup", type=int, default=300)
+    a = ap.parse_args()
+    with open(a.csv) as f:
+        rows = list(csv.DictReader(f))
+    kind = "nod" if "committed" in rows[0] else "exporter"
+    t = [int(r["t_s"]) / 60 for r in rows]
+    panels = PANELS[kind]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2 * len(panels)), sharex=True)
+    for ax, (key, label, scale) in zip(axes, panels):
+        if key == "lost":
+            ax.plot(t, [int(r["enqueued"]) - int(r["committed"]) for r in rows],
+                    label="enqueued - committed (in the queue)")
+            ax.plot(t, [int(r["dropped"]) for r in rows], label="dropped")
+            ax.legend(fontsize=7)
+        else:
+            ax.plot(t, [float(r[key]) * scale for r in rows], label=label)
+            if key == "p99_ms":
+                ax.plot(t, [float(r["max_ms"]) for r in rows], alpha=0.5, label="max")
+                ax.legend(fontsize=7)
+        ax.set_ylabel(label, fontsize=8)
+        ax.axvspan(0, a.warmup / 60, color="grey", alpha=0.15)
+        ax.grid(alpha=0.3)
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(min(0, lo), hi if hi > 0 else 1)
+    axes[-1].set_xlabel("minutes (warm-up shaded)")
+    fig.suptitle(f"{'nixos-exporter' if kind == 'exporter' else 'nod daemon'} soak", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(a.png, dpi=90)
+
+
+if __name__ == "__main__":
+    main()
