@@ -37,7 +37,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def proc_stats(pid):
-    """(RSS KiB, threads, open fds, open fds other than sockets) of a live process, from /proc.
+    """(RSS KiB, anonymous RSS KiB, threads, open fds, open fds other than sockets) of a live
+    process, from /proc. Anonymous memory is the heap and stacks; the rest of RSS is mapped files
+    (libraries, and SQLite's pages of a store database that grows as paths are added).
     The sockets include the scrapers' connections, which the HTTP library closes after a few
     requests (the scrapers then reconnect), so their count moves with the moment of sampling."""
     with open(f"/proc/{pid}/status") as f:
@@ -49,7 +51,8 @@ def proc_stats(pid):
             other += not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
         except OSError:  # closed meanwhile
             pass
-    return int(st["VmRSS"].split()[0]), int(st["Threads"]), fds, other
+    return (int(st["VmRSS"].split()[0]), int(st["RssAnon"].split()[0]), int(st["Threads"]), fds,
+            other)
 
 
 def percentile(sorted_values, q):
@@ -209,7 +212,8 @@ def main():
     ap.add_argument("--scrapers", type=int, default=100)
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between a scraper's scrapes")
     ap.add_argument("--paths", type=int, default=10000, help="valid paths of the generated store")
-    ap.add_argument("--change-every", type=float, default=3.0, help="seconds between store changes")
+    ap.add_argument("--change-every", type=float, default=3.0,
+                    help="seconds between store changes (0: the store does not change)")
     ap.add_argument("--warmup", type=int, default=300, help="seconds left out of the summary")
     ap.add_argument("--out", default=".")
     a = ap.parse_args()
@@ -236,14 +240,15 @@ def main():
             threads = [threading.Thread(target=scraper, args=(port, i % 2 == 0, stop, scrapes,
                                                               a.interval), daemon=True)
                        for i in range(a.scrapers)]
-            threads.append(threading.Thread(target=changer.run, args=(stop,), daemon=True))
+            if a.change_every > 0:
+                threads.append(threading.Thread(target=changer.run, args=(stop,), daemon=True))
             start = time.monotonic()
             for th in threads:
                 th.start()
                 time.sleep(a.interval / a.scrapers)  # spread the scrapers over the interval
             rows = []
             csv_path = os.path.join(a.out, "soak-exporter.csv")
-            fields = ["t_s", "rss_kib", "threads", "fds", "fds_not_sockets", "scrapes", "scrape_errors", "p50_ms",
+            fields = ["t_s", "rss_kib", "rss_anon_kib", "threads", "fds", "fds_not_sockets", "scrapes", "scrape_errors", "p50_ms",
                       "p99_ms", "max_ms", "valid_paths", "adds", "deletes", "change_errors",
                       "collectors_failed"]
             with open(csv_path, "w", newline="") as f:
@@ -255,10 +260,10 @@ def main():
                     next_sample += 10
                     if not p.alive():
                         break
-                    rss, nthreads, fds, fds_other = proc_stats(pid)
+                    rss, anon, nthreads, fds, fds_other = proc_stats(pid)
                     lat, err = scrapes.take()
                     failed = failed_collectors(port)
-                    row = {"t_s": round(time.monotonic() - start), "rss_kib": rss,
+                    row = {"t_s": round(time.monotonic() - start), "rss_kib": rss, "rss_anon_kib": anon,
                            "threads": nthreads, "fds": fds, "fds_not_sockets": fds_other,
                            "scrapes": len(lat) + err,
                            "scrape_errors": err,
@@ -282,7 +287,7 @@ def main():
     lines = [f"nixos-exporter soak: {a.minutes:g} min, {a.scrapers} scrapers every {a.interval:g} s, "
              f"store of {a.paths:,} generated paths changed every {a.change_every:g} s",
              f"load average at the end: {open('/proc/loadavg').read().split()[:3]}"]
-    lines += summarize(rows, a.warmup, ["rss_kib", "fds", "fds_not_sockets", "threads", "p99_ms"], a.out)
+    lines += summarize(rows, a.warmup, ["rss_kib", "rss_anon_kib", "fds", "fds_not_sockets", "threads", "p99_ms"], a.out)
     lines.append(f"scrapes: {scrapes.total:,}, errors: {scrapes.total_errors}"
                  + (f" (last: {scrapes.last_error})" if scrapes.last_error else ""))
     lines.append(f"store changes: {changer.adds} paths added, {changer.roots} rooted, "

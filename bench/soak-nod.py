@@ -61,10 +61,12 @@ HASH_RE = re.compile(rb"(?<![0-9a-z])([" + B32 + rb"]{32})(?![0-9a-z])")
 
 
 def proc_stats(pid):
-    """(RSS KiB, threads, open fds) of a live process, from /proc."""
+    """(RSS KiB, anonymous RSS KiB, threads, open fds) of a live process, from /proc. Anonymous
+    memory is the heap and stacks; the rest of RSS is mapped files."""
     with open(f"/proc/{pid}/status") as f:
         st = dict(line.split(":", 1) for line in f if ":" in line)
-    return (int(st["VmRSS"].split()[0]), int(st["Threads"]), len(os.listdir(f"/proc/{pid}/fd")))
+    return (int(st["VmRSS"].split()[0]), int(st["RssAnon"].split()[0]), int(st["Threads"]),
+            len(os.listdir(f"/proc/{pid}/fd")))
 
 
 def load_captures():
@@ -343,7 +345,7 @@ def main():
             for th in threads:
                 th.start()
             rows = []
-            fields = ["t_s", "rss_kib", "threads", "fds", "wal_kib", "db_kib", "sent_records",
+            fields = ["t_s", "rss_kib", "rss_anon_kib", "threads", "fds", "wal_kib", "db_kib", "sent_records",
                       "records", "enqueued", "committed", "dropped", "in_flight", "queue_depth",
                       "connections", "queries", "query_errors", "query_p50_ms", "query_max_ms",
                       "cleaned_rows"]
@@ -356,7 +358,7 @@ def main():
                     next_sample += 10
                     if not p.alive():
                         break
-                    rss, nthreads, fds = proc_stats(pid)
+                    rss, anon, nthreads, fds = proc_stats(pid)
                     try:
                         st = status(build, sock)
                     except Exception as e:
@@ -364,7 +366,7 @@ def main():
                         continue
                     lat, qerr = queries.take()
                     wal = db + "-wal"
-                    row = {"t_s": round(time.monotonic() - start), "rss_kib": rss,
+                    row = {"t_s": round(time.monotonic() - start), "rss_kib": rss, "rss_anon_kib": anon,
                            "threads": nthreads, "fds": fds,
                            "wal_kib": os.path.getsize(wal) // 1024 if os.path.exists(wal) else 0,
                            "db_kib": os.path.getsize(db) // 1024,
@@ -398,7 +400,7 @@ def main():
     lines = [f"nod daemon soak: {a.minutes:g} min, {a.connections} connections sharing "
              f"{a.rate:g} records/s, {len(captures)} captures replayed",
              f"load average at the end: {open('/proc/loadavg').read().split()[:3]}"]
-    lines += summarize(rows, a.warmup, ["rss_kib", "fds", "threads", "wal_kib", "in_flight"])
+    lines += summarize(rows, a.warmup, ["rss_kib", "rss_anon_kib", "fds", "threads", "wal_kib", "in_flight"])
     if final:
         received = final["records"] - calib["records"]
         ev = events(final) - events(calib)

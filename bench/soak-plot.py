@@ -5,6 +5,10 @@ quantity against minutes since the start, the warm-up shaded.
     python3 bench/soak-plot.py soak-exporter.csv soak-exporter.png [--warmup 300]
     python3 bench/soak-plot.py soak-nod.csv soak-nod.png
 
+Also prints, for each plotted quantity, the mean of the first minute after the warm-up, of the
+last minute, and the slope of a straight line fitted after the warm-up (per hour), so that a CSV can
+be summarized again with another warm-up than the soak script's.
+
 Needs matplotlib (Debian: `apt-get install python3-matplotlib`); the soak scripts themselves do not.
 """
 import argparse
@@ -46,6 +50,9 @@ def main():
             ax.legend(fontsize=7)
         else:
             ax.plot(t, [float(r[key]) * scale for r in rows], label=label)
+            if key == "rss_kib" and "rss_anon_kib" in rows[0]:
+                ax.plot(t, [float(r["rss_anon_kib"]) / 1024 for r in rows], label="anonymous")
+                ax.legend(fontsize=7)
             if key == "p99_ms":
                 ax.plot(t, [float(r["max_ms"]) for r in rows], alpha=0.5, label="max")
                 ax.legend(fontsize=7)
@@ -54,6 +61,19 @@ def main():
         ax.grid(alpha=0.3)
         lo, hi = ax.get_ylim()
         ax.set_ylim(min(0, lo), hi if hi > 0 else 1)
+    for key, label, _ in panels:
+        if key == "lost" or key not in rows[0]:
+            continue
+        after = [r for r in rows if int(r["t_s"]) >= a.warmup]
+        if len(after) < 12:
+            continue
+        xs = [int(r["t_s"]) / 3600 for r in after]
+        ys = [float(r[key]) for r in after]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        print(f"{key}: start {sum(ys[:6]) / 6:,.1f}, end {sum(ys[-6:]) / 6:,.1f}, "
+              f"min {min(ys):,.0f}, max {max(ys):,.0f}, slope {slope:+,.1f}/hour "
+              f"(after {a.warmup} s)")
     axes[-1].set_xlabel("minutes (warm-up shaded)")
     fig.suptitle(f"{'nixos-exporter' if kind == 'exporter' else 'nod daemon'} soak", fontsize=10)
     fig.tight_layout()
