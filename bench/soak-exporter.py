@@ -11,13 +11,14 @@ nixos-basic fixture root. While it runs:
     (as a Prometheus does, only more often), half of them asking for gzip;
   - the store changes every few seconds by real Nix: `nix-store --add` of a new file, now and then
     a GC root made for one of them, and later removed and the path deleted with `nix-store --delete`;
-  - every 10 s a sample: the exporter's RSS, open fds (/proc/PID/fd), threads (/proc/PID/status),
-    the fds other than sockets, the scrapes of those 10 s (count, errors, latency percentiles), the store's valid paths and
-    the collectors reporting success 0.
+  - every 10 s a sample: the exporter's RSS and anonymous RSS, threads (/proc/PID/status), open
+    fds and those that are not sockets (/proc/PID/fd), the scrapes of those 10 s (count, errors,
+    latency percentiles), the store's valid paths and the collectors reporting success 0.
 Writes DIR/soak-exporter.csv and DIR/soak-exporter-summary.txt (also printed): the first minute
 after the warm-up against the last minute, errors, and the growth per hour fitted after the
 warm-up. Exit status 1 on any scrape error or if the exporter died. Standard library only;
-plot with bench/soak-plot.py (matplotlib).
+plot with bench/soak-plot.py (matplotlib). `--change-every 0` keeps the store unchanged (a
+control run: memory that grows with the store against memory that grows with time).
 """
 import argparse
 import csv

@@ -28,11 +28,11 @@ Queries: every 5 s one of `nod`, `nod -d 1`, `nod --bucket day`, `nod --group --
 `nod failures`, `nod builds --last 10`, `nod regressions`, `nod status` through the daemon, and a
 scrape of its --metrics.listen endpoint.
 
-Every 10 s a sample: RSS, threads, open fds, the WAL's size, records sent and received, events
+Every 10 s a sample: RSS and anonymous RSS, threads, open fds, the WAL's size, records sent and received, events
 enqueued, committed and dropped, in-flight activities, queue depth, query latency and errors.
 Writes DIR/soak-nod.csv and DIR/soak-nod-summary.txt (also printed). Exit status 1 if an event
-was dropped, a query failed or the daemon died. Standard library only; plot with
-bench/soak-plot.py.
+was dropped, a query failed or the daemon died. Standard library only (and Debian's `sqlite3`
+shell for the history); plot with bench/soak-plot.py.
 """
 import argparse
 import csv

@@ -60,7 +60,8 @@ def main():
         ax.axvspan(0, a.warmup / 60, color="grey", alpha=0.15)
         ax.grid(alpha=0.3)
         lo, hi = ax.get_ylim()
-        ax.set_ylim(min(0, lo), hi if hi > 0 else 1)
+        if key != "valid_paths":  # the store's change is small against its size
+            ax.set_ylim(min(0, lo), hi if hi > 0 else 1)
     for key, label, _ in panels:
         if key == "lost" or key not in rows[0]:
             continue
