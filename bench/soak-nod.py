@@ -255,7 +255,7 @@ class Cleaner:
             self.n -= 1
 
 
-def seed_history(build, db, tmp, rows, days):
+def make_history(build, db, tmp, rows, days):
     """`days` days of history ending yesterday, made as bench/nod-query-bench.py makes its
     database (SQL into the schema nod created), then `nod rebuild`."""
     spec = importlib.util.spec_from_file_location("nqb", os.path.join(HERE, "nod-query-bench.py"))
@@ -314,7 +314,7 @@ def main():
     with h.TempDir() as tmp:
         sock = os.path.join(tmp, "nod.sock")
         db = os.path.join(tmp, "nod.db")
-        seed_history(build, db, tmp, a.history_rows, 40)
+        make_history(build, db, tmp, a.history_rows, 40)
         mport = h.free_port()
         argv = [os.path.join(build, "src", "nod", "nod"), "daemon", "--socket", sock, "--db", db,
                 "--retain-days", "30", f"--metrics.listen=127.0.0.1:{mport}"]
