@@ -19,18 +19,6 @@ using namespace format;
 
 namespace {
 
-constexpr int64_t ms_per_day = 86400000;
-
-// Civil date <-> days since 1970-01-01 (Howard Hinnant's algorithms).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  unsigned yoe = static_cast<unsigned>(y - era * 400);
-  unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 int64_t parse_day(const std::string& s) {
   int y = 0;
   unsigned m = 0, d = 0;

@@ -127,40 +127,7 @@ void check_version(const sqlite::Database& db) {
   }
 }
 
-// Days since 1970-01-01 -> civil date (Howard Hinnant's algorithm).
-std::tuple<int, unsigned, unsigned> civil_from_days(int64_t z) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  unsigned doe = static_cast<unsigned>(z - era * 146097);
-  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = static_cast<int64_t>(yoe) + era * 400;
-  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  unsigned mp = (5 * doy + 2) / 153;
-  unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {static_cast<int>(y + (m <= 2)), m, d};
-}
-
-int64_t floor_div(int64_t a, int64_t b) {
-  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
-
-constexpr int64_t ms_per_day = 86400000;
-
 }  // namespace
-
-std::string utc_day(int64_t ms) {
-  auto [y, m, d] = civil_from_days(floor_div(ms, ms_per_day));
-  return fmt::format("{:04}-{:02}-{:02}", y, m, d);
-}
-
-int64_t utc_day_index(int64_t ms) {
-  return floor_div(ms, ms_per_day);
-}
-
-int64_t day_start_ms(int64_t day) {
-  return day * ms_per_day;
-}
 
 namespace {
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/calendar.hh"
 #include "common/sqlite.hh"
 #include "tracking/events.hh"
 
@@ -76,12 +77,5 @@ CleanStep clean_step(sqlite::Database& db, std::optional<int64_t> before_days, i
                      int64_t max_rows);
 // Rows that `clean` would remove in total (for the progress denominator).
 int64_t clean_count(const sqlite::Database& db, std::optional<int64_t> before_days, int64_t now_ms);
-
-// "YYYY-MM-DD" (UTC) of a Unix time in milliseconds.
-std::string utc_day(int64_t ms);
-// Days since 1970-01-01 (UTC) of a Unix time in milliseconds, rounded down (also before 1970).
-int64_t utc_day_index(int64_t ms);
-// Unix ms of the UTC midnight starting `day` days since 1970-01-01.
-int64_t day_start_ms(int64_t day);
 
 }  // namespace nixmon::nod
