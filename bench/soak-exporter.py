@@ -33,27 +33,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
 import harness as h  # noqa: E402
+from soak_common import proc_stats, summarize  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def proc_stats(pid):
-    """(RSS KiB, anonymous RSS KiB, threads, open fds, open fds other than sockets) of a live
-    process, from /proc. Anonymous memory is the heap and stacks; the rest of RSS is mapped files
-    (libraries, and SQLite's pages of a store database that grows as paths are added).
-    The sockets include the scrapers' connections, which the HTTP library closes after a few
-    requests (the scrapers then reconnect), so their count moves with the moment of sampling."""
-    with open(f"/proc/{pid}/status") as f:
-        st = dict(line.split(":", 1) for line in f if ":" in line)
-    fds = other = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        fds += 1
-        try:
-            other += not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-        except OSError:  # closed meanwhile
-            pass
-    return (int(st["VmRSS"].split()[0]), int(st["RssAnon"].split()[0]), int(st["Threads"]), fds,
-            other)
 
 
 def percentile(sorted_values, q):
@@ -187,26 +169,6 @@ def failed_collectors(port):
                   if k.startswith("nixos_exporter_collector_success{") and v == 0)
 
 
-def summarize(rows, warmup, keys, out):
-    """Lines comparing the first minute after the warm-up with the last minute, and the slope."""
-    after = [r for r in rows if r["t_s"] >= warmup]
-    if len(after) < 12:
-        return ["run too short for a summary after the warm-up"]
-    first, last = after[:6], after[-6:]
-    lines = [f"samples: {len(rows)} every 10 s; warm-up {warmup} s; 'start' = mean of the first "
-             f"minute after it, 'end' = mean of the last minute"]
-    for k in keys:
-        a = sum(r[k] for r in first) / len(first)
-        b = sum(r[k] for r in last) / len(last)
-        xs = [r["t_s"] / 3600 for r in after]
-        ys = [r[k] for r in after]
-        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-        lines.append(f"{k}: start {a:,.1f}, end {b:,.1f}, min {min(ys):,} max {max(ys):,} after "
-                     f"warm-up, fitted slope {slope:+,.1f}/hour")
-    return lines
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=30)
@@ -288,7 +250,7 @@ def main():
     lines = [f"nixos-exporter soak: {a.minutes:g} min, {a.scrapers} scrapers every {a.interval:g} s, "
              f"store of {a.paths:,} generated paths changed every {a.change_every:g} s",
              f"load average at the end: {open('/proc/loadavg').read().split()[:3]}"]
-    lines += summarize(rows, a.warmup, ["rss_kib", "rss_anon_kib", "fds", "fds_not_sockets", "threads", "p99_ms"], a.out)
+    lines += summarize(rows, a.warmup, ["rss_kib", "rss_anon_kib", "fds", "fds_not_sockets", "threads", "p99_ms"])
     lines.append(f"scrapes: {scrapes.total:,}, errors: {scrapes.total_errors}"
                  + (f" (last: {scrapes.last_error})" if scrapes.last_error else ""))
     lines.append(f"store changes: {changer.adds} paths added, {changer.roots} rooted, "

@@ -51,6 +51,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
 import harness as h  # noqa: E402
+from soak_common import proc_stats, summarize  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DAY = 86400000
@@ -58,15 +59,6 @@ ID_RE = re.compile(rb'"(id|parent)":(\d+)')
 B32 = b"0123456789abcdfghijklmnpqrsvwxyz"
 # A store path's hash part wherever it appears (store paths, .drv paths, .narinfo URLs).
 HASH_RE = re.compile(rb"(?<![0-9a-z])([" + B32 + rb"]{32})(?![0-9a-z])")
-
-
-def proc_stats(pid):
-    """(RSS KiB, anonymous RSS KiB, threads, open fds) of a live process, from /proc. Anonymous
-    memory is the heap and stacks; the rest of RSS is mapped files."""
-    with open(f"/proc/{pid}/status") as f:
-        st = dict(line.split(":", 1) for line in f if ":" in line)
-    return (int(st["VmRSS"].split()[0]), int(st["RssAnon"].split()[0]), int(st["Threads"]),
-            len(os.listdir(f"/proc/{pid}/fd")))
 
 
 def load_captures():
@@ -278,25 +270,6 @@ def make_history(build, db, tmp, rows, days):
     subprocess.run([nod_bin, "--db", db, "rebuild"], check=True, capture_output=True)
 
 
-def summarize(rows, warmup, keys):
-    after = [r for r in rows if r["t_s"] >= warmup]
-    if len(after) < 12:
-        return ["run too short for a summary after the warm-up"]
-    first, last = after[:6], after[-6:]
-    lines = [f"samples: {len(rows)} every 10 s; warm-up {warmup} s; 'start' = mean of the first "
-             f"minute after it, 'end' = mean of the last minute"]
-    for k in keys:
-        a = sum(r[k] for r in first) / len(first)
-        b = sum(r[k] for r in last) / len(last)
-        xs = [r["t_s"] / 3600 for r in after]
-        ys = [r[k] for r in after]
-        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-        lines.append(f"{k}: start {a:,.1f}, end {b:,.1f}, min {min(ys):,} max {max(ys):,} after "
-                     f"warm-up, fitted slope {slope:+,.1f}/hour")
-    return lines
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", default=h.BUILD_DIR)
@@ -358,7 +331,7 @@ def main():
                     next_sample += 10
                     if not p.alive():
                         break
-                    rss, anon, nthreads, fds = proc_stats(pid)
+                    rss, anon, nthreads, fds, _ = proc_stats(pid)
                     try:
                         st = status(build, sock)
                     except Exception as e:

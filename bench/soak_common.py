@@ -1,0 +1,41 @@
+"""What both soak scripts (bench/soak-exporter.py, bench/soak-nod.py) sample and how they sum it up."""
+import os
+
+
+def proc_stats(pid):
+    """(RSS KiB, anonymous RSS KiB, threads, open fds, open fds other than sockets) of a live
+    process, from /proc. Anonymous memory is the heap and stacks; the rest of RSS is mapped files
+    (libraries, and SQLite's pages of a store database that grows as paths are added).
+    The sockets include the scrapers' connections, which the HTTP library closes after a few
+    requests (the scrapers then reconnect), so their count moves with the moment of sampling."""
+    with open(f"/proc/{pid}/status") as f:
+        st = dict(line.split(":", 1) for line in f if ":" in line)
+    fds = other = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        fds += 1
+        try:
+            other += not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:  # closed meanwhile
+            pass
+    return (int(st["VmRSS"].split()[0]), int(st["RssAnon"].split()[0]), int(st["Threads"]), fds,
+            other)
+
+
+def summarize(rows, warmup, keys):
+    """Lines comparing the first minute after the warm-up with the last minute, and the slope."""
+    after = [r for r in rows if r["t_s"] >= warmup]
+    if len(after) < 12:
+        return ["run too short for a summary after the warm-up"]
+    first, last = after[:6], after[-6:]
+    lines = [f"samples: {len(rows)} every 10 s; warm-up {warmup} s; 'start' = mean of the first "
+             f"minute after it, 'end' = mean of the last minute"]
+    for k in keys:
+        a = sum(r[k] for r in first) / len(first)
+        b = sum(r[k] for r in last) / len(last)
+        xs = [r["t_s"] / 3600 for r in after]
+        ys = [r[k] for r in after]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        lines.append(f"{k}: start {a:,.1f}, end {b:,.1f}, min {min(ys):,} max {max(ys):,} after "
+                     f"warm-up, fitted slope {slope:+,.1f}/hour")
+    return lines
