@@ -213,11 +213,9 @@ bool fast_parse(std::string_view l, LogRecord& r, std::string& known_sid) {
 }
 }  // namespace
 
-std::variant<LogRecord, Malformed> LogRecordParser::parse_padded(const char* data, size_t len,
-                                                                 size_t capacity) {
+std::variant<LogRecord, Malformed> LogRecordParser::parse_padded(const char* data, size_t len) {
   LogRecord r;
   bool has_id = false, has_type = false, has_msg = false, has_action = false;
-  (void)capacity;  // the DOM parser needs only the padding guaranteed by the caller
   try {
     dom::element root = get(parser_.parse(reinterpret_cast<const uint8_t*>(data), len, false));
     dom::object obj = get(root.get_object());
@@ -289,6 +287,9 @@ std::variant<LogRecord, Malformed> LogRecordParser::parse_padded(const char* dat
 std::variant<LogRecord, Malformed> LogRecordParser::parse(std::string_view line, size_t capacity,
                                                           bool* repaired) {
   if (repaired) *repaired = false;
+  // The DOM parser below reads up to SIMDJSON_PADDING bytes past the line (it is told not to copy
+  // it): a buffer without them is copied first rather than read past its end.
+  if (capacity < line.size() + simdjson::SIMDJSON_PADDING) return parse_copy(line, repaired);
   size_t first = line.find_first_not_of(" \t\r");
   if (first == std::string_view::npos) return Malformed::empty;
   if (fast_path_) {
@@ -296,7 +297,7 @@ std::variant<LogRecord, Malformed> LogRecordParser::parse(std::string_view line,
     if (fast_parse(line, r, known_sid_) && simdjson::validate_utf8(line.data(), line.size()))
       return r;
   }
-  auto result = parse_padded(line.data(), line.size(), capacity);
+  auto result = parse_padded(line.data(), line.size());
   if (std::holds_alternative<Malformed>(result) &&
       std::get<Malformed>(result) == Malformed::not_json) {
     // simdjson rejects invalid UTF-8 anywhere in the document. Nix never sends it (it replaces
@@ -306,7 +307,7 @@ std::variant<LogRecord, Malformed> LogRecordParser::parse(std::string_view line,
       scratch_ = repair_utf8(line);
       size_t n = scratch_.size();
       scratch_.resize(n + simdjson::SIMDJSON_PADDING);
-      auto again = parse_padded(scratch_.data(), n, scratch_.size());
+      auto again = parse_padded(scratch_.data(), n);
       // Only a line that became a record counts as repaired; garbage stays garbage.
       if (repaired) *repaired = std::holds_alternative<LogRecord>(again);
       return again;

@@ -59,10 +59,11 @@ class LogRecordParser {
  public:
   LogRecordParser();
 
-  // Parses one line without its newline and without the "@nix " prefix. `line` must be readable
-  // for SIMDJSON_PADDING bytes past its end (see padded_capacity); the contents there do not
-  // matter. Returns the record or the reason it is malformed. `repaired_utf8` is set when the line
-  // held invalid UTF-8 that was replaced by U+FFFD before parsing (Nix itself does this).
+  // Parses one line without its newline and without the "@nix " prefix. `capacity` is how many
+  // bytes from line.data() are readable: with SIMDJSON_PADDING of them past the line's end (see
+  // padded_capacity; the contents there do not matter) the line is parsed in place, otherwise it
+  // is copied first. Returns the record or the reason it is malformed. `repaired_utf8` is set when
+  // the line held invalid UTF-8 that was replaced by U+FFFD before parsing (Nix itself does this).
   std::variant<LogRecord, Malformed> parse(std::string_view line, size_t capacity,
                                            bool* repaired_utf8 = nullptr);
   // The hot shapes (log lines, progress, stops) are read without simdjson's DOM unless this is
@@ -74,7 +75,8 @@ class LogRecordParser {
                                                 bool* repaired_utf8 = nullptr);
 
  private:
-  std::variant<LogRecord, Malformed> parse_padded(const char* data, size_t len, size_t capacity);
+  // `data` is readable for SIMDJSON_PADDING bytes past `len` (parse checked it).
+  std::variant<LogRecord, Malformed> parse_padded(const char* data, size_t len);
   simdjson::dom::parser parser_;
   std::string scratch_;    // a repaired line
   std::string copy_;       // parse_copy's line
