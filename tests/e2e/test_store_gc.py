@@ -43,8 +43,11 @@ def sleeping_builder(nix_build, timeout=60):
             raise AssertionError(f"nix-build exited with {nix_build.returncode} before building")
         children = []
         for task in os.listdir(task_dir):
-            with open(os.path.join(task_dir, task, "children")) as f:
-                children += f.read().split()
+            try:
+                with open(os.path.join(task_dir, task, "children")) as f:
+                    children += f.read().split()
+            except (FileNotFoundError, ProcessLookupError):  # the thread ended since the listing
+                pass
         for child in children:
             try:
                 with open(f"/proc/{child}/cmdline", "rb") as f:

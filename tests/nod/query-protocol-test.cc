@@ -115,6 +115,12 @@ TEST(QueryClient, NoDaemonIsAMissingOrDeadSocket) {
 // Out of file descriptors is no "no daemon": the query CLI used to take any SysError for one and
 // quietly read the database instead; now the error reaches the user.
 TEST(QueryClient, RunningOutOfDescriptorsIsReportedNotTakenForNoDaemon) {
+#ifdef __SANITIZE_ADDRESS__
+  // The asan preset also runs UBSan, whose check of SysError's vptr in its constructor reads the
+  // object through a pipe of its own: with no descriptor free it reports a false "invalid vptr".
+  // The default build runs this test.
+  GTEST_SKIP() << "needs free descriptors under the sanitizers";
+#endif
   nixmon::test::TempDir tmp;
   NodOptions g;
   g.socket = (tmp.path() / "none.sock").string();
