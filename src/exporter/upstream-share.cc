@@ -21,7 +21,8 @@ void add_nats_sharing_flags(CLI::App& app, NatsSharing& f, std::string_view coll
   app.add_option(flag("subject"), f.nats_subject, subject_help)->capture_default_str();
   app.add_option(flag("credentials-file"), f.nats_credentials_file,
                  "NATS credentials file (optional)");
-  app.add_option(flag("nkey-seed-file"), f.nats_nkey_seed_file, "NATS user key file (an NKey, optional)");
+  app.add_option(flag("nkey-seed-file"), f.nats_nkey_seed_file,
+                 "NATS user key file (an NKey, optional)");
 }
 
 void check_nats_sharing_flags(const NatsSharing& f, std::string_view collector) {

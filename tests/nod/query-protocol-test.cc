@@ -10,8 +10,8 @@
 #include <optional>
 #include <string>
 
-#include "common/error.hh"
 #include "commands/query-cli.hh"
+#include "common/error.hh"
 #include "daemon/options.hh"
 #include "query/protocol.hh"
 #include "support/test-support.hh"
