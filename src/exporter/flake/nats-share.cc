@@ -43,7 +43,7 @@ void on_error(natsConnection*, natsSubscription*, natsStatus err, void*) {
 
 // NKeys: base32 (RFC 4648, no padding) of prefix bytes + key + CRC-16/XMODEM (little endian).
 constexpr std::string_view b32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-constexpr unsigned char prefix_seed = 18 << 3;
+constexpr unsigned char prefix_private = 18 << 3;
 constexpr unsigned char prefix_user = 20 << 3;
 
 std::uint16_t crc16(const unsigned char* p, std::size_t n) {
@@ -77,7 +77,7 @@ std::vector<unsigned char> base32_decode(std::string_view in) {
   int bits = 0;
   for (char c : in) {
     auto v = b32.find(c);
-    if (v == std::string_view::npos) throw Error("NKey seed: not base32");
+    if (v == std::string_view::npos) throw Error("NKey user key: not base32");
     buffer = (buffer << 5) | static_cast<unsigned>(v);
     bits += 5;
     if (bits >= 8) {
@@ -90,25 +90,25 @@ std::vector<unsigned char> base32_decode(std::string_view in) {
 
 }  // namespace
 
-std::string nkey_public_from_seed(std::string_view text) {
+std::string nkey_public_from_user_key(std::string_view text) {
   auto b = text.find_first_not_of(" \t\r\n");
   auto e = text.find_last_not_of(" \t\r\n");
-  if (b == std::string_view::npos) throw Error("NKey seed: empty");
+  if (b == std::string_view::npos) throw Error("NKey user key: empty");
   auto raw = base32_decode(text.substr(b, e - b + 1));
-  if (raw.size() != 2 + 32 + 2) throw Error("NKey seed: wrong length");
+  if (raw.size() != 2 + 32 + 2) throw Error("NKey user key: wrong length");
   std::uint16_t want = raw[34] | (raw[35] << 8);
-  if (crc16(raw.data(), 34) != want) throw Error("NKey seed: checksum mismatch");
-  if ((raw[0] & 0xf8) != prefix_seed) throw Error("NKey seed: not a seed");
+  if (crc16(raw.data(), 34) != want) throw Error("NKey user key: checksum mismatch");
+  if ((raw[0] & 0xf8) != prefix_private) throw Error("NKey user key: not a private key");
   unsigned char kind = static_cast<unsigned char>(((raw[0] & 7) << 5) | ((raw[1] & 0xf8) >> 3));
-  if (kind != prefix_user) throw Error("NKey seed: not a user seed (want \"SU...\")");
+  if (kind != prefix_user) throw Error("NKey user key: not a user key (want \"SU...\")");
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
       EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, raw.data() + 2, 32), EVP_PKEY_free);
   std::fill(raw.begin(), raw.end(), 0);
-  if (!key) throw Error("NKey seed: not an Ed25519 key");
+  if (!key) throw Error("NKey user key: not an Ed25519 key");
   std::array<unsigned char, 32> pub{};
   std::size_t len = pub.size();
   if (EVP_PKEY_get_raw_public_key(key.get(), pub.data(), &len) != 1 || len != 32)
-    throw Error("NKey seed: cannot derive the public key");
+    throw Error("NKey user key: cannot derive the public key");
   std::vector<unsigned char> out{prefix_user};
   out.insert(out.end(), pub.begin(), pub.end());
   std::uint16_t crc = crc16(out.data(), out.size());
@@ -174,7 +174,7 @@ NatsShare::NatsShare(const NatsShareConfig& c, OnMessage on_message)
       std::fclose(f);
       std::string pub;
       try {
-        pub = nkey_public_from_seed(std::string_view(buf, n));
+        pub = nkey_public_from_user_key(std::string_view(buf, n));
       } catch (const Error& e) {
         throw Error(fmt::format("{}: {}", c.nkey_seed_file, e.what()));
       }

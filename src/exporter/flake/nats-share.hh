@@ -37,7 +37,7 @@ class NatsShare {
  public:
   using OnMessage = std::function<void(std::string_view payload)>;
 
-  // Throws Error when the options cannot be set (unreadable credentials or seed file, bad URL).
+  // Throws Error when the options cannot be set (unreadable credentials or user key file, bad URL).
   // Not being able to reach the server is no error: the client keeps trying in the background.
   NatsShare(const NatsShareConfig& config, OnMessage on_message);
   ~NatsShare();
@@ -71,8 +71,8 @@ class NatsShare {
   bool closed_ = false;
 };
 
-// The public key ("U...") of an NKey user seed ("SU..."), as natsOptions_SetNKeyFromSeed needs
-// it. Throws Error when the text is no valid user seed.
-std::string nkey_public_from_seed(std::string_view seed);
+// The public key ("U...") of an NKey user key file ("SU..."), as natsOptions_SetNKeyFromSeed needs
+// it. Throws Error when the text is no valid NKey user key.
+std::string nkey_public_from_user_key(std::string_view key_text);
 
 }  // namespace nixmon::exporter

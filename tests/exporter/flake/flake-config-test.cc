@@ -95,15 +95,17 @@ TEST(FlakeConfig, NatsUrlListCheckedWhenEnabled) {
 
 TEST(NKey, PublicKeyFromSeed) {
   // Seed bytes 0..31, encoded and derived independently (tests/e2e/nkeys.py, with openssl).
-  EXPECT_EQ(nkey_public_from_seed("SUAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR4H776Y\n"),
-            "UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK");
-  EXPECT_THROW(nkey_public_from_seed(""), Error);
-  EXPECT_THROW(nkey_public_from_seed("SUnot-base32!"), Error);
-  EXPECT_THROW(nkey_public_from_seed("SUAAAA"), Error);  // too short
+  EXPECT_EQ(
+      nkey_public_from_user_key("SUAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR4H776Y\n"),
+      "UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK");
+  EXPECT_THROW(nkey_public_from_user_key(""), Error);
+  EXPECT_THROW(nkey_public_from_user_key("SUnot-base32!"), Error);
+  EXPECT_THROW(nkey_public_from_user_key("SUAAAA"), Error);  // too short
   // One character changed: the checksum catches it.
-  EXPECT_THROW(nkey_public_from_seed("SUAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR5H776Y"),
-               Error);
+  EXPECT_THROW(
+      nkey_public_from_user_key("SUAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR5H776Y"),
+      Error);
   // A public key is no seed.
-  EXPECT_THROW(nkey_public_from_seed("UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK"),
-               Error);
+  EXPECT_THROW(
+      nkey_public_from_user_key("UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK"), Error);
 }
