@@ -33,7 +33,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
 import harness as h  # noqa: E402
-from soak_common import proc_stats, summarize  # noqa: E402
+from soak_common import Tally, proc_stats, summarize  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -42,33 +42,6 @@ def percentile(sorted_values, q):
     if not sorted_values:
         return None
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
-
-
-class Scrapes:
-    """Latencies and errors of the scrapers since the last take(); thread-safe."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.lat, self.errors, self.total, self.total_errors = [], 0, 0, 0
-        self.last_error = None
-
-    def ok(self, seconds):
-        with self.lock:
-            self.lat.append(seconds)
-            self.total += 1
-
-    def error(self, what):
-        with self.lock:
-            self.errors += 1
-            self.total += 1
-            self.total_errors += 1
-            self.last_error = what
-
-    def take(self):
-        with self.lock:
-            lat, err = sorted(self.lat), self.errors
-            self.lat, self.errors = [], 0
-        return lat, err
 
 
 def scraper(port, use_gzip, stop, scrapes, interval):
@@ -198,7 +171,7 @@ def main():
         with h.Process(argv, tmp, port=port) as p:
             pid = p.proc.pid
             stop = threading.Event()
-            scrapes = Scrapes()
+            scrapes = Tally()
             changer = StoreChanger(root, tmp, a.change_every)
             threads = [threading.Thread(target=scraper, args=(port, i % 2 == 0, stop, scrapes,
                                                               a.interval), daemon=True)

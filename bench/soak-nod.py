@@ -51,7 +51,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
 import harness as h  # noqa: E402
-from soak_common import proc_stats, summarize  # noqa: E402
+from soak_common import Tally, proc_stats, summarize  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DAY = 86400000
@@ -185,15 +185,13 @@ class Senders:
                 stop.wait(1)
 
 
-class Queries:
+class Queries(Tally):
     ARGS = [[], ["-d", "1"], ["--bucket", "day"], ["--group", "--sort", "total"], ["failures"],
             ["builds", "--last", "10"], ["regressions"], ["status"]]
 
     def __init__(self, build, sock, metrics_port):
+        super().__init__()
         self.build, self.sock, self.metrics_port = build, sock, metrics_port
-        self.lock = threading.Lock()
-        self.lat, self.errors, self.total, self.total_errors = [], 0, 0, 0
-        self.last_error = None
 
     def run(self, stop):
         i = 0
@@ -211,20 +209,10 @@ class Queries:
                     dt += time.monotonic() - t
             except Exception as e:
                 ok, dt, why = False, 0, f"{type(e).__name__}: {e}"
-            with self.lock:
-                self.total += 1
-                if ok:
-                    self.lat.append(dt)
-                else:
-                    self.errors += 1
-                    self.total_errors += 1
-                    self.last_error = why
-
-    def take(self):
-        with self.lock:
-            lat, err = sorted(self.lat), self.errors
-            self.lat, self.errors = [], 0
-        return lat, err
+            if ok:
+                self.ok(dt)
+            else:
+                self.error(why)
 
 
 class Cleaner:

@@ -1,5 +1,6 @@
 """What both soak scripts (bench/soak-exporter.py, bench/soak-nod.py) sample and how they sum it up."""
 import os
+import threading
 
 
 def proc_stats(pid):
@@ -39,3 +40,30 @@ def summarize(rows, warmup, keys):
         lines.append(f"{k}: start {a:,.1f}, end {b:,.1f}, min {min(ys):,} max {max(ys):,} after "
                      f"warm-up, fitted slope {slope:+,.1f}/hour")
     return lines
+
+
+class Tally:
+    """Latencies and errors (of scrapes, of queries) since the last take(), and totals; thread-safe."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.lat, self.errors, self.total, self.total_errors = [], 0, 0, 0
+        self.last_error = None
+
+    def ok(self, seconds):
+        with self.lock:
+            self.lat.append(seconds)
+            self.total += 1
+
+    def error(self, what):
+        with self.lock:
+            self.errors += 1
+            self.total += 1
+            self.total_errors += 1
+            self.last_error = what
+
+    def take(self):
+        with self.lock:
+            lat, err = sorted(self.lat), self.errors
+            self.lat, self.errors = [], 0
+        return lat, err
