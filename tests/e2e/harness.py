@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 import urllib.error
 import urllib.request
 
@@ -171,6 +172,24 @@ class Process:
     def log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
+
+
+class SharedStackTestCase(unittest.TestCase):
+    """A test class whose tests share what `_start()` starts once (processes, temp dirs), entered
+    into `cls.stack` and stopped after the last test, or at once if starting failed half-way."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = contextlib.ExitStack()
+        try:
+            cls._start()
+        except BaseException:
+            cls.stack.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.close()
 
 
 class TempDir:

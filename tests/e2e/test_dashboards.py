@@ -294,20 +294,7 @@ def add_channels(tmp, root, stack):
     return port
 
 
-class Dashboards(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = contextlib.ExitStack()
-        try:
-            cls._start()
-        except BaseException:
-            cls.stack.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.close()
-
+class Dashboards(h.SharedStackTestCase):
     @classmethod
     def _start(cls):
         tmp = cls.stack.enter_context(h.TempDir())

@@ -12,7 +12,6 @@ The fleet, one `host` label per machine as the nixmon NixOS module gives its tar
   old1    a target nothing listens on: down, everything else about it unknown
 A test rule fires at once for every host that needs a reboot, and one stays pending.
 """
-import contextlib
 import http.server
 import json
 import os
@@ -111,20 +110,7 @@ def nixmon(*args, env=None, timeout=60):
                           timeout=timeout)
 
 
-class Fleet(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = contextlib.ExitStack()
-        try:
-            cls._start()
-        except BaseException:
-            cls.stack.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.close()
-
+class Fleet(h.SharedStackTestCase):
     @classmethod
     def _start(cls):
         tmp = cls.stack.enter_context(h.TempDir())
