@@ -34,8 +34,14 @@ def binary(name):
 
 # The Nix let-binding every test store expression starts with: `mk NAME SCRIPT` is a derivation
 # built by /bin/sh running SCRIPT (no nixpkgs: real Nix 2.8 builds it in a chroot store).
+# `salt` makes every store path of one test's store its own. Nix's collector counts as a root any
+# /nix/store/<hash>-… it finds in another process's environment, command line, maps or open files
+# (LocalStore::findRuntimeRoots, NixOS/nix 2.8.0 src/libstore/gc.cc lines 348-431), whatever store
+# that process works on: a test building the same derivation at the same time, as ctest -j does,
+# would otherwise keep this test's paths alive behind its back.
 NIX_MK = r"""  mk = name: script: derivation {
     inherit name;
+    salt = builtins.getEnv "NIXMON_TEST_STORE_SALT";
     system = builtins.currentSystem;
     builder = "/bin/sh";
     args = [ "-c" script ];

@@ -48,7 +48,8 @@ class ChrootStore:
         os.makedirs(self.conf_dir)
         with open(os.path.join(self.conf_dir, "nix.conf"), "w") as f:
             f.write("sandbox = false\nsubstituters =\n")
-        self.env = dict(os.environ, NIX_CONF_DIR=self.conf_dir)
+        self.env = dict(os.environ, NIX_CONF_DIR=self.conf_dir,
+                        NIXMON_TEST_STORE_SALT=os.urandom(8).hex())
 
     def nix(self, tool, *args, check=True):
         r = subprocess.run([h.tool(tool), "--store", self.root, *args], capture_output=True,
