@@ -212,7 +212,7 @@ class GcCollector final : public Collector {
                         "reason (why; see docs/nixos-exporter.md)",
                         a.runs);
     write_analysis_runs(out, "nixos_gc_store_dir_scan_total",
-                        "Scans of the store directory for nixos_gc_reclaimable_invalid_* by kind "
+                        "Scans of the store directory for its reclaimable invalid entries by kind "
                         "(incremental: only the entries directory events named and the paths "
                         "just registered; full: every entry read) and reason (why; see "
                         "docs/nixos-exporter.md)",
