@@ -306,5 +306,72 @@ class StoreDirScanAgainstFull(unittest.TestCase):
             self.assertGreater(runs.count("incremental/changed"), len(runs) // 2, runs)
 
 
+INVALID_SERIES = ("nixos_gc_reclaimable_invalid_entries", "nixos_gc_reclaimable_invalid_disk_bytes",
+                  "nixos_gc_reclaimable_invalid_unmeasured")
+
+
+class StoreDirScanInTheExporter(unittest.TestCase):
+    """The running exporter's invalid-entry series, kept from directory events, against a freshly
+    started exporter's (whose first scan is a full one) after each change."""
+
+    def test_a_running_exporter_agrees_with_a_fresh_one(self):
+        from test_store import ready, scrape_until, start_exporter
+        with h.TempDir() as tmp:
+            store, _, _ = make_store(tmp)
+            store_dir = store.local("/nix/store")
+            rng = random.Random(7)
+
+            def stray_hash():
+                return "".join(rng.choice(NIX_BASE32) for _ in range(32))
+
+            def fresh_invalid():
+                p, port = start_exporter(tmp, store.root)
+                with p:
+                    _, s = scrape_until(port, ready, "a fresh exporter's analyses")
+                    self.assertEqual(s.get('nixos_gc_store_dir_scan_total{kind="full",reason="first"}'),
+                                     1, s)
+                    return {k: s.get(k) for k in INVALID_SERIES}
+
+            lock = os.path.join(store_dir, f"{stray_hash()}-failed-1.0.lock")
+            partial = os.path.join(store_dir, f"{stray_hash()}-killed-1.0")
+            temp = os.path.join(store_dir, "tmp-4242-0")
+
+            def add_strays():
+                open(lock, "w").close()
+                os.makedirs(os.path.join(partial, "lib"))
+                with open(os.path.join(partial, "lib", "half"), "wb") as f:
+                    f.write(b"h" * 70000)
+                os.makedirs(temp)
+
+            def grow_and_move():
+                with open(os.path.join(partial, "lib", "more"), "wb") as f:
+                    f.write(b"m" * 90000)
+                os.rename(lock, os.path.join(store_dir, "stray-file"))
+
+            def remove_some():
+                shutil.rmtree(temp)
+                os.remove(os.path.join(store_dir, "stray-file"))
+
+            def gc():
+                store.nix("nix-store", "--gc")
+
+            p, port = start_exporter(tmp, store.root)
+            with p:
+                scrape_until(port, ready, "both analyses ready")
+                for what, change in (("stray entries added", add_strays),
+                                     ("a partial output grown, a lock renamed", grow_and_move),
+                                     ("stray entries removed", remove_some),
+                                     ("nix-store --gc", gc)):
+                    change()
+                    want = fresh_invalid()
+                    # The running exporter gets there by itself (a generous deadline, no timing).
+                    scrape_until(port, lambda s: all(s.get(k) == v for k, v in want.items()),
+                                 f"the fresh exporter's {want} after {what}")
+                text, s = scrape_until(port, ready, "the running exporter")
+                self.assertGreater(
+                    s.get('nixos_gc_store_dir_scan_total{kind="incremental",reason="changed"}', 0),
+                    0, text)
+
+
 if __name__ == "__main__":
     unittest.main()
