@@ -29,7 +29,8 @@
 // the one after a failure; the event queue overflowed (IN_Q_OVERFLOW); the watch went away or no
 // longer watches the directory at the path (IN_IGNORED, IN_DELETE_SELF, IN_MOVE_SELF, an unmount,
 // another inode at the path); inotify could not be set up (ENOSYS, EMFILE, ENOSPC once
-// fs.inotify.max_user_watches is reached; tried again at every update, the reason logged once);
+// fs.inotify.max_user_watches is reached, EPERM from a system call filter, a missing directory;
+// tried again at every update, each new reason logged once);
 // the graph read again in full; periodic.
 //
 // Thread-safety: one thread at a time (the gc collector's worker).
@@ -58,8 +59,8 @@ namespace store_dir_scan_reason {
 inline constexpr std::string_view changed = "changed";
 // Full: nothing kept yet, or the last attempt failed.
 inline constexpr std::string_view first = "first";
-// Full: the graph of valid paths was read again (a path deleted, keep-outputs, ...): which names
-// stopped being valid is unknown.
+// Full: the graph of valid paths was read again (a path deleted; every change while keep-outputs
+// is on, GcTracker): which names stopped being valid is unknown.
 inline constexpr std::string_view graph_read = "graph_read";
 // Full: the kernel dropped events (IN_Q_OVERFLOW, fs.inotify.max_queued_events).
 inline constexpr std::string_view overflow = "overflow";
