@@ -6,6 +6,7 @@ each one the incremental answer must equal a full recompute from a fresh connect
 NIXMON_INCREMENTAL_SEQUENCE=<n> replays a failing sequence."""
 import os
 import random
+import shutil
 import subprocess
 import unittest
 
@@ -139,6 +140,237 @@ class IncrementalAgainstFull(unittest.TestCase):
             self.assertTrue(any(r[0] == "incremental/added" for r in runs), runs)
             self.assertTrue(any(r[1] == "incremental/added" for r in runs), runs)
             self.assertTrue(any(r[0] == "full/deleted" for r in runs), runs)
+
+
+# The store directory scan kept from inotify events (store-dir-watch.hh) against a full scan of
+# the directory: stray entries of the kinds Nix leaves (a failed build's "<hash>-x.lock", a partial
+# output whose name parses as a store path but is not valid, an addToStore "tmp-*" directory, a
+# file whose name does not parse) appear, grow, are renamed and disappear between real Nix 2.8
+# operations (builds, nix-store --add, --delete, --gc, which deletes them too).
+
+NIX_BASE32 = "0123456789abcdfghijklmnpqrsvwxyz"
+
+
+def dir_scan_checker_binary():
+    p = os.path.join(h.BUILD_DIR, "tests", "store-dir-scan-check")
+    if not os.path.exists(p):
+        raise FileNotFoundError(f"store-dir-scan-check is not built under {h.BUILD_DIR}")
+    return p
+
+
+class DirScanChecker(Checker):
+    def __init__(self, root):
+        self.p = subprocess.Popen([dir_scan_checker_binary(), "--path.root", root],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+class StoreDirScanAgainstFull(unittest.TestCase):
+    def test_stray_entries_between_real_nix_operations(self):
+        sequence = int(os.environ.get("NIXMON_INCREMENTAL_SEQUENCE", "20261201"))
+        print(f"sequence {sequence} (replay: NIXMON_INCREMENTAL_SEQUENCE={sequence})", flush=True)
+        rng = random.Random(sequence)
+        with h.TempDir() as tmp:
+            store, _, _ = make_store(tmp)
+            store_dir = store.local("/nix/store")
+            checker = DirScanChecker(store.root)
+            runs = []
+            try:
+                first = checker.step()
+                self.assertEqual(first[0], "step full/first same\n", first)
+                counter = [0]
+
+                def new_name():
+                    counter[0] += 1
+                    return f"s{counter[0]}"
+
+                def new_hash():
+                    return "".join(rng.choice(NIX_BASE32) for _ in range(32))
+
+                def strays():
+                    db = store.db()
+                    try:
+                        valid = {os.path.basename(r[0])
+                                 for r in db.execute("SELECT path FROM ValidPaths")}
+                    finally:
+                        db.close()
+                    return sorted(n for n in os.listdir(store_dir)
+                                  if n != ".links" and n not in valid)
+
+                def lock_file():
+                    p = os.path.join(store_dir, f"{new_hash()}-{new_name()}.lock")
+                    open(p, "w").close()
+                    return f"touch {p}"
+
+                def partial_output():
+                    d = os.path.join(store_dir, f"{new_hash()}-{new_name()}")
+                    os.makedirs(os.path.join(d, "bin"))
+                    with open(os.path.join(d, "bin", "x"), "w") as f:
+                        f.write("x" * rng.randrange(1, 20000))
+                    return f"mkdir {d}"
+
+                def temp_dir():
+                    d = os.path.join(store_dir, f"tmp-{rng.randrange(1, 99999)}-0")
+                    os.makedirs(d, exist_ok=True)
+                    return f"mkdir {d}"
+
+                def stray_file():
+                    p = os.path.join(store_dir, f"stray-{new_name()}")
+                    with open(p, "w") as f:
+                        f.write("s")
+                    return f"write {p}"
+
+                def remove_stray():
+                    names = strays()
+                    if not names:
+                        return None
+                    p = os.path.join(store_dir, rng.choice(names))
+                    if os.path.isdir(p) and not os.path.islink(p):
+                        shutil.rmtree(p)
+                    else:
+                        os.remove(p)
+                    return f"rm {p}"
+
+                def rename_stray():
+                    names = strays()
+                    if not names:
+                        return None
+                    old = os.path.join(store_dir, rng.choice(names))
+                    new = os.path.join(store_dir, f"{new_hash()}-{new_name()}.drv.chroot")
+                    os.rename(old, new)
+                    return f"mv {old} {new}"
+
+                def grow_stray():
+                    dirs = [n for n in strays() if os.path.isdir(os.path.join(store_dir, n))]
+                    if not dirs:
+                        return None
+                    d = os.path.join(store_dir, rng.choice(dirs), new_name())
+                    with open(d, "w") as f:
+                        f.write("g" * rng.randrange(1, 50000))
+                    return f"write {d}"
+
+                def build():
+                    name = new_name()
+                    expr = os.path.join(tmp, f"{name}.nix")
+                    with open(store.expr) as f:
+                        base = f.read()
+                    with open(expr, "w") as f:
+                        f.write(base.replace("in rec {", f'in rec {{\n  {name} = mk "{name}-1.0" '
+                                             f'"echo ${{lib}} > $out";', 1))
+                    store.nix("nix-build", "--option", "substituters", "", "--option",
+                              "sandbox-paths", f"/bin/sh={busybox()}", expr, "-A", name,
+                              "--no-out-link")
+                    return f"build {name}"
+
+                def add():
+                    d = os.path.join(tmp, new_name())
+                    os.makedirs(d)
+                    with open(os.path.join(d, "f"), "w") as f:
+                        f.write(f"{d} {rng.random()}\n")
+                    store.nix("nix-store", "--add", d)
+                    return f"nix-store --add {d}"
+
+                def delete():
+                    candidates = [p for p in store.print_dead() if not p.endswith(".lock")]
+                    if not candidates:
+                        return None
+                    p = rng.choice(candidates)
+                    store.nix("nix-store", "--delete", p, check=False)
+                    return f"nix-store --delete {p} (after --print-dead, which deletes strays)"
+
+                def gc():
+                    store.nix("nix-store", "--gc")
+                    return "nix-store --gc"
+
+                ops = [(lock_file, 3), (partial_output, 3), (temp_dir, 2), (stray_file, 2),
+                       (remove_stray, 3), (rename_stray, 2), (grow_stray, 2), (build, 3),
+                       (add, 2), (delete, 1), (gc, 1)]
+                for i in range(STEPS):
+                    # One or more operations between two checks.
+                    done = []
+                    for _ in range(rng.choice([1, 1, 2, 3])):
+                        op = rng.choices([o for o, _ in ops], weights=[w for _, w in ops])[0]
+                        what = op()
+                        if what is not None:
+                            done.append(what)
+                    if not done:
+                        continue
+                    lines = checker.step()
+                    runs.append(lines[0].split()[1])
+                    self.assertTrue(lines[0].rstrip().endswith(" same"),
+                                    f"sequence {sequence}, step {i} ({'; '.join(done)}):\n"
+                                    f"{''.join(lines)}")
+            finally:
+                checker.close()
+            print("store directory scans:", sorted(set(runs)), flush=True)
+            # Mostly incremental; a deleted path reads the graph, and so the directory, again.
+            self.assertGreater(runs.count("incremental/changed"), len(runs) // 2, runs)
+
+
+INVALID_SERIES = ("nixos_gc_reclaimable_invalid_entries", "nixos_gc_reclaimable_invalid_disk_bytes",
+                  "nixos_gc_reclaimable_invalid_unmeasured")
+
+
+class StoreDirScanInTheExporter(unittest.TestCase):
+    """The running exporter's invalid-entry series, kept from directory events, against a freshly
+    started exporter's (whose first scan is a full one) after each change."""
+
+    def test_a_running_exporter_agrees_with_a_fresh_one(self):
+        from test_store import ready, scrape_until, start_exporter
+        with h.TempDir() as tmp:
+            store, _, _ = make_store(tmp)
+            store_dir = store.local("/nix/store")
+            rng = random.Random(7)
+
+            def stray_hash():
+                return "".join(rng.choice(NIX_BASE32) for _ in range(32))
+
+            def fresh_invalid():
+                p, port = start_exporter(tmp, store.root)
+                with p:
+                    _, s = scrape_until(port, ready, "a fresh exporter's analyses")
+                    self.assertEqual(s.get('nixos_gc_store_dir_scan_total{kind="full",reason="first"}'),
+                                     1, s)
+                    return {k: s.get(k) for k in INVALID_SERIES}
+
+            lock = os.path.join(store_dir, f"{stray_hash()}-failed-1.0.lock")
+            partial = os.path.join(store_dir, f"{stray_hash()}-killed-1.0")
+            temp = os.path.join(store_dir, "tmp-4242-0")
+
+            def add_strays():
+                open(lock, "w").close()
+                os.makedirs(os.path.join(partial, "lib"))
+                with open(os.path.join(partial, "lib", "half"), "wb") as f:
+                    f.write(b"h" * 70000)
+                os.makedirs(temp)
+
+            def grow_and_move():
+                with open(os.path.join(partial, "lib", "more"), "wb") as f:
+                    f.write(b"m" * 90000)
+                os.rename(lock, os.path.join(store_dir, "stray-file"))
+
+            def remove_some():
+                shutil.rmtree(temp)
+                os.remove(os.path.join(store_dir, "stray-file"))
+
+            def gc():
+                store.nix("nix-store", "--gc")
+
+            p, port = start_exporter(tmp, store.root)
+            with p:
+                scrape_until(port, ready, "both analyses ready")
+                for what, change in (("stray entries added", add_strays),
+                                     ("a partial output grown, a lock renamed", grow_and_move),
+                                     ("stray entries removed", remove_some),
+                                     ("nix-store --gc", gc)):
+                    change()
+                    want = fresh_invalid()
+                    # The running exporter gets there by itself (a generous deadline, no timing).
+                    scrape_until(port, lambda s: all(s.get(k) == v for k, v in want.items()),
+                                 f"the fresh exporter's {want} after {what}")
+                text, s = scrape_until(port, ready, "the running exporter")
+                self.assertGreater(
+                    s.get('nixos_gc_store_dir_scan_total{kind="incremental",reason="changed"}', 0),
+                    0, text)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@
 #include "exporter/store/background-cache.hh"
 #include "exporter/store/gc-analysis.hh"
 #include "exporter/store/gc-tracker.hh"
+#include "exporter/store/store-dir-watch.hh"
 
 namespace nixmon::exporter {
 
@@ -26,7 +27,8 @@ class GcWorker {
   GcWorker(const CollectorContext& ctx, const GcConfig& config)
       : root_(ctx.root),
         runtime_roots_(config.runtime_roots),
-        watch_(ctx.root, config.busy_timeout) {}
+        watch_(ctx.root, config.busy_timeout),
+        dir_(ctx.root) {}
 
   std::optional<GcAnalysis> step() {
     try {
@@ -39,23 +41,28 @@ class GcWorker {
         // scanned again, every rescan_every unchanged checks.
         if (!last_ || ++unchanged_checks_ < rescan_every) return std::nullopt;
         unchanged_checks_ = 0;
-        auto invalid = summarise(scan_invalid_entries(root_, *graph, inputs.temp_roots));
+        auto invalid = summarise(dir_.update(*graph, tracker_.graph_reads(), inputs.temp_roots));
         if (invalid == last_->invalid) return std::nullopt;
         last_->invalid = invalid;
+        last_->store_dir_scans = dir_.runs();
         return last_;
       }
       unchanged_checks_ = 0;
       auto analysis = tracker_.update(watch_.db(), db_changed, inputs);
       watch_.seen(tracker_.data_version());
+      // Only the directory entries events named and the paths just registered are looked at
+      // (store-dir-watch.hh), unless the watch or the graph says the whole directory must be.
       analysis.invalid =
-          summarise(scan_invalid_entries(root_, *tracker_.graph(), inputs.temp_roots));
+          summarise(dir_.update(*tracker_.graph(), tracker_.graph_reads(), inputs.temp_roots));
       analysis.runs = tracker_.runs();
+      analysis.store_dir_scans = dir_.runs();
       inputs_ = std::move(inputs);
       last_ = analysis;
       return analysis;
     } catch (...) {
       watch_.reset();
       tracker_.reset();
+      dir_.reset();
       last_.reset();
       throw;
     }
@@ -66,6 +73,7 @@ class GcWorker {
   bool runtime_roots_;
   StoreDbWatch watch_;
   GcTracker tracker_;
+  StoreDirTracker dir_;
   GcInputs inputs_;
   static constexpr int rescan_every = 10;  // 5 minutes at the default 30 s check interval
   int unchanged_checks_ = 0;
@@ -203,6 +211,12 @@ class GcCollector final : public Collector {
                         "path marked again, the graph read again when the database needs it) and "
                         "reason (why; see docs/nixos-exporter.md)",
                         a.runs);
+    write_analysis_runs(out, "nixos_gc_store_dir_scan_total",
+                        "Scans of the store directory for its reclaimable invalid entries by kind "
+                        "(incremental: only the entries directory events named and the paths "
+                        "just registered; full: every entry read) and reason (why; see "
+                        "docs/nixos-exporter.md)",
+                        a.store_dir_scans);
   }
 
  private:

@@ -63,6 +63,9 @@ struct GcAnalysis {
   std::optional<RootOwnership> ownership;
   // How the analyses so far were computed (GcTracker); empty for a one-shot analysis.
   AnalysisRuns runs;
+  // How the store directory scans behind `invalid` were done (StoreDirTracker); empty for a
+  // one-shot analysis.
+  AnalysisRuns store_dir_scans;
 };
 
 // `dead`, when given, receives the reclaimable paths' indices in graph order. Temporary roots keep

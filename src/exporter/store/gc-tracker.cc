@@ -39,6 +39,7 @@ GcAnalysis GcTracker::update(sqlite::Database& db, bool db_changed, const GcInpu
   if (reload) {
     graph_.reset();  // free the old graph before reading the new one: halves the peak
     graph_ = std::make_unique<StoreGraph>(StoreGraph::read(db, settings.keep_outputs, &mark_));
+    ++graph_reads_;
   }
   const StoreGraph& graph = *graph_;
 

@@ -39,6 +39,9 @@ class GcTracker {
   const AnalysisRuns& runs() const { return runs_; }
   // The data_version the current graph reflects (for StoreDbWatch::seen).
   std::int64_t data_version() const { return mark_.data_version; }
+  // How many times the graph was read in full: between two equal values it only grew at its end
+  // (the store directory scan relies on that, store-dir-watch.hh).
+  std::uint64_t graph_reads() const { return graph_reads_; }
 
  private:
   using RootKey = std::tuple<std::string, std::string, RootSource>;  // link, store path, source
@@ -53,6 +56,7 @@ class GcTracker {
   std::optional<RootOwnership> ownership_;
   AnalysisRuns runs_;
   int incremental_in_a_row_ = 0;
+  std::uint64_t graph_reads_ = 0;
 };
 
 }  // namespace nixmon::exporter

@@ -210,10 +210,9 @@ std::optional<std::uint64_t> disk_bytes_freed(const std::string& local_path) {
   return w.total();
 }
 
-InvalidEntries scan_invalid_entries(const HostRoot& root,
-                                    const std::function<bool(std::string_view)>& is_valid,
-                                    const TempRoots& temp_roots) {
-  InvalidEntries out;
+std::vector<std::string> list_invalid_names(const HostRoot& root,
+                                            const std::function<bool(std::string_view)>& is_valid) {
+  std::vector<std::string> out;
   std::string store = root.local(nix_store_dir).string();
   Dir d(::opendir(store.c_str()));
   if (!d) throw SysError("opening the store directory '{}'", store);
@@ -225,10 +224,28 @@ InvalidEntries scan_invalid_entries(const HostRoot& root,
       break;
     }
     std::string name = e->d_name;
-    if (name == "." || name == ".." || name == links_name) continue;
+    if (!is_candidate_name(name)) continue;
+    if (is_store_path_name(name) && is_valid(name)) continue;
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
+bool is_candidate_name(std::string_view name) {
+  return name != "." && name != ".." && name != links_name && !name.empty() &&
+         name.find('/') == std::string_view::npos;
+}
+
+InvalidEntries classify_invalid_entries(const HostRoot& root, const std::vector<std::string>& names,
+                                        const TempRoots& temp_roots) {
+  InvalidEntries out;
+  std::string store = root.local(nix_store_dir).string();
+  for (const auto& name : names) {
     std::string local = store + "/" + name;
+    // Gone since it was listed: nothing to delete, nothing held.
+    struct stat st;
+    if (::lstat(local.c_str(), &st) != 0 && errno == ENOENT) continue;
     if (is_store_path_name(name)) {
-      if (is_valid(name)) continue;
       if (temp_roots.holds_hash(std::string_view(name).substr(0, hash_len))) {
         ++out.held;
         continue;
@@ -237,12 +254,15 @@ InvalidEntries scan_invalid_entries(const HostRoot& root,
       ++out.held;
       continue;
     }
-    // Gone between readdir and now: nothing to delete.
-    struct stat st;
-    if (::lstat(local.c_str(), &st) != 0 && errno == ENOENT) continue;
     out.reclaimable.push_back({name, disk_bytes_freed(local)});
   }
   return out;
+}
+
+InvalidEntries scan_invalid_entries(const HostRoot& root,
+                                    const std::function<bool(std::string_view)>& is_valid,
+                                    const TempRoots& temp_roots) {
+  return classify_invalid_entries(root, list_invalid_names(root, is_valid), temp_roots);
 }
 
 InvalidEntries scan_invalid_entries(const HostRoot& root, const StoreGraph& graph,

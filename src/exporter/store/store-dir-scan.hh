@@ -28,6 +28,9 @@
 // "." are skipped. A PID is never looked up in /proc: it may be another PID namespace's, or
 // reused.
 //
+// The gc collector keeps the invalid entries up to date from directory events instead of calling
+// scan_invalid_entries at every change (store-dir-watch.hh); nixmon-store-report scans in full.
+//
 // Thread-safety: free functions without shared state.
 #include <cstdint>
 #include <ctime>
@@ -88,6 +91,18 @@ struct InvalidEntries {
   std::vector<InvalidEntry> reclaimable;  // in directory order
   std::uint64_t held = 0;  // invalid entries kept: a temporary root's hash or a locked tmp- dir
 };
+
+// Whether a store directory entry's name is one the collector visits: not ".", ".." nor ".links".
+bool is_candidate_name(std::string_view name);
+
+// The two halves of scan_invalid_entries, for the incremental form (store-dir-watch.hh): the names
+// of the entries that are not valid paths, in directory order (throws SysError when the directory
+// cannot be read), and what Nix does with each of those that still exists now (held by a temporary
+// root or a locked tmp- directory, or reclaimable with its disk bytes).
+std::vector<std::string> list_invalid_names(const HostRoot& root,
+                                            const std::function<bool(std::string_view)>& is_valid);
+InvalidEntries classify_invalid_entries(const HostRoot& root, const std::vector<std::string>& names,
+                                        const TempRoots& temp_roots);
 
 // Reads the store directory under the root; `is_valid(name)` says whether a base name is a valid
 // path (those are the database's business). Throws SysError when the directory cannot be read.
