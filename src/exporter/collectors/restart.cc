@@ -88,9 +88,9 @@ class ClosureWorker {
 class RestartCollector final : public Collector {
  public:
   explicit RestartCollector(const CollectorContext& ctx)
-      : ctx_(ctx), cache_(closure_check_interval, [worker = std::make_shared<ClosureWorker>(ctx)] {
-          return worker->step();
-        }) {}
+      : ctx_(ctx),
+        cache_(ctx.clock, closure_check_interval,
+               [worker = std::make_shared<ClosureWorker>(ctx)] { return worker->step(); }) {}
 
   void collect(MetricSet& out) override {
     auto view = cache_.view();

@@ -122,7 +122,7 @@ constexpr long fixture_mtime = 1700000000;  // 2023-11-14T22:13:20Z
 constexpr long clock_now = 1761004800;      // 2025-10-21T00:00:00Z
 
 std::string collect_channel(const fs::path& root) {
-  CollectorContext ctx{HostRoot(root), [] { return system_clock::from_time_t(clock_now); }};
+  CollectorContext ctx{HostRoot(root), std::make_shared<ManualClock>(clock_now * 1000)};
   ChannelConfig config;
   config.check_upstream = false;  // no network in unit tests: see tests/e2e/test_channel.py
   auto c = make_channel_collector(ctx, config);
