@@ -2,24 +2,25 @@
 // The collector interface and the one table that lists every collector.
 #include <CLI/CLI.hpp>
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <span>
 #include <string_view>
 
+#include "common/clock.hh"
 #include "common/exposition.hh"
 #include "common/host-root.hh"
 
 namespace nixmon::exporter {
 
-using WallClock = std::function<std::chrono::system_clock::time_point()>;
-
-// What every collector may read: the host (through its root prefix) and the wall clock, both
-// injectable so tests never touch the real host or the real time. A collector's own settings are
-// not here: they come from its own flags (CollectorSetup).
+// What every collector may read: the host (through its root prefix) and the clocks (wall time
+// that dates things, monotonic time that measures ages and durations), both injectable so tests
+// never touch the real host or the real time (a ManualClock pins both). A collector's own
+// settings are not here: they come from its own flags (CollectorSetup).
 struct CollectorContext {
   HostRoot root;
-  WallClock now = [] { return std::chrono::system_clock::now(); };
+  std::shared_ptr<const Clock> clock = system_clock_ptr();
+
+  Clock::WallTime now() const { return clock->wall(); }
 };
 
 class Collector {

@@ -30,7 +30,7 @@ struct FakeHost {
     }
   }
   CollectorContext context() const {
-    return {HostRoot(root), [] { return std::chrono::system_clock::from_time_t(clock_now); }};
+    return {HostRoot(root), std::make_shared<ManualClock>(clock_now * 1000)};
   }
 };
 
@@ -142,10 +142,8 @@ TEST(SystemCollector, NixpkgsAgeFromTheVersionDateAndLixFromTheSystemPath) {
   fs::remove(host.root / "run/current-system");
   fs::create_symlink(fs::read_symlink(host.root / "nix/var/nix/profiles/system-1-link"),
                      host.root / "run/current-system");
-  CollectorContext ctx{HostRoot(host.root), [] {
-                         return std::chrono::sys_days(std::chrono::year(2024) / 1 / 31) +
-                                std::chrono::hours(12);
-                       }};
+  auto noon = std::chrono::sys_days(std::chrono::year(2024) / 1 / 31) + std::chrono::hours(12);
+  CollectorContext ctx{HostRoot(host.root), std::make_shared<ManualClock>(unix_ms(noon))};
   MetricSet m;
   make_with_defaults(entry("system"), ctx)->collect(m);
   std::string text = render(m);

@@ -31,14 +31,16 @@ class ChannelCollector final : public Collector {
   ChannelCollector(const CollectorContext& ctx, const ChannelConfig& config) : ctx_(ctx) {
     if (config.check_upstream) {
       HostRoot root = ctx.root;
-      refresher_ = std::make_unique<ChannelRefresher>(config, ctx.now, [root] {
-        RootChannels list;
-        read_root_channel_list(root, list);
-        std::vector<std::string> urls;
-        for (const auto& c : list.listed.value_or(std::vector<ListedChannel>{}))
-          urls.push_back(c.url);
-        return urls;
-      });
+      refresher_ = std::make_unique<ChannelRefresher>(
+          config, [clock = ctx.clock] { return clock->wall(); },
+          [root] {
+            RootChannels list;
+            read_root_channel_list(root, list);
+            std::vector<std::string> urls;
+            for (const auto& c : list.listed.value_or(std::vector<ListedChannel>{}))
+              urls.push_back(c.url);
+            return urls;
+          });
     }
   }
 

@@ -21,7 +21,7 @@ double unix_seconds(std::chrono::system_clock::time_point t) {
 class FlakeCollector final : public Collector {
  public:
   FlakeCollector(const CollectorContext& ctx, const FlakeConfig& config)
-      : ctx_(ctx), refresher_(config, ctx.now) {}
+      : ctx_(ctx), refresher_(config, [clock = ctx.clock] { return clock->wall(); }) {}
 
   void collect(MetricSet& out) override {
     // The running system: its configuration revision is "current"; unknown when unset.

@@ -86,7 +86,7 @@ class GcCollector final : public Collector {
       : ctx_(ctx),
         runtime_roots_(config.runtime_roots),
         roots_top_(config.roots_top),
-        cache_(config.check_interval,
+        cache_(ctx.clock, config.check_interval,
                [worker = std::make_shared<GcWorker>(ctx, config)] { return worker->step(); }) {}
 
   void collect(MetricSet& out) override {
@@ -197,7 +197,7 @@ class GcCollector final : public Collector {
 
     if (a.ownership) write_ownership(out, *a.ownership, runtime);
 
-    auto steady = std::chrono::steady_clock::now();
+    auto steady = ctx_.clock->monotonic();
     out.gauge("nixos_gc_analysis_age_seconds",
               "Seconds since the gc analysis was computed; it is recomputed when the database or "
               "the roots change (checked every --collector.gc.check-interval)",

@@ -58,22 +58,20 @@ class ClosureWorker {
     }
     if (last_ == system) return std::nullopt;
     auto db = open_store_db(root_, busy_timeout_);
-    // The whole graph is read and freed again at once: only the closure's names are kept.
-    auto graph = StoreGraph::read(db, /*with_outputs=*/false);
+    // The closure alone, walked in the database: its cost grows with the closure, where reading
+    // the whole graph for it grew with the store (64 MiB and about a second for 200,000 paths,
+    // ten times that on a builder's 2 million; docs/benchmarks.md). References only: neither
+    // derivers nor outputs are code a process runs.
     std::string path = std::string(nix_store_dir) + "/" + *system;
-    auto start = graph.find(path);
-    if (!start) {
+    auto paths = read_closure_paths(db, path);
+    if (!paths) {
       throw Error(
           fmt::format("the current system {} is not a valid path in the store database", path));
     }
-    StoreGraph::Index roots[] = {*start};
-    // References only: neither derivers nor outputs are code a process runs.
-    auto in_closure = mark_live(graph, roots, GcSettings{false, false});
     SystemClosure c;
     c.system = *system;
-    for (StoreGraph::Index i = 0; i < graph.size(); ++i) {
-      if (!in_closure[i]) continue;
-      if (auto name = store_entry_of(graph.path(i))) c.names.emplace(*name);
+    for (const auto& p : *paths) {
+      if (auto name = store_entry_of(p)) c.names.emplace(*name);
     }
     last_ = system;
     return c;
@@ -88,9 +86,9 @@ class ClosureWorker {
 class RestartCollector final : public Collector {
  public:
   explicit RestartCollector(const CollectorContext& ctx)
-      : ctx_(ctx), cache_(closure_check_interval, [worker = std::make_shared<ClosureWorker>(ctx)] {
-          return worker->step();
-        }) {}
+      : ctx_(ctx),
+        cache_(ctx.clock, closure_check_interval,
+               [worker = std::make_shared<ClosureWorker>(ctx)] { return worker->step(); }) {}
 
   void collect(MetricSet& out) override {
     auto view = cache_.view();

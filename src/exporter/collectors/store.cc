@@ -28,7 +28,7 @@ class StoreCollector final : public Collector {
  public:
   StoreCollector(const CollectorContext& ctx, const StoreConfig& config)
       : ctx_(ctx),
-        cache_(config.check_interval,
+        cache_(ctx.clock, config.check_interval,
                [watch = std::make_shared<StoreDbWatch>(ctx.root, config.busy_timeout),
                 tracker = std::make_shared<StoreStatsTracker>()]() -> std::optional<StoreAnswer> {
                  try {
@@ -78,7 +78,7 @@ class StoreCollector final : public Collector {
               static_cast<double>(s.registered_since(now - 24 * 3600)), {{"window", "24h"}});
     out.gauge("nixos_store_registered_paths", churn_help,
               static_cast<double>(s.registered_since(now - 7 * 24 * 3600)), {{"window", "7d"}});
-    auto steady = std::chrono::steady_clock::now();
+    auto steady = ctx_.clock->monotonic();
     out.gauge("nixos_store_analysis_age_seconds",
               "Seconds since the store aggregates were computed; they are recomputed when the "
               "database changes (checked every --collector.store.check-interval)",

@@ -2,7 +2,9 @@
 // Keeps an expensive answer off the scrape path: a worker thread owned by this object runs `step`
 // at once and then every `interval`; `step` decides itself whether its source changed and returns
 // a new answer only then. Scrapes read the latest answer, its age and how long it took, without
-// waiting for the worker.
+// waiting for the worker. Times come from the injected Clock's monotonic side, so a test's
+// ManualClock decides ages and durations; the wait between two steps is real time (a worker asleep
+// on a condition variable cannot be woken by a ManualClock).
 //
 // Thread-safety: view() may be called from any thread at any time. `step` runs on the worker
 // thread only, so it may keep unsynchronised state (a connection, the last version seen).
@@ -17,12 +19,13 @@
 #include <string>
 #include <thread>
 
+#include "common/clock.hh"
+
 namespace nixmon::exporter {
 
 template <class Answer>
 class BackgroundCache {
  public:
-  using Clock = std::chrono::steady_clock;
   // Returns a new answer when it recomputed, nullopt when the source is unchanged since the last
   // answer. Throws when the source cannot be read: the error is kept (and the old answer is no
   // longer served) until a later step succeeds.
@@ -31,13 +34,16 @@ class BackgroundCache {
   struct View {
     std::shared_ptr<const Answer> answer;  // null until the first computation finished
     std::optional<std::string> error;      // the last step failed with this
-    Clock::time_point computed_at{};       // when `answer` was computed
-    Clock::time_point checked_at{};        // when the last step confirmed or computed it
+    Clock::MonotonicTime computed_at{};    // when `answer` was computed (clock->monotonic())
+    Clock::MonotonicTime checked_at{};     // when the last step confirmed or computed it
     double compute_seconds = 0;            // how long computing `answer` took
   };
 
-  BackgroundCache(std::chrono::milliseconds interval, Step step)
-      : interval_(interval), step_(std::move(step)), worker_([this] { run(); }) {}
+  BackgroundCache(std::shared_ptr<const Clock> clock, std::chrono::milliseconds interval, Step step)
+      : clock_(std::move(clock)),
+        interval_(interval),
+        step_(std::move(step)),
+        worker_([this] { run(); }) {}
 
   BackgroundCache(const BackgroundCache&) = delete;
   BackgroundCache& operator=(const BackgroundCache&) = delete;
@@ -61,7 +67,7 @@ class BackgroundCache {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
       lock.unlock();
-      auto start = Clock::now();
+      auto start = clock_->monotonic();
       std::optional<Answer> fresh;
       std::optional<std::string> error;
       try {
@@ -71,7 +77,7 @@ class BackgroundCache {
       } catch (...) {
         error = "failed with an unknown exception";
       }
-      auto end = Clock::now();
+      auto end = clock_->monotonic();
       lock.lock();
       view_.error = std::move(error);
       if (!view_.error) {
@@ -86,6 +92,7 @@ class BackgroundCache {
     }
   }
 
+  const std::shared_ptr<const Clock> clock_;
   const std::chrono::milliseconds interval_;
   Step step_;
   mutable std::mutex mutex_;

@@ -440,4 +440,35 @@ Closure closure_of(const StoreGraph& graph, StoreGraph::Index start) {
   return c;
 }
 
+std::optional<std::vector<std::string>> read_closure_paths(sqlite::Database& db,
+                                                           std::string_view store_path) {
+  // Nix's schema (NixOS/nix src/libstore/schema.sql): ValidPaths.path is unique (line 3), so
+  // indexed, and Refs has "primary key (referrer, reference)" (line 16, 2.8 to 2.35), whose index
+  // SQLite uses for each step of the walk (EXPLAIN QUERY PLAN: "SEARCH Refs USING COVERING INDEX
+  // sqlite_autoindex_Refs_1 (referrer=?)"). IndexReferrer on Refs(referrer) (line 21, up to 2.34)
+  // is the same lookup; 2.35 drops it as redundant (local-store.cc 638). The reference's
+  // ValidPaths row is a primary-key lookup. The join with ValidPaths inside the recursion drops
+  // references to ids that are no valid path (foreign keys are not enforced by every writer)
+  // before they are followed. UNION, not UNION ALL: a path already in the closure is not walked
+  // again, so cycles (self-references) end.
+  sqlite::Transaction txn(db, /*immediate=*/false);
+  auto start = db.prepare("SELECT id FROM ValidPaths WHERE path = ?");
+  start.bind(1, store_path);
+  if (!start.step()) return std::nullopt;
+  auto id = start.column_int(0);
+  auto st = db.prepare(
+      "WITH RECURSIVE closure(id) AS ("
+      " SELECT ?"
+      " UNION"
+      " SELECT Refs.reference FROM Refs"
+      " JOIN closure ON Refs.referrer = closure.id"
+      " JOIN ValidPaths AS v ON v.id = Refs.reference"
+      ") SELECT ValidPaths.path FROM closure JOIN ValidPaths ON ValidPaths.id = closure.id");
+  st.bind(1, id);
+  std::vector<std::string> paths;
+  while (st.step()) paths.push_back(st.column_text(0));
+  txn.commit();
+  return paths;
+}
+
 }  // namespace nixmon::exporter

@@ -191,4 +191,12 @@ Closure extend_live(const StoreGraph& graph, std::span<const StoreGraph::Index> 
 // The closure over references only, as `nix path-info -S` sizes it.
 Closure closure_of(const StoreGraph& graph, StoreGraph::Index start);
 
+// The store paths in the closure of `store_path` over references only (as `nix-store -qR` lists
+// it, the path itself included), read from the database without the whole graph: one recursive
+// query that walks Refs from the path through the index of Refs' primary key (referrer, reference).
+// Refs rows naming no valid path are not followed, as StoreGraph::read skips them. nullopt when
+// `store_path` is not a valid path. Throws sqlite::SqliteError.
+std::optional<std::vector<std::string>> read_closure_paths(sqlite::Database& db,
+                                                           std::string_view store_path);
+
 }  // namespace nixmon::exporter

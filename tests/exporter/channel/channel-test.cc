@@ -2,7 +2,12 @@
 // channel's .version-suffix, upstream answers and NATS messages, and the collector on fake roots
 // compared as whole text against golden files (NIXMON_ACCEPT=1 rewrites them).
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <sys/stat.h>
+
+#include <fstream>
+#include <regex>
+#include <thread>
 
 #include "common/error.hh"
 #include "exporter/channel/channel-config.hh"
@@ -122,7 +127,7 @@ constexpr long fixture_mtime = 1700000000;  // 2023-11-14T22:13:20Z
 constexpr long clock_now = 1761004800;      // 2025-10-21T00:00:00Z
 
 std::string collect_channel(const fs::path& root) {
-  CollectorContext ctx{HostRoot(root), [] { return system_clock::from_time_t(clock_now); }};
+  CollectorContext ctx{HostRoot(root), std::make_shared<ManualClock>(clock_now * 1000)};
   ChannelConfig config;
   config.check_upstream = false;  // no network in unit tests: see tests/e2e/test_channel.py
   auto c = make_channel_collector(ctx, config);
@@ -164,4 +169,78 @@ TEST(ChannelCollector, UnreadableListIsReportedNotEmpty) {
   auto text = collect_channel(host.root);
   EXPECT_NE(text.find("nixos_channel_list_readable 0"), std::string::npos) << text;
   EXPECT_NE(text.find("url=\"unknown\""), std::string::npos) << text;
+}
+
+namespace {
+
+// Channel upstreams on loopback, as tests/e2e/test_channel.py serves them: <URL>/git-revision
+// answers with a revision, a channel without one answers 404.
+class Upstreams {
+ public:
+  explicit Upstreams(std::map<std::string, std::string> revisions) {
+    for (const auto& [channel, revision] : revisions) {
+      server_.Get("/" + channel + "/git-revision",
+                  [revision](const httplib::Request&, httplib::Response& res) {
+                    res.set_content(revision, "text/plain");
+                  });
+    }
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port_ <= 0) throw std::runtime_error("cannot bind a loopback port");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~Upstreams() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url(std::string_view channel) const {
+    return fmt::format("http://127.0.0.1:{}/{}", port_, channel);
+  }
+  int port() const { return port_; }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace
+
+// Upstream checks answered (one channel upstream moved on, one did not, one answers 404), NATS
+// sharing enabled with its server down: every series the collector has. The port of the loopback
+// upstream is masked in the golden; the time is the ManualClock's.
+TEST(ChannelCollector, GoldenUpstreamChecked) {
+  ChannelHost host("nixos-channels");
+  Upstreams up({{"nixos-24.05", "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567\n"},
+                {"nixpkgs-unstable", "5e2a59a5b1a82f89f2c7e598302a9cacebb72a67\n"}});
+  std::ofstream(host.root / "root/.nix-channels") << up.url("nixos-24.05") << " nixos\n"
+                                                  << up.url("nixpkgs-unstable") << " unstable\n"
+                                                  << up.url("home-manager-24.05") << "\n";
+  int nats_port;
+  {
+    // A loopback port that was free a moment ago: nothing listens there.
+    httplib::Server probe;
+    nats_port = probe.bind_to_any_port("127.0.0.1");
+  }
+  CollectorContext ctx{HostRoot(host.root), std::make_shared<ManualClock>(clock_now * 1000)};
+  ChannelConfig config;
+  config.nats_enable = true;
+  config.nats_url = fmt::format("nats://127.0.0.1:{}", nats_port);
+  config.host_id = "test-host";
+  // Sharing delays the first round by up to a quarter period: keep it short, and the next round
+  // far enough away that the golden is taken before it.
+  config.check_interval = std::chrono::seconds(4);
+  auto c = make_channel_collector(ctx, config);
+  std::string text;
+  for (int i = 0; i < 3000; ++i) {
+    MetricSet m;
+    c->collect(m);
+    text = render(m);
+    if (text.find("result=\"success\"} 2\n") != std::string::npos &&
+        text.find("result=\"http_error\"} 1\n") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  text = std::regex_replace(text, std::regex("127\\.0\\.0\\.1:" + std::to_string(up.port())),
+                            "127.0.0.1:<port>");
+  test::expect_golden("tests/exporter/golden/channel-nixos-channels-upstream.prom", text);
 }
