@@ -350,3 +350,32 @@ TEST(StoreDirWatch, AnotherDirectoryAtThePathIsNotTheOneWatched) {
   EXPECT_SAME(s);
   EXPECT_EQ(script->opened, 2);
 }
+
+TEST(StoreDirWatch, ADirectoryTakingThePathWhileTheWatchIsAddedIsNotTheOneWatched) {
+  // The path is taken by another directory (a mount, a rename) just after the watch was added to
+  // the old one: the watch reports nothing about the new directory, so it must not be taken for
+  // the one watched.
+  auto script = std::make_shared<FakeWatch::Script>();
+  fs::path store_path;
+  Beside b([&](const std::string&) -> std::unique_ptr<DirWatch> {
+    if (++script->opened == 1) {
+      fs::rename(store_path, store_path.parent_path() / "store.old");
+      fs::create_directories(store_path);
+    }
+    return std::make_unique<FakeWatch>(script);
+  });
+  store_path = b.store;
+  EXPECT_EQ(b.step().run, "full/first");
+  write(b.store / "stray", "s");
+  auto s = b.step();
+  EXPECT_EQ(s.run, "full/watch_lost");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count("stray"), 1u);
+  EXPECT_EQ(script->opened, 2);
+  // Watched from then on.
+  script->next.push_back({{"stray2"}, std::nullopt});
+  write(b.store / "stray2", "s");
+  s = b.step();
+  EXPECT_EQ(s.run, "incremental/changed");
+  EXPECT_SAME(s);
+}

@@ -93,6 +93,15 @@ bool StoreDirTracker::is_valid(const StoreGraph& graph, std::string_view name) {
 // Opens the watch when there is none; returns why not when that fails.
 std::optional<std::string_view> StoreDirTracker::open_watch_if_needed() {
   if (watch_) return std::nullopt;
+  // The inode the watch is on, taken BEFORE the watch is added (links followed, as
+  // inotify_add_watch and opendir follow them): should another directory take the path in
+  // between, the next update finds the path's inode differs from this one and watches again. Taken
+  // after, it would be the newcomer's while the watch stays on the old one, which reports nothing
+  // of the newcomer (a mount over the path sends no event to it).
+  struct stat st;
+  auto before = ::stat(local_dir_.c_str(), &st) == 0
+                    ? std::optional(std::pair(st.st_dev, st.st_ino))
+                    : std::nullopt;
   try {
     watch_ = open_watch_(local_dir_);
   } catch (const SysError& e) {
@@ -103,12 +112,7 @@ std::optional<std::string_view> StoreDirTracker::open_watch_if_needed() {
     return store_dir_scan_reason::unwatched;
   }
   unwatched_why_.clear();
-  // The inode watched: the watch is on what the path named when it was added (links followed, as
-  // inotify_add_watch and opendir follow them).
-  struct stat st;
-  watched_ino_ = ::stat(local_dir_.c_str(), &st) == 0
-                     ? std::optional(std::pair(st.st_dev, st.st_ino))
-                     : std::nullopt;
+  watched_ino_ = before;
   return std::nullopt;
 }
 
