@@ -47,9 +47,16 @@ struct FakeWatch final : DirWatch {
   struct Script {
     std::vector<DirEvents> next;
     int opened = 0;
+    bool throw_next = false;
   };
   explicit FakeWatch(std::shared_ptr<Script> s) : script(std::move(s)) {}
   DirEvents drain() override {
+    if (script->throw_next) {
+      // The events were read from the kernel, then something failed: they are gone.
+      script->throw_next = false;
+      script->next.clear();
+      throw std::bad_alloc();
+    }
     if (script->next.empty()) return {};
     auto e = std::move(script->next.front());
     script->next.erase(script->next.begin());
@@ -378,4 +385,21 @@ TEST(StoreDirWatch, ADirectoryTakingThePathWhileTheWatchIsAddedIsNotTheOneWatche
   s = b.step();
   EXPECT_EQ(s.run, "incremental/changed");
   EXPECT_SAME(s);
+}
+
+TEST(StoreDirWatch, EventsLostToAFailedDrainTakeTheFullScan) {
+  // The collector resets the tracker after any failure; the tracker must not rely on that.
+  auto script = std::make_shared<FakeWatch::Script>();
+  Beside b([script](const std::string&) -> std::unique_ptr<DirWatch> {
+    return std::make_unique<FakeWatch>(script);
+  });
+  EXPECT_EQ(b.step().run, "full/first");
+  write(b.store / "stray", "s");
+  script->next.push_back({{"stray"}, std::nullopt});
+  script->throw_next = true;
+  EXPECT_THROW(b.step(), std::bad_alloc);
+  auto s = b.step();
+  EXPECT_EQ(s.run, "full/first");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count("stray"), 1u);
 }

@@ -118,36 +118,38 @@ std::optional<std::string_view> StoreDirTracker::open_watch_if_needed() {
 
 InvalidEntries StoreDirTracker::update(const StoreGraph& graph, std::uint64_t graph_reads,
                                        const TempRoots& temp_roots) {
-  std::optional<std::string_view> full;
-  if (!have_names_) full = store_dir_scan_reason::first;
-
-  DirEvents events;
-  if (watch_) {
-    events = watch_->drain();
-    if (events.lost) {
-      if (!full) full = events.lost;
-      if (*events.lost == store_dir_scan_reason::watch_lost) watch_.reset();
-    }
-  }
-  if (watch_) {
-    struct stat st;
-    if (::stat(local_dir_.c_str(), &st) != 0 || !watched_ino_ ||
-        std::pair(st.st_dev, st.st_ino) != *watched_ino_) {
-      if (!full) full = store_dir_scan_reason::watch_lost;
-      watch_.reset();
-    }
-  }
-  if (!watch_) {
-    // Events before the watch is added are not known: a full scan after it, whatever the reason.
-    auto why = open_watch_if_needed();
-    if (!full) full = why ? *why : store_dir_scan_reason::unwatched;
-  }
-  if (!full && (graph_reads != graph_reads_ || graph.size() < graph_size_))
-    full = store_dir_scan_reason::graph_read;
-  if (!full && incremental_in_a_row_ >= max_incremental_runs)
-    full = store_dir_scan_reason::periodic;
-
+  // Everything under the guard: events drained and then lost to a failure (drain() itself, an
+  // allocation) must not leave the kept names looking current.
   try {
+    std::optional<std::string_view> full;
+    if (!have_names_) full = store_dir_scan_reason::first;
+
+    DirEvents events;
+    if (watch_) {
+      events = watch_->drain();
+      if (events.lost) {
+        if (!full) full = events.lost;
+        if (*events.lost == store_dir_scan_reason::watch_lost) watch_.reset();
+      }
+    }
+    if (watch_) {
+      struct stat st;
+      if (::stat(local_dir_.c_str(), &st) != 0 || !watched_ino_ ||
+          std::pair(st.st_dev, st.st_ino) != *watched_ino_) {
+        if (!full) full = store_dir_scan_reason::watch_lost;
+        watch_.reset();
+      }
+    }
+    if (!watch_) {
+      // Events before the watch is added are not known: a full scan after it, whatever the reason.
+      auto why = open_watch_if_needed();
+      if (!full) full = why ? *why : store_dir_scan_reason::unwatched;
+    }
+    if (!full && (graph_reads != graph_reads_ || graph.size() < graph_size_))
+      full = store_dir_scan_reason::graph_read;
+    if (!full && incremental_in_a_row_ >= max_incremental_runs)
+      full = store_dir_scan_reason::periodic;
+
     if (full) {
       have_names_ = false;
       auto names =
