@@ -6,6 +6,7 @@
 // an injected watch: the kernel's queue limit is a system-wide setting a test must not change.
 #include "exporter/store/store-dir-watch.hh"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/inotify.h>
 
@@ -402,4 +403,65 @@ TEST(StoreDirWatch, EventsLostToAFailedDrainTakeTheFullScan) {
   EXPECT_EQ(s.run, "full/first");
   EXPECT_SAME(s);
   EXPECT_EQ(s.incremental.count("stray"), 1u);
+}
+
+namespace {
+
+// fs.inotify.max_queued_events: how many events the kernel queues before IN_Q_OVERFLOW.
+std::optional<long> max_queued_events() {
+  std::ifstream in("/proc/sys/fs/inotify/max_queued_events");
+  long n = 0;
+  if (in >> n && n > 0) return n;
+  return std::nullopt;
+}
+
+// One event for each create and each unlink of `p`; consecutive identical events are merged by
+// the kernel, these alternate and are not.
+void churn(const fs::path& p, long events) {
+  for (long i = 0; i < events; i += 2) {
+    Fd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd) << p;
+    fd.reset();
+    ASSERT_EQ(::unlink(p.c_str()), 0) << p;
+  }
+}
+
+}  // namespace
+
+TEST(StoreDirWatch, MoreEventsThanOneReadHoldsAreAllSeen) {
+  Beside b;
+  if (!inotify_works(b.store)) GTEST_SKIP() << "no inotify watch can be added here";
+  auto limit = max_queued_events();
+  constexpr int files = 3000;  // 32 bytes an event: several reads of the 64 KiB buffer
+  if (!limit || *limit <= files) GTEST_SKIP() << "the kernel queues too few events here";
+  EXPECT_EQ(b.step().run, "full/first");
+  for (int i = 0; i < files; ++i) write(b.store / fmt::format("stray-{:04}", i), "");
+  auto s = b.step();
+  EXPECT_EQ(s.run, "incremental/changed");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.size(), files + 1u);  // and "(held)"
+}
+
+TEST(StoreDirWatch, TheKernelsQueueOverflowingTakesTheFullScan) {
+  Beside b;
+  if (!inotify_works(b.store)) GTEST_SKIP() << "no inotify watch can be added here";
+  auto limit = max_queued_events();
+  // Not changed by the test (a system-wide setting): overflowed when it is small enough.
+  if (!limit || *limit > 200000)
+    GTEST_SKIP() << "fs.inotify.max_queued_events is not readable "
+                    "or too large to overflow quickly";
+  EXPECT_EQ(b.step().run, "full/first");
+  churn(b.store / "churn", *limit + 2);
+  // Its event is dropped: only the full scan finds it.
+  write(b.store / "after-the-overflow", "a");
+  auto s = b.step();
+  EXPECT_EQ(s.run, "full/overflow");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count("after-the-overflow"), 1u);
+  // The watch outlives the overflow: events again.
+  write(b.store / "later", "l");
+  s = b.step();
+  EXPECT_EQ(s.run, "incremental/changed");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count("later"), 1u);
 }
