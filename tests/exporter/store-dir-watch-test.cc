@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "common/error.hh"
 #include "common/fd.hh"
@@ -464,4 +465,37 @@ TEST(StoreDirWatch, TheKernelsQueueOverflowingTakesTheFullScan) {
   EXPECT_EQ(s.run, "incremental/changed");
   EXPECT_SAME(s);
   EXPECT_EQ(s.incremental.count("later"), 1u);
+}
+
+TEST(StoreDirWatch, TheInotifyWatchNamesEntriesAndReportsItsDirectoryGoing) {
+  test::TempDir tmp;
+  fs::path dir = tmp.path() / "store";
+  fs::create_directories(dir);
+  if (!inotify_works(dir)) GTEST_SKIP() << "no inotify watch can be added here";
+  // Not a directory, or nothing at the path: an error, not a watch on something else.
+  write(tmp.path() / "file", "f");
+  EXPECT_THROW(open_inotify_watch((tmp.path() / "file").string()), SysError);
+  EXPECT_THROW(open_inotify_watch((tmp.path() / "missing").string()), SysError);
+
+  auto w = open_inotify_watch(dir.string());
+  auto e = w->drain();  // nothing happened: returns at once
+  EXPECT_TRUE(e.names.empty());
+  EXPECT_FALSE(e.lost);
+
+  write(dir / "a", "a");
+  fs::rename(dir / "a", dir / "b");
+  fs::create_directories(dir / "d");
+  fs::remove(dir / "b");
+  fs::remove(dir / "d");
+  e = w->drain();
+  EXPECT_FALSE(e.lost);
+  std::set<std::string> names(e.names.begin(), e.names.end());
+  EXPECT_EQ(names, (std::set<std::string>{"a", "b", "d"}));
+  EXPECT_TRUE(w->drain().names.empty());  // drained
+
+  // The directory itself goes (IN_DELETE_SELF, IN_IGNORED): no event will come any more. The
+  // inode number may be reused by the next directory at the path, so only the watch can say so.
+  fs::remove(dir);
+  EXPECT_EQ(w->drain().lost, store_dir_scan_reason::watch_lost);
+  EXPECT_EQ(w->drain().lost, store_dir_scan_reason::watch_lost);
 }
