@@ -499,3 +499,39 @@ TEST(StoreDirWatch, TheInotifyWatchNamesEntriesAndReportsItsDirectoryGoing) {
   EXPECT_EQ(w->drain().lost, store_dir_scan_reason::watch_lost);
   EXPECT_EQ(w->drain().lost, store_dir_scan_reason::watch_lost);
 }
+
+TEST(StoreDirWatch, AnEntryRegisteredAndInvalidatedBetweenTwoScansStaysInvalid) {
+  Beside b;
+  if (!inotify_works(b.store)) GTEST_SKIP() << "no inotify watch can be added here";
+  EXPECT_EQ(b.step().run, "full/first");
+  fs::create_directories(b.store / (h1 + "-x"));
+  auto s = b.step();
+  EXPECT_EQ(s.run, "incremental/changed");
+  EXPECT_EQ(s.incremental.count(h1 + "-x"), 1u);
+
+  // Between two scans: the entry is registered and its row deleted again, and another path is
+  // registered, so the table holds as many rows as the new ones add: the graph only grows (by
+  // the other path), nothing in the directory says anything of the first.
+  b.register_path(h1 + "-x");
+  fs::create_directories(b.store / (h2 + "-y"));
+  b.register_path(h2 + "-y");
+  b.invalidate(h1 + "-x");
+  s = b.step();
+  EXPECT_EQ(s.run, "incremental/changed");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count(h1 + "-x"), 1u);
+  EXPECT_EQ(s.incremental.count(h2 + "-y"), 0u);
+
+  // Registered for good (valid without an event), then its row alone deleted: the graph is read
+  // again, and with it the directory.
+  b.register_path(h1 + "-x");
+  s = b.step();
+  EXPECT_EQ(s.run, "incremental/changed");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count(h1 + "-x"), 0u);
+  b.invalidate(h1 + "-x");
+  s = b.step();
+  EXPECT_EQ(s.run, "full/graph_read");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count(h1 + "-x"), 1u);
+}
