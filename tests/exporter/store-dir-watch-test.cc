@@ -6,12 +6,14 @@
 // an injected watch: the kernel's queue limit is a system-wide setting a test must not change.
 #include "exporter/store/store-dir-watch.hh"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/inotify.h>
 
 #include <cerrno>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "common/error.hh"
 #include "common/fd.hh"
@@ -47,9 +49,16 @@ struct FakeWatch final : DirWatch {
   struct Script {
     std::vector<DirEvents> next;
     int opened = 0;
+    bool throw_next = false;
   };
   explicit FakeWatch(std::shared_ptr<Script> s) : script(std::move(s)) {}
   DirEvents drain() override {
+    if (script->throw_next) {
+      // The events were read from the kernel, then something failed: they are gone.
+      script->throw_next = false;
+      script->next.clear();
+      throw std::bad_alloc();
+    }
     if (script->next.empty()) return {};
     auto e = std::move(script->next.front());
     script->next.erase(script->next.begin());
@@ -349,4 +358,180 @@ TEST(StoreDirWatch, AnotherDirectoryAtThePathIsNotTheOneWatched) {
   EXPECT_EQ(s.run, "full/watch_lost");
   EXPECT_SAME(s);
   EXPECT_EQ(script->opened, 2);
+}
+
+TEST(StoreDirWatch, ADirectoryTakingThePathWhileTheWatchIsAddedIsNotTheOneWatched) {
+  // The path is taken by another directory (a mount, a rename) just after the watch was added to
+  // the old one: the watch reports nothing about the new directory, so it must not be taken for
+  // the one watched.
+  auto script = std::make_shared<FakeWatch::Script>();
+  fs::path store_path;
+  Beside b([&](const std::string&) -> std::unique_ptr<DirWatch> {
+    if (++script->opened == 1) {
+      fs::rename(store_path, store_path.parent_path() / "store.old");
+      fs::create_directories(store_path);
+    }
+    return std::make_unique<FakeWatch>(script);
+  });
+  store_path = b.store;
+  EXPECT_EQ(b.step().run, "full/first");
+  write(b.store / "stray", "s");
+  auto s = b.step();
+  EXPECT_EQ(s.run, "full/watch_lost");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count("stray"), 1u);
+  EXPECT_EQ(script->opened, 2);
+  // Watched from then on.
+  script->next.push_back({{"stray2"}, std::nullopt});
+  write(b.store / "stray2", "s");
+  s = b.step();
+  EXPECT_EQ(s.run, "incremental/changed");
+  EXPECT_SAME(s);
+}
+
+TEST(StoreDirWatch, EventsLostToAFailedDrainTakeTheFullScan) {
+  // The collector resets the tracker after any failure; the tracker must not rely on that.
+  auto script = std::make_shared<FakeWatch::Script>();
+  Beside b([script](const std::string&) -> std::unique_ptr<DirWatch> {
+    return std::make_unique<FakeWatch>(script);
+  });
+  EXPECT_EQ(b.step().run, "full/first");
+  write(b.store / "stray", "s");
+  script->next.push_back({{"stray"}, std::nullopt});
+  script->throw_next = true;
+  EXPECT_THROW(b.step(), std::bad_alloc);
+  auto s = b.step();
+  EXPECT_EQ(s.run, "full/first");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count("stray"), 1u);
+}
+
+namespace {
+
+// fs.inotify.max_queued_events: how many events the kernel queues before IN_Q_OVERFLOW.
+std::optional<long> max_queued_events() {
+  std::ifstream in("/proc/sys/fs/inotify/max_queued_events");
+  long n = 0;
+  if (in >> n && n > 0) return n;
+  return std::nullopt;
+}
+
+// One event for each create and each unlink of `p`; consecutive identical events are merged by
+// the kernel, these alternate and are not.
+void churn(const fs::path& p, long events) {
+  for (long i = 0; i < events; i += 2) {
+    Fd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd) << p;
+    fd.reset();
+    ASSERT_EQ(::unlink(p.c_str()), 0) << p;
+  }
+}
+
+}  // namespace
+
+TEST(StoreDirWatch, MoreEventsThanOneReadHoldsAreAllSeen) {
+  Beside b;
+  if (!inotify_works(b.store)) GTEST_SKIP() << "no inotify watch can be added here";
+  auto limit = max_queued_events();
+  constexpr int files = 3000;  // 32 bytes an event: several reads of the 64 KiB buffer
+  if (!limit || *limit <= files) GTEST_SKIP() << "the kernel queues too few events here";
+  EXPECT_EQ(b.step().run, "full/first");
+  for (int i = 0; i < files; ++i) write(b.store / fmt::format("stray-{:04}", i), "");
+  auto s = b.step();
+  EXPECT_EQ(s.run, "incremental/changed");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.size(), files + 1u);  // and "(held)"
+}
+
+TEST(StoreDirWatch, TheKernelsQueueOverflowingTakesTheFullScan) {
+  Beside b;
+  if (!inotify_works(b.store)) GTEST_SKIP() << "no inotify watch can be added here";
+  auto limit = max_queued_events();
+  // Not changed by the test (a system-wide setting): overflowed when it is small enough.
+  if (!limit || *limit > 200000)
+    GTEST_SKIP() << "fs.inotify.max_queued_events is not readable "
+                    "or too large to overflow quickly";
+  EXPECT_EQ(b.step().run, "full/first");
+  churn(b.store / "churn", *limit + 2);
+  // Its event is dropped: only the full scan finds it.
+  write(b.store / "after-the-overflow", "a");
+  auto s = b.step();
+  EXPECT_EQ(s.run, "full/overflow");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count("after-the-overflow"), 1u);
+  // The watch outlives the overflow: events again.
+  write(b.store / "later", "l");
+  s = b.step();
+  EXPECT_EQ(s.run, "incremental/changed");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count("later"), 1u);
+}
+
+TEST(StoreDirWatch, TheInotifyWatchNamesEntriesAndReportsItsDirectoryGoing) {
+  test::TempDir tmp;
+  fs::path dir = tmp.path() / "store";
+  fs::create_directories(dir);
+  if (!inotify_works(dir)) GTEST_SKIP() << "no inotify watch can be added here";
+  // Not a directory, or nothing at the path: an error, not a watch on something else.
+  write(tmp.path() / "file", "f");
+  EXPECT_THROW(open_inotify_watch((tmp.path() / "file").string()), SysError);
+  EXPECT_THROW(open_inotify_watch((tmp.path() / "missing").string()), SysError);
+
+  auto w = open_inotify_watch(dir.string());
+  auto e = w->drain();  // nothing happened: returns at once
+  EXPECT_TRUE(e.names.empty());
+  EXPECT_FALSE(e.lost);
+
+  write(dir / "a", "a");
+  fs::rename(dir / "a", dir / "b");
+  fs::create_directories(dir / "d");
+  fs::remove(dir / "b");
+  fs::remove(dir / "d");
+  e = w->drain();
+  EXPECT_FALSE(e.lost);
+  std::set<std::string> names(e.names.begin(), e.names.end());
+  EXPECT_EQ(names, (std::set<std::string>{"a", "b", "d"}));
+  EXPECT_TRUE(w->drain().names.empty());  // drained
+
+  // The directory itself goes (IN_DELETE_SELF, IN_IGNORED): no event will come any more. The
+  // inode number may be reused by the next directory at the path, so only the watch can say so.
+  fs::remove(dir);
+  EXPECT_EQ(w->drain().lost, store_dir_scan_reason::watch_lost);
+  EXPECT_EQ(w->drain().lost, store_dir_scan_reason::watch_lost);
+}
+
+TEST(StoreDirWatch, AnEntryRegisteredAndInvalidatedBetweenTwoScansStaysInvalid) {
+  Beside b;
+  if (!inotify_works(b.store)) GTEST_SKIP() << "no inotify watch can be added here";
+  EXPECT_EQ(b.step().run, "full/first");
+  fs::create_directories(b.store / (h1 + "-x"));
+  auto s = b.step();
+  EXPECT_EQ(s.run, "incremental/changed");
+  EXPECT_EQ(s.incremental.count(h1 + "-x"), 1u);
+
+  // Between two scans: the entry is registered and its row deleted again, and another path is
+  // registered, so the table holds as many rows as the new ones add: the graph only grows (by
+  // the other path), nothing in the directory says anything of the first.
+  b.register_path(h1 + "-x");
+  fs::create_directories(b.store / (h2 + "-y"));
+  b.register_path(h2 + "-y");
+  b.invalidate(h1 + "-x");
+  s = b.step();
+  EXPECT_EQ(s.run, "incremental/changed");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count(h1 + "-x"), 1u);
+  EXPECT_EQ(s.incremental.count(h2 + "-y"), 0u);
+
+  // Registered for good (valid without an event), then its row alone deleted: the graph is read
+  // again, and with it the directory.
+  b.register_path(h1 + "-x");
+  s = b.step();
+  EXPECT_EQ(s.run, "incremental/changed");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count(h1 + "-x"), 0u);
+  b.invalidate(h1 + "-x");
+  s = b.step();
+  EXPECT_EQ(s.run, "full/graph_read");
+  EXPECT_SAME(s);
+  EXPECT_EQ(s.incremental.count(h1 + "-x"), 1u);
 }

@@ -93,6 +93,15 @@ bool StoreDirTracker::is_valid(const StoreGraph& graph, std::string_view name) {
 // Opens the watch when there is none; returns why not when that fails.
 std::optional<std::string_view> StoreDirTracker::open_watch_if_needed() {
   if (watch_) return std::nullopt;
+  // The inode the watch is on, taken BEFORE the watch is added (links followed, as
+  // inotify_add_watch and opendir follow them): should another directory take the path in
+  // between, the next update finds the path's inode differs from this one and watches again. Taken
+  // after, it would be the newcomer's while the watch stays on the old one, which reports nothing
+  // of the newcomer (a mount over the path sends no event to it).
+  struct stat st;
+  auto before = ::stat(local_dir_.c_str(), &st) == 0
+                    ? std::optional(std::pair(st.st_dev, st.st_ino))
+                    : std::nullopt;
   try {
     watch_ = open_watch_(local_dir_);
   } catch (const SysError& e) {
@@ -103,47 +112,44 @@ std::optional<std::string_view> StoreDirTracker::open_watch_if_needed() {
     return store_dir_scan_reason::unwatched;
   }
   unwatched_why_.clear();
-  // The inode watched: the watch is on what the path named when it was added (links followed, as
-  // inotify_add_watch and opendir follow them).
-  struct stat st;
-  watched_ino_ = ::stat(local_dir_.c_str(), &st) == 0
-                     ? std::optional(std::pair(st.st_dev, st.st_ino))
-                     : std::nullopt;
+  watched_ino_ = before;
   return std::nullopt;
 }
 
 InvalidEntries StoreDirTracker::update(const StoreGraph& graph, std::uint64_t graph_reads,
                                        const TempRoots& temp_roots) {
-  std::optional<std::string_view> full;
-  if (!have_names_) full = store_dir_scan_reason::first;
-
-  DirEvents events;
-  if (watch_) {
-    events = watch_->drain();
-    if (events.lost) {
-      if (!full) full = events.lost;
-      if (*events.lost == store_dir_scan_reason::watch_lost) watch_.reset();
-    }
-  }
-  if (watch_) {
-    struct stat st;
-    if (::stat(local_dir_.c_str(), &st) != 0 || !watched_ino_ ||
-        std::pair(st.st_dev, st.st_ino) != *watched_ino_) {
-      if (!full) full = store_dir_scan_reason::watch_lost;
-      watch_.reset();
-    }
-  }
-  if (!watch_) {
-    // Events before the watch is added are not known: a full scan after it, whatever the reason.
-    auto why = open_watch_if_needed();
-    if (!full) full = why ? *why : store_dir_scan_reason::unwatched;
-  }
-  if (!full && (graph_reads != graph_reads_ || graph.size() < graph_size_))
-    full = store_dir_scan_reason::graph_read;
-  if (!full && incremental_in_a_row_ >= max_incremental_runs)
-    full = store_dir_scan_reason::periodic;
-
+  // Everything under the guard: events drained and then lost to a failure (drain() itself, an
+  // allocation) must not leave the kept names looking current.
   try {
+    std::optional<std::string_view> full;
+    if (!have_names_) full = store_dir_scan_reason::first;
+
+    DirEvents events;
+    if (watch_) {
+      events = watch_->drain();
+      if (events.lost) {
+        if (!full) full = events.lost;
+        if (*events.lost == store_dir_scan_reason::watch_lost) watch_.reset();
+      }
+    }
+    if (watch_) {
+      struct stat st;
+      if (::stat(local_dir_.c_str(), &st) != 0 || !watched_ino_ ||
+          std::pair(st.st_dev, st.st_ino) != *watched_ino_) {
+        if (!full) full = store_dir_scan_reason::watch_lost;
+        watch_.reset();
+      }
+    }
+    if (!watch_) {
+      // Events before the watch is added are not known: a full scan after it, whatever the reason.
+      auto why = open_watch_if_needed();
+      if (!full) full = why ? *why : store_dir_scan_reason::unwatched;
+    }
+    if (!full && (graph_reads != graph_reads_ || graph.size() < graph_size_))
+      full = store_dir_scan_reason::graph_read;
+    if (!full && incremental_in_a_row_ >= max_incremental_runs)
+      full = store_dir_scan_reason::periodic;
+
     if (full) {
       have_names_ = false;
       auto names =
