@@ -203,6 +203,11 @@ class GcCollector final : public Collector {
                         "path marked again, the graph read again when the database needs it) and "
                         "reason (why; see docs/nixos-exporter.md)",
                         a.runs);
+    write_analysis_runs(out, "nixos_gc_ownership_analysis_total",
+                        "Computations of what each GC root alone keeps alive by kind "
+                        "(incremental: from the new roots down; full: every live path) and reason "
+                        "(why; see docs/nixos-exporter.md)",
+                        a.ownership_runs);
   }
 
  private:

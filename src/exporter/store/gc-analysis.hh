@@ -63,6 +63,8 @@ struct GcAnalysis {
   std::optional<RootOwnership> ownership;
   // How the analyses so far were computed (GcTracker); empty for a one-shot analysis.
   AnalysisRuns runs;
+  // How the ownership was computed so far (GcTracker::ownership_runs); empty for a one-shot one.
+  AnalysisRuns ownership_runs;
 };
 
 // `dead`, when given, receives the reclaimable paths' indices in graph order. Temporary roots keep
