@@ -97,8 +97,10 @@ GcAnalysis GcTracker::update(sqlite::Database& db, bool db_changed, const GcInpu
 
   auto own_roots = ownership_roots(inputs);
   std::optional<std::string_view> own_full;  // why the ownership is computed in full
-  if (remark || !ownership_) {
+  if (remark) {
     own_full = reason;
+  } else if (!ownership_) {  // not after a reset (that reads the graph again), but never guess
+    own_full = analysis_reason::first;
   } else {
     own_full = extend_root_ownership(graph, own_roots, settings, resolved, *ownership_);
   }
