@@ -1,9 +1,13 @@
 """The incremental store and gc analyses against full ones on a real store: random sequences of
 real Nix 2.8 operations (nix-build with and without result links, nix-store --add,
-nix-store --delete, nix-store --gc, result links removed, profile generations added), and after
-each one the incremental answer must equal a full recompute from a fresh connection
-(tests/store-incremental-check prints both). The sequence's number is printed;
-NIXMON_INCREMENTAL_SEQUENCE=<n> replays a failing sequence."""
+nix-store --delete, nix-store --gc, result links removed, profile generations added, roots added
+on paths already valid: live ones a root owns, shared ones, dead ones), and after each one the
+incremental answer must equal a full recompute from a fresh connection
+(tests/store-incremental-check prints both). What each root alone keeps (exclusive paths and NAR
+bytes per root link with its source and system generation, and the shared figures: everything
+behind nixos_gc_{root,generation}_exclusive_nar_bytes and nixos_gc_shared_nar_bytes) is part of
+the comparison, and the ownership's own kind/reason must show incremental runs after new roots.
+The sequence's number is printed; NIXMON_INCREMENTAL_SEQUENCE=<n> replays a failing sequence."""
 import os
 import random
 import shutil
@@ -57,7 +61,7 @@ class IncrementalAgainstFull(unittest.TestCase):
             runs = []
             try:
                 first = checker.step()
-                self.assertTrue(first[0].startswith("step full/first full/first same"), first)
+                self.assertTrue(first[0].startswith("step full/first full/first full/first same"), first)
                 links, counter = [], [0]
 
                 def new_name():
@@ -121,25 +125,47 @@ class IncrementalAgainstFull(unittest.TestCase):
                     store.set_profile(rng.choice([a, b]))
                     return "new system profile generation"
 
+                def root_existing():
+                    # `nix-store --realise PATH --add-root LINK` on a valid path (NixOS/nix 2.8.0
+                    # src/nix-store/nix-store.cc lines 106-112 and 1071-1072): a link in the home
+                    # directory and its indirect root under gcroots/auto. The path: one a root
+                    # reaches (owned by one or shared by several), or a dead one.
+                    rooted = rng.choice([a, b] + [os.readlink(l) for l in links])
+                    live = store.nix("nix-store", "-qR", rooted).split()
+                    # Not a derivation: --realise would build it.
+                    dead = [p for p in store.print_dead() if not p.endswith((".lock", ".drv"))]
+                    pool = live if (rng.random() < 0.6 or not dead) else dead
+                    path = rng.choice(pool)
+                    link = store.local(f"/home/alice/{new_name()}")
+                    store.nix("nix-store", "--realise", path, "--add-root", link)
+                    links.append(link)
+                    return f"root {'live' if pool is live else 'dead'} {path} at {link}"
+
                 ops = [(build, 5), (add, 3), (delete, 2), (delete_and_build, 2), (gc, 1), (unlink, 2),
-                       (generation, 1)]
+                       (generation, 1), (root_existing, 3)]
+                adds_roots = set()
                 for i in range(STEPS):
                     op = rng.choices([o for o, _ in ops], weights=[w for _, w in ops])[0]
                     what = op(rng.random() < 0.5) if op is build else op()
                     if what is None:
                         continue
                     lines = checker.step()
-                    runs.append(lines[0].split()[1:3])
+                    runs.append(lines[0].split()[1:4])
+                    if op in (generation, root_existing) or (op is build and what.split()[2] == "with"):
+                        adds_roots.add(len(runs) - 1)
                     self.assertTrue(lines[0].rstrip().endswith(" same"),
                                     f"sequence {sequence}, step {i} ({what}):\n{''.join(lines)}")
             finally:
                 checker.close()
             kinds = {tuple(r) for r in runs}
-            print("runs (store, gc):", sorted(kinds), flush=True)
+            print("runs (store, gc, ownership):", sorted(kinds), flush=True)
             # The sequence went through the incremental path and through fallbacks.
             self.assertTrue(any(r[0] == "incremental/added" for r in runs), runs)
             self.assertTrue(any(r[1] == "incremental/added" for r in runs), runs)
             self.assertTrue(any(r[0] == "full/deleted" for r in runs), runs)
+            # New roots were taken in by the incremental ownership, not only by full recomputes.
+            self.assertTrue(any(runs[i][2].startswith("incremental/") for i in adds_roots),
+                            (sorted(adds_roots), runs))
 
 
 # The store directory scan kept from inotify events (store-dir-watch.hh) against a full scan of

@@ -37,7 +37,9 @@ inline std::string describe(const GcAnalysis& a) {
   if (a.ownership) {
     out += fmt::format("shared {} {}\n", a.ownership->shared_paths, a.ownership->shared_nar_bytes);
     for (const auto& r : a.ownership->roots)
-      out += fmt::format("root {} {} {}\n", r.link, r.exclusive_paths, r.exclusive_nar_bytes);
+      out += fmt::format("root {} {} generation {} {} {}\n", r.link, to_string(r.source),
+                         r.generation ? std::to_string(*r.generation) : "-", r.exclusive_paths,
+                         r.exclusive_nar_bytes);
   }
   return out;
 }
@@ -58,6 +60,7 @@ class IncrementalBeside {
 
   struct Step {
     std::string store_run, gc_run;              // "kind/reason" of this step
+    std::string ownership_run;                  // the gc analysis' ownership part
     std::string store_incremental, store_full;  // describe()
     std::string gc_incremental, gc_full;
   };
@@ -76,8 +79,10 @@ class IncrementalBeside {
     s.store_incremental = store_last_;
     auto inputs = read_gc_inputs(root_, /*runtime_roots=*/false);
     auto gc_before = gc_.runs();
+    auto ownership_before = gc_.ownership_runs();
     s.gc_incremental = describe(gc_.update(watch_.db(), changed, inputs));
     s.gc_run = last_run(gc_before, gc_.runs());
+    s.ownership_run = last_run(ownership_before, gc_.ownership_runs());
     watch_.seen(gc_.data_version());
 
     auto db = open_store_db(root_, busy);

@@ -1,7 +1,7 @@
 // Drives the incremental store and gc analyses over a real store for the end-to-end test
 // (tests/e2e/test_store_incremental.py): each line "step" on stdin runs one incremental update
 // and a full computation from a fresh connection, and prints
-//   step <store kind/reason> <gc kind/reason> same|DIFFERENT
+//   step <store kind/reason> <gc kind/reason> <gc ownership kind/reason> same|DIFFERENT
 // followed, when they differ, by both descriptions. Usage errors exit 2.
 #include <iostream>
 #include <string>
@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
       }
       auto s = beside.step();
       bool same = s.store_incremental == s.store_full && s.gc_incremental == s.gc_full;
-      std::cout << "step " << s.store_run << ' ' << s.gc_run << ' ' << (same ? "same" : "DIFFERENT")
-                << '\n';
+      std::cout << "step " << s.store_run << ' ' << s.gc_run << ' ' << s.ownership_run << ' '
+                << (same ? "same" : "DIFFERENT") << '\n';
       if (!same) {
         std::cout << "--- store incremental\n"
                   << s.store_incremental << "--- store full\n"

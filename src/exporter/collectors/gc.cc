@@ -217,6 +217,11 @@ class GcCollector final : public Collector {
                         "just registered; full: every entry read) and reason (why; see "
                         "docs/nixos-exporter.md)",
                         a.store_dir_scans);
+    write_analysis_runs(out, "nixos_gc_ownership_analysis_total",
+                        "Computations of what each GC root alone keeps alive by kind "
+                        "(incremental: from the new roots down; full: every live path) and reason "
+                        "(why; see docs/nixos-exporter.md)",
+                        a.ownership_runs);
   }
 
  private:

@@ -66,6 +66,8 @@ struct GcAnalysis {
   // How the store directory scans behind `invalid` were done (StoreDirTracker); empty for a
   // one-shot analysis.
   AnalysisRuns store_dir_scans;
+  // How the ownership was computed so far (GcTracker::ownership_runs); empty for a one-shot one.
+  AnalysisRuns ownership_runs;
 };
 
 // `dead`, when given, receives the reclaimable paths' indices in graph order. Temporary roots keep

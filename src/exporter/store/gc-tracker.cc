@@ -9,7 +9,6 @@ void GcTracker::reset() {
   live_.clear();
   live_total_ = {};
   marked_from_.clear();
-  ownership_roots_.clear();
   ownership_.reset();
 }
 
@@ -60,7 +59,7 @@ GcAnalysis GcTracker::update(sqlite::Database& db, bool db_changed, const GcInpu
                                 marked_from_.end()))
     remark = analysis_reason::roots_removed;
 
-  bool live_set_changed = true;
+  std::string_view reason;  // why this analysis went the way it went
   if (remark) {
     live_ = mark_live(graph, roots, settings);
     live_total_ = {};
@@ -70,7 +69,8 @@ GcAnalysis GcTracker::update(sqlite::Database& db, bool db_changed, const GcInpu
         live_total_.nar_bytes += graph.nar_size(i);
       }
     }
-    runs_.count(false, *remark);
+    reason = *remark;
+    runs_.count(false, reason);
     incremental_in_a_row_ = 0;
   } else {
     // Where to mark from: roots not yet live (new, or their path just became valid), and with
@@ -88,8 +88,8 @@ GcAnalysis GcTracker::update(sqlite::Database& db, bool db_changed, const GcInpu
     auto added = extend_live(graph, starts, settings, live_);
     live_total_.paths += added.paths;
     live_total_.nar_bytes += added.nar_bytes;
-    live_set_changed = added.paths > 0;
-    runs_.count(true, db_changed ? analysis_reason::added : analysis_reason::inputs_changed);
+    reason = db_changed ? analysis_reason::added : analysis_reason::inputs_changed;
+    runs_.count(true, reason);
     ++incremental_in_a_row_;
   }
   settings_ = settings;
@@ -97,15 +97,22 @@ GcAnalysis GcTracker::update(sqlite::Database& db, bool db_changed, const GcInpu
   finish_gc_analysis(graph, inputs, live_total_, a);
 
   auto own_roots = ownership_roots(inputs);
-  std::vector<RootKey> keys;
-  keys.reserve(own_roots.size());
-  for (const auto& r : own_roots) keys.emplace_back(r.link, r.store_path, r.source);
-  if (live_set_changed || !ownership_ || keys != ownership_roots_) {
-    ownership_.reset();
-    ownership_ = analyse_root_ownership(graph, own_roots, settings);
-    ownership_roots_ = std::move(keys);
+  std::optional<std::string_view> own_full;  // why the ownership is computed in full
+  if (remark) {
+    own_full = reason;
+  } else if (!ownership_) {  // not after a reset (that reads the graph again), but never guess
+    own_full = analysis_reason::first;
+  } else {
+    own_full = extend_root_ownership(graph, own_roots, settings, resolved, *ownership_);
   }
-  a.ownership = ownership_;
+  if (own_full) {
+    ownership_.reset();  // free the old owners before computing the new ones
+    ownership_ = root_ownership_state(graph, own_roots, settings);
+  }
+  ownership_runs_.count(!own_full, own_full.value_or(reason));
+  a.ownership = summarise(*ownership_);
+  a.runs = runs_;
+  a.ownership_runs = ownership_runs_;
   return a;
 }
 

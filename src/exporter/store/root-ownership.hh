@@ -15,7 +15,9 @@
 //
 // Dominators by Lengauer-Tarjan with simple path compression (no balanced linking): O(E log V)
 // time, V = roots + live paths, E = the edges among them. Memory while it runs: about ten 32-bit
-// words per node plus one per edge (the predecessor lists), freed on return; nothing of it is kept.
+// words per node plus one per edge (the predecessor lists), freed on return; what is kept is the
+// owner of every path (4 bytes each) for a caller that keeps an OwnershipState, and nothing for
+// analyse_root_ownership.
 // Iterative throughout: a chain of 100,000 references needs no deep call stack.
 //
 // Thread-safety: pure functions over their arguments.
@@ -24,6 +26,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "exporter/store/gc-roots.hh"
@@ -76,6 +79,41 @@ struct RootOwnership {
 // as Nix skips them.
 RootOwnership analyse_root_ownership(const StoreGraph& graph, std::span<const GcRoot> roots,
                                      GcSettings settings);
+
+// What an incremental caller keeps between analyses (GcTracker): the root nodes in a fixed order
+// and every path's owner. Memory: 4 bytes per path plus the roots.
+struct OwnershipState {
+  struct Node {
+    RootShare share;                         // its exclusive counts kept up to date
+    std::vector<StoreGraph::Index> targets;  // sorted, distinct
+  };
+  std::vector<Node> nodes;
+  // Per path: the node index, dominators::owner_shared or dominators::owner_dead.
+  std::vector<dominators::Node> owner;
+  std::uint64_t shared_paths = 0;
+  std::uint64_t shared_nar_bytes = 0;
+  GcSettings settings;
+};
+
+// analyse_root_ownership's state, and its answer from a state (largest exclusive bytes first).
+OwnershipState root_ownership_state(const StoreGraph& graph, std::span<const GcRoot> roots,
+                                    GcSettings settings);
+RootOwnership summarise(const OwnershipState& state);
+
+// Brings `state`, computed for the graph's first state.owner.size() paths, up to date with
+// `roots` over `graph` at the cost of what changed, when roots and paths were only added: the
+// graph only grew at its end with paths whose references are among the paths before them (Nix
+// registers a path after its references; store-delta.hh proves nothing else changed), and
+// `resolved` lists the old paths whose deriver became valid (StoreGraph::append). The proof is
+// in root-ownership.cc. Returns the reason a full computation is needed instead (state then
+// unspecified): a root went or names fewer paths (analysis_reason::roots_removed), the settings
+// changed, keep-outputs, or a live path's deriver became valid under keep-derivations
+// (analysis_reason::deriver_added).
+std::optional<std::string_view> extend_root_ownership(const StoreGraph& graph,
+                                                      std::span<const GcRoot> roots,
+                                                      GcSettings settings,
+                                                      std::span<const StoreGraph::Index> resolved,
+                                                      OwnershipState& state);
 
 // The bounded view the gc collector exports: every system generation, the `top` largest other
 // roots by exclusive bytes, and the rest summed.

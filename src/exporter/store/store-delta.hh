@@ -72,6 +72,10 @@ inline constexpr std::string_view settings_changed = "settings_changed";
 // Full reachability over the held graph (gc): a GC root or temporary root went away or now names
 // another path; what only it kept alive is dead now, which marking forward cannot find.
 inline constexpr std::string_view roots_removed = "roots_removed";
+// Full ownership (gc, nixos_gc_ownership_analysis_total only): keep-derivations is on and a live
+// path's deriver became valid after it: an old path gained an edge, which the incremental
+// ownership (root-ownership.hh, extend_root_ownership) does not follow.
+inline constexpr std::string_view deriver_added = "deriver_added";
 }  // namespace analysis_reason
 
 // How many answers were computed which way: (kind "incremental" or "full", reason) -> count.
