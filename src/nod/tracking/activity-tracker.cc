@@ -332,9 +332,10 @@ void ActivityTracker::expire(Stamp at) {
   recent_substitutions_.expire(at.wall_ms - pending_query_max_age_ms, [](auto&&) {});
   failures_seen_.expire(at.wall_ms - failure_dedup_window_ms, [](auto&&) {});
   // A recent build is only read within the late-failure window after its end (message()). Kept
-  // until pushed out by count, the map held up to 65,536 builds (~250 bytes each with the drv
-  // path: ~16 MiB) on a host that builds many derivations, and was still filling after the
-  // 30-minute soak of docs/robustness.md ("Endurance"). By age it holds a few minutes' builds:
+  // until pushed out by count, the map held up to 65,536 builds (an estimated ~250 bytes each
+  // with the drv path and the list and hash nodes: ~16 MiB) on a host that builds many
+  // derivations, and was still filling after the 30-minute soak of docs/robustness.md
+  // ("Endurance"), at ~13 builds/s. By age it holds a few minutes' builds:
   // twice the window, as records read by different threads may be stamped slightly out of
   // order, and an entry must not go while a record that may still read it is on its way.
   recent_builds_.expire(at.wall_ms - 2 * late_failure_window_ms, [](auto&&) {});
