@@ -4,6 +4,10 @@ quantity against minutes since the start, the warm-up shaded.
 
     python3 bench/soak-plot.py soak-exporter.csv soak-exporter.png [--warmup 300]
     python3 bench/soak-plot.py soak-nod.csv soak-nod.png
+    python3 bench/soak-plot.py --compare-rss "LABEL=soak-nod.csv" ... out.png
+
+--compare-rss draws only the RSS of several runs (their t_s and rss_kib columns), one line each,
+for runs of the same load with different settings.
 
 Also prints, for each plotted quantity, the mean of the first minute after the warm-up, of the
 last minute, and the slope of a straight line fitted after the warm-up (per hour), so that a CSV can
@@ -30,12 +34,38 @@ PANELS = {
 }
 
 
+def compare_rss(runs, png, warmup):
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    for spec in runs:
+        label, sep, path = spec.rpartition("=")
+        if not sep:
+            raise SystemExit(f"--compare-rss: expected LABEL=CSV, got '{spec}'")
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        ax.plot([int(r["t_s"]) / 60 for r in rows], [int(r["rss_kib"]) / 1024 for r in rows],
+                label=label)
+    ax.axvspan(0, warmup / 60, color="grey", alpha=0.15)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("RSS (MiB)", fontsize=8)
+    ax.set_xlabel("minutes (warm-up shaded)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("csv")
+    ap.add_argument("csv", nargs="+", help="the CSV (with --compare-rss: LABEL=CSV, several)")
     ap.add_argument("png")
     ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--compare-rss", action="store_true")
     a = ap.parse_args()
+    if a.compare_rss:
+        return compare_rss(a.csv, a.png, a.warmup)
+    if len(a.csv) != 1:
+        ap.error("one CSV (several only with --compare-rss)")
+    a.csv = a.csv[0]
     with open(a.csv) as f:
         rows = list(csv.DictReader(f))
     kind = "nod" if "committed" in rows[0] else "exporter"

@@ -834,6 +834,82 @@ TEST(ActivityTracker, NixsLateMessageFailsABuildSettledAsUnknown) {
   EXPECT_EQ(later[0].failure_kind, FailureKind::builder);
 }
 
+// Builds waiting for Nix's word are settled oldest first, both when more than 4,096 wait (each
+// further stop settles the oldest at once) and when they waited their minute.
+TEST(ActivityTracker, DeferredBuildsAreSettledOldestFirst) {
+  Collected c;
+  LogSession s(c.tracker, c.counters, LogSession::Input::json_log_path);
+  Stamp t = Stamp::now();
+  auto at = [&](int64_t seconds, const std::string& line) {
+    Stamp x = t;
+    x.wall_ms += seconds * 1000;
+    x.mono_ns += seconds * 1000000000;
+    s.set_stamp(x);
+    send(s, line);
+  };
+  auto drv = [](int i) { return fmt::format("/nix/store/{:a>32}-b{}.drv", "", i); };
+  constexpr int waiting = 4096, over = 5;
+  at(0, R"({"action":"start","id":1,"level":0,"text":"","type":104})");
+  at(0, R"({"action":"result","fields":[0,1,0,0],"id":1,"type":105})");
+  for (int i = 0; i < waiting + over; ++i) {
+    at(1,
+       fmt::format(
+           R"({{"action":"start","fields":["{}","",1,1],"id":{},"level":3,"text":"","type":105}})",
+           drv(i), i + 2));
+    at(1, fmt::format(R"({{"action":"stop","id":{}}})", i + 2));  // no counter moved: deferred
+  }
+  auto builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), static_cast<size_t>(over));
+  for (int i = 0; i < over; ++i) {
+    EXPECT_EQ(builds[i].drv_path, drv(i));
+    EXPECT_EQ(builds[i].span.outcome, Outcome::unknown);
+  }
+  at(70, R"({"action":"result","fields":[0,1,0,0],"id":1,"type":105})");  // a minute later
+  builds = c.all<BuildRow>();
+  ASSERT_EQ(builds.size(), static_cast<size_t>(waiting + over));
+  for (int i = 0; i < waiting + over; ++i) ASSERT_EQ(builds[i].drv_path, drv(i)) << i;
+}
+
+// The builds remembered for late failure messages go once no message can still reach them,
+// rather than only when 65,536 newer ones push them out.
+TEST(ActivityTracker, RecentBuildsAreForgottenAfterTheLateFailureWindow) {
+  Collected c;
+  LogSession s(c.tracker, c.counters, LogSession::Input::json_log_path);
+  Stamp t = Stamp::now();
+  auto at = [&](int64_t seconds, const std::string& line) {
+    Stamp x = t;
+    x.wall_ms += seconds * 1000;
+    x.mono_ns += seconds * 1000000000;
+    s.set_stamp(x);
+    send(s, line);
+  };
+  auto drv = [](int i) { return fmt::format("/nix/store/{:a>32}-b{}.drv", "", i); };
+  constexpr int n = 100;
+  at(0, R"({"action":"start","id":1,"level":0,"text":"","type":104})");
+  for (int i = 0; i < n; ++i) {
+    at(1,
+       fmt::format(
+           R"({{"action":"start","fields":["{}","",1,1],"id":{},"level":3,"text":"","type":105}})",
+           drv(i), i + 2));
+    // Nix 2.8's counters: running while it builds, done before its stop.
+    at(1, fmt::format(R"({{"action":"result","fields":[{},{},1,0],"id":1,"type":105}})", i, n));
+    at(1, fmt::format(R"({{"action":"result","fields":[{},{},0,0],"id":1,"type":105}})", i + 1, n));
+    at(1, fmt::format(R"({{"action":"stop","id":{}}})", i + 2));
+  }
+  ASSERT_EQ(c.all<BuildRow>().size(), static_cast<size_t>(n));
+  EXPECT_EQ(c.tracker.sizes().recent_builds, static_cast<size_t>(n));
+  at(200, R"({"action":"result","fields":[100,100,0,0],"id":1,"type":105})");  // still kept
+  EXPECT_EQ(c.tracker.sizes().recent_builds, static_cast<size_t>(n));
+  at(300, R"({"action":"result","fields":[100,100,0,0],"id":1,"type":105})");
+  EXPECT_EQ(c.tracker.sizes().recent_builds, 0u);
+  // Nix's failure message for one of them now is one for a build that did not start here.
+  at(301,
+     fmt::format(
+         R"({{"action":"msg","level":0,"msg":"error: builder for '{0}' failed with exit code 2","raw_msg":"builder for '{0}' failed with exit code 2"}})",
+         drv(0)));
+  EXPECT_TRUE(c.all<BuildFailedLater>().empty());
+}
+
 // fetchToStore's result is appended to the activity's fields once, however often it is repeated.
 TEST(ActivityTracker, FetchToStoreResultIsKeptOnce) {
   Collected c;

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <optional>
 
@@ -13,6 +14,7 @@
 #include "common/shutdown.hh"
 #include "common/version.hh"
 #include "daemon/daemon-context.hh"
+#include "daemon/heap-trimmer.hh"
 #include "daemon/metrics.hh"
 #include "daemon/options.hh"
 #include "daemon/socket-server.hh"
@@ -68,10 +70,13 @@ void raise_open_files_limit() {
                lim.rlim_cur);
 }
 
+constexpr std::chrono::seconds heap_trim_interval{10};
+
 }  // namespace
 
 int run_daemon(const NodOptions& g, const DaemonOptions& o) {
   log::set_level(log::parse_level(g.log_level));
+  map_large_allocations();  // heap-trimmer.hh says why
   raise_open_files_limit();
   ServerOptions so;
   so.path = g.socket;
@@ -126,6 +131,8 @@ int run_daemon(const NodOptions& g, const DaemonOptions& o) {
   });
   log::info("nod {} listening on {} (mode {:o}), database {}, retain {} days", version, g.socket,
             so.mode, g.db, o.retain_days);
+  // The allocator's free memory back to the system every 10 s (heap-trimmer.hh says why).
+  HeapTrimmer trimmer(heap_trim_interval);
   server.serve();
   writer.close();
   log::info("stopped: {} records, {} events committed, {} dropped", counters.records.load(),

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <variant>
 
 #include "common/json-writer.hh"
@@ -127,7 +128,11 @@ struct ActivityTracker::Connection {
     ActKey key;
     int64_t stored_ms = 0;
   };
-  std::vector<Deferred> deferred;  // builds that stopped without Nix saying how they ended
+  // Builds that stopped without Nix saying how they ended, oldest first. A deque: once
+  // max_deferred_builds wait, every further stop settles the oldest, and a vector's erase at the
+  // front moved the other 4,095 rows each time (5.4% of nod's CPU under the ingest benchmark,
+  // docs/benchmarks.md).
+  std::deque<Deferred> deferred;
   // Transfers and substitutions that stopped, waiting for a message that says they failed.
   struct Held {
     std::variant<TransferRow, SubstitutionRow> row;
@@ -137,7 +142,7 @@ struct ActivityTracker::Connection {
     bool failed = false;
     bool suspect = false;  // a relayed line named it: Nix's copyPaths counter must confirm
   };
-  std::vector<Held> held;
+  std::deque<Held> held;      // oldest first; a deque for the same reason as `deferred`
   int64_t copy_failures = 0;  // copyPaths failures no message named yet
 };
 
@@ -197,6 +202,21 @@ ActivityTracker::ActKey ActivityTracker::key_of(ConnectionId conn, uint64_t id) 
 size_t ActivityTracker::in_flight() const {
   std::lock_guard lock(mu_);
   return active_.size();
+}
+
+ActivityTracker::Sizes ActivityTracker::sizes() const {
+  std::lock_guard lock(mu_);
+  Sizes out{.active = active_.size(),
+            .finished = finished_.size(),
+            .recent_builds = recent_builds_.size(),
+            .failures_seen = failures_seen_.size(),
+            .pending_queries = pending_queries_.size(),
+            .recent_substitutions = recent_substitutions_.size()};
+  for (auto& [id, c] : conns_) {
+    out.deferred += c->deferred.size();
+    out.held += c->held.size();
+  }
+  return out;
 }
 
 void ActivityTracker::emit(Event&& e) {
@@ -311,6 +331,14 @@ void ActivityTracker::expire(Stamp at) {
   }
   recent_substitutions_.expire(at.wall_ms - pending_query_max_age_ms, [](auto&&) {});
   failures_seen_.expire(at.wall_ms - failure_dedup_window_ms, [](auto&&) {});
+  // A recent build is only read within the late-failure window after its end (message()). Kept
+  // until pushed out by count, the map held up to 65,536 builds (an estimated ~250 bytes each
+  // with the drv path and the list and hash nodes: ~16 MiB) on a host that builds many
+  // derivations, and was still filling after the 30-minute soak of docs/robustness.md
+  // ("Endurance"), at ~13 builds/s. By age it holds a few minutes' builds:
+  // twice the window, as records read by different threads may be stamped slightly out of
+  // order, and an entry must not go while a record that may still read it is on its way.
+  recent_builds_.expire(at.wall_ms - 2 * late_failure_window_ms, [](auto&&) {});
   forget_closed_writers(at);
   // Every connection's waiting rows, at most once a second of stream time: this runs for every
   // record, and a daemon may serve hundreds of writers.

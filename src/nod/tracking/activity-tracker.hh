@@ -99,6 +99,20 @@ class ActivityTracker {
 
   size_t in_flight() const;
 
+  // Entries in the tracker's memory of recent things now: each must stay bounded by count and,
+  // where an entry is only read for a while, by age (tests check both).
+  struct Sizes {
+    size_t active = 0;
+    size_t finished = 0;
+    size_t recent_builds = 0;
+    size_t failures_seen = 0;
+    size_t pending_queries = 0;
+    size_t recent_substitutions = 0;
+    size_t deferred = 0;  // over all connections
+    size_t held = 0;      // over all connections
+  };
+  Sizes sizes() const;
+
  private:
   struct Activity;
   struct Connection;
