@@ -21,17 +21,13 @@ using namespace nixmon;
 using namespace nixmon::exporter;
 using namespace std::string_literals;
 namespace fs = std::filesystem;
+using nixmon::test::write_text;
 
 namespace {
 
 const std::string h1 = "0a9d1c3ms7lpnkfsi5d0xj6xnmh3h2ss";  // well-formed hashes
 const std::string h2 = "1b9d1c3ms7lpnkfsi5d0xj6xnmh3h2ss";
 const std::string h3 = "2c9d1c3ms7lpnkfsi5d0xj6xnmh3h2ss";
-
-void write(const fs::path& p, std::string_view text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
 
 std::uint64_t blocks(const fs::path& p) {
   struct stat st;
@@ -63,9 +59,9 @@ TEST(StoreDirScan, TemporaryRootsCountOnlyWhileTheirOwnerHoldsTheLock) {
   test::TempDir tmp;
   fs::path dir = tmp.path() / "nix/var/nix/temproots";
   std::string a = "/nix/store/" + h1 + "-a", b = "/nix/store/" + h2 + "-b.drv";
-  write(dir / "100", a + "\0"s + b + "\0"s + a + "\0"s + "/nix/store/" + h3 + "-half");
-  write(dir / "200", "/nix/store/" + h3 + "-stale\0"s);  // its process is gone: no lock
-  write(dir / ".keep", "");
+  write_text(dir / "100", a + "\0"s + b + "\0"s + a + "\0"s + "/nix/store/" + h3 + "-half");
+  write_text(dir / "200", "/nix/store/" + h3 + "-stale\0"s);  // its process is gone: no lock
+  write_text(dir / ".keep", "");
   test::HeldLock live(dir / "100");
 
   auto t = read_temp_roots(HostRoot(tmp.path()));
@@ -84,7 +80,7 @@ TEST(StoreDirScan, TemporaryRootsCountOnlyWhileTheirOwnerHoldsTheLock) {
 TEST(StoreDirScan, GarbageInALiveTemporaryRootsFileIsAnError) {
   test::TempDir tmp;
   fs::path f = tmp.path() / "nix/var/nix/temproots/7";
-  write(f, "/nix/store/" + h1 + "-a/bin/x\0"s);
+  write_text(f, "/nix/store/" + h1 + "-a/bin/x\0"s);
   test::HeldLock live(f);
   try {
     read_temp_roots(HostRoot(tmp.path()));
@@ -97,17 +93,17 @@ TEST(StoreDirScan, GarbageInALiveTemporaryRootsFileIsAnError) {
 TEST(StoreDirScan, InvalidEntriesAsCollectGarbageDeletesThem) {
   test::TempDir tmp;
   fs::path store = tmp.path() / "nix/store";
-  write(store / (h1 + "-valid/file"), "v");
-  write(store / (h2 + "-built.lock"), "");  // a failed build's lock: its hash is no temp root
-  write(store / (h2 + "-built.drv.chroot/nix/store/x/partial"), std::string(20000, 'p'));
-  write(store / (h3 + "-running.lock"), "");  // a running build's: its hash is a temp root
+  write_text(store / (h1 + "-valid/file"), "v");
+  write_text(store / (h2 + "-built.lock"), "");  // a failed build's lock: its hash is no temp root
+  write_text(store / (h2 + "-built.drv.chroot/nix/store/x/partial"), std::string(20000, 'p'));
+  write_text(store / (h3 + "-running.lock"), "");  // a running build's: its hash is a temp root
   fs::create_directories(store / (h3 + "-running.drv.chroot"));
-  write(store / "stray", "s");
+  write_text(store / "stray", "s");
   fs::create_directories(store / "trash/old");  // no name is special but .links
-  write(store / ".links/abc", "linked");
+  write_text(store / ".links/abc", "linked");
   fs::create_directories(store / "tmp-1-0");  // unlocked: deleted
   fs::create_directories(store / "tmp-2-0");  // locked by a live addToStore: kept
-  write(store / "tmp-3-0", "");               // not a directory: Nix cannot lock it, keeps it
+  write_text(store / "tmp-3-0", "");          // not a directory: Nix cannot lock it, keeps it
   test::HeldLock busy(store / "tmp-2-0");
 
   TempRoots t;
@@ -142,10 +138,10 @@ TEST(StoreDirScan, InvalidEntriesAsCollectGarbageDeletesThem) {
 TEST(StoreDirScan, HardLinkedFilesFreeSpaceOnlyWhenEveryLinkGoes) {
   test::TempDir tmp;
   fs::path entry = tmp.path() / "entry";
-  write(entry / "own", std::string(10000, 'o'));
-  write(entry / "twice-a", std::string(10000, 't'));
+  write_text(entry / "own", std::string(10000, 'o'));
+  write_text(entry / "twice-a", std::string(10000, 't'));
   fs::create_hard_link(entry / "twice-a", entry / "twice-b");  // both links inside: once
-  write(tmp.path() / "outside", std::string(10000, 'x'));
+  write_text(tmp.path() / "outside", std::string(10000, 'x'));
   fs::create_hard_link(tmp.path() / "outside", entry / "shared");  // a link elsewhere stays
   auto bytes = disk_bytes_freed(entry.string());
   EXPECT_EQ(bytes, blocks(entry) + blocks(entry / "own") + blocks(entry / "twice-a"));

@@ -25,17 +25,13 @@
 using namespace nixmon;
 using namespace nixmon::exporter;
 namespace fs = std::filesystem;
+using nixmon::test::write_text;
 
 namespace {
 
 const std::string h1 = "0a9d1c3ms7lpnkfsi5d0xj6xnmh3h2ss";  // well-formed hashes
 const std::string h2 = "1b9d1c3ms7lpnkfsi5d0xj6xnmh3h2ss";
 const std::string h3 = "2c9d1c3ms7lpnkfsi5d0xj6xnmh3h2ss";
-
-void write(const fs::path& p, std::string_view text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
 
 // Whether this kernel and its limits give an inotify watch now (a build machine may be out of
 // watches: then only the tests with an injected watch say something).
@@ -155,9 +151,9 @@ TEST(StoreDirWatch, StrayEntriesComeAndGoAndNamesTurnValidWithoutAnEvent) {
   EXPECT_SAME(s);
 
   // A failed build's lock and partial output; a stray file; an addToStore temporary directory.
-  write(b.store / (h1 + "-x.lock"), "");
-  write(b.store / (h1 + "-x/bin/x"), std::string(10000, 'x'));
-  write(b.store / "stray", "s");
+  write_text(b.store / (h1 + "-x.lock"), "");
+  write_text(b.store / (h1 + "-x/bin/x"), std::string(10000, 'x'));
+  write_text(b.store / "stray", "s");
   fs::create_directories(b.store / "tmp-1-0");
   s = b.step();
   EXPECT_EQ(s.run, "incremental/changed");
@@ -176,11 +172,11 @@ TEST(StoreDirWatch, StrayEntriesComeAndGoAndNamesTurnValidWithoutAnEvent) {
   // the store directory itself: measured again anyway).
   fs::rename(b.store / "stray", b.store / "stray2");
   fs::remove(b.store / (h1 + "-x.lock"));
-  write(b.store / (h2 + "-y/partial"), "p");
+  write_text(b.store / (h2 + "-y/partial"), "p");
   s = b.step();
   EXPECT_EQ(s.run, "incremental/changed");
   EXPECT_SAME(s);
-  write(b.store / (h2 + "-y/more/partial"), std::string(50000, 'm'));
+  write_text(b.store / (h2 + "-y/more/partial"), std::string(50000, 'm'));
   fs::remove_all(b.store / "tmp-1-0");
   s = b.step();
   EXPECT_EQ(s.run, "incremental/changed");
@@ -191,7 +187,7 @@ TEST(StoreDirWatch, StrayEntriesComeAndGoAndNamesTurnValidWithoutAnEvent) {
   // tmp- directory.
   fs::create_directories(b.store / "tmp-2-0");
   fs::path temproots = b.root / "nix/var/nix/temproots/42";
-  write(temproots, "/nix/store/" + h2 + "-y" + std::string(1, '\0'));
+  write_text(temproots, "/nix/store/" + h2 + "-y" + std::string(1, '\0'));
   {
     test::HeldLock running(temproots);
     test::HeldLock busy(b.store / "tmp-2-0");
@@ -229,12 +225,12 @@ TEST(StoreDirWatch, TheDirectoryMovedAwayLosesTheWatch) {
   // The watched inode leaves the path (IN_MOVE_SELF) and another directory takes its place.
   fs::rename(b.store, b.root / "nix/store.old");
   fs::create_directories(b.store);
-  write(b.store / "stray", "s");
+  write_text(b.store / "stray", "s");
   auto s = b.step();
   EXPECT_EQ(s.run, "full/watch_lost");
   EXPECT_SAME(s);
   // The new directory is watched from now on.
-  write(b.store / "stray2", "s");
+  write_text(b.store / "stray2", "s");
   s = b.step();
   EXPECT_EQ(s.run, "incremental/changed");
   EXPECT_SAME(s);
@@ -250,8 +246,8 @@ TEST(StoreDirWatch, LostEventsTakeTheFullScan) {
   EXPECT_EQ(b.step().run, "full/first");
 
   // The queue overflowed: the names of these entries never arrive.
-  write(b.store / (h1 + "-x.lock"), "");
-  write(b.store / "stray", "s");
+  write_text(b.store / (h1 + "-x.lock"), "");
+  write_text(b.store / "stray", "s");
   script->next.push_back({{}, store_dir_scan_reason::overflow});
   auto s = b.step();
   EXPECT_EQ(s.run, "full/overflow");
@@ -259,7 +255,7 @@ TEST(StoreDirWatch, LostEventsTakeTheFullScan) {
   EXPECT_EQ(s.incremental.count("stray"), 1u);
 
   // Without the fallback the name no event reported would stay unseen: reported, it is seen.
-  write(b.store / "stray2", "s");
+  write_text(b.store / "stray2", "s");
   s = b.step();
   EXPECT_EQ(s.run, "incremental/changed");
   EXPECT_EQ(s.incremental.count("stray2"), 0u);  // the fake reported nothing: proves the source
@@ -268,7 +264,7 @@ TEST(StoreDirWatch, LostEventsTakeTheFullScan) {
   EXPECT_SAME(s);
 
   // The watch went away (IN_IGNORED and the like): opened again, and a full scan.
-  write(b.store / "stray3", "s");
+  write_text(b.store / "stray3", "s");
   script->next.push_back({{}, store_dir_scan_reason::watch_lost});
   s = b.step();
   EXPECT_EQ(s.run, "full/watch_lost");
@@ -288,7 +284,7 @@ TEST(StoreDirWatch, WithoutInotifyEveryScanIsFullAndStillRight) {
   EXPECT_EQ(b.step().run, "full/first");
   EXPECT_NE(b.dir->unwatched_why().find("No space left"), std::string::npos)
       << b.dir->unwatched_why();
-  write(b.store / "stray", "s");
+  write_text(b.store / "stray", "s");
   auto s = b.step();
   EXPECT_EQ(s.run, "full/unwatched");
   EXPECT_SAME(s);
@@ -320,7 +316,7 @@ TEST(StoreDirWatch, EveryHundredthScanIsFull) {
   for (int i = 0; i < max_incremental_runs; ++i)
     b.dir->update(*b.gc.graph(), b.gc.graph_reads(), inputs.temp_roots);
   // A write the watch never reported (a network file system written elsewhere) is seen now.
-  write(b.store / "unreported", "u");
+  write_text(b.store / "unreported", "u");
   auto s = b.step();
   EXPECT_EQ(s.run, "full/periodic");
   EXPECT_SAME(s);
@@ -336,7 +332,7 @@ TEST(StoreDirWatch, AFailedScanStartsAgainInFull) {
   fs::rename(b.store, b.root / "nix/store.away");
   EXPECT_THROW(b.step(), SysError);
   fs::rename(b.root / "nix/store.away", b.store);
-  write(b.store / "stray", "s");
+  write_text(b.store / "stray", "s");
   auto s = b.step();
   EXPECT_EQ(s.run, "full/first");
   EXPECT_SAME(s);
@@ -353,7 +349,7 @@ TEST(StoreDirWatch, AnotherDirectoryAtThePathIsNotTheOneWatched) {
   EXPECT_EQ(b.step().run, "full/first");
   fs::rename(b.store, b.root / "nix/store.old");
   fs::create_directories(b.store);
-  write(b.store / "stray", "s");
+  write_text(b.store / "stray", "s");
   auto s = b.step();
   EXPECT_EQ(s.run, "full/watch_lost");
   EXPECT_SAME(s);
@@ -375,7 +371,7 @@ TEST(StoreDirWatch, ADirectoryTakingThePathWhileTheWatchIsAddedIsNotTheOneWatche
   });
   store_path = b.store;
   EXPECT_EQ(b.step().run, "full/first");
-  write(b.store / "stray", "s");
+  write_text(b.store / "stray", "s");
   auto s = b.step();
   EXPECT_EQ(s.run, "full/watch_lost");
   EXPECT_SAME(s);
@@ -383,7 +379,7 @@ TEST(StoreDirWatch, ADirectoryTakingThePathWhileTheWatchIsAddedIsNotTheOneWatche
   EXPECT_EQ(script->opened, 2);
   // Watched from then on.
   script->next.push_back({{"stray2"}, std::nullopt});
-  write(b.store / "stray2", "s");
+  write_text(b.store / "stray2", "s");
   s = b.step();
   EXPECT_EQ(s.run, "incremental/changed");
   EXPECT_SAME(s);
@@ -396,7 +392,7 @@ TEST(StoreDirWatch, EventsLostToAFailedDrainTakeTheFullScan) {
     return std::make_unique<FakeWatch>(script);
   });
   EXPECT_EQ(b.step().run, "full/first");
-  write(b.store / "stray", "s");
+  write_text(b.store / "stray", "s");
   script->next.push_back({{"stray"}, std::nullopt});
   script->throw_next = true;
   EXPECT_THROW(b.step(), std::bad_alloc);
@@ -436,7 +432,7 @@ TEST(StoreDirWatch, MoreEventsThanOneReadHoldsAreAllSeen) {
   constexpr int files = 3000;  // 32 bytes an event: several reads of the 64 KiB buffer
   if (!limit || *limit <= files) GTEST_SKIP() << "the kernel queues too few events here";
   EXPECT_EQ(b.step().run, "full/first");
-  for (int i = 0; i < files; ++i) write(b.store / fmt::format("stray-{:04}", i), "");
+  for (int i = 0; i < files; ++i) write_text(b.store / fmt::format("stray-{:04}", i), "");
   auto s = b.step();
   EXPECT_EQ(s.run, "incremental/changed");
   EXPECT_SAME(s);
@@ -454,13 +450,13 @@ TEST(StoreDirWatch, TheKernelsQueueOverflowingTakesTheFullScan) {
   EXPECT_EQ(b.step().run, "full/first");
   churn(b.store / "churn", *limit + 2);
   // Its event is dropped: only the full scan finds it.
-  write(b.store / "after-the-overflow", "a");
+  write_text(b.store / "after-the-overflow", "a");
   auto s = b.step();
   EXPECT_EQ(s.run, "full/overflow");
   EXPECT_SAME(s);
   EXPECT_EQ(s.incremental.count("after-the-overflow"), 1u);
   // The watch outlives the overflow: events again.
-  write(b.store / "later", "l");
+  write_text(b.store / "later", "l");
   s = b.step();
   EXPECT_EQ(s.run, "incremental/changed");
   EXPECT_SAME(s);
@@ -473,7 +469,7 @@ TEST(StoreDirWatch, TheInotifyWatchNamesEntriesAndReportsItsDirectoryGoing) {
   fs::create_directories(dir);
   if (!inotify_works(dir)) GTEST_SKIP() << "no inotify watch can be added here";
   // Not a directory, or nothing at the path: an error, not a watch on something else.
-  write(tmp.path() / "file", "f");
+  write_text(tmp.path() / "file", "f");
   EXPECT_THROW(open_inotify_watch((tmp.path() / "file").string()), SysError);
   EXPECT_THROW(open_inotify_watch((tmp.path() / "missing").string()), SysError);
 
@@ -482,7 +478,7 @@ TEST(StoreDirWatch, TheInotifyWatchNamesEntriesAndReportsItsDirectoryGoing) {
   EXPECT_TRUE(e.names.empty());
   EXPECT_FALSE(e.lost);
 
-  write(dir / "a", "a");
+  write_text(dir / "a", "a");
   fs::rename(dir / "a", dir / "b");
   fs::create_directories(dir / "d");
   fs::remove(dir / "b");

@@ -25,6 +25,7 @@ using namespace nixmon;
 using namespace nixmon::exporter;
 using namespace std::string_literals;
 namespace fs = std::filesystem;
+using nixmon::test::write_text;
 
 namespace {
 
@@ -39,11 +40,6 @@ constexpr unsigned fixture_valid_paths = 14 + 3 + 3 + 2 + 2;
 // three .drvs 600 each (82800 so far); the nix wrapper 400, the CLI 20000, the specialisation 800
 // and its .drv 600.
 constexpr unsigned fixture_nar_bytes = 82800 + 400 + 20000 + 800 + 600;
-
-void write(const fs::path& p, std::string_view text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p) << text;
-}
 
 void link(const fs::path& at, const std::string& target) {
   fs::create_directories(at.parent_path());
@@ -169,8 +165,9 @@ TEST(GcRoots, FoundAsNixFindsThem) {
   link(r / "nix/var/nix/gcroots/auto/2", (r / "home/bob/result").string());  // physical
   link(r / "nix/var/nix/gcroots/auto/3", "/home/carol/gone");                // gone
   link(r / "home/dave/link-to-link", "/home/alice/result");
-  link(r / "nix/var/nix/gcroots/auto/4", "/home/dave/link-to-link");        // two levels: Nix stops
-  write(r / "nix/var/nix/gcroots/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-e", "");  // a file names a root
+  link(r / "nix/var/nix/gcroots/auto/4", "/home/dave/link-to-link");  // two levels: Nix stops
+  write_text(r / "nix/var/nix/gcroots/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-e",
+             "");  // a file names a root
 
   auto roots = find_gc_roots(HostRoot(r));
   std::set<std::tuple<std::string, std::string, std::string>> got;
@@ -192,13 +189,14 @@ TEST(GcRoots, RuntimeRootsFromAFakeProc) {
   link(r / "proc/42/exe", "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bash-5.2/bin/bash");
   link(r / "proc/42/cwd", "/home/alice");
   link(r / "proc/42/fd/3", "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-data.txt");
-  write(r / "proc/42/maps",
-        "7f00-7f01 r-xp 0 08:01 1 "
-        "/nix/store/cccccccccccccccccccccccccccccccc-glibc-2.39/lib/libc.so.6\n");
-  write(r / "proc/42/environ", "A=1\0PATH=/nix/store/dddddddddddddddddddddddddddddddd-c/bin\0"s);
-  write(r / "proc/self-not-a-pid/maps", "/nix/store/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-x\n");
-  write(r / "proc/sys/kernel/modprobe",
-        "/nix/store/ffffffffffffffffffffffffffffffff-kmod/bin/modprobe\n");
+  write_text(r / "proc/42/maps",
+             "7f00-7f01 r-xp 0 08:01 1 "
+             "/nix/store/cccccccccccccccccccccccccccccccc-glibc-2.39/lib/libc.so.6\n");
+  write_text(r / "proc/42/environ",
+             "A=1\0PATH=/nix/store/dddddddddddddddddddddddddddddddd-c/bin\0"s);
+  write_text(r / "proc/self-not-a-pid/maps", "/nix/store/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-x\n");
+  write_text(r / "proc/sys/kernel/modprobe",
+             "/nix/store/ffffffffffffffffffffffffffffffff-kmod/bin/modprobe\n");
   std::set<std::string> got;
   for (auto& x : find_runtime_roots(HostRoot(r))) got.insert(x.link + " " + x.store_path);
   EXPECT_EQ(got, (std::set<std::string>{
@@ -219,7 +217,8 @@ TEST(GcRoots, RuntimeRootsSkipPrivateProcessesButReportSystemErrors) {
   link(r / "proc/42/exe", "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bash-5.2/bin/bash");
   link(r / "proc/42/fd/3", "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-data.txt");
   link(r / "proc/43/exe", "/nix/store/cccccccccccccccccccccccccccccccc-sshd/bin/sshd");
-  write(r / "proc/43/maps", "/nix/store/dddddddddddddddddddddddddddddddd-glibc/lib/libc.so.6\n");
+  write_text(r / "proc/43/maps",
+             "/nix/store/dddddddddddddddddddddddddddddddd-glibc/lib/libc.so.6\n");
   auto private43 = std::make_shared<test::ScriptedFs>();
   private43->fail("proc/43/exe", EACCES);
   private43->fail("proc/43/maps", EACCES);
@@ -252,7 +251,7 @@ TEST(StoreDb, MissingDatabaseIsAnErrorNamingThePath) {
 
 TEST(StoreDb, UnknownSchemaVersionIsRefused) {
   StoreHost host;
-  write(host.root / "nix/var/nix/db/schema", "11");
+  write_text(host.root / "nix/var/nix/db/schema", "11");
   try {
     open_store_db(HostRoot(host.root), std::chrono::milliseconds(100));
     FAIL() << "accepted schema 11";
@@ -271,7 +270,7 @@ TEST(StoreDb, MissingColumnIsRefusedExtraColumnsAndTablesAreNot) {
   // A database whose ValidPaths lacks narSize is not one we know.
   test::TempDir tmp;
   fs::path r = tmp.path();
-  write(r / "nix/var/nix/db/schema", "10");
+  write_text(r / "nix/var/nix/db/schema", "10");
   {
     sqlite::Database d((r / "nix/var/nix/db/db.sqlite").string(), sqlite::Database::Mode::create);
     d.exec(
@@ -331,9 +330,10 @@ TEST(StoreDb, KeepDerivationsAndKeepOutputsDecideWhatLives) {
 
 TEST(StoreCollectors, NixConfSettingsAreRead) {
   test::TempDir tmp;
-  write(tmp.path() / "etc/nix/nix.conf",
-        "# comment\nkeep-outputs = true # direnv\ngc-keep-derivations=false\nkeep-derivations = "
-        "maybe\n");
+  write_text(
+      tmp.path() / "etc/nix/nix.conf",
+      "# comment\nkeep-outputs = true # direnv\ngc-keep-derivations=false\nkeep-derivations = "
+      "maybe\n");
   auto s = read_gc_settings(HostRoot(tmp.path()));
   EXPECT_TRUE(s.keep_outputs);
   EXPECT_FALSE(s.keep_derivations);

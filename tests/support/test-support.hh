@@ -87,6 +87,8 @@ void expect_golden_section(std::string_view relative, std::string_view name,
                            const std::string& actual);
 
 std::string read_text(const std::filesystem::path& path);
+// Writes `text` to `path` as bytes, creating its parent directories; throws when it cannot.
+void write_text(const std::filesystem::path& path, std::string_view text);
 
 // A HostFs that answers like the real one except where a test says otherwise: every call on a
 // local path ending in a chosen suffix fails with a chosen errno, and statvfs answers chosen
