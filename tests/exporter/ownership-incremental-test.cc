@@ -233,6 +233,29 @@ TEST(IncrementalOwnership, ALinkRetargetedToAPathStillRootedIsAFullComputation) 
   EXPECT_EQ(b.step(), "full/roots_removed");
 }
 
+// Nix skips a root whose path is not valid, so it kept nothing alive and its going takes nothing
+// away: a builder's /proc entry naming the output it is building, a link left on a deleted path.
+TEST(IncrementalOwnership, ARootOnAPathNotValidGoingIsNoRemoval) {
+  Beside b;
+  b.add(1);
+  b.add(2, {1});
+  b.root(gcroots + "a", 2);
+  b.root("/proc/42/environ", 5, RootSource::runtime);  // not valid
+  b.root("/proc/42/environ", 1, RootSource::runtime);
+  b.root(gcroots + "stale", 6);  // not valid
+  b.temp_root(7);                // not valid
+  EXPECT_EQ(b.step(), "full/first");
+  b.inputs.roots.erase(b.inputs.roots.begin() + 3);  // stale
+  b.inputs.temp_roots.paths.clear();
+  b.add(3, {1});
+  b.root(gcroots + "c", 3);
+  EXPECT_EQ(b.step(), "incremental/added");
+  b.inputs.roots.erase(b.inputs.roots.begin() + 1);  // the /proc entry's path not valid
+  EXPECT_EQ(b.step(), "incremental/inputs_changed");
+  b.inputs.roots.erase(b.inputs.roots.begin() + 1);  // and the valid one: a removal
+  EXPECT_EQ(b.step(), "full/roots_removed");
+}
+
 TEST(IncrementalOwnership, ADeriverValidAfterItsLiveOutputIsAFullComputation) {
   Beside b;
   b.add(1, {}, 2);  // substituted: its deriver 2 is not valid yet

@@ -54,7 +54,8 @@ class GcTracker {
   GcSettings settings_;
   std::vector<std::uint8_t> live_;
   Closure live_total_;
-  std::vector<std::string> marked_from_;  // the store paths of the roots marked from, sorted
+  // The valid paths of the roots and temporary roots marked from, sorted, distinct.
+  std::vector<StoreGraph::Index> marked_from_;
   std::optional<OwnershipState> ownership_;
   AnalysisRuns runs_;
   AnalysisRuns ownership_runs_;
