@@ -78,6 +78,11 @@ class Beside {
     db_->exec(sql + "COMMIT;");
     valid_.insert(n);
   }
+  // Records valid path `out` as output "out" of derivation `drv` (registerDrvOutput's row).
+  void output(int drv, int out) {
+    db_->exec("INSERT INTO DerivationOutputs (drv, id, path) VALUES (" + id_of(store_path(drv)) +
+              ", 'out', '" + store_path(out) + "');");
+  }
   void remove(int n) {
     db_->exec("DELETE FROM ValidPaths WHERE path = '" + store_path(n) + "';");
     valid_.erase(n);
@@ -273,16 +278,45 @@ TEST(IncrementalOwnership, ADeriverValidAfterItsLiveOutputIsAFullComputation) {
       << b.last_full;
 }
 
+// Under keep-outputs a derivation's outputs become valid after it (old paths gain edges), but
+// while no path is added the graph is the one the kept owners were computed on: new roots and
+// temporary roots on it (a `nix build` of what is already built) need no full computation.
+TEST(IncrementalOwnership, NewRootsUnderKeepOutputsWithoutNewPathsAreIncremental) {
+  Beside b;
+  b.inputs.settings.keep_outputs = true;
+  b.add(1);
+  b.add(2);
+  b.output(2, 1);  // 2 is a derivation, 1 its output
+  b.add(3, {2});
+  b.root(gcroots + "a", 3);  // keeps 3, 2 and through keep-outputs 1
+  EXPECT_EQ(b.step(), "full/first");
+  EXPECT_NE(b.last_full.find("root /nix/var/nix/gcroots/a source 1 generation - exclusive 3 9\n"),
+            std::string::npos)
+      << b.last_full;
+  b.root(gcroots + "b", 1);  // the output becomes shared
+  EXPECT_EQ(b.step(), "incremental/inputs_changed");
+  EXPECT_NE(b.last_full.find("shared 1 2\n"), std::string::npos) << b.last_full;
+  b.temp_root(2);  // the derivation, and through it its output
+  EXPECT_EQ(b.step(), "incremental/inputs_changed");
+  EXPECT_NE(b.last_full.find("shared 2 5\n"), std::string::npos) << b.last_full;
+  b.add(4);  // a path added: the whole graph is read again
+  b.root(gcroots + "c", 4);
+  EXPECT_EQ(b.step(), "full/keep_outputs");
+}
+
 // Random stores and random sequences of added paths (referring to old and new ones, some with a
 // deriver registered later), added roots (on new, owned, shared and dead paths, on paths not valid
-// yet, two links on one path, /proc entries and temporary roots) and now and then a removed root.
+// yet, two links on one path, /proc entries and temporary roots) and now and then a removed root,
+// with keep-derivations and keep-outputs (derivations registered after their outputs, as a
+// substituted path's deriver is instantiated later) on and off.
 TEST(IncrementalOwnership, AgreesWithTheFullComputationOnRandomSequences) {
-  int incremental = 0, full_expected = 0;
+  int incremental = 0, incremental_keep_outputs = 0, full_expected = 0;
   for (unsigned trial = 0; trial < 12; ++trial) {
     std::mt19937 rng(trial);
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
     Beside b;
     b.inputs.settings.keep_derivations = trial % 2 == 0;
+    b.inputs.settings.keep_outputs = trial % 3 == 2;
     int next = 0;
     std::vector<int> pending_drvs;  // derivers named but not yet valid
     auto add_path = [&] {
@@ -313,6 +347,7 @@ TEST(IncrementalOwnership, AgreesWithTheFullComputationOnRandomSequences) {
       }
       int what = pick(10);
       bool removed = false;
+      bool added = what < 3 || (what == 9 && !pending_drvs.empty());
       if (what < 3) {
         for (int k = pick(4) + 1; k > 0; --k) add_path();
       }
@@ -334,6 +369,7 @@ TEST(IncrementalOwnership, AgreesWithTheFullComputationOnRandomSequences) {
       }
       if (what == 9 && !pending_drvs.empty()) {
         b.add(pending_drvs.back());
+        b.output(pending_drvs.back(), pending_drvs.back() - 100000);  // its output, valid before
         pending_drvs.pop_back();
       }
       if (s % 8 == 7 && b.inputs.roots.size() > 1) {
@@ -349,10 +385,15 @@ TEST(IncrementalOwnership, AgreesWithTheFullComputationOnRandomSequences) {
                   });
       }
       auto run = b.step();
-      if (run.rfind("incremental/", 0) == 0) ++incremental;
+      if (run.rfind("incremental/", 0) == 0) {
+        ++incremental;
+        if (b.inputs.settings.keep_outputs) ++incremental_keep_outputs;
+      }
       if (removed) {
         EXPECT_TRUE(run.rfind("full/", 0) == 0) << run;
         ++full_expected;
+      } else if (run == "full/keep_outputs") {
+        EXPECT_TRUE(b.inputs.settings.keep_outputs && added);
       } else if (run.rfind("full/", 0) == 0) {
         EXPECT_EQ(run, "full/deriver_added");
         EXPECT_TRUE(b.inputs.settings.keep_derivations);
@@ -361,6 +402,8 @@ TEST(IncrementalOwnership, AgreesWithTheFullComputationOnRandomSequences) {
   }
   // Most steps only add: they must have gone the incremental way.
   EXPECT_GT(incremental, 200) << "full after removals: " << full_expected;
+  // Under keep-outputs the steps that add no path (new roots alone).
+  EXPECT_GT(incremental_keep_outputs, 30);
 }
 
 }  // namespace
