@@ -194,6 +194,43 @@ TEST(IncrementalOwnership, NewPathsUnderANewRootAndADiamond) {
       << b.last_full;
 }
 
+// The cases that decide the walk from the new roots, all in one update so that each must hold
+// beside the others: new roots on different dead paths meeting below (shared by neither), a new
+// root inside another new root's closure, a dead path whose deriver becomes valid reached by a
+// new root (under keep-derivations the new edge is followed), and a /proc entry that already
+// owned a path naming one owned by another root (shared) and a new one below its own.
+TEST(IncrementalOwnership, NewRootsMeetingInOneUpdate) {
+  Beside b;
+  b.inputs.settings.keep_derivations = true;
+  b.add(1);
+  b.add(2, {1});
+  b.add(3, {1});
+  b.add(4, {}, 50);  // its deriver 50 is not valid yet
+  b.add(10);
+  b.add(12);
+  b.root("/proc/7/maps", 10, RootSource::runtime);
+  b.root(gcroots + "b", 12);
+  EXPECT_EQ(b.step(), "full/first");
+  b.add(50, {1});  // 4's deriver: 4 is dead, so the new edge is no reason for a full computation
+  b.add(60, {2});
+  b.add(13, {10});
+  b.root(gcroots + "x", 2);
+  b.root(gcroots + "y", 3);
+  b.root(gcroots + "z", 4);
+  b.root(gcroots + "v", 60);
+  b.root("/proc/7/maps", 12, RootSource::runtime);
+  b.root("/proc/7/maps", 13, RootSource::runtime);
+  EXPECT_EQ(b.step(), "incremental/added");
+  EXPECT_EQ(b.last_full,
+            "shared 3 18\n"  // 1 (x, y, z), 2 (x, v), 12 (b, the /proc entry)
+            "root /nix/var/nix/gcroots/v source 1 generation - exclusive 1 61\n"
+            "root /nix/var/nix/gcroots/z source 1 generation - exclusive 2 56\n"  // 4, 50
+            "root /proc/7/maps source 3 generation - exclusive 2 25\n"            // 10, 13
+            "root /nix/var/nix/gcroots/y source 1 generation - exclusive 1 4\n"
+            "root /nix/var/nix/gcroots/b source 1 generation - exclusive 0 0\n"
+            "root /nix/var/nix/gcroots/x source 1 generation - exclusive 0 0\n");
+}
+
 TEST(IncrementalOwnership, TemporaryRootsAndLinksNamingSeveralPathsGrow) {
   Beside b;
   b.add(1);
