@@ -168,6 +168,34 @@ class IncrementalAgainstFull(unittest.TestCase):
                             (sorted(adds_roots), runs))
 
 
+class RootOnAPathNotValid(unittest.TestCase):
+    def test_its_link_going_takes_nothing_away(self):
+        # Nix skips a root whose path is not valid (NixOS/nix 2.8.0 src/libstore/gc.cc lines
+        # 225-228, "skipping invalid root"): it keeps nothing alive, so its link going leaves the
+        # gc analysis and the per-root ownership incremental, and both still equal a full one.
+        with h.TempDir() as tmp:
+            store, _, _ = make_store(tmp)
+            checker = Checker(store.root)
+            try:
+                def step():
+                    lines = checker.step()
+                    self.assertTrue(lines[0].rstrip().endswith(" same"), "".join(lines))
+                    return lines[0].split()[1:4]
+
+                step()
+                # The path make_store registered with `nix-store --add` and rooted nowhere.
+                added = [p for p in store.print_dead() if p.endswith("-added")]
+                self.assertEqual(len(added), 1, store.print_dead())
+                store.nix("nix-store", "--delete", added[0])
+                self.assertFalse(os.path.lexists(store.local(added[0])))
+                link = store.local("/nix/var/nix/gcroots/left-on-a-deleted-path")
+                os.symlink(added[0], link)
+                self.assertEqual(step()[1:], ["full/deleted", "full/deleted"])
+                os.remove(link)
+                self.assertEqual(step()[1:], ["incremental/inputs_changed"] * 2)
+            finally:
+                checker.close()
+
 # The store directory scan kept from inotify events (store-dir-watch.hh) against a full scan of
 # the directory: stray entries of the kinds Nix leaves (a failed build's "<hash>-x.lock", a partial
 # output whose name parses as a store path but is not valid, an addToStore "tmp-*" directory, a

@@ -78,6 +78,11 @@ class Beside {
     db_->exec(sql + "COMMIT;");
     valid_.insert(n);
   }
+  // Records valid path `out` as output "out" of derivation `drv` (registerDrvOutput's row).
+  void output(int drv, int out) {
+    db_->exec("INSERT INTO DerivationOutputs (drv, id, path) VALUES (" + id_of(store_path(drv)) +
+              ", 'out', '" + store_path(out) + "');");
+  }
   void remove(int n) {
     db_->exec("DELETE FROM ValidPaths WHERE path = '" + store_path(n) + "';");
     valid_.erase(n);
@@ -189,6 +194,43 @@ TEST(IncrementalOwnership, NewPathsUnderANewRootAndADiamond) {
       << b.last_full;
 }
 
+// The cases that decide the walk from the new roots, all in one update so that each must hold
+// beside the others: new roots on different dead paths meeting below (shared by neither), a new
+// root inside another new root's closure, a dead path whose deriver becomes valid reached by a
+// new root (under keep-derivations the new edge is followed), and a /proc entry that already
+// owned a path naming one owned by another root (shared) and a new one below its own.
+TEST(IncrementalOwnership, NewRootsMeetingInOneUpdate) {
+  Beside b;
+  b.inputs.settings.keep_derivations = true;
+  b.add(1);
+  b.add(2, {1});
+  b.add(3, {1});
+  b.add(4, {}, 50);  // its deriver 50 is not valid yet
+  b.add(10);
+  b.add(12);
+  b.root("/proc/7/maps", 10, RootSource::runtime);
+  b.root(gcroots + "b", 12);
+  EXPECT_EQ(b.step(), "full/first");
+  b.add(50, {1});  // 4's deriver: 4 is dead, so the new edge is no reason for a full computation
+  b.add(60, {2});
+  b.add(13, {10});
+  b.root(gcroots + "x", 2);
+  b.root(gcroots + "y", 3);
+  b.root(gcroots + "z", 4);
+  b.root(gcroots + "v", 60);
+  b.root("/proc/7/maps", 12, RootSource::runtime);
+  b.root("/proc/7/maps", 13, RootSource::runtime);
+  EXPECT_EQ(b.step(), "incremental/added");
+  EXPECT_EQ(b.last_full,
+            "shared 3 18\n"  // 1 (x, y, z), 2 (x, v), 12 (b, the /proc entry)
+            "root /nix/var/nix/gcroots/v source 1 generation - exclusive 1 61\n"
+            "root /nix/var/nix/gcroots/z source 1 generation - exclusive 2 56\n"  // 4, 50
+            "root /proc/7/maps source 3 generation - exclusive 2 25\n"            // 10, 13
+            "root /nix/var/nix/gcroots/y source 1 generation - exclusive 1 4\n"
+            "root /nix/var/nix/gcroots/b source 1 generation - exclusive 0 0\n"
+            "root /nix/var/nix/gcroots/x source 1 generation - exclusive 0 0\n");
+}
+
 TEST(IncrementalOwnership, TemporaryRootsAndLinksNamingSeveralPathsGrow) {
   Beside b;
   b.add(1);
@@ -233,6 +275,29 @@ TEST(IncrementalOwnership, ALinkRetargetedToAPathStillRootedIsAFullComputation) 
   EXPECT_EQ(b.step(), "full/roots_removed");
 }
 
+// Nix skips a root whose path is not valid, so it kept nothing alive and its going takes nothing
+// away: a builder's /proc entry naming the output it is building, a link left on a deleted path.
+TEST(IncrementalOwnership, ARootOnAPathNotValidGoingIsNoRemoval) {
+  Beside b;
+  b.add(1);
+  b.add(2, {1});
+  b.root(gcroots + "a", 2);
+  b.root("/proc/42/environ", 5, RootSource::runtime);  // not valid
+  b.root("/proc/42/environ", 1, RootSource::runtime);
+  b.root(gcroots + "stale", 6);  // not valid
+  b.temp_root(7);                // not valid
+  EXPECT_EQ(b.step(), "full/first");
+  b.inputs.roots.erase(b.inputs.roots.begin() + 3);  // stale
+  b.inputs.temp_roots.paths.clear();
+  b.add(3, {1});
+  b.root(gcroots + "c", 3);
+  EXPECT_EQ(b.step(), "incremental/added");
+  b.inputs.roots.erase(b.inputs.roots.begin() + 1);  // the /proc entry's path not valid
+  EXPECT_EQ(b.step(), "incremental/inputs_changed");
+  b.inputs.roots.erase(b.inputs.roots.begin() + 1);  // and the valid one: a removal
+  EXPECT_EQ(b.step(), "full/roots_removed");
+}
+
 TEST(IncrementalOwnership, ADeriverValidAfterItsLiveOutputIsAFullComputation) {
   Beside b;
   b.add(1, {}, 2);  // substituted: its deriver 2 is not valid yet
@@ -250,16 +315,45 @@ TEST(IncrementalOwnership, ADeriverValidAfterItsLiveOutputIsAFullComputation) {
       << b.last_full;
 }
 
+// Under keep-outputs a derivation's outputs become valid after it (old paths gain edges), but
+// while no path is added the graph is the one the kept owners were computed on: new roots and
+// temporary roots on it (a `nix build` of what is already built) need no full computation.
+TEST(IncrementalOwnership, NewRootsUnderKeepOutputsWithoutNewPathsAreIncremental) {
+  Beside b;
+  b.inputs.settings.keep_outputs = true;
+  b.add(1);
+  b.add(2);
+  b.output(2, 1);  // 2 is a derivation, 1 its output
+  b.add(3, {2});
+  b.root(gcroots + "a", 3);  // keeps 3, 2 and through keep-outputs 1
+  EXPECT_EQ(b.step(), "full/first");
+  EXPECT_NE(b.last_full.find("root /nix/var/nix/gcroots/a source 1 generation - exclusive 3 9\n"),
+            std::string::npos)
+      << b.last_full;
+  b.root(gcroots + "b", 1);  // the output becomes shared
+  EXPECT_EQ(b.step(), "incremental/inputs_changed");
+  EXPECT_NE(b.last_full.find("shared 1 2\n"), std::string::npos) << b.last_full;
+  b.temp_root(2);  // the derivation, and through it its output
+  EXPECT_EQ(b.step(), "incremental/inputs_changed");
+  EXPECT_NE(b.last_full.find("shared 2 5\n"), std::string::npos) << b.last_full;
+  b.add(4);  // a path added: the whole graph is read again
+  b.root(gcroots + "c", 4);
+  EXPECT_EQ(b.step(), "full/keep_outputs");
+}
+
 // Random stores and random sequences of added paths (referring to old and new ones, some with a
 // deriver registered later), added roots (on new, owned, shared and dead paths, on paths not valid
-// yet, two links on one path, /proc entries and temporary roots) and now and then a removed root.
+// yet, two links on one path, /proc entries and temporary roots) and now and then a removed root,
+// with keep-derivations and keep-outputs (derivations registered after their outputs, as a
+// substituted path's deriver is instantiated later) on and off.
 TEST(IncrementalOwnership, AgreesWithTheFullComputationOnRandomSequences) {
-  int incremental = 0, full_expected = 0;
-  for (unsigned trial = 0; trial < 12; ++trial) {
+  int incremental = 0, incremental_keep_outputs = 0, full_expected = 0;
+  for (unsigned trial = 0; trial < 24; ++trial) {
     std::mt19937 rng(trial);
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
     Beside b;
     b.inputs.settings.keep_derivations = trial % 2 == 0;
+    b.inputs.settings.keep_outputs = trial % 3 == 2;
     int next = 0;
     std::vector<int> pending_drvs;  // derivers named but not yet valid
     auto add_path = [&] {
@@ -290,6 +384,7 @@ TEST(IncrementalOwnership, AgreesWithTheFullComputationOnRandomSequences) {
       }
       int what = pick(10);
       bool removed = false;
+      bool added = what < 3 || (what == 9 && !pending_drvs.empty());
       if (what < 3) {
         for (int k = pick(4) + 1; k > 0; --k) add_path();
       }
@@ -311,6 +406,7 @@ TEST(IncrementalOwnership, AgreesWithTheFullComputationOnRandomSequences) {
       }
       if (what == 9 && !pending_drvs.empty()) {
         b.add(pending_drvs.back());
+        b.output(pending_drvs.back(), pending_drvs.back() - 100000);  // its output, valid before
         pending_drvs.pop_back();
       }
       if (s % 8 == 7 && b.inputs.roots.size() > 1) {
@@ -326,10 +422,15 @@ TEST(IncrementalOwnership, AgreesWithTheFullComputationOnRandomSequences) {
                   });
       }
       auto run = b.step();
-      if (run.rfind("incremental/", 0) == 0) ++incremental;
+      if (run.rfind("incremental/", 0) == 0) {
+        ++incremental;
+        if (b.inputs.settings.keep_outputs) ++incremental_keep_outputs;
+      }
       if (removed) {
         EXPECT_TRUE(run.rfind("full/", 0) == 0) << run;
         ++full_expected;
+      } else if (run == "full/keep_outputs") {
+        EXPECT_TRUE(b.inputs.settings.keep_outputs && added);
       } else if (run.rfind("full/", 0) == 0) {
         EXPECT_EQ(run, "full/deriver_added");
         EXPECT_TRUE(b.inputs.settings.keep_derivations);
@@ -337,7 +438,9 @@ TEST(IncrementalOwnership, AgreesWithTheFullComputationOnRandomSequences) {
     }
   }
   // Most steps only add: they must have gone the incremental way.
-  EXPECT_GT(incremental, 200) << "full after removals: " << full_expected;
+  EXPECT_GT(incremental, 400) << "full after removals: " << full_expected;
+  // Under keep-outputs the steps that add no path (new roots alone).
+  EXPECT_GT(incremental_keep_outputs, 80);
 }
 
 }  // namespace

@@ -44,10 +44,10 @@ GcAnalysis GcTracker::update(sqlite::Database& db, bool db_changed, const GcInpu
 
   GcAnalysis a;
   auto roots = gc_root_paths(graph, inputs, a);
-  std::vector<std::string> marked_from;
-  for (const auto& r : inputs.roots) marked_from.push_back(r.store_path);
-  marked_from.insert(marked_from.end(), inputs.temp_roots.paths.begin(),
-                     inputs.temp_roots.paths.end());
+  // Only valid paths: Nix skips a root whose path is not valid, so it kept nothing alive and its
+  // going (a builder's /proc entry naming the output it builds) takes nothing away. Indices stay
+  // the same while the graph is only appended to; a graph read again marks everything anyway.
+  std::vector<StoreGraph::Index> marked_from = roots;
   std::sort(marked_from.begin(), marked_from.end());
   marked_from.erase(std::unique(marked_from.begin(), marked_from.end()), marked_from.end());
 
@@ -55,6 +55,7 @@ GcAnalysis GcTracker::update(sqlite::Database& db, bool db_changed, const GcInpu
   if (!remark && (settings.keep_derivations != settings_.keep_derivations))
     remark = analysis_reason::settings_changed;
   // A root that went (or names another path now) may have been all that kept some paths alive.
+  // (A path valid then and not now was deleted: the graph was read again.)
   if (!remark && !std::includes(marked_from.begin(), marked_from.end(), marked_from_.begin(),
                                 marked_from_.end()))
     remark = analysis_reason::roots_removed;

@@ -6,9 +6,10 @@
 // - Reachability: the live set is closed under the collector's edges, and adding paths or roots
 //   takes nothing's life away, so marking forward from what is new (roots and temporary roots
 //   not yet live, a live path's deriver that just became valid) gives what a full mark gives.
-//   Removing a root, a temporary root or a path can make live paths dead, which marking forward
-//   cannot find: then every path is marked again over the held graph (reason roots_removed), or
-//   the graph is read again (deleted).
+//   Removing a root or a temporary root on a valid path, or a path, can make live paths dead,
+//   which marking forward cannot find: then every path is marked again over the held graph
+//   (reason roots_removed), or the graph is read again (deleted). A root on a path that is not
+//   valid kept nothing alive (Nix skips it): its going changes nothing.
 // - What each root alone keeps (dominators, root-ownership.hh): when roots and paths were only
 //   added (reachability went the incremental way, and no live path's deriver became valid under
 //   keep-derivations), the kept owner of every path is brought up to date from the new roots
@@ -54,7 +55,8 @@ class GcTracker {
   GcSettings settings_;
   std::vector<std::uint8_t> live_;
   Closure live_total_;
-  std::vector<std::string> marked_from_;  // the store paths of the roots marked from, sorted
+  // The valid paths of the roots and temporary roots marked from, sorted, distinct.
+  std::vector<StoreGraph::Index> marked_from_;
   std::optional<OwnershipState> ownership_;
   AnalysisRuns runs_;
   AnalysisRuns ownership_runs_;

@@ -279,8 +279,10 @@ RootOwnership analyse_root_ownership(const StoreGraph& graph, std::span<const Gc
 //    valid path are immutable in Nix (a re-registration is caught in store-delta.hh and read in
 //    full), a new path is registered after its references so no old path refers to it, and the
 //    one edge an old path can gain, to its deriver registered after it, is refused below when the
-//    old path is live (deriver_added) and followed like any other edge when it is dead. So what an
-//    old target reaches is what it reached before, and everything new comes through new pairs.
+//    old path is live (deriver_added) and followed like any other edge when it is dead. Under
+//    keep-outputs a derivation gains an edge when its output becomes valid: there only new roots
+//    over the same paths are taken (keep_outputs when paths were added). So what an old target
+//    reaches is what it reached before, and everything new comes through new pairs.
 // 2. Hence: shared stays shared; owned by r stays r when A(p) is empty or {r} and becomes shared
 //    otherwise; dead becomes A(p)'s single node, shared, or stays dead when A(p) is empty. Only
 //    paths reachable from the new targets (set S) can change.
@@ -301,10 +303,12 @@ std::optional<std::string_view> extend_root_ownership(const StoreGraph& graph,
   if (settings.keep_derivations != state.settings.keep_derivations ||
       settings.keep_outputs != state.settings.keep_outputs)
     return analysis_reason::settings_changed;
-  // A derivation's outputs become valid after it: old paths gain edges.
-  if (settings.keep_outputs) return analysis_reason::keep_outputs;
   const std::size_t old_paths = state.owner.size();
   if (graph.size() < old_paths) return analysis_reason::deleted;
+  // A derivation's outputs become valid after it: old paths gain edges when paths are added. With
+  // none added the graph holds the paths the state was computed on, and no edge changed (an
+  // output edge appears only when its output becomes valid).
+  if (settings.keep_outputs && graph.size() != old_paths) return analysis_reason::keep_outputs;
   if (settings.keep_derivations) {
     for (auto i : resolved) {
       if (i < old_paths && state.owner[i] != owner_dead) return analysis_reason::deriver_added;

@@ -107,8 +107,8 @@ RootOwnership summarise(const OwnershipState& state);
 // `resolved` lists the old paths whose deriver became valid (StoreGraph::append). The proof is
 // in root-ownership.cc. Returns the reason a full computation is needed instead (state then
 // unspecified): a root went or names fewer paths (analysis_reason::roots_removed), the settings
-// changed, keep-outputs, or a live path's deriver became valid under keep-derivations
-// (analysis_reason::deriver_added).
+// changed, paths were added under keep-outputs, or a live path's deriver became valid under
+// keep-derivations (analysis_reason::deriver_added).
 std::optional<std::string_view> extend_root_ownership(const StoreGraph& graph,
                                                       std::span<const GcRoot> roots,
                                                       GcSettings settings,

@@ -69,8 +69,9 @@ inline constexpr std::string_view periodic = "periodic";
 inline constexpr std::string_view keep_outputs = "keep_outputs";
 // Full reachability (gc): nix.conf's keep-derivations/keep-outputs changed.
 inline constexpr std::string_view settings_changed = "settings_changed";
-// Full reachability over the held graph (gc): a GC root or temporary root went away or now names
-// another path; what only it kept alive is dead now, which marking forward cannot find.
+// Full reachability over the held graph (gc): a GC root or temporary root naming a valid path went
+// away or now names another path; what only it kept alive is dead now, which marking forward
+// cannot find. (One naming a path that is not valid kept nothing: Nix skips it.)
 inline constexpr std::string_view roots_removed = "roots_removed";
 // Full ownership (gc, nixos_gc_ownership_analysis_total only): keep-derivations is on and a live
 // path's deriver became valid after it: an old path gained an edge, which the incremental
