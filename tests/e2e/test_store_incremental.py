@@ -27,6 +27,30 @@ def checker_binary():
     return p
 
 
+def build_one_more(store, tmp, name, dep, link):
+    """Builds the test_store expression with one more derivation, `name`, referring to its `dep`;
+    with a result link at `link` (a host path under the root) or none."""
+    expr = os.path.join(tmp, f"{name}.nix")
+    with open(store.expr) as f:
+        base = f.read()
+    with open(expr, "w") as f:
+        f.write(base.replace("in rec {", f'in rec {{\n  {name} = mk "{name}-1.0" '
+                             f'"echo ${{{dep}}} > $out";', 1))
+    store.nix("nix-build", "--option", "substituters", "", "--option",
+              "sandbox-paths", f"/bin/sh={busybox()}",
+              expr, "-A", name, *(["-o", link] if link else ["--no-out-link"]))
+
+
+def add_file(store, tmp, name, rng):
+    """`nix-store --add` of a new directory holding one file of random text; says what it did."""
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    with open(os.path.join(d, "f"), "w") as f:
+        f.write(f"{d} {rng.random()}\n")
+    store.nix("nix-store", "--add", d)
+    return f"nix-store --add {d}"
+
+
 class Checker:
     def __init__(self, root):
         self.p = subprocess.Popen([checker_binary(), "--path.root", root], stdin=subprocess.PIPE,
@@ -71,28 +95,14 @@ class IncrementalAgainstFull(unittest.TestCase):
                 def build(with_link):
                     name = new_name()
                     dep = rng.choice(["lib", "app", "tool"])
-                    expr = os.path.join(tmp, f"{name}.nix")
-                    with open(store.expr) as f:
-                        base = f.read()
-                    # The test_store expression, one more derivation referring to one of its.
-                    with open(expr, "w") as f:
-                        f.write(base.replace("in rec {", f'in rec {{\n  {name} = mk "{name}-1.0" '
-                                             f'"echo ${{{dep}}} > $out";', 1))
                     link = store.local(f"/home/alice/{name}") if with_link else None
-                    store.nix("nix-build", "--option", "substituters", "", "--option",
-                              "sandbox-paths", f"/bin/sh={busybox()}",
-                              expr, "-A", name, *(["-o", link] if link else ["--no-out-link"]))
+                    build_one_more(store, tmp, name, dep, link)
                     if link:
                         links.append(link)
                     return f"build {name} {'with' if link else 'without'} a result link on {dep}"
 
                 def add():
-                    d = os.path.join(tmp, new_name())
-                    os.makedirs(d)
-                    with open(os.path.join(d, "f"), "w") as f:
-                        f.write(f"{d} {rng.random()}\n")
-                    store.nix("nix-store", "--add", d)
-                    return f"nix-store --add {d}"
+                    return add_file(store, tmp, new_name(), rng)
 
                 def delete():
                     dead = store.print_dead()
@@ -304,24 +314,11 @@ class StoreDirScanAgainstFull(unittest.TestCase):
 
                 def build():
                     name = new_name()
-                    expr = os.path.join(tmp, f"{name}.nix")
-                    with open(store.expr) as f:
-                        base = f.read()
-                    with open(expr, "w") as f:
-                        f.write(base.replace("in rec {", f'in rec {{\n  {name} = mk "{name}-1.0" '
-                                             f'"echo ${{lib}} > $out";', 1))
-                    store.nix("nix-build", "--option", "substituters", "", "--option",
-                              "sandbox-paths", f"/bin/sh={busybox()}", expr, "-A", name,
-                              "--no-out-link")
+                    build_one_more(store, tmp, name, "lib", None)
                     return f"build {name}"
 
                 def add():
-                    d = os.path.join(tmp, new_name())
-                    os.makedirs(d)
-                    with open(os.path.join(d, "f"), "w") as f:
-                        f.write(f"{d} {rng.random()}\n")
-                    store.nix("nix-store", "--add", d)
-                    return f"nix-store --add {d}"
+                    return add_file(store, tmp, new_name(), rng)
 
                 def delete():
                     candidates = [p for p in store.print_dead() if not p.endswith(".lock")]
