@@ -21,12 +21,13 @@ void add_nats_sharing_flags(CLI::App& app, NatsSharing& f, std::string_view coll
   app.add_option(flag("subject"), f.nats_subject, subject_help)->capture_default_str();
   app.add_option(flag("credentials-file"), f.nats_credentials_file,
                  "NATS credentials file (optional)");
-  app.add_option(flag("nkey-seed-file"), f.nats_nkey_seed_file,
+  // The flag keeps the Go nixos-exporter's name, so its configurations run unchanged.
+  app.add_option(flag("nkey-seed-file"), f.nats_nkey_file,
                  "NATS user key file (an NKey, optional)");
 }
 
 void check_nats_sharing_flags(const NatsSharing& f, std::string_view collector) {
-  if (!f.nats_credentials_file.empty() && !f.nats_nkey_seed_file.empty())
+  if (!f.nats_credentials_file.empty() && !f.nats_nkey_file.empty())
     throw UsageError(fmt::format(
         "--{0}.nats.credentials-file and --{0}.nats.nkey-seed-file exclude each other", collector));
   if (f.nats_enable && f.nats_subject.empty())
@@ -82,7 +83,7 @@ UpstreamShare::UpstreamShare(const UpstreamShareTraits& traits, const NatsSharin
     nats_ = std::make_unique<NatsShare>(
         NatsShareConfig{
             nats_servers(nats.nats_url, fmt::format("--{}.nats.url", traits_.collector)),
-            nats.nats_subject, nats.nats_credentials_file, nats.nats_nkey_seed_file,
+            nats.nats_subject, nats.nats_credentials_file, nats.nats_nkey_file,
             fmt::format("--{}.nats", traits_.collector)},
         std::move(on_message));
   }

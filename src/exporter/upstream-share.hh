@@ -46,7 +46,7 @@ struct NatsSharing {
   std::string nats_url = "nats://localhost:4222";
   std::string nats_subject;
   std::string nats_credentials_file;
-  std::string nats_nkey_seed_file;
+  std::string nats_nkey_file;
 };
 
 // Adds --<collector>.nats.{enable,url,subject,credentials-file,nkey-seed-file}.

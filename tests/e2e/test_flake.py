@@ -396,7 +396,7 @@ class FlakeSharingOnNats(unittest.TestCase):
                 nats.stop()
             self.assertEqual(p.log().count("malformed message"), 1, "garbage is logged once, then counted")
 
-    def test_nkey_seed_file_authenticates(self):
+    def test_nkey_file_authenticates(self):
         with h.TempDir() as tmp:
             seed, public = nkeys.user_pair()
             flake = Flake(tmp)

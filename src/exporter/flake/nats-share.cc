@@ -158,7 +158,7 @@ NatsShare::NatsShare(const NatsShareConfig& c, OnMessage on_message)
     // a startup error (exit status 2) rather than a fleet silently not sharing.
     for (const auto& [flag, file] :
          {std::pair{c.flag_prefix + ".credentials-file", &c.credentials_file},
-          std::pair{c.flag_prefix + ".nkey-seed-file", &c.nkey_seed_file}}) {
+          std::pair{c.flag_prefix + ".nkey-seed-file", &c.nkey_file}}) {
       if (!file->empty() && ::access(file->c_str(), R_OK) != 0)
         throw UsageError(fmt::format("{}: cannot read {}: {}", flag, *file, std::strerror(errno)));
     }
@@ -166,9 +166,9 @@ NatsShare::NatsShare(const NatsShareConfig& c, OnMessage on_message)
       check(natsOptions_SetUserCredentialsFromFiles(options_, c.credentials_file.c_str(), nullptr),
             "using credentials file " + c.credentials_file);
     }
-    if (!c.nkey_seed_file.empty()) {
-      std::FILE* f = std::fopen(c.nkey_seed_file.c_str(), "r");
-      if (!f) throw SysError("reading NKey seed file {}", c.nkey_seed_file);
+    if (!c.nkey_file.empty()) {
+      std::FILE* f = std::fopen(c.nkey_file.c_str(), "r");
+      if (!f) throw SysError("reading NKey user key file {}", c.nkey_file);
       char buf[256] = {};
       std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
       std::fclose(f);
@@ -176,11 +176,11 @@ NatsShare::NatsShare(const NatsShareConfig& c, OnMessage on_message)
       try {
         pub = nkey_public_from_user_key(std::string_view(buf, n));
       } catch (const Error& e) {
-        throw Error(fmt::format("{}: {}", c.nkey_seed_file, e.what()));
+        throw Error(fmt::format("{}: {}", c.nkey_file, e.what()));
       }
       std::fill(std::begin(buf), std::end(buf), 0);
-      check(natsOptions_SetNKeyFromSeed(options_, pub.c_str(), c.nkey_seed_file.c_str()),
-            "using NKey seed file " + c.nkey_seed_file);
+      check(natsOptions_SetNKeyFromSeed(options_, pub.c_str(), c.nkey_file.c_str()),
+            "using NKey user key file " + c.nkey_file);
     }
     natsStatus s = natsConnection_Connect(&conn_, options_);
     if (s == NATS_NOT_YET_CONNECTED) {

@@ -29,7 +29,7 @@ struct NatsShareConfig {
   std::vector<std::string> servers;  // at least one; the first is tried first
   std::string subject;
   std::string credentials_file;
-  std::string nkey_seed_file;
+  std::string nkey_file;
   std::string flag_prefix;
 };
 

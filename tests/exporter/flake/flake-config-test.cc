@@ -59,9 +59,9 @@ TEST(FlakeConfig, RejectsWhatCannotWork) {
   EXPECT_THROW(make_flake_config(f), UsageError);
   f.check_interval = "1h";
   f.nats_credentials_file = "a";
-  f.nats_nkey_seed_file = "b";
+  f.nats_nkey_file = "b";
   EXPECT_THROW(make_flake_config(f), UsageError);
-  f.nats_nkey_seed_file.clear();
+  f.nats_nkey_file.clear();
   EXPECT_NO_THROW(make_flake_config(f));
 }
 
