@@ -51,7 +51,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
 import harness as h  # noqa: E402
-from soak_common import Tally, proc_stats, summarize  # noqa: E402
+from soak_common import Tally, proc_stats, sample_ticks, summarize  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DAY = 86400000
@@ -313,12 +313,7 @@ def main():
             with open(os.path.join(a.out, "soak-nod.csv"), "w", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=fields)
                 w.writeheader()
-                next_sample = start + 10
-                while time.monotonic() - start < a.minutes * 60 and p.alive():
-                    time.sleep(max(0.0, next_sample - time.monotonic()))
-                    next_sample += 10
-                    if not p.alive():
-                        break
+                for _ in sample_ticks(start, a.minutes * 60, p.alive):
                     rss, anon, nthreads, fds, _ = proc_stats(pid)
                     try:
                         st = status(build, sock)

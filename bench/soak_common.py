@@ -1,6 +1,7 @@
 """What both soak scripts (bench/soak-exporter.py, bench/soak-nod.py) sample and how they sum it up."""
 import os
 import threading
+import time
 
 
 def proc_stats(pid):
@@ -20,6 +21,18 @@ def proc_stats(pid):
             pass
     return (int(st["VmRSS"].split()[0]), int(st["RssAnon"].split()[0]), int(st["Threads"]), fds,
             other)
+
+
+def sample_ticks(start, seconds, alive, every=10):
+    """Yields every `every` seconds after the monotonic time `start` until `seconds` have passed
+    or `alive()` says the process under test is gone."""
+    next_sample = start + every
+    while time.monotonic() - start < seconds and alive():
+        time.sleep(max(0.0, next_sample - time.monotonic()))
+        next_sample += every
+        if not alive():
+            return
+        yield
 
 
 def summarize(rows, warmup, keys):
